@@ -1,0 +1,211 @@
+//! Error classification end to end: Zendesk statuses and transport failures become the right
+//! classified error (retryable with Retry-After, or rejected with Zendesk's message), bad input and
+//! bad config are classified before any call, nothing traps, and no credential leaks.
+
+mod common;
+
+use common::*;
+use host_test::runtime::{CallError, GuestError};
+use mock_zendesk::{FaultKind, Faults};
+use serde_json::{Value, json};
+
+fn ann_identify() -> Value {
+    json!({"type": "identify", "userId": "u-1", "traits": {"name": "Ann", "email": "ann@example.com"}})
+}
+
+fn always(kind: FaultKind, retry_after_seconds: u32) -> Faults {
+    Faults { rate: 1.0, seed: 7, kinds: vec![kind], retry_after_seconds, slow_ms: 0 }
+}
+
+/// Every fault kind answered by the mock: (fault, expected status, expected retry-after).
+#[test]
+fn rate_limits_unavailability_conflicts_and_server_errors_are_retryable() {
+    let cases = [
+        (FaultKind::RateLimited, 429, Some(7)),
+        (FaultKind::Unavailable, 503, Some(3)),
+        (FaultKind::Conflict, 409, None),
+        (FaultKind::ServerError, 500, None),
+    ];
+    for (kind, status, retry_after) in cases {
+        let s = Scenario::new();
+        s.mock.set_faults(always(kind, retry_after.unwrap_or(1)));
+        let d = s.send(ann_identify());
+        assert_eq!(d.statuses(), [status], "{kind:?}: one call, then give up for now");
+        assert_eq!(retryable(&d), retry_after, "{kind:?}");
+        assert!(d.report.result.as_ref().is_err_and(CallError::is_retryable));
+        assert_eq!(s.state().count("users"), 0);
+
+        // The platform retries later: the event goes through.
+        s.mock.set_faults(Faults::none());
+        s.deliver(ann_identify());
+        s.state().user_by_external_id("u-1");
+    }
+}
+
+#[test]
+fn timeouts_and_connection_failures_are_retryable() {
+    let s = Scenario::new();
+    s.transport.fail_nth(1, Injected::Timeout);
+    assert_eq!(retryable(&s.send(ann_identify())), None);
+    s.transport.disconnect_nth(1);
+    assert_eq!(retryable(&s.send(ann_identify())), None);
+    s.transport.fail_nth(1, Injected::Unavailable { retry_after: 11 });
+    assert_eq!(retryable(&s.send(ann_identify())), Some(11));
+    assert_eq!(s.state().count("users"), 0);
+}
+
+#[test]
+fn wrong_credentials_are_rejected_naming_them_without_leaking_the_token() {
+    let s = Scenario::new();
+    s.mock.require_credentials(SUB, "Basic c29tZW9uZS1lbHNl");
+    let d = s.send(ann_identify());
+    let (status, message) = rejected(&d);
+    assert_eq!(status, 401);
+    assert_mentions(&message, &["credentials"]);
+    let basic = base64(&format!("admin@example.com/token:{API_TOKEN}"));
+    let everything = format!("{:?} {:?} {:?}", d.report.result, d.report.fetches, d.report.logs);
+    assert!(!everything.contains(API_TOKEN), "token leaked: {everything}");
+    assert!(!everything.contains(&basic), "Basic credentials leaked: {everything}");
+}
+
+#[test]
+fn the_right_credentials_pass_the_mock_check() {
+    // Proves the 401 above is about the credentials, not about the check itself.
+    let s = Scenario::new();
+    let basic = base64(&format!("admin@example.com/token:{API_TOKEN}"));
+    s.mock.require_credentials(SUB, &format!("Basic {basic}"));
+    s.deliver(ann_identify());
+}
+
+#[test]
+fn forbidden_is_rejected_pointing_at_permissions_or_plan_with_zendesks_message() {
+    let s = Scenario::new();
+    s.transport.respond_nth(1, 403, &[], r#"{"error":"Forbidden","description":"You do not have access to this page"}"#);
+    let (status, message) = rejected(&s.send(ann_identify()));
+    assert_eq!(status, 403);
+    assert_mentions(&message, &["plan", "You do not have access to this page"]);
+}
+
+#[test]
+fn not_found_and_unprocessable_are_rejected_with_zendesks_message() {
+    let s = Scenario::new();
+    // 404: the Events API does not know this user.
+    let d = s.send(json!({"type": "track", "userId": "u-1", "event": "Ping",
+                          "context": {"zendesk_user_id": 424242}}));
+    let (status, message) = rejected(&d);
+    assert_eq!(status, 404);
+    assert_mentions(&message, &["User not found"]);
+
+    // 422: the email already belongs to another user.
+    s.mock.seed_user(SUB, json!({"name": "Bob", "email": "bob@example.com", "external_id": "u-bob"}));
+    s.mock.seed_user(SUB, json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}));
+    let d = s.send(json!({"type": "identify", "userId": "u-1",
+                          "traits": {"name": "Ann", "email": "bob@example.com"}}));
+    let (status, message) = rejected(&d);
+    assert_eq!(status, 422);
+    assert_mentions(&message, &["already being used"]);
+}
+
+#[test]
+fn a_non_json_success_body_is_rejected_as_an_unexpected_response() {
+    let s = Scenario::new();
+    s.transport.respond_nth(1, 200, &[], "<html>maintenance</html>");
+    let (_, message) = rejected(&s.send(ann_identify()));
+    assert_mentions(&message, &["unexpected"]);
+}
+
+fn base64(input: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.as_bytes().chunks(3) {
+        let bytes = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = u32::from(bytes[0]) << 16 | u32::from(bytes[1]) << 8 | u32::from(bytes[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_test_base64_matches_a_known_value() {
+    assert_eq!(base64("admin@example.com/token:abc"), "YWRtaW5AZXhhbXBsZS5jb20vdG9rZW46YWJj");
+    assert_eq!(base64("ab"), "YWI=");
+}
+
+#[test]
+fn malformed_or_non_object_events_are_invalid_events_not_traps() {
+    let s = Scenario::new();
+    for raw in [
+        r#"{"type": "identify", "userId": "#,
+        "[1, 2, 3]",
+        r#""identify""#,
+        "",
+        r#"{"userId": "u-1", "traits": {"name": "Ann"}}"#,
+        r#"{"type": "identify", "userId": "u-1", "traits": "not an object"}"#,
+    ] {
+        let d = s.send_raw(raw);
+        match d.guest_error() {
+            GuestError::InvalidEvent(_) => {}
+            other => panic!("{raw:?}: expected InvalidEvent, got {other:?}"),
+        }
+        assert!(d.requests.is_empty(), "{raw:?}: calls {:?}", d.calls());
+    }
+}
+
+#[test]
+fn page_screen_and_alias_are_unsupported_without_calls() {
+    let s = Scenario::new();
+    for event in [
+        json!({"type": "page", "userId": "u-1", "name": "Home"}),
+        json!({"type": "screen", "userId": "u-1", "name": "Home"}),
+        json!({"type": "alias", "userId": "u-1", "previousId": "anon"}),
+        json!({"action": "Page", "userId": "u-1"}),
+    ] {
+        let d = s.send(event.clone());
+        match d.guest_error() {
+            GuestError::UnsupportedEvent(message) => {
+                let kind = event.get("type").or(event.get("action")).and_then(Value::as_str);
+                assert_mentions(message, &[&kind.unwrap_or_default().to_lowercase()]);
+            }
+            other => panic!("{event}: expected UnsupportedEvent, got {other:?}"),
+        }
+        assert!(d.requests.is_empty());
+    }
+}
+
+#[test]
+fn bad_configs_are_classified_naming_the_key_and_never_echo_the_token() {
+    let event = identify("u-1", json!({"name": "Ann", "email": "ann@example.com"}));
+    let cases = [
+        (config_with(json!({"createUsersAsVerified": "yes"})), "createUsersAsVerified"),
+        (config_with(json!({"removeUsersFromOrganization": 1})), "removeUsersFromOrganization"),
+        (config_with(json!({"events": "Order Completed"})), "events"),
+        (config_with(json!({"subdomain": 42})), "subdomain"),
+        (config_with(json!({"sourceName": "Zendesk"})), "sourceName"),
+        (json!({"email": "admin@example.com", "apiToken": API_TOKEN}), "subdomain"),
+        (json!({"subdomain": SUB}), "apiToken"),
+        (json!({"subdomain": SUB, "email": "admin@example.com"}), "apiToken"),
+    ];
+    for (config, key) in cases {
+        let s = Scenario::with_config(config.clone());
+        let d = s.send(event.clone());
+        assert_invalid_config(&d, &[key]);
+        assert!(!format!("{:?}", d.report.result).contains(API_TOKEN));
+
+        match runtime().validate_config(plugin(), &s.tenant) {
+            Err(CallError::Guest(
+                GuestError::InvalidConfig(message),
+            )) => {
+                assert_mentions(&message, &[key]);
+                assert!(!message.contains(API_TOKEN));
+            }
+            other => panic!("validate_config({key}): expected InvalidConfig, got {other:?}"),
+        }
+    }
+}
+

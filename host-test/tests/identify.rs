@@ -1,0 +1,342 @@
+//! identify end to end: exact request bodies, the mock's resulting user, custom fields, Segment
+//! name/trait compatibility, missing name, primary email,
+//! idempotent retries. (identify's organization traits are tested with the memberships in group.rs.)
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+fn identify(user_id: &str, traits: Value) -> Value {
+    json!({"type": "identify", "userId": user_id, "traits": traits})
+}
+
+fn seed_fields(s: &Scenario, fields: &[(&str, &str)]) {
+    for (key, kind) in fields {
+        s.mock.seed_user_field(SUB, key, kind);
+    }
+}
+
+#[test]
+fn identify_sends_the_exact_body_creates_the_user_then_updates_it() {
+    let s = Scenario::with_settings(json!({"createUsersAsVerified": true}));
+    seed_fields(&s, &[("plan_name", "text"), ("seats", "decimal"), ("trial", "checkbox")]);
+    let event = identify(
+        "u-1",
+        json!({"name": "Ann Lee", "email": "ann@example.com", "phone": "+15551234567",
+               "planName": "pro", "seats": 5, "trial": true}),
+    );
+
+    let first = s.deliver(event.clone());
+    assert_eq!(
+        first.calls(),
+        ["GET /api/v2/user_fields?page[size]=100", "POST /api/v2/users/create_or_update"]
+    );
+    assert_eq!(first.statuses(), [200, 201]);
+    assert_eq!(
+        first.body("POST", "/api/v2/users/create_or_update"),
+        &json!({"user": {
+            "name": "Ann Lee", "email": "ann@example.com", "phone": "+15551234567",
+            "external_id": "u-1", "verified": true,
+            "user_fields": {"plan_name": "pro", "seats": 5, "trial": true}
+        }})
+    );
+    let state = s.state();
+    let user = state.user_by_external_id("u-1");
+    assert_eq!(user["name"], "Ann Lee");
+    assert_eq!(user["verified"], true);
+    assert_eq!(
+        user["user_fields"],
+        json!({"plan_name": "pro", "seats": 5, "trial": true})
+    );
+    assert_eq!(
+        state.primary_email_of(id_of(&user["id"])),
+        "ann@example.com"
+    );
+
+    // The same identify again: an update (200) of the same user; field definitions are cached.
+    let second = s.deliver(event);
+    assert_eq!(second.calls(), ["POST /api/v2/users/create_or_update"]);
+    assert_eq!(second.statuses(), [200]);
+    assert_eq!(s.state().count("users"), 1);
+}
+
+#[test]
+fn default_config_never_sends_verified_false_and_skip_verify_email_is_sent_when_set() {
+    let plain = Scenario::new();
+    let d = plain.deliver(identify("u-1", json!({"name": "Ann", "email": "ann@example.com"})));
+    let user = &d.body("POST", "/api/v2/users/create_or_update")["user"];
+    assert!(user.get("verified").is_none(), "sent {user}");
+    assert!(user.get("skip_verify_email").is_none(), "sent {user}");
+
+    let skipping = Scenario::with_settings(json!({"skipVerifyEmail": true}));
+    let d = skipping.deliver(identify("u-1", json!({"name": "Ann", "email": "ann@example.com"})));
+    let user = &d.body("POST", "/api/v2/users/create_or_update")["user"];
+    assert_eq!(user["skip_verify_email"], true, "sent {user}");
+}
+
+#[test]
+fn missing_user_fields_are_created_once_with_typed_definitions() {
+    let s = Scenario::new();
+    let ann = s.deliver(identify(
+        "u-1",
+        json!({"name": "Ann", "email": "ann@example.com", "planName": "pro", "seats": 5, "trial": true}),
+    ));
+    let mut calls = ann.calls();
+    assert_eq!(calls.first().map(String::as_str), Some("GET /api/v2/user_fields?page[size]=100"));
+    assert_eq!(calls.pop().as_deref(), Some("POST /api/v2/users/create_or_update"));
+    assert_eq!(calls.len(), 4, "one listing and three creations: {calls:?}");
+    let mut created: Vec<Value> = ann.bodies("POST", "/api/v2/user_fields").into_iter().cloned().collect();
+    created.sort_by_key(|body| body["user_field"]["key"].to_string());
+    assert_eq!(
+        created,
+        [
+            json!({"user_field": {"key": "plan_name", "title": "Plan Name", "type": "text"}}),
+            json!({"user_field": {"key": "seats", "title": "Seats", "type": "decimal"}}),
+            json!({"user_field": {"key": "trial", "title": "Trial", "type": "checkbox"}}),
+        ]
+    );
+    assert_eq!(
+        s.state().user_by_external_id("u-1")["user_fields"],
+        json!({"plan_name": "pro", "seats": 5, "trial": true})
+    );
+
+    // Another user with the same traits (snake_case spelling): no field call at all.
+    let bob = s.deliver(identify(
+        "u-2",
+        json!({"name": "Bob", "email": "bob@example.com", "plan_name": "basic", "seats": 2, "trial": false}),
+    ));
+    assert_eq!(bob.calls(), ["POST /api/v2/users/create_or_update"]);
+    let state = s.state();
+    assert_eq!(state.field_keys("user_fields"), ["plan_name", "seats", "trial"]);
+    assert_eq!(
+        state.user_by_external_id("u-2")["user_fields"],
+        json!({"plan_name": "basic", "seats": 2, "trial": false})
+    );
+}
+
+#[test]
+fn camel_snake_spaced_and_dashed_trait_names_land_on_one_snake_case_field() {
+    let s = Scenario::new();
+    let spellings = [
+        ("u-1", "planName"),
+        ("u-2", "plan_name"),
+        ("u-3", "Plan Name"),
+        ("u-4", "plan-name"),
+    ];
+    for (user_id, key) in spellings {
+        let mut traits = json!({"name": user_id, "email": format!("{user_id}@example.com")});
+        traits[key] = json!(format!("plan of {user_id}"));
+        s.deliver(identify(user_id, traits));
+    }
+    // Odd names normalise too; an all-digit name is not a valid key and is skipped, not fatal.
+    s.deliver(identify(
+        "u-5",
+        json!({"name": "Eve", "email": "eve@example.com", "totalBilled": 12.5,
+               "HTMLParser": true, "2024": "skipped"}),
+    ));
+
+    let state = s.state();
+    assert_eq!(
+        state.field_keys("user_fields"),
+        ["html_parser", "plan_name", "total_billed"]
+    );
+    for (user_id, _) in spellings {
+        assert_eq!(
+            state.user_by_external_id(user_id)["user_fields"],
+            json!({"plan_name": format!("plan of {user_id}")})
+        );
+    }
+    assert_eq!(
+        state.user_by_external_id("u-5")["user_fields"],
+        json!({"total_billed": 12.5, "html_parser": true})
+    );
+}
+
+#[test]
+fn name_comes_from_name_or_first_and_last_name_in_both_spellings() {
+    let s = Scenario::new();
+    let cases = [
+        ("u-1", json!({"firstName": "Ann", "lastName": "Lee"}), "Ann Lee"),
+        ("u-2", json!({"first_name": "Bob", "last_name": "Stone"}), "Bob Stone"),
+        ("u-3", json!({"firstName": "Cher"}), "Cher"),
+        ("u-4", json!({"name": "Dee Full", "firstName": "Ignored"}), "Dee Full"),
+    ];
+    for (user_id, mut traits, expected) in cases {
+        traits["email"] = json!(format!("{user_id}@example.com"));
+        let d = s.deliver(identify(user_id, traits));
+        assert_eq!(
+            d.body("POST", "/api/v2/users/create_or_update")["user"]["name"],
+            expected
+        );
+        assert_eq!(s.state().user_by_external_id(user_id)["name"], expected);
+    }
+    // Name parts are standard traits, never custom fields.
+    assert!(s.state().field_keys("user_fields").is_empty());
+}
+
+#[test]
+fn external_id_is_the_message_user_id_never_a_trait_named_id() {
+    let s = Scenario::new();
+    let d = s.deliver(identify(
+        "u-1",
+        json!({"name": "Ann", "email": "ann@example.com", "id": "trait-id", "userId": "trait-user"}),
+    ));
+    let user = &d.body("POST", "/api/v2/users/create_or_update")["user"];
+    assert_eq!(user["external_id"], "u-1");
+    assert!(user.get("user_fields").is_none_or(|f| f.get("id").is_none()), "sent {user}");
+    s.state().user_by_external_id("u-1");
+}
+
+#[test]
+fn identify_without_a_name_is_an_invalid_event_before_any_call() {
+    let s = Scenario::new();
+    let d = s.send(identify("u-1", json!({"email": "ann@example.com", "plan": "pro"})));
+    assert_invalid_event(&d, &["name"]);
+    assert_eq!(s.state().count("users"), 0);
+    assert!(s.state().field_keys("user_fields").is_empty(), "fields created for a failing event");
+}
+
+#[test]
+fn identify_without_email_or_user_id_is_an_invalid_event() {
+    let s = Scenario::new();
+    let d = s.send(json!({"type": "identify", "anonymousId": "anon-1", "traits": {"name": "Ann"}}));
+    assert_invalid_event(&d, &["email"]);
+}
+
+#[test]
+fn rudderstack_and_segment_config_shapes_are_accepted() {
+    // RudderStack passes `domain` (sometimes a full host name); Segment passes `subdomain`.
+    for config in [
+        json!({"domain": SUB, "email": "admin@example.com", "apiToken": API_TOKEN}),
+        json!({"domain": "https://ACME.zendesk.com", "email": "admin@example.com", "apiToken": API_TOKEN}),
+        json!({"subdomain": SUB, "oauthToken": API_TOKEN, "unknownKey": {"ignored": true}}),
+    ] {
+        let s = Scenario::with_config(config);
+        s.deliver(identify("u-1", json!({"name": "Ann", "email": "ann@example.com"})));
+        s.state().user_by_external_id("u-1");
+    }
+}
+
+#[test]
+fn identify_with_new_fields_and_membership_is_idempotent_when_replayed() {
+    let s = Scenario::new();
+    let org = s.mock.seed_organization(SUB, json!({"name": "Acme"}));
+    let event = identify(
+        "u-1",
+        json!({"name": "Ann", "email": "ann@example.com", "planName": "pro", "company": {"id": org}}),
+    );
+    let second = s.run_twice(&[event]);
+    assert_eq!(
+        second[0].calls(),
+        ["POST /api/v2/users/create_or_update", "POST /api/v2/organization_memberships"]
+    );
+    assert_eq!(second[0].statuses(), [200, 422]);
+}
+
+#[test]
+fn identify_converges_after_any_single_request_fails() {
+    let org_id = mock_zendesk::MockZendesk::new().seed_organization(SUB, json!({"name": "Acme"}));
+    let setup = |s: &Scenario| {
+        let id = s.mock.seed_organization(SUB, json!({"name": "Acme"}));
+        assert_eq!(id, org_id, "the mock's ids are deterministic");
+    };
+    let event = identify(
+        "u-1",
+        json!({"name": "Ann", "email": "ann@example.com", "planName": "pro", "seats": 3,
+               "company": {"id": org_id.to_string()}}),
+    );
+    assert_retries_converge(json!({}), setup, &[event]);
+}
+
+/// A user `u-1` whose primary email is old@example.com; returns its id.
+fn seed_ann(s: &Scenario) -> u64 {
+    s.mock.seed_user(
+        SUB,
+        json!({"name": "Ann", "email": "old@example.com", "external_id": "u-1"}),
+    )
+}
+
+#[test]
+fn primary_email_setting_makes_the_new_email_primary_and_keeps_the_old_one() {
+    // `searchByExternalId` is RudderStack's historical key for the same setting.
+    for key in ["updatePrimaryEmail", "searchByExternalId"] {
+        let s = Scenario::with_settings(json!({ key: true }));
+        let ann = seed_ann(&s);
+        let event = identify("u-1", json!({"name": "Ann", "email": "new@example.com"}));
+        let d = s.deliver(event.clone());
+        let calls = d.calls();
+        assert_eq!(calls.len(), 3, "{key}: {calls:?}");
+        assert_eq!(calls[0], "POST /api/v2/users/create_or_update");
+        assert!(calls[1].starts_with(&format!("GET /api/v2/users/{ann}/identities")), "{calls:?}");
+        let new_identity = s.state().all("identities").into_iter()
+            .find(|i| i["value"] == "new@example.com").map(|i| id_of(&i["id"]));
+        let new_identity = new_identity.unwrap_or_else(|| panic!("no identity for the new email"));
+        assert_eq!(
+            calls[2],
+            format!("PUT /api/v2/users/{ann}/identities/{new_identity}/make_primary")
+        );
+        assert_eq!(
+            s.state().emails_of(ann),
+            [("new@example.com".to_string(), true), ("old@example.com".to_string(), false)]
+        );
+
+        // Already primary: nothing beyond the upsert.
+        let again = s.deliver(event);
+        assert_eq!(again.calls(), ["POST /api/v2/users/create_or_update"], "{key}");
+        assert_eq!(s.state().count("identities"), 2);
+    }
+}
+
+#[test]
+fn without_the_setting_a_new_email_is_added_as_secondary() {
+    let s = Scenario::new();
+    let ann = seed_ann(&s);
+    let d = s.deliver(identify("u-1", json!({"name": "Ann", "email": "new@example.com"})));
+    assert_eq!(d.calls(), ["POST /api/v2/users/create_or_update"]);
+    assert_eq!(
+        s.state().emails_of(ann),
+        [("new@example.com".to_string(), false), ("old@example.com".to_string(), true)]
+    );
+}
+
+#[test]
+fn primary_email_trait_wins_even_with_the_setting_off() {
+    let s = Scenario::new();
+    let ann = seed_ann(&s);
+    let d = s.deliver(identify(
+        "u-1",
+        json!({"name": "Ann", "email": "work@example.com", "primaryEmail": "new@example.com"}),
+    ));
+    let calls = d.calls();
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    assert_eq!(calls[0], "POST /api/v2/users/create_or_update");
+    assert!(calls[1].starts_with(&format!("GET /api/v2/users/{ann}/identities")));
+    assert_eq!(calls[2], format!("POST /api/v2/users/{ann}/identities"));
+    assert_eq!(
+        d.body("POST", &format!("/api/v2/users/{ann}/identities")),
+        &json!({"identity": {"type": "email", "value": "new@example.com"}})
+    );
+    assert!(calls[3].ends_with("/make_primary"), "{calls:?}");
+    let user = &d.body("POST", "/api/v2/users/create_or_update")["user"];
+    assert_eq!(user["email"], "work@example.com");
+    assert_eq!(
+        s.state().emails_of(ann),
+        [
+            ("new@example.com".to_string(), true),
+            ("old@example.com".to_string(), false),
+            ("work@example.com".to_string(), false),
+        ]
+    );
+    assert!(s.state().field_keys("user_fields").is_empty(), "primaryEmail is not a custom field");
+}
+
+#[test]
+fn primary_email_change_is_idempotent_and_converges_after_any_single_failure() {
+    let settings = json!({"updatePrimaryEmail": true});
+    let event = identify("u-1", json!({"name": "Ann", "email": "new@example.com"}));
+    let s = Scenario::with_settings(settings.clone());
+    seed_ann(&s);
+    s.run_twice(std::slice::from_ref(&event));
+    assert_retries_converge(settings, |s| { seed_ann(s); }, &[event]);
+}
