@@ -3,14 +3,35 @@
 //! Everything here is plain Rust over the [`Host`] trait; `bindings.rs` (wasm32 only) adapts the
 //! component's imports and exports to it.
 
+pub mod classify;
+pub mod client;
+pub mod config;
+pub mod event;
+pub mod fields;
+pub mod group;
 pub mod host;
+pub mod identify;
+pub mod memberships;
+pub mod organizations;
 pub mod outcome;
+pub mod primary_email;
+pub mod schema;
+pub mod tickets;
+pub mod track;
+pub mod traits;
+pub mod users;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;
+#[cfg(test)]
+mod testing;
 
 pub use host::{FetchError, Host, HttpRequest, HttpResponse, Level};
 pub use outcome::{Description, Error, Operation, Outcome};
+
+use client::Client;
+use config::Config;
+use event::{Event, EventType};
 
 /// The plugin's version. A build may override it (`ZENDESK_PLUGIN_VERSION`) so that two builds of
 /// the same source are told apart, e.g. in hot-swap tests.
@@ -21,8 +42,18 @@ pub const VERSION: &str = match option_env!("ZENDESK_PLUGIN_VERSION") {
 
 /// Forwards one event (JSON) under one destination config (JSON).
 pub fn transform(host: &dyn Host, config: &str, event: &str) -> Result<Outcome, Error> {
-    let _ = (host, config, event);
-    Err(Error::InvalidConfig("not implemented yet".into()))
+    let config = Config::parse(config)?;
+    let event = Event::parse(event)?;
+    let mut client = Client::new(host, &config);
+    let skipped = match event.kind {
+        EventType::Identify => identify::handle(&mut client, &config, &event).map(|()| None),
+        EventType::Group => group::handle(&mut client, &config, &event).map(|()| None),
+        EventType::Track => track::handle(&mut client, &config, &event),
+    }?;
+    Ok(Outcome {
+        operations: client.into_operations(),
+        skipped,
+    })
 }
 
 /// Name, version, event types and settings schema.
@@ -31,12 +62,11 @@ pub fn describe() -> Description {
         name: "zendesk".into(),
         version: VERSION.into(),
         event_types: vec!["identify".into(), "group".into(), "track".into()],
-        settings_schema: "{}".into(),
+        settings_schema: schema::SETTINGS_SCHEMA.into(),
     }
 }
 
 /// Checks a config without calling Zendesk.
 pub fn validate_config(config: &str) -> Result<(), Error> {
-    let _ = config;
-    Ok(())
+    Config::parse(config).map(|_| ())
 }

@@ -1,0 +1,333 @@
+//! The destination config: Segment and RudderStack keys, parsed strictly by type, loosely by
+//! presence (unknown keys are ignored, empty strings count as missing).
+
+use crate::outcome::Error;
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+/// Every key the parser reads. The settings schema must list each of them (unit-tested).
+pub const KNOWN_KEYS: &[&str] = &[
+    "subdomain",
+    "domain",
+    "email",
+    "apiToken",
+    "oauthToken",
+    "accessToken",
+    "createUsersAsVerified",
+    "skipVerifyEmail",
+    "sendGroupCallsWithoutUserId",
+    "removeUsersFromOrganization",
+    "removeUsersFromOrganizations",
+    "updatePrimaryEmail",
+    "searchByExternalId",
+    "sourceName",
+    "events",
+    "ticketCreatedEvent",
+    "ticketUpdatedEvent",
+];
+
+/// How we authenticate. `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    ApiToken { email: String, token: String },
+    OAuth { token: String },
+}
+
+impl Auth {
+    /// The `Authorization` header value. Callers must never log it.
+    pub fn header_value(&self) -> String {
+        match self {
+            Auth::ApiToken { email, token } => {
+                let raw = format!("{email}/token:{token}");
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(raw)
+                )
+            }
+            Auth::OAuth { token } => format!("Bearer {token}"),
+        }
+    }
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::ApiToken { email, .. } => {
+                write!(f, "ApiToken {{ email: {email:?}, token: <redacted> }}")
+            }
+            Auth::OAuth { .. } => write!(f, "OAuth {{ token: <redacted> }}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `acme` for acme.zendesk.com.
+    pub subdomain: String,
+    pub auth: Auth,
+    pub create_users_as_verified: bool,
+    pub skip_verify_email: bool,
+    pub send_group_calls_without_user_id: bool,
+    pub remove_users_from_organizations: bool,
+    pub update_primary_email: bool,
+    pub source_name: String,
+    /// Track events allowed through; empty = all.
+    pub events: Vec<String>,
+    pub ticket_created_event: String,
+    pub ticket_updated_event: String,
+}
+
+impl Config {
+    pub fn parse(text: &str) -> Result<Config, Error> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| Error::InvalidConfig(format!("the config is not valid JSON: {e}")))?;
+        let Value::Object(map) = value else {
+            return Err(Error::InvalidConfig(
+                "the config must be a JSON object".into(),
+            ));
+        };
+        let settings = Settings(&map);
+
+        let subdomain = match (settings.string("subdomain")?, settings.string("domain")?) {
+            (Some(s), _) | (None, Some(s)) => normalize_subdomain(&s)?,
+            (None, None) => {
+                return Err(Error::InvalidConfig(
+                    "set `subdomain` (or `domain`): your Zendesk subdomain, e.g. `acme` for acme.zendesk.com".into(),
+                ));
+            }
+        };
+
+        let email = settings.string("email")?;
+        let api_token = settings.string("apiToken")?;
+        let oauth = match settings.string("oauthToken")? {
+            Some(token) => Some(token),
+            None => settings.string("accessToken")?,
+        };
+        let auth = match (email, api_token, oauth) {
+            (Some(email), Some(token), _) => Auth::ApiToken { email, token },
+            (_, _, Some(token)) => Auth::OAuth { token },
+            _ => {
+                return Err(Error::InvalidConfig(
+                    "set email and apiToken, or oauthToken".into(),
+                ));
+            }
+        };
+
+        let source_name = settings
+            .string("sourceName")?
+            .unwrap_or_else(|| "cdp".into());
+        if source_name.trim().eq_ignore_ascii_case("zendesk") {
+            return Err(Error::InvalidConfig(
+                "`sourceName` cannot be `zendesk`: Zendesk reserves that event source".into(),
+            ));
+        }
+
+        Ok(Config {
+            subdomain,
+            auth,
+            create_users_as_verified: settings.flag("createUsersAsVerified")?,
+            skip_verify_email: settings.flag("skipVerifyEmail")?,
+            send_group_calls_without_user_id: settings.flag("sendGroupCallsWithoutUserId")?,
+            remove_users_from_organizations: settings.flag("removeUsersFromOrganization")?
+                | settings.flag("removeUsersFromOrganizations")?,
+            update_primary_email: settings.flag("updatePrimaryEmail")?
+                | settings.flag("searchByExternalId")?,
+            source_name,
+            events: settings.string_list("events")?,
+            ticket_created_event: settings
+                .string("ticketCreatedEvent")?
+                .unwrap_or_else(|| "Ticket Created".into()),
+            ticket_updated_event: settings
+                .string("ticketUpdatedEvent")?
+                .unwrap_or_else(|| "Ticket Updated".into()),
+        })
+    }
+}
+
+/// Typed access to the config object; `null` and `""` count as missing.
+struct Settings<'a>(&'a Map<String, Value>);
+
+impl Settings<'_> {
+    fn string(&self, key: &str) -> Result<Option<String>, Error> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
+            Some(_) => Err(wrong_type(key, "a string")),
+        }
+    }
+
+    fn flag(&self, key: &str) -> Result<bool, Error> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(wrong_type(key, "a boolean (true or false)")),
+        }
+    }
+
+    fn string_list(&self, key: &str) -> Result<Vec<String>, Error> {
+        let items = match self.0.get(key) {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(items)) => items,
+            Some(_) => return Err(wrong_type(key, "a list of strings")),
+        };
+        let mut list = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Value::String(s) if s.trim().is_empty() => {}
+                Value::String(s) => list.push(s.trim().to_string()),
+                _ => return Err(wrong_type(key, "a list of strings")),
+            }
+        }
+        Ok(list)
+    }
+}
+
+fn wrong_type(key: &str, expected: &str) -> Error {
+    Error::InvalidConfig(format!("`{key}` must be {expected}"))
+}
+
+/// Accepts `acme`, `ACME`, `acme.zendesk.com` and `https://acme.zendesk.com/`; returns `acme`.
+fn normalize_subdomain(raw: &str) -> Result<String, Error> {
+    let lower = raw.trim().to_ascii_lowercase();
+    // A pasted URL may carry a path ("https://acme.zendesk.com/agent"); a bare name may not.
+    let host = match lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+    {
+        Some(url) => url.split('/').next().unwrap_or_default(),
+        None => lower.strip_suffix('/').unwrap_or(&lower),
+    };
+    let subdomain = host.strip_suffix(".zendesk.com").unwrap_or(host);
+    let valid = subdomain
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && subdomain
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid {
+        Ok(subdomain.to_string())
+    } else {
+        Err(Error::InvalidConfig(format!(
+            "`subdomain` {raw:?} is not a Zendesk subdomain: use letters, digits and hyphens, e.g. `acme` for acme.zendesk.com"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(value: Value) -> Result<Config, Error> {
+        Config::parse(&value.to_string())
+    }
+
+    fn invalid(value: Value) -> String {
+        match parse(value) {
+            Err(Error::InvalidConfig(message)) => message,
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rudderstack_config_with_defaults() {
+        let config = parse(
+            json!({"domain": "Acme", "email": "a@b.c", "apiToken": "tok",
+            "removeUsersFromOrganization": true, "searchByExternalId": true, "unknown": [1]}),
+        )
+        .unwrap();
+        assert_eq!(config.subdomain, "acme");
+        assert!(config.remove_users_from_organizations);
+        assert!(config.update_primary_email);
+        assert!(!config.create_users_as_verified);
+        assert_eq!(config.source_name, "cdp");
+        assert_eq!(config.ticket_created_event, "Ticket Created");
+        assert_eq!(config.ticket_updated_event, "Ticket Updated");
+        assert!(config.events.is_empty());
+        // base64("a@b.c/token:tok")
+        assert_eq!(config.auth.header_value(), "Basic YUBiLmMvdG9rZW46dG9r");
+    }
+
+    #[test]
+    fn segment_keys_and_oauth() {
+        let config = parse(
+            json!({"subdomain": "https://acme.zendesk.com/", "oauthToken": "xyz",
+            "removeUsersFromOrganizations": true, "updatePrimaryEmail": true,
+            "events": ["Order Completed", ""], "sourceName": "segment"}),
+        )
+        .unwrap();
+        assert_eq!(config.subdomain, "acme");
+        assert_eq!(config.auth.header_value(), "Bearer xyz");
+        assert!(config.remove_users_from_organizations && config.update_primary_email);
+        assert_eq!(config.events, vec!["Order Completed".to_string()]);
+        assert_eq!(config.source_name, "segment");
+        let config = parse(json!({"subdomain": "acme.zendesk.com", "accessToken": "xyz"})).unwrap();
+        assert_eq!(config.subdomain, "acme");
+    }
+
+    #[test]
+    fn missing_subdomain_and_credentials() {
+        assert!(invalid(json!({"email": "a@b.c", "apiToken": "t"})).contains("subdomain"));
+        assert!(
+            invalid(json!({"subdomain": "", "email": "a@b.c", "apiToken": "t"}))
+                .contains("subdomain")
+        );
+        assert_eq!(
+            invalid(json!({"subdomain": "acme", "email": "a@b.c", "apiToken": ""})),
+            "set email and apiToken, or oauthToken"
+        );
+        assert!(
+            invalid(json!({"subdomain": "acme/../x", "oauthToken": "t"})).contains("subdomain")
+        );
+        assert!(invalid(json!({"subdomain": "ac me", "oauthToken": "t"})).contains("subdomain"));
+    }
+
+    #[test]
+    fn wrong_types_name_the_key() {
+        let base = json!({"subdomain": "acme", "oauthToken": "t"});
+        for (key, value, expected) in [
+            ("createUsersAsVerified", json!("yes"), "boolean"),
+            ("skipVerifyEmail", json!(1), "boolean"),
+            ("sendGroupCallsWithoutUserId", json!("true"), "boolean"),
+            ("removeUsersFromOrganization", json!([]), "boolean"),
+            ("searchByExternalId", json!({}), "boolean"),
+            ("sourceName", json!(5), "string"),
+            ("subdomain", json!(7), "string"),
+            ("apiToken", json!(true), "string"),
+            ("events", json!("Order Completed"), "list of strings"),
+            ("events", json!(["ok", 3]), "list of strings"),
+            ("ticketCreatedEvent", json!(["x"]), "string"),
+        ] {
+            let mut config = base.clone();
+            config[key] = value;
+            let message = invalid(config);
+            assert!(message.contains(&format!("`{key}`")), "{message}");
+            assert!(message.contains(expected), "{message}");
+        }
+    }
+
+    #[test]
+    fn not_json_or_not_object() {
+        assert!(invalid_text("{").contains("not valid JSON"));
+        assert!(invalid_text("[1]").contains("JSON object"));
+    }
+
+    fn invalid_text(text: &str) -> String {
+        match Config::parse(text) {
+            Err(Error::InvalidConfig(m)) => m,
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn source_name_zendesk_is_reserved_and_secrets_stay_hidden() {
+        let message =
+            invalid(json!({"subdomain": "acme", "oauthToken": "t", "sourceName": " ZenDesk "}));
+        assert!(message.contains("sourceName"));
+        let config =
+            parse(json!({"subdomain": "acme", "email": "a@b.c", "apiToken": "SECRET-1"})).unwrap();
+        assert!(!format!("{config:?}").contains("SECRET-1"));
+    }
+}

@@ -1,0 +1,366 @@
+//! Custom fields (user_fields / organization_fields): trait names normalised to valid Zendesk keys,
+//! and the field definitions listed (all pages), cached, and created once when missing.
+
+use crate::client::Client;
+use crate::host::Level;
+use crate::outcome::Error;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeSet;
+
+/// How long a listed set of field keys is trusted.
+const FIELDS_TTL_SECONDS: u32 = 3600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldScope {
+    User,
+    Organization,
+}
+
+impl FieldScope {
+    fn collection(self) -> &'static str {
+        match self {
+            FieldScope::User => "user_fields",
+            FieldScope::Organization => "organization_fields",
+        }
+    }
+
+    fn item(self) -> &'static str {
+        match self {
+            FieldScope::User => "user_field",
+            FieldScope::Organization => "organization_field",
+        }
+    }
+
+    fn cache_key(self) -> &'static str {
+        match self {
+            FieldScope::User => "fields:user",
+            FieldScope::Organization => "fields:organization",
+        }
+    }
+}
+
+/// The custom-field values among `traits`: scalar traits not in `reserved`, under normalised keys.
+/// Traits that cannot become fields are skipped with a log line; they never fail the event.
+pub fn custom_field_values(
+    client: &Client,
+    traits: &Map<String, Value>,
+    reserved: &[&str],
+) -> Map<String, Value> {
+    let mut values = Map::new();
+    for (name, value) in traits {
+        if reserved.contains(&name.as_str()) {
+            continue;
+        }
+        if !matches!(value, Value::String(_) | Value::Number(_) | Value::Bool(_)) {
+            client.debug(
+                "trait is not a scalar: not sent as a custom field",
+                &[("trait", name)],
+            );
+            continue;
+        }
+        match normalize_key(name) {
+            Some(key) => {
+                values.insert(key, value.clone());
+            }
+            None => client.log(
+                Level::Warn,
+                "trait name cannot become a Zendesk field key (empty or only digits): skipped",
+                &[("trait", name)],
+            ),
+        }
+    }
+    values
+}
+
+/// `planName`, `plan_name`, `Plan Name`, `plan-name` -> `plan_name`; `HTMLParser` -> `html_parser`.
+/// `None` when nothing usable is left or the key is only digits (Zendesk refuses those).
+pub fn normalize_key(name: &str) -> Option<String> {
+    let chars: Vec<char> = name.chars().collect();
+    let mut key = String::with_capacity(name.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_ascii_uppercase() {
+            let previous = i.checked_sub(1).map(|p| chars[p]);
+            let next = chars.get(i + 1);
+            let starts_word = previous
+                .is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit())
+                || (previous.is_some_and(|p| p.is_ascii_uppercase())
+                    && next.is_some_and(|n| n.is_ascii_lowercase()));
+            if starts_word {
+                key.push('_');
+            }
+            key.push(c.to_ascii_lowercase());
+        } else if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            key.push(c);
+        } else {
+            key.push('_');
+        }
+    }
+    let key = key
+        .split('_')
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("_");
+    let usable = !key.is_empty() && !key.bytes().all(|b| b.is_ascii_digit());
+    usable.then_some(key)
+}
+
+/// Makes sure a field definition exists for every key of `values`. With a fresh cache that knows
+/// them all this makes no call; otherwise it lists the definitions once and creates what is missing.
+pub fn ensure_defined(
+    client: &mut Client,
+    scope: FieldScope,
+    values: &Map<String, Value>,
+) -> Result<(), Error> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    if let Some(cached) = cached_keys(client, scope)
+        && values.keys().all(|k| cached.contains(k))
+    {
+        client.debug(
+            "field definitions cache hit",
+            &[("scope", scope.collection())],
+        );
+        return Ok(());
+    }
+
+    // The cache is missing or may be stale: list the definitions (all pages).
+    let path = format!("/api/v2/{}?page[size]=100", scope.collection());
+    let mut known: BTreeSet<String> = client
+        .list_all(&path, scope.collection())?
+        .iter()
+        .filter_map(|field| field.get("key").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    remember(client, scope, &known);
+
+    for (key, value) in values {
+        if known.contains(key) {
+            continue;
+        }
+        create(client, scope, key, value)?;
+        known.insert(key.clone());
+        remember(client, scope, &known);
+    }
+    Ok(())
+}
+
+fn create(client: &mut Client, scope: FieldScope, key: &str, value: &Value) -> Result<(), Error> {
+    let field_type = match value {
+        Value::Bool(_) => "checkbox",
+        Value::Number(_) => "decimal",
+        _ => "text",
+    };
+    let body =
+        json!({ scope.item(): {"key": key, "title": title_from_key(key), "type": field_type} });
+    let path = format!("/api/v2/{}", scope.collection());
+    let reply = client.send("POST", &path, Some(&body))?;
+    match reply.status {
+        200..=299 => {
+            client.debug(
+                "created custom field",
+                &[("scope", scope.collection()), ("key", key)],
+            );
+            Ok(())
+        }
+        // The key is taken: created concurrently or by an earlier attempt of this event.
+        422 => {
+            client.debug(
+                "custom field already exists (422): using it",
+                &[("scope", scope.collection()), ("key", key)],
+            );
+            Ok(())
+        }
+        _ => Err(reply.into_error()),
+    }
+}
+
+fn cached_keys(client: &Client, scope: FieldScope) -> Option<BTreeSet<String>> {
+    let text = client.cache_get(scope.cache_key())?;
+    serde_json::from_str::<Vec<String>>(&text)
+        .ok()
+        .map(|keys| keys.into_iter().collect())
+}
+
+fn remember(client: &Client, scope: FieldScope, keys: &BTreeSet<String>) {
+    let keys: Vec<&String> = keys.iter().collect();
+    if let Ok(text) = serde_json::to_string(&keys) {
+        client.cache_set(scope.cache_key(), &text, FIELDS_TTL_SECONDS);
+    }
+}
+
+/// `plan_name` -> `Plan Name`.
+fn title_from_key(key: &str) -> String {
+    key.split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{FakeHost, config};
+
+    const LIST: &str = "/api/v2/user_fields?page[size]=100";
+
+    #[test]
+    fn keys_are_normalised() {
+        for (name, key) in [
+            ("planName", Some("plan_name")),
+            ("plan_name", Some("plan_name")),
+            ("Plan Name", Some("plan_name")),
+            ("plan-name", Some("plan_name")),
+            ("totalBilled", Some("total_billed")),
+            ("HTMLParser", Some("html_parser")),
+            ("userID", Some("user_id")),
+            ("version2Beta", Some("version2_beta")),
+            ("__a..b__", Some("a_b")),
+            ("2024", None),
+            ("_1_2_", Some("1_2")),
+            ("--", None),
+            ("", None),
+            ("café", Some("caf")),
+        ] {
+            assert_eq!(normalize_key(name).as_deref(), key, "{name}");
+        }
+        assert_eq!(title_from_key("plan_name"), "Plan Name");
+    }
+
+    #[test]
+    fn values_skip_reserved_non_scalar_and_unusable_traits() {
+        let host = FakeHost::new();
+        let config = config(json!({}));
+        let client = Client::new(&host, &config);
+        let traits = json!({"name": "Ann", "planName": "pro", "seats": 3, "vip": true,
+            "address": {"city": "X"}, "tags": ["a"], "nothing": null, "123": "x"});
+        let values = custom_field_values(&client, traits.as_object().unwrap(), &["name"]);
+        assert_eq!(
+            Value::Object(values),
+            json!({"plan_name": "pro", "seats": 3, "vip": true})
+        );
+        assert!(host.logged("cannot become a Zendesk field key"));
+    }
+
+    #[test]
+    fn lists_all_pages_then_creates_missing_with_types() {
+        let host = FakeHost::new();
+        host.on(
+            "GET",
+            LIST,
+            200,
+            json!({"user_fields": [{"key": "plan"}],
+            "meta": {"has_more": true, "after_cursor": "c1"}}),
+        );
+        host.on(
+            "GET",
+            &format!("{LIST}&page[after]=c1"),
+            200,
+            json!({"user_fields": [{"key": "seats"}], "meta": {"has_more": false}}),
+        );
+        host.on(
+            "POST",
+            "/api/v2/user_fields",
+            201,
+            json!({"user_field": {"id": 1}}),
+        );
+        let config = config(json!({}));
+        let mut client = Client::new(&host, &config);
+        let values =
+            json!({"plan": "pro", "seats": 2, "vip": true, "total_billed": 9.5, "nick": "a"});
+        ensure_defined(&mut client, FieldScope::User, values.as_object().unwrap()).unwrap();
+        let bodies: Vec<Value> = (2..5).map(|i| host.body(i)).collect();
+        assert_eq!(
+            bodies,
+            vec![
+                json!({"user_field": {"key": "nick", "title": "Nick", "type": "text"}}),
+                json!({"user_field": {"key": "total_billed", "title": "Total Billed", "type": "decimal"}}),
+                json!({"user_field": {"key": "vip", "title": "Vip", "type": "checkbox"}}),
+            ]
+        );
+        assert_eq!(host.requests().len(), 5);
+        let cached: Vec<String> =
+            serde_json::from_str(&host.cached("fields:user").unwrap()).unwrap();
+        assert_eq!(cached, vec!["nick", "plan", "seats", "total_billed", "vip"]);
+        assert_eq!(host.cache.borrow()["fields:user"].1, 3600);
+    }
+
+    #[test]
+    fn cache_hit_makes_no_call_and_stale_cache_relists_once() {
+        let host = FakeHost::new();
+        host.put_cache("fields:organization", r#"["plan","seats"]"#);
+        let config = config(json!({}));
+        let mut client = Client::new(&host, &config);
+        let known = json!({"plan": "x", "seats": 1});
+        ensure_defined(
+            &mut client,
+            FieldScope::Organization,
+            known.as_object().unwrap(),
+        )
+        .unwrap();
+        assert!(host.requests().is_empty());
+
+        // `region` was created elsewhere since the cache was filled: re-list, no create.
+        host.on("GET", "/api/v2/organization_fields?page[size]=100", 200,
+            json!({"organization_fields": [{"key": "plan"}, {"key": "seats"}, {"key": "region"}], "next_page": null}));
+        let values = json!({"plan": "x", "region": "eu"});
+        ensure_defined(
+            &mut client,
+            FieldScope::Organization,
+            values.as_object().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            host.calls(),
+            vec!["GET /api/v2/organization_fields?page[size]=100"]
+        );
+        assert!(
+            host.cached("fields:organization")
+                .unwrap()
+                .contains("region")
+        );
+    }
+
+    #[test]
+    fn duplicate_key_422_counts_as_created_other_errors_fail() {
+        let host = FakeHost::new();
+        host.on("GET", LIST, 200, json!({"user_fields": []}));
+        host.on(
+            "POST",
+            "/api/v2/user_fields",
+            422,
+            json!({"error": "RecordInvalid",
+            "details": {"key": [{"description": "Key has already been taken"}]}}),
+        );
+        let config = config(json!({}));
+        let mut client = Client::new(&host, &config);
+        let values = json!({"plan": "x"});
+        ensure_defined(&mut client, FieldScope::User, values.as_object().unwrap()).unwrap();
+        assert_eq!(host.cached("fields:user").as_deref(), Some(r#"["plan"]"#));
+
+        let host = FakeHost::new();
+        host.on("GET", LIST, 200, json!({"user_fields": []}));
+        host.on_with_headers(
+            "POST",
+            "/api/v2/user_fields",
+            429,
+            json!({}),
+            &[("Retry-After", "3")],
+        );
+        let mut client = Client::new(&host, &config);
+        let error =
+            ensure_defined(&mut client, FieldScope::User, values.as_object().unwrap()).unwrap_err();
+        assert!(matches!(
+            error,
+            Error::Retryable {
+                retry_after_seconds: Some(3),
+                ..
+            }
+        ));
+    }
+}

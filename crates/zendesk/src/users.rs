@@ -1,0 +1,408 @@
+//! Finding Zendesk users exactly (cache, `external_id` parameter, exact email match) and creating
+//! them through `create_or_update`.
+
+use crate::client::{Client, encode, id_in, unexpected};
+use crate::config::Config;
+use crate::outcome::Error;
+use serde_json::{Map, Value, json};
+
+/// How long a user id learnt from Zendesk is trusted.
+const USER_TTL_SECONDS: u32 = 86_400;
+
+/// What an event tells about the person it concerns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Person {
+    /// The CDP's `userId`, Zendesk's `external_id`.
+    pub external_id: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+/// A Zendesk user id and whether it came from the cache (and so may be stale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Found {
+    pub id: u64,
+    pub from_cache: bool,
+}
+
+/// What to do when no user matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenMissing {
+    /// Create the user with whatever name is known (group: the association must not be lost).
+    Create,
+    /// Create only with a name and an email; otherwise ask for a retry (track: the identify may
+    /// still be on its way).
+    CreateIfNamed,
+}
+
+/// `POST /api/v2/users/create_or_update`: returns the `user` object Zendesk answered with and
+/// remembers its id.
+pub fn create_or_update(client: &mut Client, user: Map<String, Value>) -> Result<Value, Error> {
+    let sent_external_id = user
+        .get("external_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let sent_email = user
+        .get("email")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let answer = client.call(
+        "POST",
+        "/api/v2/users/create_or_update",
+        Some(&json!({ "user": user })),
+    )?;
+    let id = id_in(&answer, "user")?;
+    let user = answer.get("user").cloned().unwrap_or(Value::Null);
+    // Zendesk matched (or created) this user by what we sent, so both keys lead to it.
+    remember(
+        client,
+        id,
+        sent_external_id.as_deref(),
+        sent_email.as_deref(),
+    );
+    remember(
+        client,
+        id,
+        user.get("external_id").and_then(Value::as_str),
+        user.get("email").and_then(Value::as_str),
+    );
+    Ok(user)
+}
+
+/// The user's `verified` / `skip_verify_email` flags per the config. `verified: false` is never
+/// sent: Zendesk would unverify an existing user's primary identity.
+pub fn add_verification_flags(config: &Config, user: &mut Map<String, Value>) {
+    if config.create_users_as_verified {
+        user.insert("verified".into(), Value::Bool(true));
+    }
+    if config.skip_verify_email {
+        user.insert("skip_verify_email".into(), Value::Bool(true));
+    }
+}
+
+/// The user for an event: `context.zendesk_user_id`, else found exactly, else created per `policy`.
+pub fn resolve(
+    client: &mut Client,
+    config: &Config,
+    person: &Person,
+    zendesk_user_id: Option<u64>,
+    policy: WhenMissing,
+) -> Result<Found, Error> {
+    if let Some(id) = zendesk_user_id {
+        return Ok(Found {
+            id,
+            from_cache: false,
+        });
+    }
+    if let Some(found) = find(client, person, true)? {
+        return Ok(found);
+    }
+    let name = match (policy, &person.name, &person.email) {
+        (_, Some(name), Some(_)) => name.clone(),
+        (WhenMissing::Create, _, _) => {
+            let fallback = person
+                .name
+                .as_ref()
+                .or(person.email.as_ref())
+                .or(person.external_id.as_ref());
+            fallback.cloned().ok_or_else(|| {
+                Error::InvalidEvent("the event names no user (userId or email)".into())
+            })?
+        }
+        (WhenMissing::CreateIfNamed, _, _) => return Err(not_found_yet(person)),
+    };
+    let mut user = Map::new();
+    if let Some(external_id) = &person.external_id {
+        user.insert("external_id".into(), external_id.clone().into());
+    }
+    if let Some(email) = &person.email {
+        user.insert("email".into(), email.clone().into());
+    }
+    user.insert("name".into(), name.into());
+    add_verification_flags(config, &mut user);
+    client.debug("no Zendesk user yet: creating it", &[]);
+    let created = create_or_update(client, user)?;
+    let id = created
+        .get("id")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| unexpected(200, "no `user.id`"))?;
+    Ok(Found {
+        id,
+        from_cache: false,
+    })
+}
+
+/// The retryable error for a user that does not exist (yet).
+pub fn not_found_yet(person: &Person) -> Error {
+    let mut who = Vec::new();
+    if let Some(external_id) = &person.external_id {
+        who.push(format!("external_id {external_id:?}"));
+    }
+    if let Some(email) = &person.email {
+        who.push(format!("email {email:?}"));
+    }
+    Error::Retryable {
+        message: format!(
+            "no Zendesk user with {} yet (an identify may still be on its way)",
+            who.join(" / ")
+        ),
+        retry_after_seconds: Some(60),
+    }
+}
+
+/// Finds the user exactly: by external id (cache, then the exact `external_id` parameter), then
+/// by email (cache, then — when `by_email` — a search filtered for an exact address match).
+pub fn find(client: &mut Client, person: &Person, by_email: bool) -> Result<Option<Found>, Error> {
+    if let Some(external_id) = &person.external_id {
+        if let Some(id) = cached(client, &ext_key(external_id)) {
+            client.debug("user id cache hit (external_id)", &[]);
+            return Ok(Some(Found {
+                id,
+                from_cache: true,
+            }));
+        }
+        let path = format!("/api/v2/users/search?external_id={}", encode(external_id));
+        let users = client.list_all(&path, "users")?;
+        if let Some(id) = users
+            .first()
+            .and_then(|u| u.get("id"))
+            .and_then(Value::as_u64)
+        {
+            remember(client, id, Some(external_id), None);
+            return Ok(Some(Found {
+                id,
+                from_cache: false,
+            }));
+        }
+    }
+    let Some(email) = &person.email else {
+        return Ok(None);
+    };
+    if let Some(id) = cached(client, &email_key(email)) {
+        client.debug("user id cache hit (email)", &[]);
+        return Ok(Some(Found {
+            id,
+            from_cache: true,
+        }));
+    }
+    if !by_email {
+        return Ok(None);
+    }
+    let path = format!(
+        "/api/v2/users/search?query={}",
+        encode(&format!("email:\"{email}\""))
+    );
+    // The search is fuzzy ("bob@x.com" also finds "jimbob@x.com"): keep exact matches only.
+    let matches: Vec<u64> = client
+        .list_all(&path, "users")?
+        .iter()
+        .filter(|u| {
+            u.get("email")
+                .and_then(Value::as_str)
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        })
+        .filter_map(|u| u.get("id").and_then(Value::as_u64))
+        .collect();
+    match matches.as_slice() {
+        [] => Ok(None),
+        [id] => {
+            remember(client, *id, None, Some(email));
+            Ok(Some(Found {
+                id: *id,
+                from_cache: false,
+            }))
+        }
+        _ => Err(Error::Rejected {
+            status: 409,
+            message: format!(
+                "several Zendesk users have email {email:?}: cannot tell which one is meant"
+            ),
+        }),
+    }
+}
+
+/// Forgets the cached ids of a person (e.g. after Zendesk answered 404 for one).
+pub fn forget(client: &Client, person: &Person) {
+    if let Some(external_id) = &person.external_id {
+        client.cache_remove(&ext_key(external_id));
+    }
+    if let Some(email) = &person.email {
+        client.cache_remove(&email_key(email));
+    }
+}
+
+fn remember(client: &Client, id: u64, external_id: Option<&str>, email: Option<&str>) {
+    let id = id.to_string();
+    if let Some(external_id) = external_id.filter(|e| !e.is_empty()) {
+        client.cache_set(&ext_key(external_id), &id, USER_TTL_SECONDS);
+    }
+    if let Some(email) = email.filter(|e| !e.is_empty()) {
+        client.cache_set(&email_key(email), &id, USER_TTL_SECONDS);
+    }
+}
+
+fn cached(client: &Client, key: &str) -> Option<u64> {
+    client.cache_get(key).and_then(|v| v.parse().ok())
+}
+
+fn ext_key(external_id: &str) -> String {
+    format!("user:ext:{}", external_id.to_lowercase())
+}
+
+fn email_key(email: &str) -> String {
+    format!("user:email:{}", email.to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{FakeHost, config};
+
+    fn person(external_id: Option<&str>, email: Option<&str>, name: Option<&str>) -> Person {
+        Person {
+            external_id: external_id.map(Into::into),
+            email: email.map(Into::into),
+            name: name.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn exact_email_match_among_fuzzy_results_with_encoded_plus() {
+        let host = FakeHost::new();
+        let path = "/api/v2/users/search?query=email%3A%22bob%2Btest%40x.com%22";
+        host.on("GET", path, 200, json!({"users": [
+            {"id": 1, "email": "jimbob+test@x.com"}, {"id": 2, "email": "Bob+Test@X.com"}], "next_page": null}));
+        let config = config(json!({}));
+        let mut client = Client::new(&host, &config);
+        let found = find(
+            &mut client,
+            &person(None, Some("bob+test@x.com"), None),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            found,
+            Some(Found {
+                id: 2,
+                from_cache: false
+            })
+        );
+        assert_eq!(
+            host.cached("user:email:bob+test@x.com").as_deref(),
+            Some("2")
+        );
+        // Second time: cache, no call.
+        let found = find(
+            &mut client,
+            &person(None, Some("BOB+test@x.com"), None),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            found,
+            Some(Found {
+                id: 2,
+                from_cache: true
+            })
+        );
+        assert_eq!(host.requests().len(), 1);
+    }
+
+    #[test]
+    fn several_exact_matches_are_rejected() {
+        let host = FakeHost::new();
+        host.on(
+            "GET",
+            "/api/v2/users/search?query=email%3A%22a%40x.com%22",
+            200,
+            json!({"users": [{"id": 1, "email": "a@x.com"}, {"id": 2, "email": "A@x.com"}]}),
+        );
+        let config = config(json!({}));
+        let mut client = Client::new(&host, &config);
+        let error = find(&mut client, &person(None, Some("a@x.com"), None), true).unwrap_err();
+        assert!(matches!(error, Error::Rejected { status: 409, .. }));
+    }
+
+    #[test]
+    fn external_id_first_then_email() {
+        let host = FakeHost::new();
+        host.on(
+            "GET",
+            "/api/v2/users/search?external_id=U%201",
+            200,
+            json!({"users": []}),
+        );
+        host.on(
+            "GET",
+            "/api/v2/users/search?query=email%3A%22a%40x.com%22",
+            200,
+            json!({"users": []}),
+        );
+        let config = config(json!({}));
+        let mut client = Client::new(&host, &config);
+        assert_eq!(
+            find(
+                &mut client,
+                &person(Some("U 1"), Some("a@x.com"), None),
+                true
+            )
+            .unwrap(),
+            None
+        );
+        assert_eq!(
+            host.calls(),
+            vec![
+                "GET /api/v2/users/search?external_id=U%201",
+                "GET /api/v2/users/search?query=email%3A%22a%40x.com%22",
+            ]
+        );
+    }
+
+    #[test]
+    fn resolve_creates_or_asks_to_retry() {
+        let host = FakeHost::new();
+        host.on(
+            "GET",
+            "/api/v2/users/search?external_id=u1",
+            200,
+            json!({"users": []}),
+        );
+        host.on(
+            "POST",
+            "/api/v2/users/create_or_update",
+            201,
+            json!({"user": {"id": 9, "external_id": "u1", "email": null}}),
+        );
+        let config = config(json!({"createUsersAsVerified": true}));
+        let mut client = Client::new(&host, &config);
+        let who = person(Some("u1"), None, None);
+        let error =
+            resolve(&mut client, &config, &who, None, WhenMissing::CreateIfNamed).unwrap_err();
+        assert_eq!(error, Error::Retryable {
+            message: "no Zendesk user with external_id \"u1\" yet (an identify may still be on its way)".into(),
+            retry_after_seconds: Some(60),
+        });
+        let found = resolve(&mut client, &config, &who, None, WhenMissing::Create).unwrap();
+        assert_eq!(found.id, 9);
+        assert_eq!(
+            host.body_of("POST /api/v2/users/create_or_update"),
+            json!({"user": {"external_id": "u1", "name": "u1", "verified": true}})
+        );
+        assert_eq!(host.cached("user:ext:u1").as_deref(), Some("9"));
+        let direct = resolve(
+            &mut client,
+            &config,
+            &who,
+            Some(77),
+            WhenMissing::CreateIfNamed,
+        )
+        .unwrap();
+        assert_eq!(
+            direct,
+            Found {
+                id: 77,
+                from_cache: false
+            }
+        );
+    }
+}
