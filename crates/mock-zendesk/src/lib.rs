@@ -1,1 +1,364 @@
-pub fn placeholder() {}
+//! A stateful mock of the Zendesk Support API with Zendesk's real semantics (including the harmful
+//! ones a destination must avoid), deterministic fault injection, and a request recording.
+//!
+//! Use it in-process via [`MockZendesk::handle`] or over loopback HTTP via [`server::serve`].
+//! State is kept per account (subdomain). See /work/shared/zendesk-api.md Part A for the rules.
+
+mod account;
+mod attrs;
+mod events;
+mod faults;
+mod fields;
+mod http;
+mod identities;
+mod memberships;
+mod model;
+mod organizations;
+mod pagination;
+mod render;
+mod routes;
+mod search;
+pub mod server;
+mod snapshot;
+mod tickets;
+mod time;
+mod users;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use account::{Account, Call};
+use fields::FieldScope;
+pub use faults::{FaultKind, Faults};
+pub use http::{Request, Response};
+pub use model::{
+    Comment, CustomFieldValue, FieldDef, Identity, Membership, Organization, Profile, Ticket, User,
+    UserEvent,
+};
+pub use snapshot::AccountSnapshot;
+
+/// One request as the mock saw it. Headers are deliberately NOT recorded, so no credential can
+/// leak through the recording.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RecordedRequest {
+    pub subdomain: String,
+    pub method: String,
+    /// Path and query exactly as received, e.g. `/api/v2/users/search?query=email%3A...`.
+    pub path: String,
+    /// The JSON body (a JSON string holding the raw text when the body was not JSON).
+    pub body: Option<Value>,
+    pub status: u16,
+    /// The injected fault's name ("429", "500", "503", "409", "slow"), if any.
+    pub fault: Option<String>,
+}
+
+#[derive(Default)]
+struct Inner {
+    accounts: BTreeMap<String, Account>,
+    /// (arrival sequence number, record); the status is filled in when the answer is known.
+    recorded: Vec<(u64, RecordedRequest)>,
+    next_sequence: u64,
+    faults: Faults,
+    /// Requests seen since the faults were last set: the input of the fault decision.
+    fault_counter: u64,
+    credentials: HashMap<String, String>,
+}
+
+/// The mock. Cheap to clone: clones share the same state.
+#[derive(Clone, Default)]
+pub struct MockZendesk {
+    inner: Arc<Mutex<Inner>>,
+}
+
+/// The account a request is for: `<sub>.zendesk.com`, else the `X-Zendesk-Subdomain` header
+/// (loopback testing), else "default".
+fn subdomain_of(host: &str, request: &Request) -> String {
+    if let Some(sub) = host.strip_suffix(".zendesk.com").filter(|s| !s.is_empty()) {
+        return sub.to_string();
+    }
+    request
+        .header_value("X-Zendesk-Subdomain")
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "default".to_string())
+}
+
+fn fault_response(kind: FaultKind, retry_after_seconds: u32) -> Response {
+    let retry_after = retry_after_seconds.to_string();
+    match kind {
+        FaultKind::RateLimited => Response::json(
+            429,
+            &json!({"error": "APIRateLimitExceeded", "description": "Number of allowed API requests per minute exceeded"}),
+        )
+        .with_header("Retry-After", &retry_after),
+        FaultKind::ServerError => Response::json(
+            500,
+            &json!({"error": "InternalError", "description": "Something went wrong"}),
+        ),
+        FaultKind::Unavailable => Response::json(
+            503,
+            &json!({"error": "DatabaseTimeout", "description": "Database timed out, please retry"}),
+        )
+        .with_header("Retry-After", &retry_after),
+        FaultKind::Conflict => Response::json(
+            409,
+            &json!({"error": "Conflict", "description": "The resource was modified by a simultaneous request, please retry"}),
+        ),
+        // Slow answers normally after the delay; it never reaches here.
+        FaultKind::Slow => Response::no_content(),
+    }
+}
+
+impl MockZendesk {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_faults(faults: Faults) -> Self {
+        let mock = Self::new();
+        mock.set_faults(faults);
+        mock
+    }
+
+    /// Replaces the fault settings and restarts the deterministic fault sequence.
+    pub fn set_faults(&self, faults: Faults) {
+        let mut inner = self.lock();
+        inner.faults = faults;
+        inner.fault_counter = 0;
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panicking test thread must not take the mock down with it.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Handles one request (see the crate docs for how the account is chosen).
+    pub fn handle(&self, request: &Request) -> Response {
+        let url = http::split_url(&request.url);
+        let subdomain = subdomain_of(&url.host, request);
+        let body: Result<Option<Value>, String> = match request.body.is_empty() {
+            true => Ok(None),
+            false => serde_json::from_slice(&request.body)
+                .map(Some)
+                .map_err(|e| e.to_string()),
+        };
+        let recorded_body = match &body {
+            Ok(body) => body.clone(),
+            Err(_) => Some(Value::String(
+                String::from_utf8_lossy(&request.body).into_owned(),
+            )),
+        };
+
+        let (sequence, fault, faults) = {
+            let mut inner = self.lock();
+            let sequence = inner.next_sequence;
+            inner.next_sequence += 1;
+            let fault = inner.faults.decide(inner.fault_counter);
+            inner.fault_counter += 1;
+            inner.recorded.push((
+                sequence,
+                RecordedRequest {
+                    subdomain: subdomain.clone(),
+                    method: request.method.to_ascii_uppercase(),
+                    path: url.path_and_query.clone(),
+                    body: recorded_body,
+                    status: 0,
+                    fault: fault.map(|f| f.name().to_string()),
+                },
+            ));
+            (sequence, fault, inner.faults.clone())
+        };
+
+        // Faults are decided before any state is touched: a faulted request changes nothing.
+        if let Some(kind) = fault {
+            if kind == FaultKind::Slow {
+                std::thread::sleep(Duration::from_millis(faults.slow_ms));
+            } else {
+                let response = fault_response(kind, faults.retry_after_seconds);
+                self.finish_record(sequence, response.status);
+                return response;
+            }
+        }
+
+        let mut inner = self.lock();
+        let response = Self::answer(&mut inner, &subdomain, request, &url, body);
+        if let Some((_, record)) = inner.recorded.iter_mut().find(|(s, _)| *s == sequence) {
+            record.status = response.status;
+        }
+        response
+    }
+
+    fn finish_record(&self, sequence: u64, status: u16) {
+        let mut inner = self.lock();
+        if let Some((_, record)) = inner.recorded.iter_mut().find(|(s, _)| *s == sequence) {
+            record.status = status;
+        }
+    }
+
+    fn answer(
+        inner: &mut Inner,
+        subdomain: &str,
+        request: &Request,
+        url: &http::SplitUrl,
+        body: Result<Option<Value>, String>,
+    ) -> Response {
+        let Some(authorization) = request.header_value("Authorization") else {
+            return http::unauthorized();
+        };
+        if let Some(required) = inner.credentials.get(subdomain)
+            && required != authorization
+        {
+            return http::unauthorized();
+        }
+        let body = match body {
+            Ok(body) => body,
+            Err(detail) => return http::unparsable_json(&detail),
+        };
+        let account = inner
+            .accounts
+            .entry(subdomain.to_string())
+            .or_insert_with(|| Account::new(subdomain));
+        let call = Call {
+            account,
+            query: http::Query::parse(&url.query),
+            body,
+        };
+        routes::route(&request.method, &url.path, call).unwrap_or_else(|error| error)
+    }
+
+    /// Every request in arrival order (all accounts).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.lock().recorded.iter().map(|(_, r)| r.clone()).collect()
+    }
+
+    pub fn requests_for(&self, subdomain: &str) -> Vec<RecordedRequest> {
+        self.lock()
+            .recorded
+            .iter()
+            .filter(|(_, r)| r.subdomain == subdomain)
+            .map(|(_, r)| r.clone())
+            .collect()
+    }
+
+    pub fn clear_requests(&self) {
+        self.lock().recorded.clear();
+    }
+
+    /// Forgets all accounts and recorded requests (fault settings and credentials stay).
+    pub fn reset(&self) {
+        let mut inner = self.lock();
+        inner.accounts.clear();
+        inner.recorded.clear();
+    }
+
+    /// A deep copy of one account's state (empty if the account was never used).
+    pub fn account(&self, subdomain: &str) -> AccountSnapshot {
+        self.lock()
+            .accounts
+            .get(subdomain)
+            .map(|a| a.data.clone())
+            .unwrap_or_default()
+    }
+
+    /// `{"<sub>": AccountSnapshot, ...}`.
+    pub fn state_json(&self) -> Value {
+        let inner = self.lock();
+        let accounts: serde_json::Map<String, Value> = inner
+            .accounts
+            .iter()
+            .map(|(sub, account)| {
+                let state = serde_json::to_value(&account.data).unwrap_or(Value::Null);
+                (sub.clone(), state)
+            })
+            .collect();
+        Value::Object(accounts)
+    }
+
+    /// From now on only this exact `Authorization` value is accepted for the account (else 401).
+    pub fn require_credentials(&self, subdomain: &str, authorization: &str) {
+        self.lock()
+            .credentials
+            .insert(subdomain.to_string(), authorization.to_string());
+    }
+
+    // ---- seeding helpers: the same validation as the API; they panic (with Zendesk's error) on
+    // invalid seed data, which is a mistake in the test itself. `try_*` variants return it.
+
+    fn with_account<T>(&self, subdomain: &str, f: impl FnOnce(&mut Account) -> T) -> T {
+        let mut inner = self.lock();
+        let account = inner
+            .accounts
+            .entry(subdomain.to_string())
+            .or_insert_with(|| Account::new(subdomain));
+        f(account)
+    }
+
+    /// `user` has the shape of create_or_update's `"user"` object.
+    pub fn try_seed_user(&self, subdomain: &str, user: Value) -> Result<u64, String> {
+        let attrs = user.as_object().ok_or("the seed user must be a JSON object")?;
+        self.with_account(subdomain, |account| {
+            let input = users::UserInput::from_attrs(attrs, attrs::skip_verify_email(&None, attrs))?;
+            users::create_validated(account, input)
+        })
+        .map_err(seed_error)
+    }
+
+    pub fn seed_user(&self, subdomain: &str, user: Value) -> u64 {
+        self.try_seed_user(subdomain, user)
+            .unwrap_or_else(|e| panic!("seed_user: {e}"))
+    }
+
+    /// `org` has the shape of create_or_update's `"organization"` object.
+    pub fn try_seed_organization(&self, subdomain: &str, org: Value) -> Result<u64, String> {
+        let attrs = org.as_object().ok_or("the seed organization must be a JSON object")?;
+        self.with_account(subdomain, |account| {
+            let input = organizations::OrgInput::from_attrs(attrs)?;
+            organizations::create_validated(account, input)
+        })
+        .map_err(seed_error)
+    }
+
+    pub fn seed_organization(&self, subdomain: &str, org: Value) -> u64 {
+        self.try_seed_organization(subdomain, org)
+            .unwrap_or_else(|e| panic!("seed_organization: {e}"))
+    }
+
+    pub fn try_seed_membership(&self, subdomain: &str, user_id: u64, organization_id: u64) -> Result<u64, String> {
+        self.with_account(subdomain, |account| memberships::add(account, user_id, organization_id))
+            .map_err(seed_error)
+    }
+
+    pub fn seed_membership(&self, subdomain: &str, user_id: u64, organization_id: u64) -> u64 {
+        self.try_seed_membership(subdomain, user_id, organization_id)
+            .unwrap_or_else(|e| panic!("seed_membership: {e}"))
+    }
+
+    pub fn seed_user_field(&self, subdomain: &str, key: &str, field_type: &str) -> u64 {
+        self.seed_field(subdomain, FieldScope::User, key, field_type)
+    }
+
+    pub fn seed_organization_field(&self, subdomain: &str, key: &str, field_type: &str) -> u64 {
+        self.seed_field(subdomain, FieldScope::Organization, key, field_type)
+    }
+
+    fn seed_field(&self, subdomain: &str, scope: FieldScope, key: &str, field_type: &str) -> u64 {
+        self.with_account(subdomain, |account| fields::add(account, scope, key, &attrs::humanize(key), field_type))
+            .map_err(seed_error)
+            .unwrap_or_else(|e| panic!("seeding field `{key}`: {e}"))
+    }
+}
+
+fn seed_error(response: Response) -> String {
+    format!(
+        "{} {}",
+        response.status,
+        String::from_utf8_lossy(&response.body)
+    )
+}

@@ -1,0 +1,86 @@
+//! Maps method + path to a handler. `.json` suffixes are accepted; unknown routes are 404
+//! InvalidEndpoint like Zendesk.
+
+use crate::account::Call;
+use crate::fields::FieldScope;
+use crate::http::{Handled, Response, not_found_endpoint};
+use crate::memberships::Scope;
+use crate::{events, fields, identities, memberships, organizations, search, tickets, users};
+
+fn id(segment: &str) -> Result<u64, Response> {
+    segment.parse().map_err(|_| not_found_endpoint())
+}
+
+pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
+    let Some(rest) = path.strip_prefix("/api/v2/") else {
+        return Err(not_found_endpoint());
+    };
+    let mut segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    if let Some(last) = segments.last_mut() {
+        *last = last.strip_suffix(".json").unwrap_or(last);
+    }
+    let method = method.to_ascii_uppercase();
+    match (method.as_str(), segments.as_slice()) {
+        // users
+        ("POST", ["users", "create_or_update"]) => users::create_or_update(call),
+        ("GET", ["users", "search"]) => search::search_users(call),
+        ("GET", ["users", "show_many"]) => users::show_many(call),
+        ("GET", ["users"]) => users::list(call),
+        ("POST", ["users"]) => users::create_only(call),
+        ("GET", ["users", u]) => users::show(call, id(u)?),
+        ("PUT", ["users", u]) => users::update_by_id(call, id(u)?),
+        // identities
+        ("GET", ["users", u, "identities"]) => identities::list(call, id(u)?),
+        ("POST", ["users", u, "identities"]) => identities::create(call, id(u)?),
+        ("GET", ["users", u, "identities", i]) => identities::show(call, id(u)?, id(i)?),
+        ("PUT", ["users", u, "identities", i]) => identities::update(call, id(u)?, id(i)?),
+        ("DELETE", ["users", u, "identities", i]) => identities::delete(call, id(u)?, id(i)?),
+        ("PUT", ["users", u, "identities", i, "make_primary"]) => {
+            identities::make_primary(call, id(u)?, id(i)?)
+        }
+        ("PUT", ["users", u, "identities", i, "verify"]) => {
+            identities::verify(call, id(u)?, id(i)?)
+        }
+        // events
+        ("POST", ["users", u, "events"]) => events::create(call, id(u)?),
+        // memberships
+        ("POST", ["organization_memberships"]) => memberships::create(call, None),
+        ("GET", ["organization_memberships"]) => memberships::list(call, Scope::All),
+        ("GET", ["organization_memberships", m]) => memberships::show(call, id(m)?),
+        ("DELETE", ["organization_memberships", m]) => memberships::delete(call, None, id(m)?),
+        ("POST", ["users", u, "organization_memberships"]) => {
+            memberships::create(call, Some(id(u)?))
+        }
+        ("GET", ["users", u, "organization_memberships"]) => {
+            memberships::list(call, Scope::User(id(u)?))
+        }
+        ("DELETE", ["users", u, "organization_memberships", m]) => {
+            memberships::delete(call, Some(id(u)?), id(m)?)
+        }
+        ("DELETE", ["users", u, "organizations", o]) => {
+            memberships::unassign(call, id(u)?, id(o)?)
+        }
+        ("GET", ["organizations", o, "organization_memberships"]) => {
+            memberships::list(call, Scope::Organization(id(o)?))
+        }
+        // organizations
+        ("POST", ["organizations", "create_or_update"]) => organizations::create_or_update(call),
+        ("GET", ["organizations", "search"]) => organizations::search(call),
+        ("GET", ["organizations"]) => organizations::list(call),
+        ("POST", ["organizations"]) => organizations::create_only(call),
+        ("GET", ["organizations", o]) => organizations::show(call, id(o)?),
+        ("PUT", ["organizations", o]) => organizations::update_by_id(call, id(o)?),
+        // custom field definitions
+        ("GET", ["user_fields"]) => fields::list(call, FieldScope::User),
+        ("POST", ["user_fields"]) => fields::create(call, FieldScope::User),
+        ("GET", ["organization_fields"]) => fields::list(call, FieldScope::Organization),
+        ("POST", ["organization_fields"]) => fields::create(call, FieldScope::Organization),
+        // tickets
+        ("POST", ["tickets"]) => tickets::create(call),
+        ("GET", ["tickets"]) => tickets::list(call),
+        ("GET", ["tickets", t]) => tickets::show(call, id(t)?),
+        ("PUT", ["tickets", t]) => tickets::update(call, id(t)?),
+        ("GET", ["tickets", t, "comments"]) => tickets::comments(call, id(t)?),
+        _ => Err(not_found_endpoint()),
+    }
+}

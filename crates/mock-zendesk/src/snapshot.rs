@@ -1,0 +1,151 @@
+//! `AccountSnapshot`: one account's whole state, also the mock's storage, plus finders for tests.
+
+use serde::Serialize;
+
+use crate::model::{
+    FieldDef, Identity, Membership, Organization, Profile, Ticket, User, UserEvent,
+};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct AccountSnapshot {
+    pub users: Vec<User>,
+    pub identities: Vec<Identity>,
+    pub organizations: Vec<Organization>,
+    pub memberships: Vec<Membership>,
+    pub user_fields: Vec<FieldDef>,
+    pub organization_fields: Vec<FieldDef>,
+    pub events: Vec<UserEvent>,
+    pub profiles: Vec<Profile>,
+    pub tickets: Vec<Ticket>,
+}
+
+impl AccountSnapshot {
+    pub fn user(&self, id: u64) -> Option<&User> {
+        self.users.iter().find(|u| u.id == id)
+    }
+
+    /// Case-insensitive, like Zendesk's external_id matching.
+    pub fn user_by_external_id(&self, external_id: &str) -> Option<&User> {
+        self.users.iter().find(|u| {
+            u.external_id
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(external_id))
+        })
+    }
+
+    /// The user owning an email identity with this value (primary or secondary), case-insensitive.
+    pub fn user_by_email(&self, email: &str) -> Option<&User> {
+        self.identity_by_email(email)
+            .and_then(|identity| self.user(identity.user_id))
+    }
+
+    pub fn identity_by_email(&self, email: &str) -> Option<&Identity> {
+        self.identities
+            .iter()
+            .find(|i| i.r#type == "email" && i.value.eq_ignore_ascii_case(email))
+    }
+
+    /// The user's identities in id order.
+    pub fn identities_of(&self, user_id: u64) -> Vec<&Identity> {
+        self.identities
+            .iter()
+            .filter(|i| i.user_id == user_id)
+            .collect()
+    }
+
+    /// The values of the user's email identities, primary first.
+    pub fn emails_of(&self, user_id: u64) -> Vec<&str> {
+        let mut emails: Vec<&Identity> = self
+            .identities_of(user_id)
+            .into_iter()
+            .filter(|i| i.r#type == "email")
+            .collect();
+        emails.sort_by_key(|i| !i.primary);
+        emails.into_iter().map(|i| i.value.as_str()).collect()
+    }
+
+    pub fn organization(&self, id: u64) -> Option<&Organization> {
+        self.organizations.iter().find(|o| o.id == id)
+    }
+
+    pub fn organization_by_external_id(&self, external_id: &str) -> Option<&Organization> {
+        self.organizations.iter().find(|o| {
+            o.external_id
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(external_id))
+        })
+    }
+
+    /// Case-insensitive and trimmed, the way Zendesk compares organization names.
+    pub fn organization_by_name(&self, name: &str) -> Option<&Organization> {
+        self.organizations
+            .iter()
+            .find(|o| same_org_name(&o.name, name))
+    }
+
+    /// The user's memberships, default first then by organization name (Zendesk's order).
+    pub fn memberships_of(&self, user_id: u64) -> Vec<&Membership> {
+        let mut memberships: Vec<&Membership> = self
+            .memberships
+            .iter()
+            .filter(|m| m.user_id == user_id)
+            .collect();
+        memberships.sort_by_cached_key(|m| {
+            let name = self
+                .organization(m.organization_id)
+                .map(|o| o.name.to_lowercase())
+                .unwrap_or_default();
+            (!m.default, name, m.id)
+        });
+        memberships
+    }
+
+    /// The ids of the organizations the user belongs to, in `memberships_of` order.
+    pub fn organization_ids_of(&self, user_id: u64) -> Vec<u64> {
+        self.memberships_of(user_id)
+            .iter()
+            .map(|m| m.organization_id)
+            .collect()
+    }
+
+    pub fn membership(&self, user_id: u64, organization_id: u64) -> Option<&Membership> {
+        self.memberships
+            .iter()
+            .find(|m| m.user_id == user_id && m.organization_id == organization_id)
+    }
+
+    pub fn user_field(&self, key: &str) -> Option<&FieldDef> {
+        self.user_fields.iter().find(|f| f.key == key)
+    }
+
+    pub fn organization_field(&self, key: &str) -> Option<&FieldDef> {
+        self.organization_fields.iter().find(|f| f.key == key)
+    }
+
+    pub fn events_of(&self, user_id: u64) -> Vec<&UserEvent> {
+        self.events.iter().filter(|e| e.user_id == user_id).collect()
+    }
+
+    pub fn profiles_of(&self, user_id: u64) -> Vec<&Profile> {
+        self.profiles
+            .iter()
+            .filter(|p| p.user_id == user_id)
+            .collect()
+    }
+
+    pub fn ticket(&self, id: u64) -> Option<&Ticket> {
+        self.tickets.iter().find(|t| t.id == id)
+    }
+
+    pub fn tickets_by_external_id(&self, external_id: &str) -> Vec<&Ticket> {
+        self.tickets
+            .iter()
+            .filter(|t| t.external_id.as_deref() == Some(external_id))
+            .collect()
+    }
+}
+
+/// Organization names are unique after trimming, ignoring case.
+pub(crate) fn same_org_name(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
+}

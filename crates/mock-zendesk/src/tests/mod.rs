@@ -1,0 +1,1 @@
+//! Behaviour tests (in-process and over HTTP).
