@@ -1,0 +1,3 @@
+//! Reference wasmtime host for the Zendesk destination plugin.
+
+pub mod runtime;

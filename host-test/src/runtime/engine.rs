@@ -1,0 +1,72 @@
+//! The one Engine of the process: component model, pooling allocator, epoch interruption, and
+//! the ticker thread that advances the epoch.
+
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::Context;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::limits::RuntimeOptions;
+
+/// How often the epoch advances: the granularity of CPU and wall-clock checks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+pub fn build_engine(options: &RuntimeOptions) -> anyhow::Result<Engine> {
+    let instances = options.max_instances.max(1);
+    let max_memory_bytes = usize::try_from(options.max_memory_mib.saturating_mul(1 << 20))
+        .context("max_memory_mib does not fit this platform's address space")?;
+    // A Rust wasip2 component is one main core module plus a few small shim modules: size the
+    // pool generously per component instance (only address space is reserved up front).
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(instances)
+        .total_core_instances(instances.saturating_mul(8))
+        .total_memories(instances.saturating_mul(2))
+        .total_tables(instances.saturating_mul(4))
+        .max_memory_size(max_memory_bytes);
+
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .memory_init_cow(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config)
+        .map_err(anyhow::Error::from)
+        .context("could not create the wasmtime engine")
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+pub struct EpochTicker {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    pub fn start(engine: Engine) -> anyhow::Result<EpochTicker> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
+                    engine.increment_epoch();
+                }
+            })
+            .context("could not start the epoch ticker thread")?;
+        Ok(EpochTicker {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        // Dropping the sender disconnects the channel, which ends the loop.
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! What a call produced: the plugin's outcome or a classified error, plus what it did on the way.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Everything the host learned from one call of `transform`.
+#[derive(Clone, Debug, Serialize)]
+pub struct CallReport {
+    pub tenant: String,
+    /// The version (from `describe`) of the plugin that served the call.
+    pub plugin_version: String,
+    pub result: Result<Outcome, CallError>,
+    /// Every outbound request the guest attempted, in order (headers redacted).
+    pub fetches: Vec<FetchRecord>,
+    /// Guest and host log records of this call.
+    pub logs: Vec<LogRecord>,
+    pub duration: Duration,
+}
+
+/// What the plugin did with an event that did not fail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub operations: Vec<Operation>,
+    pub skipped: Option<String>,
+}
+
+/// One destination API call reported by the plugin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Operation {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+}
+
+/// Why a call failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum CallError {
+    /// The plugin returned a classified error.
+    Guest(GuestError),
+    /// The sandbox stopped the guest (limit hit, panic, other trap).
+    Trap { kind: TrapKind, message: String },
+    /// No instance could be created for the call (e.g. resources exhausted).
+    Instantiate(String),
+}
+
+/// The error variants of the contract, as returned by the plugin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum GuestError {
+    InvalidConfig(String),
+    InvalidEvent(String),
+    UnsupportedEvent(String),
+    Retryable {
+        message: String,
+        retry_after_seconds: Option<u32>,
+    },
+    Rejected {
+        status: u16,
+        message: String,
+    },
+}
+
+/// Why the sandbox stopped a guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum TrapKind {
+    /// The guest ran longer than `cpu_ms`.
+    CpuBudget,
+    /// The call took longer than `wall_ms`.
+    WallClock,
+    /// The guest needed more memory than `memory_mib`.
+    Memory,
+    /// The guest panicked (Rust panics abort with an `unreachable` trap).
+    Panic,
+    /// Any other trap.
+    Other,
+}
+
+impl CallError {
+    /// Whether the same event may succeed when retried later. A wall-clock overrun usually means
+    /// a slow destination; a CPU overrun or a panic will happen again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            CallError::Guest(GuestError::Retryable { .. })
+                | CallError::Trap {
+                    kind: TrapKind::WallClock,
+                    ..
+                }
+        )
+    }
+
+    /// How long the destination asked to wait before retrying, when it said so.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            CallError::Guest(GuestError::Retryable {
+                retry_after_seconds: Some(seconds),
+                ..
+            }) => Some(Duration::from_secs(u64::from(*seconds))),
+            _ => None,
+        }
+    }
+
+    /// A short stable name for summaries and dead-letter files.
+    pub fn class(&self) -> &'static str {
+        match self {
+            CallError::Guest(GuestError::InvalidConfig(_)) => "invalid-config",
+            CallError::Guest(GuestError::InvalidEvent(_)) => "invalid-event",
+            CallError::Guest(GuestError::UnsupportedEvent(_)) => "unsupported-event",
+            CallError::Guest(GuestError::Retryable { .. }) => "retryable",
+            CallError::Guest(GuestError::Rejected { .. }) => "rejected",
+            CallError::Trap { kind, .. } => match kind {
+                TrapKind::CpuBudget => "trap-cpu-budget",
+                TrapKind::WallClock => "trap-wall-clock",
+                TrapKind::Memory => "trap-memory",
+                TrapKind::Panic => "trap-panic",
+                TrapKind::Other => "trap",
+            },
+            CallError::Instantiate(_) => "instantiate",
+        }
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Guest(error) => write!(f, "{error}"),
+            CallError::Trap { kind, message } => write!(f, "guest stopped ({kind:?}): {message}"),
+            CallError::Instantiate(message) => write!(f, "could not instantiate plugin: {message}"),
+        }
+    }
+}
+
+impl fmt::Display for GuestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GuestError::InvalidConfig(m) => write!(f, "invalid config: {m}"),
+            GuestError::InvalidEvent(m) => write!(f, "invalid event: {m}"),
+            GuestError::UnsupportedEvent(m) => write!(f, "unsupported event: {m}"),
+            GuestError::Retryable {
+                message,
+                retry_after_seconds: Some(seconds),
+            } => write!(f, "retryable (retry after {seconds} s): {message}"),
+            GuestError::Retryable { message, .. } => write!(f, "retryable: {message}"),
+            GuestError::Rejected { status, message } => {
+                write!(f, "rejected (status {status}): {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// One outbound request attempted by the guest. Never contains a credential.
+#[derive(Clone, Debug, Serialize)]
+pub struct FetchRecord {
+    pub method: String,
+    /// The URL as the guest asked for it.
+    pub url: String,
+    /// Where it was actually sent (differs under an origin override); `None` when not sent.
+    pub sent_to: Option<String>,
+    /// Request headers, credentials redacted.
+    pub headers: Vec<(String, String)>,
+    /// Request body as text (lossy UTF-8).
+    pub body: Option<String>,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+/// One log record of a call.
+#[derive(Clone, Debug, Serialize)]
+pub struct LogRecord {
+    pub level: String,
+    /// `guest` or `host`.
+    pub source: String,
+    pub message: String,
+    pub fields: Vec<(String, String)>,
+}

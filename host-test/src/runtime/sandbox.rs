@@ -1,0 +1,115 @@
+//! One call in its own Store: limits installed, clocks started when the guest runs, and every
+//! way it can end classified into a [`CallError`].
+
+use std::time::{Duration, Instant};
+
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+use super::bindings::{DestinationPlugin, DestinationPluginPre};
+use super::report::{CallError, FetchRecord, LogRecord, TrapKind};
+use super::state::CallState;
+use super::tenant::Tenant;
+
+/// What a call produced, whatever its result type.
+pub struct CallOutput<R> {
+    pub result: Result<R, CallError>,
+    pub fetches: Vec<FetchRecord>,
+    pub logs: Vec<LogRecord>,
+    pub duration: Duration,
+}
+
+/// Instantiates the pre-linked plugin in a fresh Store for `tenant` and runs `call` on it.
+pub fn run_call<R>(
+    pre: &DestinationPluginPre<CallState>,
+    tenant: &Tenant,
+    call: impl FnOnce(&DestinationPlugin, &mut Store<CallState>) -> wasmtime::Result<R>,
+) -> CallOutput<R> {
+    let started = Instant::now();
+    let mut store = Store::new(pre.engine(), CallState::new(tenant));
+    store.limiter(|state| &mut state.limiter);
+    store.epoch_deadline_callback(|mut context| {
+        let budget = &mut context.data_mut().budget;
+        match budget.exceeded() {
+            Some(kind) => {
+                budget.stopped = Some(kind);
+                Ok(UpdateDeadline::Interrupt)
+            }
+            None => Ok(UpdateDeadline::Continue(1)),
+        }
+    });
+    store.set_epoch_deadline(1);
+    // The guest starts running at instantiation (component start functions), so the clocks do.
+    store.data_mut().budget.start();
+
+    let result = match pre.instantiate(&mut store) {
+        Ok(instance) => call(&instance, &mut store).map_err(|error| classify(store.data(), &error)),
+        Err(error) => Err(match classify(store.data(), &error) {
+            CallError::Trap {
+                kind: TrapKind::Other,
+                ..
+            } => CallError::Instantiate(format!("{error:#}")),
+            limit_hit => limit_hit,
+        }),
+    };
+
+    let mut state = store.into_data();
+    let stderr = state.stderr_text();
+    if !stderr.is_empty() {
+        state.logs.push("warn", "guest", &format!("stderr: {stderr}"), Vec::new());
+    }
+    CallOutput {
+        result,
+        fetches: state.fetches,
+        logs: state.logs.finish(),
+        duration: started.elapsed(),
+    }
+}
+
+/// Attributes a failed call: a budget the epoch callback enforced, the memory limit, a panic,
+/// or another trap.
+fn classify(state: &CallState, error: &wasmtime::Error) -> CallError {
+    if let Some(kind) = state.budget.stopped {
+        let message = match kind {
+            TrapKind::CpuBudget => format!(
+                "the guest ran longer than its CPU budget of {} ms",
+                state.budget.cpu().as_millis()
+            ),
+            _ => format!(
+                "the call took longer than its wall-clock budget of {} ms",
+                state.budget.wall().as_millis()
+            ),
+        };
+        return CallError::Trap { kind, message };
+    }
+    if state.limiter.memory_limit_hit {
+        return CallError::Trap {
+            kind: TrapKind::Memory,
+            message: format!(
+                "the guest needed more than its memory limit of {} MiB",
+                state.limiter.memory_mib
+            ),
+        };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::UnreachableCodeReached) => {
+            let stderr = state.stderr_text();
+            let message = if stderr.is_empty() {
+                "the guest aborted (unreachable code reached)".to_string()
+            } else {
+                format!("the guest aborted: {stderr}")
+            };
+            CallError::Trap {
+                kind: TrapKind::Panic,
+                message,
+            }
+        }
+        Some(trap) => CallError::Trap {
+            kind: TrapKind::Other,
+            message: trap.to_string(),
+        },
+        None => CallError::Trap {
+            kind: TrapKind::Other,
+            message: format!("{error:#}"),
+        },
+    }
+}
