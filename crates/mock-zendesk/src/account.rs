@@ -103,10 +103,11 @@ impl Account {
             .memberships
             .iter()
             .any(|m| m.user_id == user_id && m.default);
-        if !has_default && let Some(first) = ordered.first() {
-            if let Some(m) = self.data.memberships.iter_mut().find(|m| m.id == *first) {
-                m.default = true;
-            }
+        if !has_default
+            && let Some(first) = ordered.first()
+            && let Some(m) = self.data.memberships.iter_mut().find(|m| m.id == *first)
+        {
+            m.default = true;
         }
         let default_org = self
             .data

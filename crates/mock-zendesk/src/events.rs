@@ -18,7 +18,10 @@ fn invalid(code: &str, title: &str) -> Response {
 fn required_text<'a>(object: &'a Value, key: &str, what: &str) -> Result<&'a str, Response> {
     match object.get(key).and_then(Value::as_str).map(str::trim) {
         Some(text) if !text.is_empty() => Ok(text),
-        _ => Err(invalid("InvalidValue", &format!("{what}.{key} is required"))),
+        _ => Err(invalid(
+            "InvalidValue",
+            &format!("{what}.{key} is required"),
+        )),
     }
 }
 
@@ -45,7 +48,10 @@ pub(crate) fn create(call: Call, user_id: u64) -> Handled {
     reject_reserved_source(required_text(&event, "source", "event")?)?;
     required_text(&event, "type", "event")?;
     if !event.get("properties").is_some_and(Value::is_object) {
-        return Err(invalid("InvalidValue", "event.properties must be an object"));
+        return Err(invalid(
+            "InvalidValue",
+            "event.properties must be an object",
+        ));
     }
     let profile = match body.get("profile") {
         None | Some(Value::Null) => None,

@@ -77,12 +77,18 @@ pub(crate) fn add(
     if !is_valid_key(key) {
         return Err(record_invalid(
             "key",
-            &format!("Key: {key} is invalid: use only letters, numbers and underscores, and not only numbers"),
+            &format!(
+                "Key: {key} is invalid: use only letters, numbers and underscores, and not only numbers"
+            ),
             "InvalidValue",
         ));
     }
     if title.trim().is_empty() {
-        return Err(record_invalid("title", "Title: cannot be blank", "BlankValue"));
+        return Err(record_invalid(
+            "title",
+            "Title: cannot be blank",
+            "BlankValue",
+        ));
     }
     if !FIELD_TYPES.contains(&field_type) {
         return Err(record_invalid("type", "Type: is invalid", "InvalidValue"));

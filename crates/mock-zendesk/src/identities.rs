@@ -118,7 +118,10 @@ pub(crate) fn list(call: Call, user_id: u64) -> Handled {
         .into_iter()
         .map(|i| render::identity(account, i))
         .collect();
-    let url = format!("{}/api/v2/users/{user_id}/identities.json", account.base_url);
+    let url = format!(
+        "{}/api/v2/users/{user_id}/identities.json",
+        account.base_url
+    );
     Ok(Response::json(
         200,
         &page_body("identities", identities, request, &url, &[]),
@@ -137,10 +140,20 @@ pub(crate) fn create(call: Call, user_id: u64) -> Handled {
     let kind = match attrs::text(attrs, "type")? {
         Patch::Set(kind) if IDENTITY_TYPES.contains(&kind.as_str()) => kind,
         Patch::Set(_) => return Err(record_invalid("type", "Type: is invalid", "InvalidValue")),
-        _ => return Err(record_invalid("type", "Type: cannot be blank", "BlankValue")),
+        _ => {
+            return Err(record_invalid(
+                "type",
+                "Type: cannot be blank",
+                "BlankValue",
+            ));
+        }
     };
     let Patch::Set(value) = attrs::text(attrs, "value")? else {
-        return Err(record_invalid("value", "Value: cannot be blank", "BlankValue"));
+        return Err(record_invalid(
+            "value",
+            "Value: cannot be blank",
+            "BlankValue",
+        ));
     };
     if value_taken(call.account, &kind, &value, None) {
         return Err(value_in_use(&value));
@@ -247,7 +260,12 @@ pub(crate) fn make_primary(call: Call, user_id: u64, identity_id: u64) -> Handle
 pub(crate) fn delete(call: Call, user_id: u64, identity_id: u64) -> Handled {
     require_identity(call.account, user_id, identity_id)?;
     let account = call.account;
-    let Some(position) = account.data.identities.iter().position(|i| i.id == identity_id) else {
+    let Some(position) = account
+        .data
+        .identities
+        .iter()
+        .position(|i| i.id == identity_id)
+    else {
         return Err(record_not_found());
     };
     let removed = account.data.identities.remove(position);

@@ -35,8 +35,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use account::{Account, Call};
-use fields::FieldScope;
 pub use faults::{FaultKind, Faults};
+use fields::FieldScope;
 pub use http::{Request, Response};
 pub use model::{
     Comment, CustomFieldValue, FieldDef, Identity, Membership, Organization, Profile, Ticket, User,
@@ -136,7 +136,9 @@ impl MockZendesk {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panicking test thread must not take the mock down with it.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Handles one request (see the crate docs for how the account is chosen).
@@ -235,7 +237,11 @@ impl MockZendesk {
 
     /// Every request in arrival order (all accounts).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.lock().recorded.iter().map(|(_, r)| r.clone()).collect()
+        self.lock()
+            .recorded
+            .iter()
+            .map(|(_, r)| r.clone())
+            .collect()
     }
 
     pub fn requests_for(&self, subdomain: &str) -> Vec<RecordedRequest> {
@@ -302,9 +308,12 @@ impl MockZendesk {
 
     /// `user` has the shape of create_or_update's `"user"` object.
     pub fn try_seed_user(&self, subdomain: &str, user: Value) -> Result<u64, String> {
-        let attrs = user.as_object().ok_or("the seed user must be a JSON object")?;
+        let attrs = user
+            .as_object()
+            .ok_or("the seed user must be a JSON object")?;
         self.with_account(subdomain, |account| {
-            let input = users::UserInput::from_attrs(attrs, attrs::skip_verify_email(&None, attrs))?;
+            let input =
+                users::UserInput::from_attrs(attrs, attrs::skip_verify_email(&None, attrs))?;
             users::create_validated(account, input)
         })
         .map_err(seed_error)
@@ -317,7 +326,9 @@ impl MockZendesk {
 
     /// `org` has the shape of create_or_update's `"organization"` object.
     pub fn try_seed_organization(&self, subdomain: &str, org: Value) -> Result<u64, String> {
-        let attrs = org.as_object().ok_or("the seed organization must be a JSON object")?;
+        let attrs = org
+            .as_object()
+            .ok_or("the seed organization must be a JSON object")?;
         self.with_account(subdomain, |account| {
             let input = organizations::OrgInput::from_attrs(attrs)?;
             organizations::create_validated(account, input)
@@ -330,9 +341,16 @@ impl MockZendesk {
             .unwrap_or_else(|e| panic!("seed_organization: {e}"))
     }
 
-    pub fn try_seed_membership(&self, subdomain: &str, user_id: u64, organization_id: u64) -> Result<u64, String> {
-        self.with_account(subdomain, |account| memberships::add(account, user_id, organization_id))
-            .map_err(seed_error)
+    pub fn try_seed_membership(
+        &self,
+        subdomain: &str,
+        user_id: u64,
+        organization_id: u64,
+    ) -> Result<u64, String> {
+        self.with_account(subdomain, |account| {
+            memberships::add(account, user_id, organization_id)
+        })
+        .map_err(seed_error)
     }
 
     pub fn seed_membership(&self, subdomain: &str, user_id: u64, organization_id: u64) -> u64 {
@@ -349,9 +367,11 @@ impl MockZendesk {
     }
 
     fn seed_field(&self, subdomain: &str, scope: FieldScope, key: &str, field_type: &str) -> u64 {
-        self.with_account(subdomain, |account| fields::add(account, scope, key, &attrs::humanize(key), field_type))
-            .map_err(seed_error)
-            .unwrap_or_else(|e| panic!("seeding field `{key}`: {e}"))
+        self.with_account(subdomain, |account| {
+            fields::add(account, scope, key, &attrs::humanize(key), field_type)
+        })
+        .map_err(seed_error)
+        .unwrap_or_else(|e| panic!("seeding field `{key}`: {e}"))
     }
 }
 

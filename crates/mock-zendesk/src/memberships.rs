@@ -28,7 +28,11 @@ fn insert(account: &mut Account, user_id: u64, organization_id: u64) -> u64 {
 }
 
 /// Validated membership creation shared by the API and the seeding helper.
-pub(crate) fn add(account: &mut Account, user_id: u64, organization_id: u64) -> Result<u64, Response> {
+pub(crate) fn add(
+    account: &mut Account,
+    user_id: u64,
+    organization_id: u64,
+) -> Result<u64, Response> {
     if account.data.user(user_id).is_none() {
         return Err(record_invalid("user", "User cannot be blank", "BlankValue"));
     }
@@ -59,7 +63,12 @@ pub(crate) fn make_sole_organization(account: &mut Account, user_id: u64, organi
     if account.data.membership(user_id, organization_id).is_none() {
         insert(account, user_id, organization_id);
     }
-    for membership in account.data.memberships.iter_mut().filter(|m| m.user_id == user_id) {
+    for membership in account
+        .data
+        .memberships
+        .iter_mut()
+        .filter(|m| m.user_id == user_id)
+    {
         membership.default = true;
     }
     account.sync_default_organization(user_id);
@@ -137,7 +146,10 @@ pub(crate) fn list(call: Call, scope: Scope) -> Handled {
             )
         }
         Scope::Organization(org_id) => {
-            account.data.organization(org_id).ok_or_else(record_not_found)?;
+            account
+                .data
+                .organization(org_id)
+                .ok_or_else(record_not_found)?;
             (
                 account
                     .data

@@ -49,7 +49,11 @@ impl OrgInput {
     fn validate(&self, account: &Account, target: Option<u64>) -> Result<(), Response> {
         let creating = target.is_none();
         if matches!(self.name, Patch::Clear) || (creating && matches!(self.name, Patch::Absent)) {
-            return Err(record_invalid("name", "Name: cannot be blank", "BlankValue"));
+            return Err(record_invalid(
+                "name",
+                "Name: cannot be blank",
+                "BlankValue",
+            ));
         }
         if let Some(name) = self.name.as_set()
             && account
@@ -242,5 +246,8 @@ pub(crate) fn search(call: Call) -> Handled {
         .map(|o| render::organization(account, o))
         .into_iter()
         .collect();
-    Ok(Response::json(200, &single_page_body("organizations", orgs)))
+    Ok(Response::json(
+        200,
+        &single_page_body("organizations", orgs),
+    ))
 }

@@ -98,7 +98,10 @@ pub(crate) fn page_body(
                 link(
                     list_url,
                     keep,
-                    &[("page", &n.to_string()), ("per_page", &per_page.to_string())],
+                    &[
+                        ("page", &n.to_string()),
+                        ("per_page", &per_page.to_string()),
+                    ],
                 )
             };
             let next_page = (start.saturating_add(per_page) < total).then(|| offset_link(page + 1));

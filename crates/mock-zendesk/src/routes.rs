@@ -57,9 +57,7 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
         ("DELETE", ["users", u, "organization_memberships", m]) => {
             memberships::delete(call, Some(id(u)?), id(m)?)
         }
-        ("DELETE", ["users", u, "organizations", o]) => {
-            memberships::unassign(call, id(u)?, id(o)?)
-        }
+        ("DELETE", ["users", u, "organizations", o]) => memberships::unassign(call, id(u)?, id(o)?),
         ("GET", ["organizations", o, "organization_memberships"]) => {
             memberships::list(call, Scope::Organization(id(o)?))
         }

@@ -64,7 +64,11 @@ fn contains(haystack: Option<&str>, needle: &str) -> bool {
 }
 
 fn matches(data: &AccountSnapshot, user: &User, term: &Term) -> bool {
-    let any_email = |needle: &str| data.emails_of(user.id).iter().any(|e| contains(Some(e), needle));
+    let any_email = |needle: &str| {
+        data.emails_of(user.id)
+            .iter()
+            .any(|e| contains(Some(e), needle))
+    };
     match term {
         Term::Field { field, value } => match field.as_str() {
             "email" => any_email(value),
@@ -88,7 +92,10 @@ pub(crate) fn search_users(call: Call) -> Handled {
         return Ok(exact_external_id(account, external_id));
     }
     let Some(query) = call.query.get("query") else {
-        return Err(bad_request("InvalidParameter", "query or external_id is required"));
+        return Err(bad_request(
+            "InvalidParameter",
+            "query or external_id is required",
+        ));
     };
     // users/search is offset-only.
     let request = PageRequest::from_query(&call.query, false)?;
@@ -116,8 +123,14 @@ mod tests {
         assert_eq!(
             parse_terms(r#"email:"Bob x@y.com" type:user Ann"#),
             vec![
-                Term::Field { field: "email".into(), value: "bob x@y.com".into() },
-                Term::Field { field: "type".into(), value: "user".into() },
+                Term::Field {
+                    field: "email".into(),
+                    value: "bob x@y.com".into()
+                },
+                Term::Field {
+                    field: "type".into(),
+                    value: "user".into()
+                },
                 Term::Bare("ann".into()),
             ]
         );

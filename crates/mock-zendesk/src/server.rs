@@ -125,7 +125,12 @@ fn dispatch(mock: &MockZendesk, request: &tiny_http::Request, body: Vec<u8>) -> 
     let headers: Vec<(String, String)> = request
         .headers()
         .iter()
-        .map(|h| (h.field.as_str().as_str().to_string(), h.value.as_str().to_string()))
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_string(),
+                h.value.as_str().to_string(),
+            )
+        })
         .collect();
     let host = headers
         .iter()

@@ -123,7 +123,10 @@ impl AccountSnapshot {
     }
 
     pub fn events_of(&self, user_id: u64) -> Vec<&UserEvent> {
-        self.events.iter().filter(|e| e.user_id == user_id).collect()
+        self.events
+            .iter()
+            .filter(|e| e.user_id == user_id)
+            .collect()
     }
 
     pub fn profiles_of(&self, user_id: u64) -> Vec<&Profile> {

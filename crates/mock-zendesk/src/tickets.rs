@@ -28,7 +28,11 @@ struct TicketChanges {
     comment: Option<(String, bool, Option<u64>)>,
 }
 
-fn one_of(attrs: &Map<String, Value>, key: &str, allowed: &[&str]) -> Result<Patch<String>, Response> {
+fn one_of(
+    attrs: &Map<String, Value>,
+    key: &str,
+    allowed: &[&str],
+) -> Result<Patch<String>, Response> {
     let value = attrs::text(attrs, key)?;
     match value.as_set() {
         Some(v) if !allowed.contains(&v.as_str()) => Err(record_invalid(
@@ -73,7 +77,10 @@ fn parse_changes(attrs: &Map<String, Value>) -> Result<TicketChanges, Response> 
             let Patch::Set(body) = attrs::text(comment, "body")? else {
                 return Err(description_blank());
             };
-            let public = attrs::boolean(comment, "public")?.as_set().copied().unwrap_or(true);
+            let public = attrs::boolean(comment, "public")?
+                .as_set()
+                .copied()
+                .unwrap_or(true);
             let author = attrs::id(comment, "author_id")?.as_set().copied();
             Some((body, public, author))
         }
@@ -109,7 +116,11 @@ fn resolve_requester(account: &mut Account, attrs: &Map<String, Value>) -> Resul
         };
     }
     let Some(requester) = attrs::object(attrs, "requester")? else {
-        return Err(record_invalid("requester", "Requester: cannot be blank", "BlankValue"));
+        return Err(record_invalid(
+            "requester",
+            "Requester: cannot be blank",
+            "BlankValue",
+        ));
     };
     let Patch::Set(email) = attrs::text(requester, "email")? else {
         return Err(requester_invalid("Requester: email is required"));
@@ -142,7 +153,11 @@ fn apply(ticket: &mut Ticket, changes: TicketChanges, comment_id: Option<u64>) {
     }
     changes.external_id.apply_to(&mut ticket.external_id);
     for incoming in changes.custom_fields.unwrap_or_default() {
-        match ticket.custom_fields.iter_mut().find(|f| f.id == incoming.id) {
+        match ticket
+            .custom_fields
+            .iter_mut()
+            .find(|f| f.id == incoming.id)
+        {
             Some(existing) => existing.value = incoming.value,
             None => ticket.custom_fields.push(incoming),
         }
@@ -210,7 +225,8 @@ pub(crate) fn update(call: Call, id: u64) -> Handled {
     account.data.ticket(id).ok_or_else(record_not_found)?;
     let attrs = attrs::wrapped_object(&call.body, "ticket")?;
     let changes = parse_changes(attrs)?;
-    let new_requester = match attrs.contains_key("requester_id") || attrs.contains_key("requester") {
+    let new_requester = match attrs.contains_key("requester_id") || attrs.contains_key("requester")
+    {
         true => Some(resolve_requester(account, attrs)?),
         false => None,
     };
@@ -244,12 +260,21 @@ pub(crate) fn list(call: Call) -> Handled {
         .map(|t| render::ticket(account, t))
         .collect();
     let url = format!("{}/api/v2/tickets.json", account.base_url);
-    let keep: Vec<(&str, &str)> = external_id.map(|e| ("external_id", e)).into_iter().collect();
-    Ok(Response::json(200, &page_body("tickets", tickets, request, &url, &keep)))
+    let keep: Vec<(&str, &str)> = external_id
+        .map(|e| ("external_id", e))
+        .into_iter()
+        .collect();
+    Ok(Response::json(
+        200,
+        &page_body("tickets", tickets, request, &url, &keep),
+    ))
 }
 
 /// `GET /tickets/{id}/comments`.
 pub(crate) fn comments(call: Call, id: u64) -> Handled {
     let ticket = call.account.data.ticket(id).ok_or_else(record_not_found)?;
-    Ok(Response::json(200, &json!({"comments": ticket.comments, "count": ticket.comments.len()})))
+    Ok(Response::json(
+        200,
+        &json!({"comments": ticket.comments, "count": ticket.comments.len()}),
+    ))
 }

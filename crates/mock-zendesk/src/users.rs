@@ -33,7 +33,10 @@ impl UserInput {
         Self::from_attrs(attrs, attrs::skip_verify_email(body, attrs))
     }
 
-    pub fn from_attrs(attrs: &Map<String, Value>, skip_verify_email: bool) -> Result<Self, Response> {
+    pub fn from_attrs(
+        attrs: &Map<String, Value>,
+        skip_verify_email: bool,
+    ) -> Result<Self, Response> {
         let email = attrs::text(attrs, "email")?;
         if let Some(email) = email.as_set()
             && !looks_like_email(email)
@@ -149,7 +152,14 @@ fn create(account: &mut Account, input: UserInput) -> u64 {
     });
     if let Some(email) = input.email.as_set() {
         let verified = input.verified == Patch::Set(true);
-        add_identity(account, id, "email", email, verified, input.skip_verify_email);
+        add_identity(
+            account,
+            id,
+            "email",
+            email,
+            verified,
+            input.skip_verify_email,
+        );
     }
     if let Some(org_id) = input.organization_id.as_set() {
         make_sole_organization(account, id, *org_id);
@@ -203,7 +213,11 @@ fn update(account: &mut Account, user_id: u64, input: UserInput) {
             .map(|i| i.id),
     };
     if let (Some(identity_id), Some(verified)) = (target_identity, verified)
-        && let Some(identity) = account.data.identities.iter_mut().find(|i| i.id == identity_id)
+        && let Some(identity) = account
+            .data
+            .identities
+            .iter_mut()
+            .find(|i| i.id == identity_id)
     {
         identity.verified = verified;
         identity.updated_at = now_iso8601();
@@ -298,7 +312,10 @@ pub(crate) fn list(call: Call) -> Handled {
         .map(|u| render::user(account, u))
         .collect();
     let url = format!("{}/api/v2/users.json", account.base_url);
-    Ok(Response::json(200, &page_body("users", users, request, &url, &[])))
+    Ok(Response::json(
+        200,
+        &page_body("users", users, request, &url, &[]),
+    ))
 }
 
 /// The exact, case-insensitive external_id lookup shared by `/users` and `/users/search`.
@@ -325,9 +342,16 @@ pub(crate) fn show_many(call: Call) -> Handled {
             ));
         }
     };
-    let wanted: Vec<&str> = values.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
+    let wanted: Vec<&str> = values
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect();
     if wanted.len() > 100 {
-        return Err(bad_request("InvalidParameter", "at most 100 values are allowed"));
+        return Err(bad_request(
+            "InvalidParameter",
+            "at most 100 values are allowed",
+        ));
     }
     let users = account
         .data
@@ -335,7 +359,10 @@ pub(crate) fn show_many(call: Call) -> Handled {
         .iter()
         .filter(|u| {
             wanted.iter().any(|w| match by_external_id {
-                true => u.external_id.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(w)),
+                true => u
+                    .external_id
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(w)),
                 false => w.parse::<u64>() == Ok(u.id),
             })
         })
