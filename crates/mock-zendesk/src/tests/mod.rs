@@ -2,7 +2,10 @@
 
 mod faults;
 mod fields_events;
+mod identities;
 mod organizations;
+mod requests;
+mod search;
 mod server;
 mod tickets;
 mod users;
