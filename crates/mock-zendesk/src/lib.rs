@@ -3,6 +3,25 @@
 //!
 //! Use it in-process via [`MockZendesk::handle`] or over loopback HTTP via [`server::serve`].
 //! State is kept per account (subdomain). See /work/shared/zendesk-api.md Part A for the rules.
+//!
+//! Endpoints (under `/api/v2`, `.json` suffix optional; every request needs `Authorization`):
+//! - users: `POST users/create_or_update`, `POST users`, `GET|PUT users/{id}`,
+//!   `GET users?external_id=`, `GET users/show_many`, `GET users/search?external_id=|query=`
+//! - identities: `GET|POST users/{id}/identities`, `GET|PUT|DELETE users/{id}/identities/{iid}`,
+//!   `PUT users/{id}/identities/{iid}/make_primary|verify`
+//! - organizations: `POST organizations/create_or_update`, `POST organizations`,
+//!   `GET|PUT organizations/{id}`, `GET organizations`, `GET organizations/search?external_id=|name=`
+//! - memberships: `POST|GET organization_memberships`, `GET|DELETE organization_memberships/{id}`,
+//!   `POST|GET users/{id}/organization_memberships`, `DELETE users/{id}/organization_memberships/{mid}`,
+//!   `DELETE users/{id}/organizations/{oid}`, `GET organizations/{id}/organization_memberships`
+//! - fields: `GET|POST user_fields`, `GET|POST organization_fields`
+//! - events: `POST users/{id}/events`
+//! - tickets: `POST|GET tickets` (`?external_id=`), `GET|PUT tickets/{id}`, `GET tickets/{id}/comments`
+//!
+//! Deliberate choices where Zendesk's behaviour is unverified: `verified` applies to the identity
+//! named by `email` (a new secondary gets the flag), else to the primary; `skip_verify_email` is read
+//! at the top level and inside the wrapper; a ticket needs a requester (no "API agent" default);
+//! `event.properties` must be an object; an organization's `url` is the value written to it.
 
 mod account;
 mod attrs;
