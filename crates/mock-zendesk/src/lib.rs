@@ -6,14 +6,17 @@
 //!
 //! Endpoints (under `/api/v2`, `.json` suffix optional; every request needs `Authorization`):
 //! - users: `POST users/create_or_update`, `POST users`, `GET|PUT users/{id}`,
-//!   `GET users?external_id=`, `GET users/show_many`, `GET users/search?external_id=|query=`
+//!   `GET users?external_id=`, `GET users/show_many`, `GET users/search?external_id=|query=`;
+//!   `POST users/create_or_update_many|create_many` answer 403 (bulk import is off by default)
 //! - identities: `GET|POST users/{id}/identities`, `GET|PUT|DELETE users/{id}/identities/{iid}`,
 //!   `PUT users/{id}/identities/{iid}/make_primary|verify`
 //! - organizations: `POST organizations/create_or_update`, `POST organizations`,
 //!   `GET|PUT organizations/{id}`, `GET organizations`, `GET organizations/search?external_id=|name=`
 //! - memberships: `POST|GET organization_memberships`, `GET|DELETE organization_memberships/{id}`,
 //!   `POST|GET users/{id}/organization_memberships`, `DELETE users/{id}/organization_memberships/{mid}`,
-//!   `DELETE users/{id}/organizations/{oid}`, `GET organizations/{id}/organization_memberships`
+//!   `DELETE users/{id}/organizations/{oid}`, `GET organizations/{id}/organization_memberships`,
+//!   `PUT users/{id}/organization_memberships/{mid}/make_default`,
+//!   `PUT users/{id}/organizations/{oid}/make_default`
 //! - fields: `GET|POST user_fields`, `GET|POST organization_fields`
 //! - events: `POST users/{id}/events`
 //! - tickets: `POST|GET tickets` (`?external_id=`), `GET|PUT tickets/{id}`, `GET tickets/{id}/comments`
@@ -88,6 +91,15 @@ struct Inner {
     /// Requests seen since the faults were last set: the input of the fault decision.
     fault_counter: u64,
     credentials: HashMap<String, String>,
+}
+
+impl Inner {
+    fn set_recorded_status(&mut self, sequence: u64, status: u16) {
+        // Searched from the end: the request is among the latest (keeps long benchmarks linear).
+        if let Some((_, record)) = self.recorded.iter_mut().rev().find(|(s, _)| *s == sequence) {
+            record.status = status;
+        }
+    }
 }
 
 /// The mock. Cheap to clone: clones share the same state.
@@ -210,17 +222,12 @@ impl MockZendesk {
 
         let mut inner = self.lock();
         let response = Self::answer(&mut inner, &subdomain, request, &url, body);
-        if let Some((_, record)) = inner.recorded.iter_mut().find(|(s, _)| *s == sequence) {
-            record.status = response.status;
-        }
+        inner.set_recorded_status(sequence, response.status);
         response
     }
 
     fn finish_record(&self, sequence: u64, status: u16) {
-        let mut inner = self.lock();
-        if let Some((_, record)) = inner.recorded.iter_mut().find(|(s, _)| *s == sequence) {
-            record.status = status;
-        }
+        self.lock().set_recorded_status(sequence, status);
     }
 
     fn answer(

@@ -198,3 +198,51 @@ pub(crate) fn unassign(call: Call, user_id: u64, organization_id: u64) -> Handle
     remove(call.account, id)?;
     Ok(Response::no_content())
 }
+
+/// `PUT /users/{uid}/organization_memberships/{id}/make_default` and
+/// `PUT /users/{uid}/organizations/{oid}/make_default` -> 200 with the user's memberships.
+pub(crate) fn make_default(call: Call, user_id: u64, target: DefaultTarget) -> Handled {
+    let account = call.account;
+    let id = account
+        .data
+        .memberships
+        .iter()
+        .find(|m| {
+            m.user_id == user_id
+                && match target {
+                    DefaultTarget::Membership(id) => m.id == id,
+                    DefaultTarget::Organization(org_id) => m.organization_id == org_id,
+                }
+        })
+        .map(|m| m.id)
+        .ok_or_else(record_not_found)?;
+    let now = now_iso8601();
+    for membership in account
+        .data
+        .memberships
+        .iter_mut()
+        .filter(|m| m.user_id == user_id)
+    {
+        let default = membership.id == id;
+        if membership.default != default {
+            membership.default = default;
+            membership.updated_at = now.clone();
+        }
+    }
+    account.sync_default_organization(user_id);
+    let items: Vec<Value> = account
+        .data
+        .memberships_of(user_id)
+        .into_iter()
+        .map(|m| render::membership(account, m))
+        .collect();
+    Ok(Response::json(
+        200,
+        &json!({"organization_memberships": items}),
+    ))
+}
+
+pub(crate) enum DefaultTarget {
+    Membership(u64),
+    Organization(u64),
+}

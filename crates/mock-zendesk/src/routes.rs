@@ -4,8 +4,17 @@
 use crate::account::Call;
 use crate::fields::FieldScope;
 use crate::http::{Handled, Response, not_found_endpoint};
-use crate::memberships::Scope;
+use crate::memberships::{DefaultTarget, Scope};
 use crate::{events, fields, identities, memberships, organizations, search, tickets, users};
+
+/// Zendesk's default: "Bulk user imports are not enabled by default... A 403 Forbidden error is
+/// returned if data imports are not enabled".
+fn bulk_import_disabled() -> Response {
+    Response::json(
+        403,
+        &serde_json::json!({"error": "Forbidden", "description": "Bulk user imports are not enabled for this account"}),
+    )
+}
 
 fn id(segment: &str) -> Result<u64, Response> {
     segment.parse().map_err(|_| not_found_endpoint())
@@ -23,6 +32,7 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
     match (method.as_str(), segments.as_slice()) {
         // users
         ("POST", ["users", "create_or_update"]) => users::create_or_update(call),
+        ("POST", ["users", "create_or_update_many" | "create_many"]) => Err(bulk_import_disabled()),
         ("GET", ["users", "search"]) => search::search_users(call),
         ("GET", ["users", "show_many"]) => users::show_many(call),
         ("GET", ["users"]) => users::list(call),
@@ -58,6 +68,12 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
             memberships::delete(call, Some(id(u)?), id(m)?)
         }
         ("DELETE", ["users", u, "organizations", o]) => memberships::unassign(call, id(u)?, id(o)?),
+        ("PUT", ["users", u, "organization_memberships", m, "make_default"]) => {
+            memberships::make_default(call, id(u)?, DefaultTarget::Membership(id(m)?))
+        }
+        ("PUT", ["users", u, "organizations", o, "make_default"]) => {
+            memberships::make_default(call, id(u)?, DefaultTarget::Organization(id(o)?))
+        }
         ("GET", ["organizations", o, "organization_memberships"]) => {
             memberships::list(call, Scope::Organization(id(o)?))
         }

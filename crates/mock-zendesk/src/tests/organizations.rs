@@ -296,3 +296,52 @@ fn memberships_are_deleted_three_ways_and_the_default_moves_on() {
     );
     assert_eq!(listed["count"], 0);
 }
+
+#[test]
+fn make_default_moves_the_default_membership() {
+    let mock = MockZendesk::new();
+    let user = mock.seed_user(SUB, json!({"name": "Ann"}));
+    let alpha = mock.seed_organization(SUB, json!({"name": "Alpha"}));
+    let beta = mock.seed_organization(SUB, json!({"name": "Beta"}));
+    let gamma = mock.seed_organization(SUB, json!({"name": "Gamma"}));
+    for org in [gamma, alpha, beta] {
+        mock.seed_membership(SUB, user, org);
+    }
+    assert_eq!(
+        mock.account(SUB).organization_ids_of(user),
+        vec![gamma, alpha, beta]
+    );
+    let body = expect(
+        &mock,
+        "PUT",
+        &format!("/api/v2/users/{user}/organizations/{beta}/make_default"),
+        Some(json!({})),
+        200,
+    );
+    assert_eq!(
+        names(
+            body["organization_memberships"]
+                .as_array()
+                .map_or(&[][..], Vec::as_slice)
+        ),
+        vec!["Beta", "Alpha", "Gamma"]
+    );
+    let state = mock.account(SUB);
+    assert_eq!(state.user(user).and_then(|u| u.organization_id), Some(beta));
+    let alpha_membership = state.membership(user, alpha).map(|m| m.id).unwrap_or(0);
+    let path = format!(
+        "/api/v2/users/{user}/organization_memberships/{alpha_membership}/make_default.json"
+    );
+    expect(&mock, "PUT", &path, Some(json!({})), 200);
+    assert_eq!(
+        mock.account(SUB).organization_ids_of(user),
+        vec![alpha, beta, gamma]
+    );
+    expect(
+        &mock,
+        "PUT",
+        &format!("/api/v2/users/{user}/organizations/1/make_default"),
+        None,
+        404,
+    );
+}

@@ -67,3 +67,28 @@ fn the_account_comes_from_the_host_or_the_subdomain_header() {
     let state = mock.state_json();
     assert_eq!(state["beta"]["users"][0]["name"], "Loop");
 }
+
+#[test]
+fn bulk_user_import_is_forbidden_by_default() {
+    let mock = MockZendesk::new();
+    let body = json!({"users": [{"name": "Ann", "email": "ann@x.com"}]});
+    let forbidden = expect(
+        &mock,
+        "POST",
+        "/api/v2/users/create_or_update_many.json",
+        Some(body),
+        403,
+    );
+    assert_eq!(forbidden["error"], "Forbidden");
+    assert!(mock.account(SUB).users.is_empty());
+}
+
+#[test]
+fn the_mock_is_a_shareable_handle() {
+    fn assert_shareable<T: Clone + Send + Sync + 'static>() {}
+    assert_shareable::<MockZendesk>();
+    let mock = MockZendesk::new();
+    let clone = mock.clone();
+    clone.seed_user(SUB, json!({"name": "Shared"}));
+    assert_eq!(mock.account(SUB).users.len(), 1, "clones share one state");
+}
