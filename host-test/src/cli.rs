@@ -1,0 +1,217 @@
+//! The `host-test` command line: `demo`, `run`, `mock-zendesk`, `describe`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use mock_zendesk::{Faults, MockZendesk};
+
+use crate::demo;
+use crate::runner::{self, PluginSource, RetryPolicy, RunOptions, Target};
+use crate::runtime::{Origin, Runtime, RuntimeOptions};
+
+/// Exit status of a command that could not run (bad arguments or inputs).
+pub const USAGE_ERROR: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "host-test",
+    version,
+    about = "Runs the Zendesk destination plugin (a wasm component) in a sandbox: a demo, \
+             multi-tenant event streams, a mock Zendesk server"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs a bundled sample stream for tenant "acme" against an in-process mock Zendesk and
+    /// shows what the plugin did and the mock's final state.
+    Demo(DemoArgs),
+    /// Delivers a multi-tenant JSONL event stream through the plugin.
+    Run(RunArgs),
+    /// Serves the stateful mock Zendesk over HTTP on a loopback address.
+    MockZendesk(MockArgs),
+    /// Prints the plugin's description (name, version, event types, settings schema) as JSON.
+    Describe(DescribeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The plugin component (default: the one built with this binary).
+    #[arg(long)]
+    pub plugin: Option<PathBuf>,
+    /// Events to run instead of the bundled sample: one event JSON per line, for tenant "acme".
+    #[arg(long)]
+    pub events: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// {"tenants": {"<id>": <plugin config>}, "limits": {"<id>" | "*": limits}}
+    #[arg(long)]
+    pub tenants: PathBuf,
+    /// JSONL, one {"tenant": "<id>", "event": {...}} per line.
+    #[arg(long)]
+    pub events: PathBuf,
+    /// The plugin component (default: the one built with this binary).
+    #[arg(long)]
+    pub plugin: Option<PathBuf>,
+    /// Hot-swap the plugin when the --plugin file changes (write it atomically: temp + rename).
+    #[arg(long, requires = "plugin")]
+    pub watch: bool,
+    /// Send every request to this loopback origin instead (e.g. a `host-test mock-zendesk`).
+    #[arg(long, value_name = "http://127.0.0.1:PORT", conflicts_with = "mock")]
+    pub zendesk_origin: Option<Origin>,
+    /// Use an in-process mock Zendesk and print its final state at the end.
+    #[arg(long)]
+    pub mock: bool,
+    /// Write every HTTP request (redacted) as JSONL here.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Write events that finally failed (and malformed lines) as JSONL here.
+    #[arg(long, value_name = "FILE")]
+    pub dead_letter: Option<PathBuf>,
+    /// Write the summary as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Tenants delivered in parallel.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+    /// Attempts per event, the first included.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
+    /// Longest wait between attempts, even when Zendesk asks for longer.
+    #[arg(long, default_value_t = 30_000)]
+    pub max_backoff_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct MockArgs {
+    /// Loopback address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
+    #[arg(long)]
+    pub listen: SocketAddr,
+    /// Inject faults, e.g. "rate=0.3,seed=7,kinds=429|500|503|409|slow,retry_after=1,slow_ms=200".
+    #[arg(long)]
+    pub faults: Option<Faults>,
+    /// On Ctrl-C / SIGTERM, write the final state (JSON) here before exiting.
+    #[arg(long, value_name = "FILE")]
+    pub state_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// The plugin component (default: the one built with this binary).
+    #[arg(long)]
+    pub plugin: Option<PathBuf>,
+}
+
+/// Parses the command line, runs the command, and maps the result to the exit status:
+/// 0 success, 1 some events were dead-lettered, 2 usage or setup error.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(args) => demo::run_demo(&args),
+        Command::Run(args) => run_stream(args),
+        Command::MockZendesk(args) => serve_mock(args),
+        Command::Describe(args) => describe(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(USAGE_ERROR)
+        }
+    }
+}
+
+/// `--plugin`, else the component built alongside this binary.
+pub fn plugin_path(plugin: &Option<PathBuf>) -> Result<PathBuf> {
+    let path = plugin
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(env!("ZENDESK_WASM")));
+    if !path.is_file() {
+        bail!(
+            "plugin component {} not found (pass --plugin PATH to a zendesk.wasm)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+fn read(path: &Path, what: &str) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read the {what} file {}", path.display()))
+}
+
+fn run_stream(args: RunArgs) -> Result<u8> {
+    let mock = args.mock.then(MockZendesk::new);
+    let target = match (&mock, args.zendesk_origin) {
+        (Some(mock), _) => Target::Mock(mock.clone()),
+        (None, Some(origin)) => Target::Loopback(origin),
+        (None, None) => Target::Zendesk,
+    };
+    let mut options = RunOptions::new(read(&args.tenants, "tenants")?, read(&args.events, "events")?, target);
+    options.plugin = PluginSource::File(plugin_path(&args.plugin)?);
+    options.watch = args.watch;
+    options.trace = args.trace;
+    options.dead_letter = args.dead_letter;
+    options.summary_json = args.summary_json;
+    options.concurrency = args.concurrency as usize;
+    options.retry = RetryPolicy {
+        max_attempts: args.max_attempts,
+        max_backoff: Duration::from_millis(args.max_backoff_ms),
+        ..RetryPolicy::default()
+    };
+    options.progress = true;
+    let summary = runner::run(options)?;
+    if let Some(mock) = &mock {
+        print!("{}", runner::state_view::render_mock_state(mock));
+    }
+    eprint!("{}", summary.render());
+    Ok(summary.exit_code())
+}
+
+fn serve_mock(args: MockArgs) -> Result<u8> {
+    if !args.listen.ip().is_loopback() {
+        bail!(
+            "refusing to listen on {}: the mock Zendesk only serves loopback addresses (127.0.0.1, ::1)",
+            args.listen
+        );
+    }
+    let mock = MockZendesk::with_faults(args.faults.unwrap_or_else(Faults::none));
+    let server = mock_zendesk::server::serve(mock.clone(), args.listen)
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let (stop_tx, stop_rx) = mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = stop_tx.send(());
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    println!("listening on {}", server.addr());
+    println!("state: http://{}/__mock/state", server.addr());
+    use std::io::Write as _;
+    std::io::stdout().flush()?;
+    // Serves on the server's threads until Ctrl-C or SIGTERM.
+    let _ = stop_rx.recv();
+    if let Some(path) = &args.state_out {
+        let state = serde_json::to_string_pretty(&mock.state_json())?;
+        std::fs::write(path, state).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    server.shutdown();
+    Ok(0)
+}
+
+fn describe(args: DescribeArgs) -> Result<u8> {
+    let runtime = Runtime::new(RuntimeOptions::default())?;
+    let path = plugin_path(&args.plugin)?;
+    let plugin = runtime
+        .load_plugin_file(&path)
+        .with_context(|| format!("cannot load the plugin {}", path.display()))?;
+    println!("{}", serde_json::to_string_pretty(plugin.description())?);
+    Ok(0)
+}

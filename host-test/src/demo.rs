@@ -1,0 +1,147 @@
+//! `host-test demo`: a bundled sample stream for tenant "acme" through the real plugin against
+//! the in-process mock Zendesk, printed event by event, then the mock's final state and a summary.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use mock_zendesk::MockZendesk;
+use serde_json::{Value, json};
+
+use crate::cli::{DemoArgs, plugin_path};
+use crate::runner::state_view::render_mock_state;
+use crate::runner::{self, Disposition, EventReport, PluginSource, RunOptions, Summary, Target};
+
+/// The sample stream: one event JSON per line.
+pub const SAMPLE_EVENTS: &str = include_str!("../demo/events.jsonl");
+/// The demo tenant's plugin config (a made-up token: the mock accepts any credentials).
+pub const TENANT_CONFIG: &str = include_str!("../demo/tenant.json");
+pub const TENANT_ID: &str = "acme";
+
+pub fn run_demo(args: &DemoArgs) -> Result<u8> {
+    let events = match &args.events {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the events file {}", path.display()))?,
+        None => SAMPLE_EVENTS.to_string(),
+    };
+    let config: Value =
+        serde_json::from_str(TENANT_CONFIG).context("the bundled demo/tenant.json is not JSON")?;
+    let tenants = json!({ "tenants": { TENANT_ID: config } }).to_string();
+    let labels = event_labels(&events);
+    let mock = MockZendesk::new();
+
+    let mut options = RunOptions::new(tenants, for_tenant(&events), Target::Mock(mock.clone()));
+    options.plugin = PluginSource::File(plugin_path(&args.plugin)?);
+    // The mock never fails on purpose: one attempt shows the plugin's real outcome.
+    options.retry.max_attempts = 1;
+    options.on_event = Some(Arc::new(move |report: &EventReport| {
+        let label = labels.get(&report.line).map_or("", String::as_str);
+        print!("{}", render_event(report, label));
+    }));
+    println!("Running the sample stream for tenant `{TENANT_ID}` through the plugin:\n");
+    let summary = runner::run(options)?;
+    println!("\n{}", render_mock_state(&mock));
+    print!("{}", render_summary(&summary));
+    Ok(summary.exit_code())
+}
+
+/// Wraps each event line as `{"tenant": "acme", "event": ...}` for the runner. Blank lines stay
+/// blank and lines that are not JSON are passed through, so line numbers match the input and
+/// the runner reports bad lines instead of them vanishing.
+fn for_tenant(events: &str) -> String {
+    events
+        .lines()
+        .map(|line| match serde_json::from_str::<Value>(line) {
+            Ok(event) => json!({ "tenant": TENANT_ID, "event": event }).to_string(),
+            Err(_) => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Who each event is about ("userId u-1", "groupId g-1"), by line number.
+fn event_labels(events: &str) -> BTreeMap<usize, String> {
+    events
+        .lines()
+        .enumerate()
+        .filter_map(|(index, line)| {
+            let event: Value = serde_json::from_str(line).ok()?;
+            let ids: Vec<String> = ["userId", "groupId"]
+                .iter()
+                .filter_map(|key| match event.get(*key)? {
+                    Value::String(id) => Some(format!("{key} {id}")),
+                    other => Some(format!("{key} {other}")),
+                })
+                .collect();
+            Some((index + 1, ids.join(", ")))
+        })
+        .collect()
+}
+
+fn render_event(report: &EventReport, label: &str) -> String {
+    let mut kind = report.event_type.clone();
+    if let Some(name) = &report.event_name {
+        let _ = write!(kind, " \"{name}\"");
+    }
+    let outcome = match &report.disposition {
+        Disposition::Delivered => "delivered".to_string(),
+        Disposition::Skipped { reason } => format!("skipped: {reason}"),
+        Disposition::DeadLettered { error_class, error } => format!("FAILED ({error_class}): {error}"),
+    };
+    let version = report.plugin_version.as_deref().unwrap_or("-");
+    let mut out = format!("[{:>2}] {kind} ({label}) -> {outcome}  [plugin {version}]\n", report.line);
+    for call in &report.calls {
+        let _ = writeln!(out, "       {call}");
+    }
+    out
+}
+
+fn render_summary(summary: &Summary) -> String {
+    let mut out = format!(
+        "Summary: {} events: {} delivered, {} skipped, {} failed; {} Zendesk calls; {} ms\n",
+        summary.lines,
+        summary.delivered,
+        summary.skipped,
+        summary.dead_lettered,
+        summary.zendesk_calls,
+        summary.elapsed_ms
+    );
+    for (event_type, events) in &summary.events_by_type {
+        let calls = summary.zendesk_calls_by_event_type.get(event_type).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "  {event_type:<10} {events:>3} events {calls:>4} calls ({:.1} per event)",
+            calls as f64 / (*events).max(1) as f64
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_lines_are_events_of_the_demo_tenant() {
+        let wrapped = for_tenant(SAMPLE_EVENTS);
+        for (line, text) in wrapped.lines().enumerate() {
+            if text.trim().is_empty() {
+                continue;
+            }
+            let value: Value = serde_json::from_str(text)
+                .unwrap_or_else(|e| panic!("demo/events.jsonl line {} is not JSON: {e}", line + 1));
+            assert_eq!(value["tenant"], TENANT_ID);
+            assert!(value["event"]["type"].is_string(), "line {}", line + 1);
+        }
+        let config: Value = serde_json::from_str(TENANT_CONFIG).unwrap();
+        assert_eq!(config["subdomain"], TENANT_ID);
+    }
+
+    #[test]
+    fn labels_name_the_user_and_group() {
+        let labels = event_labels("{\"userId\":\"u1\",\"groupId\":7}\n\nnot json");
+        assert_eq!(labels.get(&1).map(String::as_str), Some("userId u1, groupId 7"));
+        assert_eq!(labels.len(), 1);
+    }
+}

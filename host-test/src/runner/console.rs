@@ -1,0 +1,101 @@
+//! The runner's stderr: plugin logs, warnings and an optional progress bar, without the bar and
+//! the text garbling each other. Everything printed is scrubbed of credential values.
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::secrets::Secrets;
+use crate::runtime::LogRecord;
+
+/// The environment variable that sets the lowest log level shown (default `warn`).
+pub const LOG_LEVEL_VAR: &str = "HOST_TEST_LOG";
+
+const LEVELS: [&str; 5] = ["trace", "debug", "info", "warn", "error"];
+
+fn level_rank(level: &str) -> usize {
+    LEVELS
+        .iter()
+        .position(|l| l.eq_ignore_ascii_case(level.trim()))
+        .unwrap_or(LEVELS.len() - 1)
+}
+
+pub struct Console {
+    progress: Option<ProgressBar>,
+    min_level: usize,
+    secrets: Secrets,
+}
+
+impl Console {
+    /// `want_progress` shows a bar of `total` lines, but only when stderr is a terminal.
+    pub fn new(want_progress: bool, total: u64, secrets: Secrets) -> Console {
+        let progress = (want_progress && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(total);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} events  {per_sec}  eta {eta}  {msg}",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        });
+        let min_level = std::env::var(LOG_LEVEL_VAR)
+            .map(|level| level_rank(&level))
+            .unwrap_or_else(|_| level_rank("warn"));
+        Console {
+            progress,
+            min_level,
+            secrets,
+        }
+    }
+
+    /// Prints one line to stderr (above the progress bar when there is one).
+    pub fn line(&self, text: &str) {
+        let text = self.secrets.scrub(text);
+        match &self.progress {
+            Some(bar) => bar.suspend(|| eprintln!("{text}")),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    /// Forwards a call's log records at or above the configured level, prefixed with the tenant.
+    pub fn logs(&self, tenant: &str, line: usize, logs: &[LogRecord]) {
+        for record in logs {
+            if level_rank(&record.level) < self.min_level {
+                continue;
+            }
+            let fields: String = record
+                .fields
+                .iter()
+                .map(|(key, value)| format!(" {key}={value}"))
+                .collect();
+            self.line(&format!(
+                "[{tenant} line {line}] {} {}: {}{fields}",
+                record.level, record.source, record.message
+            ));
+        }
+    }
+
+    pub fn advance(&self) {
+        if let Some(bar) = &self.progress {
+            bar.inc(1);
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.progress {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_rank_in_order_and_unknown_counts_as_error() {
+        assert!(level_rank("debug") < level_rank("WARN"));
+        assert!(level_rank("warn") < level_rank("error"));
+        assert_eq!(level_rank("bogus"), level_rank("error"));
+    }
+}

@@ -1,0 +1,277 @@
+//! The multi-tenant runner: delivers a JSONL event stream for many tenants through the plugin.
+//!
+//! Events of one tenant are delivered strictly in input order (a user's identify before its
+//! track); tenants run in parallel on a bounded pool of worker threads. Every input line ends
+//! delivered, skipped (with a reason) or dead-lettered, and [`Summary::check_adds_up`] proves it.
+
+pub mod console;
+pub mod dead_letter;
+pub mod input;
+pub mod jsonl;
+pub mod retry;
+pub mod secrets;
+pub mod state_view;
+pub mod summary;
+pub mod trace;
+mod worker;
+
+use std::collections::{HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use mock_zendesk::MockZendesk;
+
+use crate::runtime::{
+    self, HttpTransport, MockTransport, Origin, Plugin, PluginSlot, Runtime, RuntimeOptions,
+    SwapEvent, Tenant, Transport,
+};
+use console::Console;
+use dead_letter::{DeadLetter, MALFORMED_INPUT};
+use jsonl::JsonlFile;
+pub use retry::RetryPolicy;
+use secrets::Secrets;
+pub use summary::{Disposition, Summary};
+use summary::LineResult;
+pub use worker::{EventReport, HttpCall};
+
+/// Where the plugin's requests go.
+#[derive(Clone)]
+pub enum Target {
+    /// The in-process mock Zendesk (all tenants; one account per subdomain).
+    Mock(MockZendesk),
+    /// Real HTTP, with every allowed URL rewritten to this loopback origin (a mock server).
+    Loopback(Origin),
+    /// Real HTTP to `https://{subdomain}.zendesk.com`.
+    Zendesk,
+}
+
+/// Which plugin serves the run.
+#[derive(Clone)]
+pub enum PluginSource {
+    /// Compile this component file in a runtime of the run's own.
+    File(PathBuf),
+    /// An already compiled plugin and its runtime (lets tests compile once for many runs).
+    Loaded(Arc<Runtime>, Plugin),
+}
+
+/// Called once per finished event line (not for malformed lines), from worker threads.
+pub type EventObserver = Arc<dyn Fn(&EventReport) + Send + Sync>;
+
+pub struct RunOptions {
+    /// The tenants file's text: `{"tenants": {...}, "limits": {...}}`.
+    pub tenants_json: String,
+    /// The event stream: one `{"tenant": "<id>", "event": {...}}` per line.
+    pub events_jsonl: String,
+    pub plugin: PluginSource,
+    pub target: Target,
+    /// Hot-swap the plugin when its file changes (needs `PluginSource::File`).
+    pub watch: bool,
+    pub trace: Option<PathBuf>,
+    pub dead_letter: Option<PathBuf>,
+    pub summary_json: Option<PathBuf>,
+    /// Tenants delivered at the same time.
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    /// Show a progress bar (only ever drawn when stderr is a terminal).
+    pub progress: bool,
+    pub on_event: Option<EventObserver>,
+}
+
+impl RunOptions {
+    /// Options with the defaults of the CLI: the built plugin, 8 tenants at a time, 5 attempts.
+    pub fn new(tenants_json: impl Into<String>, events_jsonl: impl Into<String>, target: Target) -> Self {
+        RunOptions {
+            tenants_json: tenants_json.into(),
+            events_jsonl: events_jsonl.into(),
+            plugin: PluginSource::File(PathBuf::from(env!("ZENDESK_WASM"))),
+            target,
+            watch: false,
+            trace: None,
+            dead_letter: None,
+            summary_json: None,
+            concurrency: 8,
+            retry: RetryPolicy::default(),
+            progress: false,
+            on_event: None,
+        }
+    }
+}
+
+/// Runs the stream to the end. `Err` only when the run could not happen (bad tenants file,
+/// unloadable plugin, unwritable output) or the accounting does not add up; failed events are
+/// dead-lettered and counted in the summary instead.
+pub fn run(options: RunOptions) -> Result<Summary> {
+    let started = Instant::now();
+    if options.concurrency == 0 {
+        bail!("concurrency must be at least 1");
+    }
+    if options.retry.max_attempts == 0 {
+        bail!("max attempts must be at least 1");
+    }
+    let specs = input::parse_tenants(&options.tenants_json)?;
+    let secrets = Secrets::from_configs(specs.iter().map(|s| s.config_json.as_str()));
+    let known: HashSet<&str> = specs.iter().map(|s| s.id.as_str()).collect();
+    let parsed = input::parse_events(&options.events_jsonl, &known);
+
+    let (runtime, plugin) = load_plugin(&options.plugin, options.concurrency)?;
+    let slot = Arc::new(PluginSlot::new(plugin));
+    let _watch = match (&options.plugin, options.watch) {
+        (PluginSource::File(path), true) => Some(watch_plugin(&runtime, &slot, path.clone())),
+        (PluginSource::Loaded(..), true) => bail!("watching needs a plugin file"),
+        (_, false) => None,
+    };
+
+    let create = |path: &Option<PathBuf>| -> Result<Option<JsonlFile>> {
+        path.as_deref()
+            .map(|path| JsonlFile::create(path, secrets.clone()))
+            .transpose()
+    };
+    let (transport, origin) = transport_for(&options.target);
+    let context = worker::RunContext {
+        runtime: Arc::clone(&runtime),
+        slot,
+        retry: options.retry,
+        console: Console::new(options.progress, parsed.line_count() as u64, secrets.clone()),
+        trace: create(&options.trace)?,
+        dead_letters: create(&options.dead_letter)?,
+        summary: Mutex::new(Summary::default()),
+        on_event: options.on_event.clone(),
+    };
+
+    for malformed in &parsed.malformed {
+        context.console.line(&format!(
+            "line {}: dead-lettered ({MALFORMED_INPUT}): {}",
+            malformed.line, malformed.reason
+        ));
+        context.dead_letter(&DeadLetter {
+            line: malformed.line,
+            tenant: malformed.tenant.as_deref(),
+            event: None,
+            raw: Some(&malformed.raw),
+            error_class: MALFORMED_INPUT,
+            error: &malformed.reason,
+            attempts: 0,
+        });
+        context.record(&LineResult {
+            tenant: malformed.tenant.as_deref(),
+            event_type: None,
+            disposition: &Disposition::DeadLettered {
+                error_class: MALFORMED_INPUT.to_string(),
+                error: malformed.reason.clone(),
+            },
+            attempts: 0,
+            zendesk_calls: 0,
+        });
+    }
+
+    let mut groups = parsed.by_tenant();
+    let mut work: Vec<worker::TenantWork> = specs
+        .iter()
+        .filter_map(|spec| {
+            let events = groups.remove(&spec.id)?;
+            let tenant = Tenant::new(
+                spec.id.clone(),
+                spec.config_json.clone(),
+                spec.limits.clone(),
+                Arc::clone(&transport),
+                origin.clone(),
+            );
+            // Checked once up front: a tenant with a bad config dead-letters its events
+            // without calling the plugin for each of them.
+            let config_error = runtime.validate_config(&context.slot.current(), &tenant).err();
+            Some(worker::TenantWork {
+                tenant,
+                config_error,
+                events,
+            })
+        })
+        .collect();
+    // Longest streams first: the pool finishes sooner when the big tenants start early.
+    work.sort_by_key(|w| std::cmp::Reverse(w.events.len()));
+    let queue = Mutex::new(VecDeque::from(work));
+    std::thread::scope(|scope| {
+        for _ in 0..options.concurrency.min(queue_len(&queue)).max(1) {
+            scope.spawn(|| {
+                while let Some(work) = next_tenant(&queue) {
+                    context.deliver_tenant(work);
+                }
+            });
+        }
+    });
+    context.console.finish();
+
+    for file in [&context.trace, &context.dead_letters].into_iter().flatten() {
+        file.finish()?;
+    }
+    let mut summary = context
+        .summary
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    summary.finish(started.elapsed());
+    summary.check_adds_up(parsed.line_count() as u64)?;
+    if let Some(path) = &options.summary_json {
+        let json = serde_json::to_string_pretty(&summary)?;
+        std::fs::write(path, secrets.scrub(&json).as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(summary)
+}
+
+fn queue_len(queue: &Mutex<VecDeque<worker::TenantWork>>) -> usize {
+    queue.lock().map(|q| q.len()).unwrap_or(0)
+}
+
+fn next_tenant(queue: &Mutex<VecDeque<worker::TenantWork>>) -> Option<worker::TenantWork> {
+    queue
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .pop_front()
+}
+
+fn load_plugin(source: &PluginSource, concurrency: usize) -> Result<(Arc<Runtime>, Plugin)> {
+    match source {
+        PluginSource::Loaded(runtime, plugin) => Ok((Arc::clone(runtime), plugin.clone())),
+        PluginSource::File(path) => {
+            let defaults = RuntimeOptions::default();
+            // Room for every worker's instance plus hot-swap checks.
+            let wanted = u32::try_from(concurrency.saturating_add(8)).unwrap_or(u32::MAX);
+            let runtime = Runtime::new(RuntimeOptions {
+                max_instances: defaults.max_instances.max(wanted),
+                ..defaults
+            })
+            .context("cannot start the wasm runtime")?;
+            let plugin = runtime
+                .load_plugin_file(path)
+                .with_context(|| format!("cannot load the plugin {}", path.display()))?;
+            Ok((Arc::new(runtime), plugin))
+        }
+    }
+}
+
+fn transport_for(target: &Target) -> (Arc<dyn Transport>, Option<Origin>) {
+    match target {
+        Target::Mock(mock) => (Arc::new(MockTransport::new(mock.clone())), None),
+        Target::Loopback(origin) => (Arc::new(HttpTransport::new()), Some(origin.clone())),
+        Target::Zendesk => (Arc::new(HttpTransport::new()), None),
+    }
+}
+
+fn watch_plugin(
+    runtime: &Arc<Runtime>,
+    slot: &Arc<PluginSlot>,
+    path: PathBuf,
+) -> runtime::WatchHandle {
+    runtime::watch(Arc::clone(runtime), Arc::clone(slot), path, |event| match event {
+        SwapEvent::Swapped(report) => eprintln!(
+            "plugin swapped: {} -> {} (loaded in {} ms)",
+            report.from_version,
+            report.to_version,
+            report.load_time.as_millis()
+        ),
+        SwapEvent::Rejected { path, reason } => {
+            eprintln!("plugin file {} rejected, old version keeps serving: {reason}", path.display())
+        }
+    })
+}

@@ -1,0 +1,247 @@
+//! The run's bookkeeping: every input line ends delivered, skipped or dead-lettered, and the
+//! summary proves it (see [`Summary::check_adds_up`]).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+
+/// Where an input line ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "disposition", rename_all = "snake_case")]
+pub enum Disposition {
+    Delivered,
+    /// Deliberately not forwarded (allow-list, unsupported event type), with the reason.
+    Skipped { reason: String },
+    DeadLettered { error_class: String, error: String },
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TenantCounts {
+    pub lines: u64,
+    pub delivered: u64,
+    pub skipped: u64,
+    pub dead_lettered: u64,
+    pub retries: u64,
+    pub zendesk_calls: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// Non-blank input lines.
+    pub lines: u64,
+    pub delivered: u64,
+    pub skipped: u64,
+    pub dead_lettered: u64,
+    /// Attempts beyond the first, over all events.
+    pub retries: u64,
+    /// HTTP requests the plugin made (all attempts).
+    pub zendesk_calls: u64,
+    pub zendesk_calls_by_event_type: BTreeMap<String, u64>,
+    pub events_by_type: BTreeMap<String, u64>,
+    pub skipped_reasons: BTreeMap<String, u64>,
+    /// Keyed by tenant id; lines that named no tenant are under "(no tenant)".
+    pub tenants: BTreeMap<String, TenantCounts>,
+    pub elapsed_ms: u64,
+    pub events_per_second: f64,
+}
+
+/// The per-tenant key for a line that named no tenant.
+pub const NO_TENANT: &str = "(no tenant)";
+
+/// One finished input line, as the summary counts it.
+pub struct LineResult<'a> {
+    pub tenant: Option<&'a str>,
+    /// None for malformed lines (not an event).
+    pub event_type: Option<&'a str>,
+    pub disposition: &'a Disposition,
+    pub attempts: u32,
+    pub zendesk_calls: u64,
+}
+
+impl Summary {
+    pub fn record(&mut self, result: &LineResult<'_>) {
+        let tenant = self
+            .tenants
+            .entry(result.tenant.unwrap_or(NO_TENANT).to_string())
+            .or_default();
+        let retries = u64::from(result.attempts.saturating_sub(1));
+        self.lines += 1;
+        tenant.lines += 1;
+        self.retries += retries;
+        tenant.retries += retries;
+        self.zendesk_calls += result.zendesk_calls;
+        tenant.zendesk_calls += result.zendesk_calls;
+        if let Some(event_type) = result.event_type {
+            *self.events_by_type.entry(event_type.to_string()).or_default() += 1;
+            *self
+                .zendesk_calls_by_event_type
+                .entry(event_type.to_string())
+                .or_default() += result.zendesk_calls;
+        }
+        match result.disposition {
+            Disposition::Delivered => {
+                self.delivered += 1;
+                tenant.delivered += 1;
+            }
+            Disposition::Skipped { reason } => {
+                self.skipped += 1;
+                tenant.skipped += 1;
+                *self.skipped_reasons.entry(reason.clone()).or_default() += 1;
+            }
+            Disposition::DeadLettered { .. } => {
+                self.dead_lettered += 1;
+                tenant.dead_lettered += 1;
+            }
+        }
+    }
+
+    pub fn finish(&mut self, elapsed: Duration) {
+        self.elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        let seconds = elapsed.as_secs_f64();
+        self.events_per_second = if seconds > 0.0 {
+            self.lines as f64 / seconds
+        } else {
+            0.0
+        };
+    }
+
+    /// Nothing lost: the outcomes add up to the input, overall and per tenant. An error (not a
+    /// debug assertion) because a summary that does not add up must never look like success.
+    pub fn check_adds_up(&self, expected_lines: u64) -> Result<()> {
+        let outcomes = self.delivered + self.skipped + self.dead_lettered;
+        if self.lines != expected_lines || outcomes != expected_lines {
+            bail!(
+                "internal accounting error: {expected_lines} input lines but {} recorded \
+                 ({} delivered + {} skipped + {} dead-lettered = {outcomes})",
+                self.lines,
+                self.delivered,
+                self.skipped,
+                self.dead_lettered
+            );
+        }
+        for (tenant, counts) in &self.tenants {
+            if counts.delivered + counts.skipped + counts.dead_lettered != counts.lines {
+                bail!("internal accounting error: the counts of tenant {tenant:?} do not add up");
+            }
+        }
+        let per_tenant: u64 = self.tenants.values().map(|t| t.lines).sum();
+        if per_tenant != self.lines {
+            bail!("internal accounting error: per-tenant lines ({per_tenant}) != {}", self.lines);
+        }
+        Ok(())
+    }
+
+    /// 1 when anything was dead-lettered, else 0.
+    pub fn exit_code(&self) -> u8 {
+        u8::from(self.dead_lettered > 0)
+    }
+
+    /// A human-readable report (multi-line).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} lines: {} delivered, {} skipped, {} dead-lettered; {} retries; {} Zendesk calls; \
+             {:.1} s ({:.1} events/s)",
+            self.lines,
+            self.delivered,
+            self.skipped,
+            self.dead_lettered,
+            self.retries,
+            self.zendesk_calls,
+            self.elapsed_ms as f64 / 1000.0,
+            self.events_per_second
+        );
+        for (event_type, events) in &self.events_by_type {
+            let calls = self.zendesk_calls_by_event_type.get(event_type).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "  {event_type:<10} {events:>5} events  {calls:>6} calls  {:.2} calls/event",
+                calls as f64 / (*events).max(1) as f64
+            );
+        }
+        for (reason, count) in &self.skipped_reasons {
+            let _ = writeln!(out, "  skipped x{count}: {reason}");
+        }
+        for (tenant, c) in &self.tenants {
+            let _ = writeln!(
+                out,
+                "  tenant {tenant}: {} lines, {} delivered, {} skipped, {} dead-lettered, {} retries, {} calls",
+                c.lines, c.delivered, c.skipped, c.dead_lettered, c.retries, c.zendesk_calls
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line<'a>(
+        tenant: Option<&'a str>,
+        event_type: Option<&'a str>,
+        disposition: &'a Disposition,
+        attempts: u32,
+        zendesk_calls: u64,
+    ) -> LineResult<'a> {
+        LineResult {
+            tenant,
+            event_type,
+            disposition,
+            attempts,
+            zendesk_calls,
+        }
+    }
+
+    #[test]
+    fn counts_add_up_per_tenant_and_type() {
+        let delivered = Disposition::Delivered;
+        let skipped = Disposition::Skipped {
+            reason: "not allowed".into(),
+        };
+        let dead = Disposition::DeadLettered {
+            error_class: "rejected".into(),
+            error: "422".into(),
+        };
+        let mut summary = Summary::default();
+        summary.record(&line(Some("a"), Some("identify"), &delivered, 1, 2));
+        summary.record(&line(Some("a"), Some("track"), &skipped, 1, 0));
+        summary.record(&line(Some("b"), Some("identify"), &dead, 3, 3));
+        summary.record(&line(None, None, &dead, 0, 0));
+        summary.finish(Duration::from_secs(2));
+
+        summary.check_adds_up(4).unwrap();
+        assert_eq!(
+            (summary.delivered, summary.skipped, summary.dead_lettered),
+            (1, 1, 2)
+        );
+        assert_eq!(summary.retries, 2);
+        assert_eq!(summary.zendesk_calls, 5);
+        assert_eq!(summary.zendesk_calls_by_event_type["identify"], 5);
+        assert_eq!(summary.events_by_type["identify"], 2);
+        assert_eq!(summary.skipped_reasons["not allowed"], 1);
+        assert_eq!(summary.tenants["b"].retries, 2);
+        assert_eq!(summary.tenants[NO_TENANT].dead_lettered, 1);
+        assert_eq!(summary.events_per_second, 2.0);
+        assert_eq!(summary.exit_code(), 1);
+        assert!(summary.render().contains("4 lines: 1 delivered, 1 skipped, 2 dead-lettered"));
+    }
+
+    #[test]
+    fn a_lost_line_is_an_error() {
+        let mut summary = Summary::default();
+        summary.record(&line(Some("a"), Some("track"), &Disposition::Delivered, 1, 1));
+        assert!(summary.check_adds_up(2).is_err());
+        assert_eq!(summary.exit_code(), 0);
+        summary.check_adds_up(1).unwrap();
+        // A tenant whose counts do not add up is caught too.
+        if let Some(tenant) = summary.tenants.get_mut("a") {
+            tenant.delivered = 0;
+        }
+        assert!(summary.check_adds_up(1).is_err());
+    }
+}
