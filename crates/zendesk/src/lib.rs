@@ -70,3 +70,53 @@ pub fn describe() -> Description {
 pub fn validate_config(config: &str) -> Result<(), Error> {
     Config::parse(config).map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{FakeHost, config_json};
+    use serde_json::json;
+
+    #[test]
+    fn describe_lists_event_types_and_schema() {
+        let description = describe();
+        assert_eq!(description.name, "zendesk");
+        assert_eq!(description.event_types, vec!["identify", "group", "track"]);
+        let schema: serde_json::Value = serde_json::from_str(&description.settings_schema).unwrap();
+        assert!(schema["properties"]["domain"].is_object());
+    }
+
+    #[test]
+    fn validate_config_runs_the_parser() {
+        assert_eq!(validate_config(&config_json(json!({}))), Ok(()));
+        assert_eq!(
+            validate_config(&config_json(json!({"sendGroupCallsWithoutUserId": "yes"}))),
+            Err(Error::InvalidConfig(
+                "`sendGroupCallsWithoutUserId` must be a boolean (true or false)".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn bad_config_or_event_fails_before_any_call() {
+        let host = FakeHost::new();
+        let event = json!({"type": "identify", "userId": "u", "traits": {"name": "A"}}).to_string();
+        assert!(matches!(
+            transform(&host, "{}", &event),
+            Err(Error::InvalidConfig(_))
+        ));
+        assert!(matches!(
+            transform(&host, &config_json(json!({})), "not json"),
+            Err(Error::InvalidEvent(_))
+        ));
+        assert!(matches!(
+            transform(
+                &host,
+                &config_json(json!({})),
+                r#"{"type":"alias","userId":"u"}"#
+            ),
+            Err(Error::UnsupportedEvent(_))
+        ));
+        assert!(host.requests().is_empty());
+    }
+}

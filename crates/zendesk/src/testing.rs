@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 
 type Scripted = Result<HttpResponse, FetchError>;
+type LogRecord = (Level, String, Vec<(String, String)>);
 
 #[derive(Default)]
 pub struct FakeHost {
@@ -15,7 +16,7 @@ pub struct FakeHost {
     script: RefCell<HashMap<String, VecDeque<Scripted>>>,
     requests: RefCell<Vec<HttpRequest>>,
     pub cache: RefCell<HashMap<String, (String, u32)>>,
-    pub logs: RefCell<Vec<(Level, String, Vec<(String, String)>)>>,
+    pub logs: RefCell<Vec<LogRecord>>,
 }
 
 impl FakeHost {
