@@ -1,3 +1,6 @@
 //! Reference wasmtime host for the Zendesk destination plugin.
 
 pub mod runtime;
+pub mod cli;
+pub mod demo;
+pub mod runner;

@@ -1,1 +1,5 @@
-fn main() {}
+//! `host-test`: see `host-test --help` (the commands live in the library's `cli` module).
+
+fn main() -> std::process::ExitCode {
+    host_test::cli::main()
+}

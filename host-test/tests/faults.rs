@@ -1,0 +1,168 @@
+//! The real HTTP path under injected faults: a multi-tenant stream through HttpTransport to a
+//! loopback mock Zendesk that answers 30% of requests with 429 / 500 / 503 / 409. With retries,
+//! the final state must equal a fault-free run's, nothing may be dead-lettered, and the runner
+//! must actually have retried.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use host_test::runner::{self, PluginSource, RetryPolicy, RunOptions, Summary, Target};
+use host_test::runtime::{Origin, Plugin, Runtime, RuntimeOptions};
+use mock_zendesk::{AccountSnapshot, FaultKind, Faults, MockZendesk};
+use serde_json::{Value, json};
+
+const TENANTS: [&str; 3] = ["north", "south", "west"];
+
+fn loaded() -> PluginSource {
+    static LOADED: OnceLock<(Arc<Runtime>, Plugin)> = OnceLock::new();
+    let (runtime, plugin) = LOADED.get_or_init(|| {
+        let runtime = Runtime::new(RuntimeOptions::default()).expect("runtime starts");
+        let plugin = runtime
+            .load_plugin_file(Path::new(env!("ZENDESK_WASM")))
+            .expect("the zendesk plugin loads");
+        (Arc::new(runtime), plugin)
+    });
+    PluginSource::Loaded(Arc::clone(runtime), plugin.clone())
+}
+
+fn tenants_json() -> String {
+    let tenants: serde_json::Map<String, Value> = TENANTS
+        .iter()
+        .map(|t| {
+            let config = json!({"subdomain": t, "email": format!("admin@{t}.example"), "apiToken": "tok-faults"});
+            (t.to_string(), config)
+        })
+        .collect();
+    json!({ "tenants": tenants }).to_string()
+}
+
+/// Ten events per tenant: identifies with custom traits, groups (with and without groupId, one
+/// for a user not identified yet), an update, tracks.
+fn events_jsonl() -> String {
+    let mut lines = Vec::new();
+    for tenant in TENANTS {
+        let events = [
+            json!({"type": "identify", "userId": "u1", "traits": {"name": "Ann", "email": "ann@example.com", "planName": "pro", "seats": 3}}),
+            json!({"type": "identify", "userId": "u2", "traits": {"firstName": "Ben", "lastName": "Ode", "email": "ben@example.com", "plan_name": "free"}}),
+            json!({"type": "group", "userId": "u1", "groupId": "g1", "traits": {"name": format!("{tenant} Corp"), "tags": ["vip"], "industry": "retail"}}),
+            json!({"type": "group", "userId": "u2", "groupId": "g1", "traits": {"name": format!("{tenant} Corp")}}),
+            json!({"type": "group", "userId": "u3", "groupId": "g2", "traits": {"name": "Side Co"}, "context": {"traits": {"name": "Cy", "email": "cy@example.com"}}}),
+            json!({"type": "group", "userId": "u2", "traits": {"name": "Nameless Club"}}),
+            json!({"type": "identify", "userId": "u1", "traits": {"name": "Ann B", "email": "ann@example.com", "seats": 5}}),
+            json!({"type": "track", "userId": "u1", "event": "Order Completed", "properties": {"total": 10}}),
+            json!({"type": "track", "userId": "u2", "event": "Signed Up", "properties": {}}),
+            json!({"type": "track", "userId": "u3", "event": "Order Completed", "properties": {"total": 3}}),
+        ];
+        lines.extend(events.iter().map(|event| json!({"tenant": tenant, "event": event}).to_string()));
+    }
+    lines.join("\n")
+}
+
+fn run_against(mock: &MockZendesk, retry: RetryPolicy) -> Summary {
+    let server = mock_zendesk::server::serve(mock.clone(), "127.0.0.1:0".parse().unwrap())
+        .expect("the mock server starts");
+    let origin: Origin = format!("http://{}", server.addr()).parse().expect("loopback origin");
+    let mut options = RunOptions::new(tenants_json(), events_jsonl(), Target::Loopback(origin));
+    options.plugin = loaded();
+    options.concurrency = 3;
+    options.retry = retry;
+    let summary = runner::run(options).expect("the run completes");
+    server.shutdown();
+    summary
+}
+
+/// The account's content, without ids and timestamps, in a stable order.
+fn comparable(account: &AccountSnapshot) -> Value {
+    let ext = |user_id: u64| {
+        account
+            .user(user_id)
+            .and_then(|u| u.external_id.clone())
+            .unwrap_or_default()
+    };
+    let org_name = |org_id: u64| {
+        account
+            .organizations
+            .iter()
+            .find(|o| o.id == org_id)
+            .map(|o| o.name.clone())
+            .unwrap_or_default()
+    };
+    let mut users: Vec<Value> = account
+        .users
+        .iter()
+        .map(|u| {
+            let mut emails: Vec<&str> = account.emails_of(u.id);
+            emails.sort();
+            json!([u.external_id, u.name, u.email, emails, u.user_fields, u.verified])
+        })
+        .collect();
+    let mut orgs: Vec<Value> = account
+        .organizations
+        .iter()
+        .map(|o| json!([o.external_id, o.name, o.tags, o.domain_names, o.organization_fields]))
+        .collect();
+    let mut memberships: Vec<Value> = account
+        .memberships
+        .iter()
+        .map(|m| json!([ext(m.user_id), org_name(m.organization_id), m.default]))
+        .collect();
+    let mut events: Vec<Value> = account
+        .events
+        .iter()
+        .map(|e| json!([ext(e.user_id), e.event.get("type"), e.event.get("properties")]))
+        .collect();
+    let mut fields: Vec<Value> = (account.user_fields.iter().map(|f| json!(["user", f.key, f.r#type])))
+        .chain(account.organization_fields.iter().map(|f| json!(["org", f.key, f.r#type])))
+        .collect();
+    for list in [&mut users, &mut orgs, &mut memberships, &mut events, &mut fields] {
+        list.sort_by_key(|v| v.to_string());
+    }
+    json!({"users": users, "organizations": orgs, "memberships": memberships, "events": events, "fields": fields})
+}
+
+#[test]
+fn injected_faults_are_retried_to_the_same_final_state() {
+    let retry = RetryPolicy {
+        max_attempts: 25,
+        base: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(40),
+    };
+    let faulty = MockZendesk::with_faults(Faults {
+        rate: 0.3,
+        seed: 20_250_301,
+        kinds: vec![
+            FaultKind::RateLimited,
+            FaultKind::ServerError,
+            FaultKind::Unavailable,
+            FaultKind::Conflict,
+        ],
+        retry_after_seconds: 0,
+        slow_ms: 0,
+    });
+    let clean = MockZendesk::new();
+
+    let with_faults = run_against(&faulty, retry);
+    let without_faults = run_against(&clean, retry);
+
+    assert_eq!(without_faults.delivered, 30, "{without_faults:#?}");
+    assert_eq!(without_faults.retries, 0);
+    assert_eq!(with_faults.dead_lettered, 0, "{with_faults:#?}");
+    assert_eq!(with_faults.delivered, 30);
+    assert!(with_faults.retries > 0, "faults at rate 0.3 must cause retries");
+    let faulted = faulty.requests().iter().filter(|r| r.fault.is_some()).count();
+    assert!(faulted > 0);
+    assert!(with_faults.zendesk_calls > without_faults.zendesk_calls);
+
+    for tenant in TENANTS {
+        let clean_state = comparable(&clean.account(tenant));
+        assert_eq!(clean_state["users"].as_array().map(Vec::len), Some(3), "{clean_state:#}");
+        assert_eq!(clean_state["memberships"].as_array().map(Vec::len), Some(4), "{clean_state:#}");
+        assert_eq!(clean_state["events"].as_array().map(Vec::len), Some(3), "{clean_state:#}");
+        assert_eq!(
+            comparable(&faulty.account(tenant)),
+            clean_state,
+            "tenant {tenant}: the faulty run ended in another state"
+        );
+    }
+}

@@ -1,0 +1,342 @@
+//! The multi-tenant runner as a library (`runner::run`) with the real plugin and the in-process
+//! mock Zendesk: order per tenant, isolation between tenants, malformed input, invalid configs,
+//! retries, the summary's accounting and the exit-code logic (library and binary).
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use host_test::runner::{self, PluginSource, RetryPolicy, RunOptions, Summary, Target};
+use host_test::runtime::{Plugin, Runtime, RuntimeOptions};
+use mock_zendesk::MockZendesk;
+use serde_json::{Value, json};
+
+/// One compiled plugin for the whole test binary (compiling is the slow part).
+fn loaded() -> PluginSource {
+    static LOADED: OnceLock<(Arc<Runtime>, Plugin)> = OnceLock::new();
+    let (runtime, plugin) = LOADED.get_or_init(|| {
+        let runtime = Runtime::new(RuntimeOptions::default()).expect("runtime starts");
+        let plugin = runtime
+            .load_plugin_file(Path::new(env!("ZENDESK_WASM")))
+            .expect("the zendesk plugin loads");
+        (Arc::new(runtime), plugin)
+    });
+    PluginSource::Loaded(Arc::clone(runtime), plugin.clone())
+}
+
+fn config(subdomain: &str) -> Value {
+    json!({"subdomain": subdomain, "email": format!("admin@{subdomain}.example"), "apiToken": format!("token-{subdomain}")})
+}
+
+fn tenants(ids: &[&str]) -> String {
+    let tenants: serde_json::Map<String, Value> =
+        ids.iter().map(|id| (id.to_string(), config(id))).collect();
+    json!({ "tenants": tenants }).to_string()
+}
+
+fn line(tenant: &str, event: Value) -> String {
+    json!({"tenant": tenant, "event": event}).to_string()
+}
+
+fn identify(user: &str, name: &str, extra: Value) -> Value {
+    let mut traits = json!({"name": name, "email": format!("{user}@example.com")});
+    if let (Some(traits), Some(extra)) = (traits.as_object_mut(), extra.as_object()) {
+        traits.extend(extra.clone());
+    }
+    json!({"type": "identify", "userId": user, "traits": traits})
+}
+
+fn options(tenants_json: String, events: &[String], mock: &MockZendesk) -> RunOptions {
+    let mut options = RunOptions::new(tenants_json, events.join("\n"), Target::Mock(mock.clone()));
+    options.plugin = loaded();
+    options.retry = RetryPolicy {
+        max_attempts: 2,
+        base: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(10),
+    };
+    options
+}
+
+fn read_jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .expect("output file exists")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each output line is JSON"))
+        .collect()
+}
+
+fn assert_adds_up(summary: &Summary) {
+    assert_eq!(summary.delivered + summary.skipped + summary.dead_lettered, summary.lines);
+}
+
+#[test]
+fn events_of_one_tenant_are_delivered_in_input_order() {
+    let mock = MockZendesk::new();
+    let mut events = Vec::new();
+    // Ten updates of the same user per tenant, plus a track that needs the user to exist: any
+    // reordering leaves another `step` than 9 or fails the track.
+    for step in 0..10 {
+        for tenant in ["a", "b", "c"] {
+            events.push(line(tenant, identify("u1", "Ann", json!({ "step": step }))));
+        }
+    }
+    for tenant in ["a", "b", "c"] {
+        events.push(line(
+            tenant,
+            json!({"type": "track", "userId": "u1", "event": "Checked Out", "properties": {"n": 1}}),
+        ));
+    }
+    let mut opts = options(tenants(&["a", "b", "c"]), &events, &mock);
+    opts.concurrency = 3;
+    let summary = runner::run(opts).unwrap();
+
+    assert_eq!(summary.lines, 33);
+    assert_eq!(summary.delivered, 33, "{summary:#?}");
+    assert_adds_up(&summary);
+    assert_eq!(summary.exit_code(), 0);
+    for tenant in ["a", "b", "c"] {
+        let account = mock.account(tenant);
+        let user = account.user_by_external_id("u1").expect("user exists");
+        assert_eq!(user.user_fields.get("step"), Some(&json!(9)), "tenant {tenant}");
+        assert_eq!(account.events.len(), 1);
+        assert_eq!(summary.tenants[tenant].delivered, 11);
+        // The identify's writes all precede the track's event POST.
+        let paths: Vec<String> = mock
+            .requests_for(tenant)
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        let first_event = paths.iter().position(|p| p.contains("/events")).unwrap();
+        let last_upsert = paths.iter().rposition(|p| p.contains("create_or_update")).unwrap();
+        assert!(last_upsert < first_event, "{paths:#?}");
+    }
+}
+
+#[test]
+fn tenants_are_isolated_from_each_other() {
+    let mock = MockZendesk::new();
+    let events = vec![
+        line("a", identify("same-id", "Ann of A", json!({}))),
+        line("b", identify("same-id", "Bob of B", json!({}))),
+    ];
+    let summary = runner::run(options(tenants(&["a", "b"]), &events, &mock)).unwrap();
+    assert_eq!(summary.delivered, 2);
+    let a = mock.account("a");
+    let b = mock.account("b");
+    assert_eq!(a.users.len(), 1);
+    assert_eq!(b.users.len(), 1);
+    assert_eq!(a.users[0].name, "Ann of A");
+    assert_eq!(b.users[0].name, "Bob of B");
+    assert_eq!(summary.tenants["a"].zendesk_calls, mock.requests_for("a").len() as u64);
+    assert_eq!(summary.tenants["b"].zendesk_calls, mock.requests_for("b").len() as u64);
+}
+
+#[test]
+fn malformed_lines_are_dead_lettered_with_their_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockZendesk::new();
+    let events = vec![
+        line("a", identify("u1", "Ann", json!({}))),
+        "{this is not json".to_string(),
+        json!({"event": {"type": "identify"}}).to_string(),
+        json!({"tenant": "nobody", "event": {"type": "identify"}}).to_string(),
+        json!({"tenant": "a"}).to_string(),
+        String::new(),
+        line("a", identify("u2", "Ben", json!({}))),
+    ];
+    let mut opts = options(tenants(&["a"]), &events, &mock);
+    opts.dead_letter = Some(dir.path().join("dead.jsonl"));
+    opts.summary_json = Some(dir.path().join("summary.json"));
+    let summary = runner::run(opts).unwrap();
+
+    assert_eq!(summary.lines, 6, "the blank line is not an input line");
+    assert_eq!((summary.delivered, summary.dead_lettered), (2, 4));
+    assert_adds_up(&summary);
+    assert_eq!(summary.exit_code(), 1);
+
+    let dead = read_jsonl(&dir.path().join("dead.jsonl"));
+    let found: Vec<(u64, &str, &str)> = dead
+        .iter()
+        .map(|d| {
+            (
+                d["line"].as_u64().unwrap(),
+                d["error_class"].as_str().unwrap(),
+                d["error"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(found.len(), 4);
+    assert_eq!(found[0].0, 2);
+    assert!(found[0].2.starts_with("not valid JSON"), "{found:?}");
+    assert_eq!(found[1], (3, "malformed_input", "missing \"tenant\""));
+    assert_eq!(
+        found[2],
+        (4, "malformed_input", "unknown tenant \"nobody\" (not in the tenants file)")
+    );
+    assert_eq!(found[3], (5, "malformed_input", "missing \"event\""));
+    assert_eq!(dead[0]["raw"], "{this is not json");
+    assert_eq!(dead[2]["tenant"], "nobody");
+
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(written["lines"], 6);
+    assert_eq!(written["dead_lettered"], 4);
+    assert_eq!(written["tenants"]["(no tenant)"]["dead_lettered"], 2);
+    assert_eq!(written["tenants"]["nobody"]["dead_lettered"], 1);
+}
+
+#[test]
+fn a_tenant_with_an_invalid_config_dead_letters_its_events_and_the_others_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockZendesk::new();
+    let tenants_json = json!({"tenants": {
+        "good": config("good"),
+        "broken": {"subdomain": "broken"},
+    }})
+    .to_string();
+    let events = vec![
+        line("broken", identify("u1", "Ann", json!({}))),
+        line("good", identify("u1", "Ann", json!({}))),
+        line("broken", identify("u2", "Ben", json!({}))),
+    ];
+    let mut opts = options(tenants_json, &events, &mock);
+    opts.dead_letter = Some(dir.path().join("dead.jsonl"));
+    let summary = runner::run(opts).unwrap();
+
+    assert_eq!((summary.delivered, summary.dead_lettered), (1, 2));
+    assert_eq!(summary.tenants["broken"].dead_lettered, 2);
+    assert!(mock.requests_for("broken").is_empty());
+    assert_eq!(mock.account("good").users.len(), 1);
+    let dead = read_jsonl(&dir.path().join("dead.jsonl"));
+    let lines: Vec<u64> = dead.iter().map(|d| d["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, vec![1, 3]);
+    for letter in &dead {
+        assert_eq!(letter["error_class"], "invalid-config");
+        assert_eq!(letter["attempts"], 0);
+        assert_eq!(letter["tenant"], "broken");
+        assert!(letter["event"]["traits"].is_object(), "the event is kept for replay");
+    }
+}
+
+#[test]
+fn skipped_events_count_as_handled_and_exit_zero() {
+    let mock = MockZendesk::new();
+    let mut config = config("a");
+    config["events"] = json!(["Order Completed"]);
+    let tenants_json = json!({"tenants": {"a": config}}).to_string();
+    let events = vec![
+        line("a", identify("u1", "Ann", json!({}))),
+        line("a", json!({"type": "track", "userId": "u1", "event": "Newsletter Opened"})),
+        line("a", json!({"type": "page", "userId": "u1", "name": "Home"})),
+        line("a", json!({"type": "track", "userId": "u1", "event": "Order Completed"})),
+    ];
+    let summary = runner::run(options(tenants_json, &events, &mock)).unwrap();
+    assert_eq!((summary.delivered, summary.skipped, summary.dead_lettered), (2, 2, 0));
+    assert_eq!(summary.exit_code(), 0);
+    assert_eq!(summary.skipped_reasons.len(), 2, "{:?}", summary.skipped_reasons);
+    assert!(summary.skipped_reasons.keys().any(|r| r.contains("page")));
+    assert!(summary.skipped_reasons.keys().any(|r| r.contains("Newsletter Opened")));
+    assert_eq!(mock.account("a").events.len(), 1);
+}
+
+#[test]
+fn retryable_failures_are_retried_then_dead_lettered_with_the_attempt_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockZendesk::new();
+    // No such user and nothing to create it from: the plugin answers "retryable" (the identify
+    // may still be on its way), asking for 60 s; the runner caps the wait at max_backoff.
+    let events = vec![line("a", json!({"type": "track", "userId": "ghost", "event": "Paid"}))];
+    let mut opts = options(tenants(&["a"]), &events, &mock);
+    opts.retry.max_attempts = 3;
+    opts.dead_letter = Some(dir.path().join("dead.jsonl"));
+    opts.trace = Some(dir.path().join("trace.jsonl"));
+    let started = std::time::Instant::now();
+    let summary = runner::run(opts).unwrap();
+
+    assert!(started.elapsed() < Duration::from_secs(5), "Retry-After was capped");
+    assert_eq!((summary.dead_lettered, summary.retries), (1, 2));
+    let dead = read_jsonl(&dir.path().join("dead.jsonl"));
+    assert_eq!(dead[0]["error_class"], "retryable");
+    assert_eq!(dead[0]["attempts"], 3);
+    let trace = read_jsonl(&dir.path().join("trace.jsonl"));
+    let attempts: std::collections::BTreeSet<u64> =
+        trace.iter().map(|t| t["attempt"].as_u64().unwrap()).collect();
+    assert_eq!(attempts, [1, 2, 3].into());
+    assert_eq!(trace.len() as u64, summary.zendesk_calls);
+    assert_eq!(trace.len(), mock.requests_for("a").len());
+    assert!(trace.iter().all(|t| t["tenant"] == "a" && t["line"] == 1));
+}
+
+#[test]
+fn the_observer_sees_every_event_with_its_calls() {
+    let mock = MockZendesk::new();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let events = vec![
+        line("a", identify("u1", "Ann", json!({}))),
+        line("a", json!({"type": "alias", "userId": "u1", "previousId": "x"})),
+    ];
+    let mut opts = options(tenants(&["a"]), &events, &mock);
+    let sink = Arc::clone(&seen);
+    opts.on_event = Some(Arc::new(move |report| sink.lock().unwrap().push(report.clone())));
+    runner::run(opts).unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].event_type, "identify");
+    assert!(
+        seen[0]
+            .calls
+            .iter()
+            .any(|c| c.to_string() == "POST /api/v2/users/create_or_update -> 201"),
+        "{:?}",
+        seen[0].calls
+    );
+    assert!(seen[0].plugin_version.is_some());
+    assert!(matches!(seen[1].disposition, runner::Disposition::Skipped { .. }));
+    assert!(seen[1].calls.is_empty());
+}
+
+/// The binary's exit status: 0 all handled, 1 something dead-lettered, 2 usage errors.
+#[test]
+fn the_binary_exits_0_1_or_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenants_path = dir.path().join("tenants.json");
+    std::fs::write(&tenants_path, tenants(&["a"])).unwrap();
+    let good = dir.path().join("good.jsonl");
+    std::fs::write(&good, line("a", identify("u1", "Ann", json!({})))).unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "not json\n").unwrap();
+
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_host-test"))
+            .args(args)
+            .output()
+            .expect("the binary runs")
+    };
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let (t, g, b) = (path(&tenants_path), path(&good), path(&bad));
+
+    let ok = run(&["run", "--mock", "--tenants", &t, "--events", &g]);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(stdout.contains("mock Zendesk account `a`"), "{stdout}");
+    assert!(stdout.contains("Ann"), "{stdout}");
+
+    let failed = run(&["run", "--mock", "--tenants", &t, "--events", &b]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("1 dead-lettered"));
+
+    assert_eq!(run(&["run", "--tenants", &t]).status.code(), Some(2));
+    assert_eq!(run(&["run", "--mock", "--tenants", &g, "--events", &g]).status.code(), Some(2));
+    assert_eq!(
+        run(&["run", "--watch", "--tenants", &t, "--events", &g]).status.code(),
+        Some(2),
+        "--watch needs --plugin"
+    );
+    let remote = run(&["run", "--zendesk-origin", "http://example.com", "--tenants", &t, "--events", &g]);
+    assert_eq!(remote.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&remote.stderr).contains("loopback"));
+    let exposed = run(&["mock-zendesk", "--listen", "0.0.0.0:0"]);
+    assert_eq!(exposed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&exposed.stderr).contains("loopback"));
+}
