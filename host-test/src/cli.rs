@@ -146,7 +146,8 @@ pub fn plugin_path(plugin: &Option<PathBuf>) -> Result<PathBuf> {
 }
 
 fn read(path: &Path, what: &str) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read the {what} file {}", path.display()))
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the {what} file {}", path.display()))
 }
 
 fn run_stream(args: RunArgs) -> Result<u8> {
@@ -156,7 +157,11 @@ fn run_stream(args: RunArgs) -> Result<u8> {
         (None, Some(origin)) => Target::Loopback(origin),
         (None, None) => Target::Zendesk,
     };
-    let mut options = RunOptions::new(read(&args.tenants, "tenants")?, read(&args.events, "events")?, target);
+    let mut options = RunOptions::new(
+        read(&args.tenants, "tenants")?,
+        read(&args.events, "events")?,
+        target,
+    );
     options.plugin = PluginSource::File(plugin_path(&args.plugin)?);
     options.watch = args.watch;
     options.trace = args.trace;

@@ -87,10 +87,15 @@ fn render_event(report: &EventReport, label: &str) -> String {
     let outcome = match &report.disposition {
         Disposition::Delivered => "delivered".to_string(),
         Disposition::Skipped { reason } => format!("skipped: {reason}"),
-        Disposition::DeadLettered { error_class, error } => format!("FAILED ({error_class}): {error}"),
+        Disposition::DeadLettered { error_class, error } => {
+            format!("FAILED ({error_class}): {error}")
+        }
     };
     let version = report.plugin_version.as_deref().unwrap_or("-");
-    let mut out = format!("[{:>2}] {kind} ({label}) -> {outcome}  [plugin {version}]\n", report.line);
+    let mut out = format!(
+        "[{:>2}] {kind} ({label}) -> {outcome}  [plugin {version}]\n",
+        report.line
+    );
     for call in &report.calls {
         let _ = writeln!(out, "       {call}");
     }
@@ -108,7 +113,11 @@ fn render_summary(summary: &Summary) -> String {
         summary.elapsed_ms
     );
     for (event_type, events) in &summary.events_by_type {
-        let calls = summary.zendesk_calls_by_event_type.get(event_type).copied().unwrap_or(0);
+        let calls = summary
+            .zendesk_calls_by_event_type
+            .get(event_type)
+            .copied()
+            .unwrap_or(0);
         let _ = writeln!(
             out,
             "  {event_type:<10} {events:>3} events {calls:>4} calls ({:.1} per event)",
@@ -141,7 +150,10 @@ mod tests {
     #[test]
     fn labels_name_the_user_and_group() {
         let labels = event_labels("{\"userId\":\"u1\",\"groupId\":7}\n\nnot json");
-        assert_eq!(labels.get(&1).map(String::as_str), Some("userId u1, groupId 7"));
+        assert_eq!(
+            labels.get(&1).map(String::as_str),
+            Some("userId u1, groupId 7")
+        );
         assert_eq!(labels.len(), 1);
     }
 }

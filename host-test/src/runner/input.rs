@@ -44,12 +44,16 @@ pub fn parse_tenants(text: &str) -> Result<Vec<TenantSpec>> {
         .as_object()
         .ok_or_else(|| anyhow!("the tenants file must be a JSON object with a \"tenants\" key"))?;
     if let Some(unknown) = root.keys().find(|k| *k != "tenants" && *k != "limits") {
-        bail!("the tenants file has an unknown key {unknown:?} (expected \"tenants\" and \"limits\")");
+        bail!(
+            "the tenants file has an unknown key {unknown:?} (expected \"tenants\" and \"limits\")"
+        );
     }
     let tenants = root
         .get("tenants")
         .and_then(Value::as_object)
-        .ok_or_else(|| anyhow!("the tenants file needs \"tenants\": {{\"<id>\": <config>, ...}}"))?;
+        .ok_or_else(|| {
+            anyhow!("the tenants file needs \"tenants\": {{\"<id>\": <config>, ...}}")
+        })?;
     if tenants.is_empty() {
         bail!("the tenants file declares no tenants");
     }
@@ -184,11 +188,17 @@ pub fn parse_events(text: &str, known_tenants: &HashSet<&str>) -> ParsedEvents {
 
 type LineError = (Option<String>, String);
 
-fn parse_event_line(raw: &str, known_tenants: &HashSet<&str>) -> Result<(String, Value), LineError> {
+fn parse_event_line(
+    raw: &str,
+    known_tenants: &HashSet<&str>,
+) -> Result<(String, Value), LineError> {
     let value: Value =
         serde_json::from_str(raw).map_err(|e| (None, format!("not valid JSON: {e}")))?;
     let Value::Object(mut object) = value else {
-        return Err((None, "not a JSON object with \"tenant\" and \"event\"".into()));
+        return Err((
+            None,
+            "not a JSON object with \"tenant\" and \"event\"".into(),
+        ));
     };
     let tenant = match object.get("tenant") {
         Some(Value::String(tenant)) => tenant.clone(),
@@ -263,7 +273,11 @@ mod tests {
         .join("\n");
         let parsed = parse_events(&text, &known);
         assert_eq!(parsed.line_count(), 9);
-        let lines: Vec<_> = parsed.events.iter().map(|e| (e.line, e.tenant.as_str())).collect();
+        let lines: Vec<_> = parsed
+            .events
+            .iter()
+            .map(|e| (e.line, e.tenant.as_str()))
+            .collect();
         assert_eq!(lines, vec![(1, "a"), (3, "b"), (10, "a")]);
         assert_eq!(parsed.events[0].event_type(), "identify");
         assert_eq!(parsed.events[1].event_name(), Some("Paid"));
@@ -279,7 +293,11 @@ mod tests {
         assert_eq!(reasons[1], (5, None, "missing \"tenant\""));
         assert_eq!(
             reasons[2],
-            (6, Some("zz"), "unknown tenant \"zz\" (not in the tenants file)")
+            (
+                6,
+                Some("zz"),
+                "unknown tenant \"zz\" (not in the tenants file)"
+            )
         );
         assert_eq!(reasons[3], (7, Some("a"), "missing \"event\""));
         assert_eq!(reasons[4], (8, None, "\"tenant\" must be a string"));

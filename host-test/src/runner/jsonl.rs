@@ -24,7 +24,8 @@ struct WriterState {
 
 impl JsonlFile {
     pub fn create(path: &Path, secrets: Secrets) -> Result<JsonlFile> {
-        let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        let file =
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         Ok(JsonlFile {
             path: path.to_path_buf(),
             secrets,
@@ -41,7 +42,10 @@ impl JsonlFile {
             Ok(line) => self.secrets.scrub(&line).into_owned(),
             Err(e) => format!("{{\"error\":\"record not serialisable: {e}\"}}"),
         };
-        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if state.error.is_none()
             && let Err(e) = writeln!(state.writer, "{line}")
         {
@@ -51,7 +55,10 @@ impl JsonlFile {
 
     /// Flushes; fails if any write failed.
     pub fn finish(&self) -> Result<()> {
-        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Err(e) = state.writer.flush() {
             state.error.get_or_insert(e.to_string());
         }

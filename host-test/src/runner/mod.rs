@@ -32,8 +32,8 @@ use dead_letter::{DeadLetter, MALFORMED_INPUT};
 use jsonl::JsonlFile;
 pub use retry::RetryPolicy;
 use secrets::Secrets;
-pub use summary::{Disposition, Summary};
 use summary::LineResult;
+pub use summary::{Disposition, Summary};
 pub use worker::{EventReport, HttpCall};
 
 /// Where the plugin's requests go.
@@ -81,7 +81,11 @@ pub struct RunOptions {
 
 impl RunOptions {
     /// Options with the defaults of the CLI: the built plugin, 8 tenants at a time, 5 attempts.
-    pub fn new(tenants_json: impl Into<String>, events_jsonl: impl Into<String>, target: Target) -> Self {
+    pub fn new(
+        tenants_json: impl Into<String>,
+        events_jsonl: impl Into<String>,
+        target: Target,
+    ) -> Self {
         RunOptions {
             tenants_json: tenants_json.into(),
             events_jsonl: events_jsonl.into(),
@@ -133,7 +137,11 @@ pub fn run(options: RunOptions) -> Result<Summary> {
         runtime: Arc::clone(&runtime),
         slot,
         retry: options.retry,
-        console: Console::new(options.progress, parsed.line_count() as u64, secrets.clone()),
+        console: Console::new(
+            options.progress,
+            parsed.line_count() as u64,
+            secrets.clone(),
+        ),
         trace: create(&options.trace)?,
         dead_letters: create(&options.dead_letter)?,
         summary: Mutex::new(Summary::default()),
@@ -180,7 +188,9 @@ pub fn run(options: RunOptions) -> Result<Summary> {
             );
             // Checked once up front: a tenant with a bad config dead-letters its events
             // without calling the plugin for each of them.
-            let config_error = runtime.validate_config(&context.slot.current(), &tenant).err();
+            let config_error = runtime
+                .validate_config(&context.slot.current(), &tenant)
+                .err();
             Some(worker::TenantWork {
                 tenant,
                 config_error,
@@ -202,7 +212,10 @@ pub fn run(options: RunOptions) -> Result<Summary> {
     });
     context.console.finish();
 
-    for file in [&context.trace, &context.dead_letters].into_iter().flatten() {
+    for file in [&context.trace, &context.dead_letters]
+        .into_iter()
+        .flatten()
+    {
         file.finish()?;
     }
     let mut summary = context
@@ -263,15 +276,23 @@ fn watch_plugin(
     slot: &Arc<PluginSlot>,
     path: PathBuf,
 ) -> runtime::WatchHandle {
-    runtime::watch(Arc::clone(runtime), Arc::clone(slot), path, |event| match event {
-        SwapEvent::Swapped(report) => eprintln!(
-            "plugin swapped: {} -> {} (loaded in {} ms)",
-            report.from_version,
-            report.to_version,
-            report.load_time.as_millis()
-        ),
-        SwapEvent::Rejected { path, reason } => {
-            eprintln!("plugin file {} rejected, old version keeps serving: {reason}", path.display())
-        }
-    })
+    runtime::watch(
+        Arc::clone(runtime),
+        Arc::clone(slot),
+        path,
+        |event| match event {
+            SwapEvent::Swapped(report) => eprintln!(
+                "plugin swapped: {} -> {} (loaded in {} ms)",
+                report.from_version,
+                report.to_version,
+                report.load_time.as_millis()
+            ),
+            SwapEvent::Rejected { path, reason } => {
+                eprintln!(
+                    "plugin file {} rejected, old version keeps serving: {reason}",
+                    path.display()
+                )
+            }
+        },
+    )
 }

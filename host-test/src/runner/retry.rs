@@ -37,7 +37,12 @@ impl RetryPolicy {
     ///
     /// `jitter` is a uniform sample from [0, 1): full jitter picks a wait between zero and the
     /// exponential ceiling, which spreads out tenants that failed at the same moment.
-    pub fn delay(&self, attempts_made: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
+    pub fn delay(
+        &self,
+        attempts_made: u32,
+        retry_after: Option<Duration>,
+        jitter: f64,
+    ) -> Duration {
         let exponent = attempts_made.saturating_sub(1).min(30);
         let ceiling = self
             .base
@@ -142,7 +147,10 @@ mod tests {
             max_backoff: ms(2_000),
             ..RetryPolicy::default()
         };
-        assert_eq!(policy.delay(1, Some(Duration::from_secs(60)), 0.3), ms(2_000));
+        assert_eq!(
+            policy.delay(1, Some(Duration::from_secs(60)), 0.3),
+            ms(2_000)
+        );
     }
 
     /// Records waits instead of sleeping; jitter fixed at 0.5.
@@ -176,7 +184,11 @@ mod tests {
         let policy = RetryPolicy::default();
         let (result, attempts) = with_retries(&policy, &backoff, hint, |n| {
             if n < 3 {
-                Err(Failure::Transient(if n == 2 { Some(ms(1_000)) } else { None }))
+                Err(Failure::Transient(if n == 2 {
+                    Some(ms(1_000))
+                } else {
+                    None
+                }))
             } else {
                 Ok(n)
             }
@@ -193,8 +205,9 @@ mod tests {
             max_attempts: 3,
             ..RetryPolicy::default()
         };
-        let (result, attempts) =
-            with_retries(&policy, &backoff, hint, |_| Err::<(), _>(Failure::Transient(None)));
+        let (result, attempts) = with_retries(&policy, &backoff, hint, |_| {
+            Err::<(), _>(Failure::Transient(None))
+        });
         assert_eq!(result, Err(Failure::Transient(None)));
         assert_eq!(attempts, 3);
         assert_eq!(backoff.0.lock().unwrap().len(), 2);

@@ -28,7 +28,9 @@ impl Secrets {
             };
             let email = config.get("email").and_then(Value::as_str);
             for (key, value) in &config {
-                let Some(value) = value.as_str() else { continue };
+                let Some(value) = value.as_str() else {
+                    continue;
+                };
                 if !is_credential_key(key) {
                     continue;
                 }
@@ -76,7 +78,8 @@ mod tests {
             "not json",
         ]);
         let basic = STANDARD.encode("admin@a.com/token:SECRET-TOKEN-123");
-        let text = format!("x SECRET-TOKEN-123 y Basic {basic} z Bearer oauth-xyz-789 cdp admin@a.com");
+        let text =
+            format!("x SECRET-TOKEN-123 y Basic {basic} z Bearer oauth-xyz-789 cdp admin@a.com");
         assert_eq!(
             secrets.scrub(&text),
             "x [redacted] y Basic [redacted] z Bearer [redacted] cdp admin@a.com"
@@ -86,6 +89,9 @@ mod tests {
     #[test]
     fn leaves_clean_text_borrowed_and_ignores_tiny_values() {
         let secrets = Secrets::from_configs([r#"{"apiToken": "t0k"}"#]);
-        assert!(matches!(secrets.scrub("t0k stays"), Cow::Borrowed("t0k stays")));
+        assert!(matches!(
+            secrets.scrub("t0k stays"),
+            Cow::Borrowed("t0k stays")
+        ));
     }
 }

@@ -8,7 +8,10 @@ use serde_json::{Map, Value};
 /// Every account of the mock, one block of tables each.
 pub fn render_mock_state(mock: &MockZendesk) -> String {
     let state = mock.state_json();
-    let subdomains: Vec<&String> = state.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+    let subdomains: Vec<&String> = state
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
     if subdomains.is_empty() {
         return "mock Zendesk: no account was touched\n".to_string();
     }
@@ -21,7 +24,11 @@ pub fn render_mock_state(mock: &MockZendesk) -> String {
 pub fn render_account(subdomain: &str, account: &AccountSnapshot) -> String {
     let mut out = format!("=== mock Zendesk account `{subdomain}` ===\n");
     let user_label = |id: u64| match account.user(id) {
-        Some(user) => format!("{} ({})", user.name, user.external_id.as_deref().unwrap_or("-")),
+        Some(user) => format!(
+            "{} ({})",
+            user.name,
+            user.external_id.as_deref().unwrap_or("-")
+        ),
         None => format!("user {id}"),
     };
     let org_name = |id: u64| {
@@ -32,7 +39,15 @@ pub fn render_account(subdomain: &str, account: &AccountSnapshot) -> String {
             .map_or_else(|| format!("organization {id}"), |o| o.name.clone())
     };
 
-    let mut users = Table::new(&["id", "name", "email", "other emails", "external_id", "verified", "user_fields"]);
+    let mut users = Table::new(&[
+        "id",
+        "name",
+        "email",
+        "other emails",
+        "external_id",
+        "verified",
+        "user_fields",
+    ]);
     for user in &account.users {
         let other_emails: Vec<&str> = account
             .emails_of(user.id)
@@ -51,7 +66,14 @@ pub fn render_account(subdomain: &str, account: &AccountSnapshot) -> String {
     }
     users.render_into(&mut out, "Users");
 
-    let mut orgs = Table::new(&["id", "external_id", "name", "domain_names", "tags", "organization_fields"]);
+    let mut orgs = Table::new(&[
+        "id",
+        "external_id",
+        "name",
+        "domain_names",
+        "tags",
+        "organization_fields",
+    ]);
     for org in &account.organizations {
         orgs.row(vec![
             org.id.to_string(),
@@ -75,7 +97,10 @@ pub fn render_account(subdomain: &str, account: &AccountSnapshot) -> String {
     memberships.render_into(&mut out, "Memberships");
 
     let mut definitions = Table::new(&["kind", "key", "type"]);
-    for (kind, defs) in [("user", &account.user_fields), ("organization", &account.organization_fields)] {
+    for (kind, defs) in [
+        ("user", &account.user_fields),
+        ("organization", &account.organization_fields),
+    ] {
         for def in defs {
             definitions.row(vec![kind.to_string(), def.key.clone(), def.r#type.clone()]);
         }
@@ -85,11 +110,24 @@ pub fn render_account(subdomain: &str, account: &AccountSnapshot) -> String {
     let mut events = Table::new(&["user", "source", "type", "properties"]);
     for event in &account.events {
         let text = |key: &str| event.event.get(key).map(cell).unwrap_or_default();
-        events.row(vec![user_label(event.user_id), text("source"), text("type"), text("properties")]);
+        events.row(vec![
+            user_label(event.user_id),
+            text("source"),
+            text("type"),
+            text("properties"),
+        ]);
     }
     events.render_into(&mut out, "Events");
 
-    let mut tickets = Table::new(&["id", "subject", "status", "priority", "requester", "tags", "comments"]);
+    let mut tickets = Table::new(&[
+        "id",
+        "subject",
+        "status",
+        "priority",
+        "requester",
+        "tags",
+        "comments",
+    ]);
     for ticket in &account.tickets {
         tickets.row(vec![
             ticket.id.to_string(),
@@ -216,7 +254,10 @@ mod tests {
         let org = mock.seed_organization("acme", serde_json::json!({"name": "Globex"}));
         mock.seed_membership("acme", user, org);
         let text = render_mock_state(&mock);
-        assert!(text.contains("=== mock Zendesk account `acme` ==="), "{text}");
+        assert!(
+            text.contains("=== mock Zendesk account `acme` ==="),
+            "{text}"
+        );
         assert!(text.contains("Ada"), "{text}");
         assert!(text.contains("ada@example.com"), "{text}");
         assert!(text.contains("Ada (u1)  Globex"), "{text}");

@@ -14,8 +14,13 @@ use serde::Serialize;
 pub enum Disposition {
     Delivered,
     /// Deliberately not forwarded (allow-list, unsupported event type), with the reason.
-    Skipped { reason: String },
-    DeadLettered { error_class: String, error: String },
+    Skipped {
+        reason: String,
+    },
+    DeadLettered {
+        error_class: String,
+        error: String,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -75,7 +80,10 @@ impl Summary {
         self.zendesk_calls += result.zendesk_calls;
         tenant.zendesk_calls += result.zendesk_calls;
         if let Some(event_type) = result.event_type {
-            *self.events_by_type.entry(event_type.to_string()).or_default() += 1;
+            *self
+                .events_by_type
+                .entry(event_type.to_string())
+                .or_default() += 1;
             *self
                 .zendesk_calls_by_event_type
                 .entry(event_type.to_string())
@@ -129,7 +137,10 @@ impl Summary {
         }
         let per_tenant: u64 = self.tenants.values().map(|t| t.lines).sum();
         if per_tenant != self.lines {
-            bail!("internal accounting error: per-tenant lines ({per_tenant}) != {}", self.lines);
+            bail!(
+                "internal accounting error: per-tenant lines ({per_tenant}) != {}",
+                self.lines
+            );
         }
         Ok(())
     }
@@ -156,7 +167,11 @@ impl Summary {
             self.events_per_second
         );
         for (event_type, events) in &self.events_by_type {
-            let calls = self.zendesk_calls_by_event_type.get(event_type).copied().unwrap_or(0);
+            let calls = self
+                .zendesk_calls_by_event_type
+                .get(event_type)
+                .copied()
+                .unwrap_or(0);
             let _ = writeln!(
                 out,
                 "  {event_type:<10} {events:>5} events  {calls:>6} calls  {:.2} calls/event",
@@ -228,13 +243,23 @@ mod tests {
         assert_eq!(summary.tenants[NO_TENANT].dead_lettered, 1);
         assert_eq!(summary.events_per_second, 2.0);
         assert_eq!(summary.exit_code(), 1);
-        assert!(summary.render().contains("4 lines: 1 delivered, 1 skipped, 2 dead-lettered"));
+        assert!(
+            summary
+                .render()
+                .contains("4 lines: 1 delivered, 1 skipped, 2 dead-lettered")
+        );
     }
 
     #[test]
     fn a_lost_line_is_an_error() {
         let mut summary = Summary::default();
-        summary.record(&line(Some("a"), Some("track"), &Disposition::Delivered, 1, 1));
+        summary.record(&line(
+            Some("a"),
+            Some("track"),
+            &Disposition::Delivered,
+            1,
+            1,
+        ));
         assert!(summary.check_adds_up(2).is_err());
         assert_eq!(summary.exit_code(), 0);
         summary.check_adds_up(1).unwrap();

@@ -148,7 +148,8 @@ impl RunContext {
             if let Err(error) = &report.result
                 && error.is_retryable()
             {
-                self.console.logs(&tenant.id, event.line, &[retry_log(attempt, error)]);
+                self.console
+                    .logs(&tenant.id, event.line, &[retry_log(attempt, error)]);
             }
             last = (Some(report.plugin_version), report.fetches);
             report.result
@@ -166,7 +167,12 @@ impl RunContext {
         (disposition, attempts, calls, last)
     }
 
-    fn dead_letter_event(&self, event: &EventLine, error: &CallError, attempts: u32) -> Disposition {
+    fn dead_letter_event(
+        &self,
+        event: &EventLine,
+        error: &CallError,
+        attempts: u32,
+    ) -> Disposition {
         let message = error.to_string();
         self.console.line(&format!(
             "line {} ({}): dead-lettered after {attempts} attempt(s) ({}): {message}",
