@@ -1,0 +1,78 @@
+//! The built components expose exactly the contract: one export, `cdp:destination/destination`,
+//! and imports only from `cdp:destination/*` and `wasi:*`.
+
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine};
+
+const DESTINATION: &str = "cdp:destination/destination@0.1.0";
+
+fn engine() -> Engine {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    Engine::new(&config).expect("engine")
+}
+
+fn load(engine: &Engine, path: &str) -> Component {
+    Component::from_file(engine, path).unwrap_or_else(|e| panic!("{path}: {e:#}"))
+}
+
+fn assert_exports_exactly_the_contract(engine: &Engine, component: &Component) {
+    let ty = component.component_type();
+    let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
+    assert_eq!(exports, [DESTINATION]);
+
+    let Some(export) = ty.get_export(engine, DESTINATION) else {
+        panic!("missing {DESTINATION}");
+    };
+    let ComponentItem::ComponentInstance(instance) = export.ty else {
+        panic!("{DESTINATION} is not an instance");
+    };
+    let mut functions: Vec<&str> = instance
+        .exports(engine)
+        .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentFunc(_)))
+        .map(|(name, _)| name)
+        .collect();
+    functions.sort_unstable();
+    assert_eq!(functions, ["describe", "transform", "validate-config"]);
+}
+
+fn imports(engine: &Engine, component: &Component) -> Vec<String> {
+    let ty = component.component_type();
+    ty.imports(engine).map(|(name, _)| name.to_string()).collect()
+}
+
+#[test]
+fn the_zendesk_plugin_exports_the_contract_and_imports_only_the_host_and_wasi() {
+    let engine = engine();
+    let component = load(&engine, env!("ZENDESK_WASM"));
+    assert_exports_exactly_the_contract(&engine, &component);
+
+    let imports = imports(&engine, &component);
+    let foreign: Vec<&String> = imports
+        .iter()
+        .filter(|name| !name.starts_with("cdp:destination/") && !name.starts_with("wasi:"))
+        .collect();
+    assert!(foreign.is_empty(), "unexpected imports: {foreign:?}");
+    for needed in ["http-fetch", "cache", "log"] {
+        let name = format!("cdp:destination/{needed}@0.1.0");
+        assert!(imports.contains(&name), "{name} not imported: {imports:?}");
+    }
+    // Minimal WASI: nothing that reaches the network or the filesystem beyond what std links.
+    let sockets: Vec<&String> = imports.iter().filter(|n| n.starts_with("wasi:sockets")).collect();
+    assert!(sockets.is_empty(), "the plugin imports sockets: {sockets:?}");
+}
+
+#[test]
+fn the_adversary_implements_the_same_contract() {
+    let engine = engine();
+    let component = load(&engine, env!("ADVERSARY_WASM"));
+    assert_exports_exactly_the_contract(&engine, &component);
+}
+
+#[test]
+fn the_swap_build_is_the_same_contract() {
+    let engine = engine();
+    let component = load(&engine, env!("ZENDESK_SWAP_WASM"));
+    assert_exports_exactly_the_contract(&engine, &component);
+}
