@@ -34,6 +34,13 @@ impl Reply {
         (200..300).contains(&self.status)
     }
 
+    /// Whether Zendesk refused the write because the record already exists (422 DuplicateValue,
+    /// "has already been taken", "is already a member").
+    pub fn is_duplicate(&self) -> bool {
+        let body = String::from_utf8_lossy(&self.body).to_ascii_lowercase();
+        self.status == 422 && (body.contains("duplicatevalue") || body.contains("already"))
+    }
+
     /// The body as JSON (`null` when empty, e.g. 204).
     pub fn json(&self) -> Result<Value, Error> {
         if self.body.iter().all(u8::is_ascii_whitespace) {

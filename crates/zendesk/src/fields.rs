@@ -163,7 +163,7 @@ fn create(client: &mut Client, scope: FieldScope, key: &str, value: &Value) -> R
             Ok(())
         }
         // The key is taken: created concurrently or by an earlier attempt of this event.
-        422 => {
+        422 if reply.is_duplicate() => {
             client.debug(
                 "custom field already exists (422): using it",
                 &[("scope", scope.collection()), ("key", key)],

@@ -151,7 +151,7 @@ mod tests {
             "POST",
             "/api/v2/organization_memberships",
             422,
-            json!({"error": "RecordInvalid"}),
+            json!({"error": "RecordInvalid", "details": {"user_id": [{"error": "DuplicateValue"}]}}),
         );
         let outcome = run(
             &host,

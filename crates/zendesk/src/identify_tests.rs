@@ -144,7 +144,7 @@ fn organization_id_joins_through_memberships_never_on_the_user() {
             "POST",
             "/api/v2/organization_memberships",
             422,
-            json!({"error": "RecordInvalid"}),
+            json!({"error": "RecordInvalid", "details": {"user_id": [{"error": "DuplicateValue"}]}}),
         );
         let outcome = run(
             &host,

@@ -6,14 +6,14 @@ use crate::event::numeric_id;
 use crate::outcome::Error;
 use serde_json::{Value, json};
 
-/// Adds the user to the organization. "Already a member" (422) is success: the call is idempotent
-/// without a read-before-write.
+/// Adds the user to the organization. "Already a member" (422 DuplicateValue) is success: the call
+/// is idempotent without a read-before-write. Any other 422 (e.g. an unknown organization) fails.
 pub fn add(client: &mut Client, user_id: u64, organization_id: u64) -> Result<(), Error> {
     let body = json!({"organization_membership": {"user_id": user_id, "organization_id": organization_id}});
     let reply = client.send("POST", "/api/v2/organization_memberships", Some(&body))?;
     match reply.status {
         200..=299 => Ok(()),
-        422 => {
+        422 if reply.is_duplicate() => {
             let (user, org) = (user_id.to_string(), organization_id.to_string());
             client.debug(
                 "membership already exists (422): nothing to do",
@@ -66,7 +66,8 @@ mod tests {
             "POST",
             "/api/v2/organization_memberships",
             422,
-            json!({"error": "RecordInvalid"}),
+            json!({"error": "RecordInvalid", "details": {"user_id": [{"error": "DuplicateValue",
+                "description": "User is already a member of this organization"}]}}),
         );
         let config = config(json!({}));
         let mut client = Client::new(&host, &config);
@@ -76,6 +77,21 @@ mod tests {
             json!({"organization_membership": {"user_id": 1, "organization_id": 2}})
         );
         assert_eq!(client.into_operations()[0].status, 422);
+
+        let host = FakeHost::new();
+        host.on(
+            "POST",
+            "/api/v2/organization_memberships",
+            422,
+            json!({"error": "RecordInvalid", "details": {"organization": [{"error": "BlankValue",
+                "description": "Organization cannot be blank"}]}}),
+        );
+        let mut client = Client::new(&host, &config);
+        let error = add(&mut client, 1, 2).unwrap_err();
+        assert!(
+            matches!(&error, Error::Rejected { status: 422, message } if message.contains("Organization cannot be blank")),
+            "{error:?}"
+        );
 
         let host = FakeHost::new();
         host.on("POST", "/api/v2/organization_memberships", 500, json!({}));
