@@ -1,5 +1,6 @@
 //! The `host-test` command line: `demo`, `run`, `mock-zendesk`, `describe`.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -131,6 +132,15 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Writes to stdout and flushes. A closed pipe (`host-test demo | head`) quietly drops the rest
+/// instead of panicking like `print!` does.
+pub fn print_stdout(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+}
+
 /// `--plugin`, else the component built alongside this binary.
 pub fn plugin_path(plugin: &Option<PathBuf>) -> Result<PathBuf> {
     let path = plugin
@@ -176,7 +186,7 @@ fn run_stream(args: RunArgs) -> Result<u8> {
     options.progress = true;
     let summary = runner::run(options)?;
     if let Some(mock) = &mock {
-        print!("{}", runner::state_view::render_mock_state(mock));
+        print_stdout(&runner::state_view::render_mock_state(mock));
     }
     eprint!("{}", summary.render());
     Ok(summary.exit_code())
@@ -197,10 +207,10 @@ fn serve_mock(args: MockArgs) -> Result<u8> {
         let _ = stop_tx.send(());
     })
     .context("cannot install the Ctrl-C handler")?;
-    println!("listening on {}", server.addr());
-    println!("state: http://{}/__mock/state", server.addr());
-    use std::io::Write as _;
-    std::io::stdout().flush()?;
+    print_stdout(&format!(
+        "listening on {addr}\nstate: http://{addr}/__mock/state\n",
+        addr = server.addr()
+    ));
     // Serves on the server's threads until Ctrl-C or SIGTERM.
     let _ = stop_rx.recv();
     if let Some(path) = &args.state_out {
@@ -217,6 +227,9 @@ fn describe(args: DescribeArgs) -> Result<u8> {
     let plugin = runtime
         .load_plugin_file(&path)
         .with_context(|| format!("cannot load the plugin {}", path.display()))?;
-    println!("{}", serde_json::to_string_pretty(plugin.description())?);
+    print_stdout(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(plugin.description())?
+    ));
     Ok(0)
 }

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use mock_zendesk::MockZendesk;
 use serde_json::{Value, json};
 
-use crate::cli::{DemoArgs, plugin_path};
+use crate::cli::{DemoArgs, plugin_path, print_stdout};
 use crate::runner::state_view::render_mock_state;
 use crate::runner::{self, Disposition, EventReport, PluginSource, RunOptions, Summary, Target};
 
@@ -37,12 +37,14 @@ pub fn run_demo(args: &DemoArgs) -> Result<u8> {
     options.retry.max_attempts = 1;
     options.on_event = Some(Arc::new(move |report: &EventReport| {
         let label = labels.get(&report.line).map_or("", String::as_str);
-        print!("{}", render_event(report, label));
+        print_stdout(&render_event(report, label));
     }));
-    println!("Running the sample stream for tenant `{TENANT_ID}` through the plugin:\n");
+    print_stdout(&format!(
+        "Running the sample stream for tenant `{TENANT_ID}` through the plugin:\n\n"
+    ));
     let summary = runner::run(options)?;
-    println!("\n{}", render_mock_state(&mock));
-    print!("{}", render_summary(&summary));
+    print_stdout(&format!("\n{}\n", render_mock_state(&mock)));
+    print_stdout(&render_summary(&summary));
     Ok(summary.exit_code())
 }
 

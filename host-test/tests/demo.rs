@@ -10,7 +10,11 @@ fn the_demo_delivers_the_sample_and_shows_the_final_state() {
         .expect("the binary runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
 
     let expect = [
         // Per event: the calls with their statuses and the plugin version.
@@ -41,9 +45,69 @@ fn the_demo_delivers_the_sample_and_shows_the_final_state() {
     assert!(!stdout.contains("FAILED"), "{stdout}");
     // Grace joined Globex through company.id; Peter left Initech through company.remove.
     let row_with = |a: &str, b: &str| stdout.lines().any(|l| l.contains(a) && l.contains(b));
-    assert!(row_with("Grace Hopper (u-1002)", "Globex Corporation"), "{stdout}");
-    assert!(row_with("Ada Lovelace (u-1001)", "Globex Corporation"), "{stdout}");
+    assert!(
+        row_with("Grace Hopper (u-1002)", "Globex Corporation"),
+        "{stdout}"
+    );
+    assert!(
+        row_with("Ada Lovelace (u-1001)", "Globex Corporation"),
+        "{stdout}"
+    );
     assert!(!row_with("Peter Gibbons (u-1003)", "Initech"), "{stdout}");
     // The demo config's token is never echoed.
     assert!(!stdout.contains("demo-token") && !stderr.contains("demo-token"));
+}
+
+/// `host-test mock-zendesk`: serves on a loopback port, prints where, and on SIGTERM writes the
+/// final state to --state-out.
+#[test]
+fn the_mock_server_command_serves_and_writes_its_state_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let state_path = dir.path().join("state.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_host-test"))
+        .args(["mock-zendesk", "--listen", "127.0.0.1:0", "--state-out"])
+        .arg(&state_path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_string();
+    let mut second = String::new();
+    stdout.read_line(&mut second).unwrap();
+    assert_eq!(second.trim(), format!("state: http://{addr}/__mock/state"));
+
+    // A user created over HTTP shows up in the state file.
+    let body = r#"{"user":{"name":"Ann","email":"ann@example.com"}}"#;
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "POST /api/v2/users/create_or_update HTTP/1.1\r\nHost: {addr}\r\nX-Zendesk-Subdomain: acme\r\n\
+         Authorization: Basic eDp5\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    assert_eq!(state["acme"]["users"][0]["name"], "Ann", "{state:#}");
 }

@@ -54,7 +54,11 @@ fn events_jsonl() -> String {
             json!({"type": "track", "userId": "u2", "event": "Signed Up", "properties": {}}),
             json!({"type": "track", "userId": "u3", "event": "Order Completed", "properties": {"total": 3}}),
         ];
-        lines.extend(events.iter().map(|event| json!({"tenant": tenant, "event": event}).to_string()));
+        lines.extend(
+            events
+                .iter()
+                .map(|event| json!({"tenant": tenant, "event": event}).to_string()),
+        );
     }
     lines.join("\n")
 }
@@ -62,7 +66,9 @@ fn events_jsonl() -> String {
 fn run_against(mock: &MockZendesk, retry: RetryPolicy) -> Summary {
     let server = mock_zendesk::server::serve(mock.clone(), "127.0.0.1:0".parse().unwrap())
         .expect("the mock server starts");
-    let origin: Origin = format!("http://{}", server.addr()).parse().expect("loopback origin");
+    let origin: Origin = format!("http://{}", server.addr())
+        .parse()
+        .expect("loopback origin");
     let mut options = RunOptions::new(tenants_json(), events_jsonl(), Target::Loopback(origin));
     options.plugin = loaded();
     options.concurrency = 3;
@@ -94,13 +100,28 @@ fn comparable(account: &AccountSnapshot) -> Value {
         .map(|u| {
             let mut emails: Vec<&str> = account.emails_of(u.id);
             emails.sort();
-            json!([u.external_id, u.name, u.email, emails, u.user_fields, u.verified])
+            json!([
+                u.external_id,
+                u.name,
+                u.email,
+                emails,
+                u.user_fields,
+                u.verified
+            ])
         })
         .collect();
     let mut orgs: Vec<Value> = account
         .organizations
         .iter()
-        .map(|o| json!([o.external_id, o.name, o.tags, o.domain_names, o.organization_fields]))
+        .map(|o| {
+            json!([
+                o.external_id,
+                o.name,
+                o.tags,
+                o.domain_names,
+                o.organization_fields
+            ])
+        })
         .collect();
     let mut memberships: Vec<Value> = account
         .memberships
@@ -110,12 +131,32 @@ fn comparable(account: &AccountSnapshot) -> Value {
     let mut events: Vec<Value> = account
         .events
         .iter()
-        .map(|e| json!([ext(e.user_id), e.event.get("type"), e.event.get("properties")]))
+        .map(|e| {
+            json!([
+                ext(e.user_id),
+                e.event.get("type"),
+                e.event.get("properties")
+            ])
+        })
         .collect();
-    let mut fields: Vec<Value> = (account.user_fields.iter().map(|f| json!(["user", f.key, f.r#type])))
-        .chain(account.organization_fields.iter().map(|f| json!(["org", f.key, f.r#type])))
-        .collect();
-    for list in [&mut users, &mut orgs, &mut memberships, &mut events, &mut fields] {
+    let mut fields: Vec<Value> = (account
+        .user_fields
+        .iter()
+        .map(|f| json!(["user", f.key, f.r#type])))
+    .chain(
+        account
+            .organization_fields
+            .iter()
+            .map(|f| json!(["org", f.key, f.r#type])),
+    )
+    .collect();
+    for list in [
+        &mut users,
+        &mut orgs,
+        &mut memberships,
+        &mut events,
+        &mut fields,
+    ] {
         list.sort_by_key(|v| v.to_string());
     }
     json!({"users": users, "organizations": orgs, "memberships": memberships, "events": events, "fields": fields})
@@ -149,16 +190,35 @@ fn injected_faults_are_retried_to_the_same_final_state() {
     assert_eq!(without_faults.retries, 0);
     assert_eq!(with_faults.dead_lettered, 0, "{with_faults:#?}");
     assert_eq!(with_faults.delivered, 30);
-    assert!(with_faults.retries > 0, "faults at rate 0.3 must cause retries");
-    let faulted = faulty.requests().iter().filter(|r| r.fault.is_some()).count();
+    assert!(
+        with_faults.retries > 0,
+        "faults at rate 0.3 must cause retries"
+    );
+    let faulted = faulty
+        .requests()
+        .iter()
+        .filter(|r| r.fault.is_some())
+        .count();
     assert!(faulted > 0);
     assert!(with_faults.zendesk_calls > without_faults.zendesk_calls);
 
     for tenant in TENANTS {
         let clean_state = comparable(&clean.account(tenant));
-        assert_eq!(clean_state["users"].as_array().map(Vec::len), Some(3), "{clean_state:#}");
-        assert_eq!(clean_state["memberships"].as_array().map(Vec::len), Some(4), "{clean_state:#}");
-        assert_eq!(clean_state["events"].as_array().map(Vec::len), Some(3), "{clean_state:#}");
+        assert_eq!(
+            clean_state["users"].as_array().map(Vec::len),
+            Some(3),
+            "{clean_state:#}"
+        );
+        assert_eq!(
+            clean_state["memberships"].as_array().map(Vec::len),
+            Some(4),
+            "{clean_state:#}"
+        );
+        assert_eq!(
+            clean_state["events"].as_array().map(Vec::len),
+            Some(3),
+            "{clean_state:#}"
+        );
         assert_eq!(
             comparable(&faulty.account(tenant)),
             clean_state,

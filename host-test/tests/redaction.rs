@@ -24,9 +24,7 @@ fn the_token_appears_in_no_trace_dead_letter_summary_or_console_output() {
         "open": {"subdomain": "open", "email": "admin@open.example", "apiToken": TOKEN},
         "locked": {"subdomain": "locked", "email": "admin@locked.example", "apiToken": TOKEN},
     }});
-    let identify = |user: &str| {
-        json!({"type": "identify", "userId": user, "traits": {"name": "Ann", "email": "ann@example.com", "planName": "pro"}})
-    };
+    let identify = |user: &str| json!({"type": "identify", "userId": user, "traits": {"name": "Ann", "email": "ann@example.com", "planName": "pro"}});
     let events = [
         json!({"tenant": "open", "event": identify("u1")}),
         json!({"tenant": "locked", "event": identify("u1")}),
@@ -53,21 +51,41 @@ fn the_token_appears_in_no_trace_dead_letter_summary_or_console_output() {
 
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(1), "the 401 dead-letters an event\n{stderr}");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the 401 dead-letters an event\n{stderr}"
+    );
     let trace = std::fs::read_to_string(path("trace.jsonl")).unwrap();
     let dead = std::fs::read_to_string(path("dead.jsonl")).unwrap();
     let summary = std::fs::read_to_string(path("summary.json")).unwrap();
 
     // The failing path really ran: a 401 in the trace, a rejected dead letter.
-    let trace_lines: Vec<Value> = trace.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert!(trace_lines.iter().any(|t| t["tenant"] == "locked" && t["status"] == 401), "{trace}");
-    assert!(trace_lines.iter().any(|t| t["tenant"] == "open" && t["status"] == 201), "{trace}");
+    let trace_lines: Vec<Value> = trace
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        trace_lines
+            .iter()
+            .any(|t| t["tenant"] == "locked" && t["status"] == 401),
+        "{trace}"
+    );
+    assert!(
+        trace_lines
+            .iter()
+            .any(|t| t["tenant"] == "open" && t["status"] == 201),
+        "{trace}"
+    );
     // And the Authorization header was sent, redacted in the trace.
     for line in &trace_lines {
         let headers = line["headers"].as_array().unwrap();
         let auth = headers
             .iter()
-            .find(|h| h[0].as_str().is_some_and(|n| n.eq_ignore_ascii_case("authorization")))
+            .find(|h| {
+                h[0].as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case("authorization"))
+            })
             .unwrap_or_else(|| panic!("no Authorization header in {line}"));
         assert_eq!(auth[1], "[redacted]");
     }
@@ -85,8 +103,16 @@ fn the_token_appears_in_no_trace_dead_letter_summary_or_console_output() {
         ("stdout", &stdout),
         ("stderr", &stderr),
     ] {
-        for secret in [TOKEN, "SECRET-TOKEN", basic_open.as_str(), basic_locked.as_str()] {
-            assert!(!text.contains(secret), "{name} contains {secret:?}:\n{text}");
+        for secret in [
+            TOKEN,
+            "SECRET-TOKEN",
+            basic_open.as_str(),
+            basic_locked.as_str(),
+        ] {
+            assert!(
+                !text.contains(secret),
+                "{name} contains {secret:?}:\n{text}"
+            );
         }
     }
 }

@@ -67,7 +67,10 @@ fn read_jsonl(path: &Path) -> Vec<Value> {
 }
 
 fn assert_adds_up(summary: &Summary) {
-    assert_eq!(summary.delivered + summary.skipped + summary.dead_lettered, summary.lines);
+    assert_eq!(
+        summary.delivered + summary.skipped + summary.dead_lettered,
+        summary.lines
+    );
 }
 
 #[test]
@@ -98,7 +101,11 @@ fn events_of_one_tenant_are_delivered_in_input_order() {
     for tenant in ["a", "b", "c"] {
         let account = mock.account(tenant);
         let user = account.user_by_external_id("u1").expect("user exists");
-        assert_eq!(user.user_fields.get("step"), Some(&json!(9)), "tenant {tenant}");
+        assert_eq!(
+            user.user_fields.get("step"),
+            Some(&json!(9)),
+            "tenant {tenant}"
+        );
         assert_eq!(account.events.len(), 1);
         assert_eq!(summary.tenants[tenant].delivered, 11);
         // The identify's writes all precede the track's event POST.
@@ -108,7 +115,10 @@ fn events_of_one_tenant_are_delivered_in_input_order() {
             .map(|r| format!("{} {}", r.method, r.path))
             .collect();
         let first_event = paths.iter().position(|p| p.contains("/events")).unwrap();
-        let last_upsert = paths.iter().rposition(|p| p.contains("create_or_update")).unwrap();
+        let last_upsert = paths
+            .iter()
+            .rposition(|p| p.contains("create_or_update"))
+            .unwrap();
         assert!(last_upsert < first_event, "{paths:#?}");
     }
 }
@@ -128,8 +138,14 @@ fn tenants_are_isolated_from_each_other() {
     assert_eq!(b.users.len(), 1);
     assert_eq!(a.users[0].name, "Ann of A");
     assert_eq!(b.users[0].name, "Bob of B");
-    assert_eq!(summary.tenants["a"].zendesk_calls, mock.requests_for("a").len() as u64);
-    assert_eq!(summary.tenants["b"].zendesk_calls, mock.requests_for("b").len() as u64);
+    assert_eq!(
+        summary.tenants["a"].zendesk_calls,
+        mock.requests_for("a").len() as u64
+    );
+    assert_eq!(
+        summary.tenants["b"].zendesk_calls,
+        mock.requests_for("b").len() as u64
+    );
 }
 
 #[test]
@@ -172,14 +188,19 @@ fn malformed_lines_are_dead_lettered_with_their_reasons() {
     assert_eq!(found[1], (3, "malformed_input", "missing \"tenant\""));
     assert_eq!(
         found[2],
-        (4, "malformed_input", "unknown tenant \"nobody\" (not in the tenants file)")
+        (
+            4,
+            "malformed_input",
+            "unknown tenant \"nobody\" (not in the tenants file)"
+        )
     );
     assert_eq!(found[3], (5, "malformed_input", "missing \"event\""));
     assert_eq!(dead[0]["raw"], "{this is not json");
     assert_eq!(dead[2]["tenant"], "nobody");
 
     let written: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
+            .unwrap();
     assert_eq!(written["lines"], 6);
     assert_eq!(written["dead_lettered"], 4);
     assert_eq!(written["tenants"]["(no tenant)"]["dead_lettered"], 2);
@@ -215,7 +236,10 @@ fn a_tenant_with_an_invalid_config_dead_letters_its_events_and_the_others_run() 
         assert_eq!(letter["error_class"], "invalid-config");
         assert_eq!(letter["attempts"], 0);
         assert_eq!(letter["tenant"], "broken");
-        assert!(letter["event"]["traits"].is_object(), "the event is kept for replay");
+        assert!(
+            letter["event"]["traits"].is_object(),
+            "the event is kept for replay"
+        );
     }
 }
 
@@ -227,16 +251,35 @@ fn skipped_events_count_as_handled_and_exit_zero() {
     let tenants_json = json!({"tenants": {"a": config}}).to_string();
     let events = vec![
         line("a", identify("u1", "Ann", json!({}))),
-        line("a", json!({"type": "track", "userId": "u1", "event": "Newsletter Opened"})),
+        line(
+            "a",
+            json!({"type": "track", "userId": "u1", "event": "Newsletter Opened"}),
+        ),
         line("a", json!({"type": "page", "userId": "u1", "name": "Home"})),
-        line("a", json!({"type": "track", "userId": "u1", "event": "Order Completed"})),
+        line(
+            "a",
+            json!({"type": "track", "userId": "u1", "event": "Order Completed"}),
+        ),
     ];
     let summary = runner::run(options(tenants_json, &events, &mock)).unwrap();
-    assert_eq!((summary.delivered, summary.skipped, summary.dead_lettered), (2, 2, 0));
+    assert_eq!(
+        (summary.delivered, summary.skipped, summary.dead_lettered),
+        (2, 2, 0)
+    );
     assert_eq!(summary.exit_code(), 0);
-    assert_eq!(summary.skipped_reasons.len(), 2, "{:?}", summary.skipped_reasons);
+    assert_eq!(
+        summary.skipped_reasons.len(),
+        2,
+        "{:?}",
+        summary.skipped_reasons
+    );
     assert!(summary.skipped_reasons.keys().any(|r| r.contains("page")));
-    assert!(summary.skipped_reasons.keys().any(|r| r.contains("Newsletter Opened")));
+    assert!(
+        summary
+            .skipped_reasons
+            .keys()
+            .any(|r| r.contains("Newsletter Opened"))
+    );
     assert_eq!(mock.account("a").events.len(), 1);
 }
 
@@ -246,7 +289,10 @@ fn retryable_failures_are_retried_then_dead_lettered_with_the_attempt_count() {
     let mock = MockZendesk::new();
     // No such user and nothing to create it from: the plugin answers "retryable" (the identify
     // may still be on its way), asking for 60 s; the runner caps the wait at max_backoff.
-    let events = vec![line("a", json!({"type": "track", "userId": "ghost", "event": "Paid"}))];
+    let events = vec![line(
+        "a",
+        json!({"type": "track", "userId": "ghost", "event": "Paid"}),
+    )];
     let mut opts = options(tenants(&["a"]), &events, &mock);
     opts.retry.max_attempts = 3;
     opts.dead_letter = Some(dir.path().join("dead.jsonl"));
@@ -254,14 +300,19 @@ fn retryable_failures_are_retried_then_dead_lettered_with_the_attempt_count() {
     let started = std::time::Instant::now();
     let summary = runner::run(opts).unwrap();
 
-    assert!(started.elapsed() < Duration::from_secs(5), "Retry-After was capped");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "Retry-After was capped"
+    );
     assert_eq!((summary.dead_lettered, summary.retries), (1, 2));
     let dead = read_jsonl(&dir.path().join("dead.jsonl"));
     assert_eq!(dead[0]["error_class"], "retryable");
     assert_eq!(dead[0]["attempts"], 3);
     let trace = read_jsonl(&dir.path().join("trace.jsonl"));
-    let attempts: std::collections::BTreeSet<u64> =
-        trace.iter().map(|t| t["attempt"].as_u64().unwrap()).collect();
+    let attempts: std::collections::BTreeSet<u64> = trace
+        .iter()
+        .map(|t| t["attempt"].as_u64().unwrap())
+        .collect();
     assert_eq!(attempts, [1, 2, 3].into());
     assert_eq!(trace.len() as u64, summary.zendesk_calls);
     assert_eq!(trace.len(), mock.requests_for("a").len());
@@ -274,11 +325,16 @@ fn the_observer_sees_every_event_with_its_calls() {
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let events = vec![
         line("a", identify("u1", "Ann", json!({}))),
-        line("a", json!({"type": "alias", "userId": "u1", "previousId": "x"})),
+        line(
+            "a",
+            json!({"type": "alias", "userId": "u1", "previousId": "x"}),
+        ),
     ];
     let mut opts = options(tenants(&["a"]), &events, &mock);
     let sink = Arc::clone(&seen);
-    opts.on_event = Some(Arc::new(move |report| sink.lock().unwrap().push(report.clone())));
+    opts.on_event = Some(Arc::new(move |report| {
+        sink.lock().unwrap().push(report.clone())
+    }));
     runner::run(opts).unwrap();
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 2);
@@ -292,7 +348,10 @@ fn the_observer_sees_every_event_with_its_calls() {
         seen[0].calls
     );
     assert!(seen[0].plugin_version.is_some());
-    assert!(matches!(seen[1].disposition, runner::Disposition::Skipped { .. }));
+    assert!(matches!(
+        seen[1].disposition,
+        runner::Disposition::Skipped { .. }
+    ));
     assert!(seen[1].calls.is_empty());
 }
 
@@ -317,7 +376,12 @@ fn the_binary_exits_0_1_or_2() {
     let (t, g, b) = (path(&tenants_path), path(&good), path(&bad));
 
     let ok = run(&["run", "--mock", "--tenants", &t, "--events", &g]);
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let stdout = String::from_utf8_lossy(&ok.stdout);
     assert!(stdout.contains("mock Zendesk account `a`"), "{stdout}");
     assert!(stdout.contains("Ann"), "{stdout}");
@@ -327,16 +391,114 @@ fn the_binary_exits_0_1_or_2() {
     assert!(String::from_utf8_lossy(&failed.stderr).contains("1 dead-lettered"));
 
     assert_eq!(run(&["run", "--tenants", &t]).status.code(), Some(2));
-    assert_eq!(run(&["run", "--mock", "--tenants", &g, "--events", &g]).status.code(), Some(2));
     assert_eq!(
-        run(&["run", "--watch", "--tenants", &t, "--events", &g]).status.code(),
+        run(&["run", "--mock", "--tenants", &g, "--events", &g])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["run", "--watch", "--tenants", &t, "--events", &g])
+            .status
+            .code(),
         Some(2),
         "--watch needs --plugin"
     );
-    let remote = run(&["run", "--zendesk-origin", "http://example.com", "--tenants", &t, "--events", &g]);
+    let remote = run(&[
+        "run",
+        "--zendesk-origin",
+        "http://example.com",
+        "--tenants",
+        &t,
+        "--events",
+        &g,
+    ]);
     assert_eq!(remote.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&remote.stderr).contains("loopback"));
     let exposed = run(&["mock-zendesk", "--listen", "0.0.0.0:0"]);
     assert_eq!(exposed.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&exposed.stderr).contains("loopback"));
+}
+
+/// `--watch`: a new plugin file is swapped in between two events of the same tenant; a broken
+/// file is rejected and the serving version carries on. No event fails or is lost.
+#[test]
+fn watch_swaps_the_plugin_between_events_and_rejects_a_broken_file() {
+    use std::sync::mpsc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let plugin_path = dir.path().join("zendesk.wasm");
+    std::fs::copy(env!("ZENDESK_WASM"), &plugin_path).unwrap();
+    let v1 = std::fs::read(env!("ZENDESK_WASM")).unwrap();
+    let v2 = std::fs::read(env!("ZENDESK_SWAP_WASM")).unwrap();
+    // Writers replace the file atomically (temp file + rename), as documented.
+    let install = move |bytes: &[u8]| {
+        let temp = plugin_path.with_extension("tmp");
+        std::fs::write(&temp, bytes).unwrap();
+        std::fs::rename(&temp, &plugin_path).unwrap();
+    };
+
+    let mock = MockZendesk::new();
+    let events: Vec<String> = (1..=12)
+        .map(|n| {
+            line(
+                "a",
+                identify(&format!("u{n}"), &format!("User {n}"), json!({})),
+            )
+        })
+        .collect();
+    let mut opts = options(tenants(&["a"]), &events, &mock);
+    opts.plugin = PluginSource::File(dir.path().join("zendesk.wasm"));
+    opts.watch = true;
+    opts.concurrency = 1;
+
+    let (swap_tx, swap_rx) = mpsc::channel::<String>();
+    let swap_tx = std::sync::Mutex::new(swap_tx);
+    opts.on_swap = Some(Arc::new(move |event| {
+        let text = match event {
+            host_test::runtime::SwapEvent::Swapped(report) => {
+                format!("swapped to {}", report.to_version)
+            }
+            host_test::runtime::SwapEvent::Rejected { .. } => "rejected".to_string(),
+        };
+        let _ = swap_tx.lock().unwrap().send(text);
+    }));
+    let swap_rx = std::sync::Mutex::new(swap_rx);
+    let served = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let served_by = Arc::clone(&served);
+    let swaps = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen_swaps = Arc::clone(&swaps);
+    opts.on_event = Some(Arc::new(move |report| {
+        served_by
+            .lock()
+            .unwrap()
+            .push(report.plugin_version.clone().unwrap_or_default());
+        // Between events 4 and 5: install v2; between 8 and 9: a truncated file. The run waits
+        // (in this observer) until the watcher has dealt with each file.
+        let file = match report.line {
+            4 => v2.clone(),
+            8 => v1[..v1.len() / 2].to_vec(),
+            _ => return,
+        };
+        install(&file);
+        let event = swap_rx
+            .lock()
+            .unwrap()
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the watcher reacts to the new file");
+        seen_swaps.lock().unwrap().push(event);
+    }));
+    let summary = runner::run(opts).unwrap();
+
+    assert_eq!(summary.delivered, 12, "{summary:#?}");
+    let served = served.lock().unwrap();
+    let v1_version = served[0].clone();
+    let v2_version = format!("{v1_version}-swap");
+    assert!(served[..4].iter().all(|v| *v == v1_version), "{served:?}");
+    assert!(served[4..].iter().all(|v| *v == v2_version), "{served:?}");
+    assert_eq!(
+        *swaps.lock().unwrap(),
+        vec![format!("swapped to {v2_version}"), "rejected".to_string()]
+    );
+    assert_eq!(mock.account("a").users.len(), 12);
 }

@@ -59,6 +59,9 @@ pub enum PluginSource {
 /// Called once per finished event line (not for malformed lines), from worker threads.
 pub type EventObserver = Arc<dyn Fn(&EventReport) + Send + Sync>;
 
+/// Called when `watch` swapped in a new plugin version or rejected a new file.
+pub type SwapObserver = Arc<dyn Fn(&SwapEvent) + Send + Sync>;
+
 pub struct RunOptions {
     /// The tenants file's text: `{"tenants": {...}, "limits": {...}}`.
     pub tenants_json: String,
@@ -77,6 +80,8 @@ pub struct RunOptions {
     /// Show a progress bar (only ever drawn when stderr is a terminal).
     pub progress: bool,
     pub on_event: Option<EventObserver>,
+    /// Told about hot swaps (they are also logged to stderr).
+    pub on_swap: Option<SwapObserver>,
 }
 
 impl RunOptions {
@@ -99,6 +104,7 @@ impl RunOptions {
             retry: RetryPolicy::default(),
             progress: false,
             on_event: None,
+            on_swap: None,
         }
     }
 }
@@ -122,7 +128,10 @@ pub fn run(options: RunOptions) -> Result<Summary> {
     let (runtime, plugin) = load_plugin(&options.plugin, options.concurrency)?;
     let slot = Arc::new(PluginSlot::new(plugin));
     let _watch = match (&options.plugin, options.watch) {
-        (PluginSource::File(path), true) => Some(watch_plugin(&runtime, &slot, path.clone())),
+        (PluginSource::File(path), true) => {
+            let on_swap = options.on_swap.clone();
+            Some(watch_plugin(&runtime, &slot, path.clone(), on_swap))
+        }
         (PluginSource::Loaded(..), true) => bail!("watching needs a plugin file"),
         (_, false) => None,
     };
@@ -275,24 +284,23 @@ fn watch_plugin(
     runtime: &Arc<Runtime>,
     slot: &Arc<PluginSlot>,
     path: PathBuf,
+    on_swap: Option<SwapObserver>,
 ) -> runtime::WatchHandle {
-    runtime::watch(
-        Arc::clone(runtime),
-        Arc::clone(slot),
-        path,
-        |event| match event {
+    runtime::watch(Arc::clone(runtime), Arc::clone(slot), path, move |event| {
+        match &event {
             SwapEvent::Swapped(report) => eprintln!(
                 "plugin swapped: {} -> {} (loaded in {} ms)",
                 report.from_version,
                 report.to_version,
                 report.load_time.as_millis()
             ),
-            SwapEvent::Rejected { path, reason } => {
-                eprintln!(
-                    "plugin file {} rejected, old version keeps serving: {reason}",
-                    path.display()
-                )
-            }
-        },
-    )
+            SwapEvent::Rejected { path, reason } => eprintln!(
+                "plugin file {} rejected, the old version keeps serving: {reason}",
+                path.display()
+            ),
+        }
+        if let Some(observer) = &on_swap {
+            observer(&event);
+        }
+    })
 }
