@@ -1,0 +1,150 @@
+//! Benchmarks of the plugin and its sandbox: `cargo bench -p host-test`.
+//!
+//! Prints one table: component size, load (compile + pre-instantiate + describe) and hot-swap
+//! time, time per sandboxed call, events per second through the sandbox against the in-process
+//! mock, and the number of Zendesk calls per event by type, cold (nothing cached) and warm.
+//! Numbers, not assertions: the call counts are asserted by tests/economy.rs.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use host_test::runtime::{Limits, MockTransport, PluginSlot, Runtime, RuntimeOptions, Tenant};
+use mock_zendesk::MockZendesk;
+use serde_json::json;
+
+const WASM: &str = env!("ZENDESK_WASM");
+
+fn main() -> anyhow::Result<()> {
+    let runtime = Runtime::new(RuntimeOptions::default())?;
+    let bytes = std::fs::read(WASM)?;
+    println!("| measure | value |\n|---|---|");
+    println!("| component size | {} KiB |", bytes.len() / 1024);
+
+    let load = time_per(3, || {
+        runtime.load_plugin(&bytes).expect("the built component loads");
+    });
+    println!("| load (compile + pre-instantiate + describe) | {} |", ms(load));
+    let plugin = runtime.load_plugin(&bytes)?;
+    let slot = PluginSlot::new(plugin.clone());
+    let swap = time_per(3, || {
+        slot.reload_from(&runtime, WASM.as_ref())
+            .expect("the built component reloads");
+    });
+    println!("| hot swap (reload_from) | {} |", ms(swap));
+
+    let mock = MockZendesk::new();
+    let tenant = tenant("bench", &mock);
+    let per_call = time_per(2000, || {
+        runtime
+            .validate_config(&plugin, &tenant)
+            .expect("the bench config is valid");
+    });
+    println!(
+        "| fresh sandbox per call (instantiate + validate-config) | {:.1} µs |",
+        per_call.as_secs_f64() * 1e6
+    );
+
+    // Steady state: 50 users identified again and again (fields and ids cached).
+    let identify = |i: usize| {
+        json!({"type": "identify", "userId": format!("u{}", i % 50), "traits": {
+            "name": format!("User {}", i % 50), "email": format!("u{}@example.com", i % 50),
+            "plan": "pro", "loginCount": i}})
+        .to_string()
+    };
+    for i in 0..50 {
+        runtime.transform(&plugin, &tenant, &identify(i)).result.ok();
+    }
+    let n = 2000;
+    let started = Instant::now();
+    for i in 0..n {
+        let report = runtime.transform(&plugin, &tenant, &identify(i));
+        assert!(report.result.is_ok(), "{:?}", report.result);
+    }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    println!("| identify events/s, 1 thread (in-process mock) | {rate:.0} |");
+
+    let threads = 2;
+    let tenants: Vec<Tenant> = (0..threads)
+        .map(|t| tenant(&format!("bench{t}"), &mock))
+        .collect();
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for tenant in &tenants {
+            let (runtime, plugin) = (&runtime, &plugin);
+            scope.spawn(move || {
+                for i in 0..n {
+                    runtime.transform(plugin, tenant, &identify(i)).result.ok();
+                }
+            });
+        }
+    });
+    let rate = (n * threads) as f64 / started.elapsed().as_secs_f64();
+    println!("| identify events/s, {threads} threads / {threads} tenants | {rate:.0} |");
+
+    calls_per_event(&runtime, &plugin);
+    Ok(())
+}
+
+/// Zendesk calls made per event type, on a fresh account (cold) and once everything is cached.
+fn calls_per_event(runtime: &Runtime, plugin: &host_test::runtime::Plugin) {
+    let mock = MockZendesk::new();
+    let tenant = tenant("calls", &mock);
+    let events = [
+        ("identify", json!({"type": "identify", "userId": "u1", "traits": {
+            "name": "Ann Lee", "email": "ann@example.com", "plan": "pro", "seats": 3}})),
+        ("identify + company.id", json!({"type": "identify", "userId": "u1", "traits": {
+            "name": "Ann Lee", "email": "ann@example.com", "company": {"id": "ORG"}}})),
+        ("group", json!({"type": "group", "userId": "u1", "groupId": "g1", "traits": {
+            "name": "Initech", "industry": "software"}})),
+        ("track", json!({"type": "track", "userId": "u1", "event": "Order Completed",
+            "properties": {"revenue": 12}})),
+        ("track (context.zendesk_user_id)", json!({"type": "track", "event": "Viewed",
+            "context": {"zendesk_user_id": "USER"}, "properties": {}})),
+        ("Ticket Created", json!({"type": "track", "userId": "u1", "event": "Ticket Created",
+            "properties": {"subject": "Help", "comment": "It broke"}})),
+    ];
+    println!("\n| event | Zendesk calls, cold | warm |\n|---|---|---|");
+    let mut org_id = String::new();
+    let mut user_id = String::new();
+    for (name, event) in events {
+        let mut counts = Vec::new();
+        for _round in 0..2 {
+            let event = event
+                .to_string()
+                .replace("\"ORG\"", &org_id)
+                .replace("USER", &user_id);
+            let before = mock.requests_for("calls").len();
+            let report = runtime.transform(plugin, &tenant, &event);
+            assert!(report.result.is_ok(), "{name}: {:?}", report.result);
+            counts.push(mock.requests_for("calls").len() - before);
+            if org_id.is_empty() {
+                // An organization to join by Zendesk id in the next events.
+                let org = json!({"name": "Globex", "external_id": "globex"});
+                org_id = mock.seed_organization("calls", org).to_string();
+            }
+            let account = mock.account("calls");
+            if let Some(user) = account.user_by_external_id("u1") {
+                user_id = user.id.to_string();
+            }
+        }
+        println!("| {name} | {} | {} |", counts[0], counts[1]);
+    }
+}
+
+fn tenant(id: &str, mock: &MockZendesk) -> Tenant {
+    let config = json!({"subdomain": id, "email": "admin@example.com", "apiToken": "bench-token"});
+    let transport = Arc::new(MockTransport::new(mock.clone()));
+    Tenant::new(id, config.to_string(), Limits::default(), transport, None)
+}
+
+fn time_per(iterations: u32, mut f: impl FnMut()) -> Duration {
+    let started = Instant::now();
+    for _ in 0..iterations {
+        f();
+    }
+    started.elapsed() / iterations
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
