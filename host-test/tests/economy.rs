@@ -20,7 +20,9 @@ fn track(name: &str, properties: Value) -> Value {
 /// the user id, the org and the field definitions are known (cached).
 fn warm() -> Scenario {
     let s = Scenario::new();
-    s.deliver(identify(json!({"name": "Ann", "email": "ann@example.com", "plan": "pro"})));
+    s.deliver(identify(
+        json!({"name": "Ann", "email": "ann@example.com", "plan": "pro"}),
+    ));
     s.deliver(json!({"type": "group", "userId": "u-1", "groupId": "g-1",
                      "traits": {"name": "Acme", "tier": "gold"}}));
     s
@@ -36,17 +38,32 @@ fn assert_calls(s: &Scenario, what: &str, event: Value, expected: usize) -> Deli
 #[test]
 fn identify_with_known_fields_is_one_call() {
     let s = warm();
-    assert_calls(&s, "identify", identify(json!({"name": "Ann", "email": "ann@example.com", "plan": "team"})), 1);
+    assert_calls(
+        &s,
+        "identify",
+        identify(json!({"name": "Ann", "email": "ann@example.com", "plan": "team"})),
+        1,
+    );
 }
 
 #[test]
 fn a_cold_identify_lists_fields_once_then_upserts() {
     let s = Scenario::new();
     s.mock.seed_user_field(SUB, "plan", "text");
-    assert_calls(&s, "cold identify", identify(json!({"name": "Ann", "email": "a@example.com", "plan": "pro"})), 2);
+    assert_calls(
+        &s,
+        "cold identify",
+        identify(json!({"name": "Ann", "email": "a@example.com", "plan": "pro"})),
+        2,
+    );
     // Without custom traits there is nothing to look up.
     let fresh = Scenario::new();
-    assert_calls(&fresh, "identify without custom traits", identify(json!({"name": "Ann", "email": "a@example.com"})), 1);
+    assert_calls(
+        &fresh,
+        "identify without custom traits",
+        identify(json!({"name": "Ann", "email": "a@example.com"})),
+        1,
+    );
 }
 
 #[test]
@@ -54,30 +71,63 @@ fn identify_with_a_company_is_two_calls_and_already_primary_adds_nothing() {
     let s = Scenario::with_settings(json!({"updatePrimaryEmail": true}));
     let org = s.mock.seed_organization(SUB, json!({"name": "Acme"}));
     s.deliver(identify(json!({"name": "Ann", "email": "ann@example.com"})));
-    assert_calls(&s, "identify + company", identify(json!({"name": "Ann", "email": "ann@example.com", "company": {"id": org}})), 2);
-    assert_calls(&s, "identify, email already primary", identify(json!({"name": "Ann", "email": "ann@example.com"})), 1);
+    assert_calls(
+        &s,
+        "identify + company",
+        identify(json!({"name": "Ann", "email": "ann@example.com", "company": {"id": org}})),
+        2,
+    );
+    assert_calls(
+        &s,
+        "identify, email already primary",
+        identify(json!({"name": "Ann", "email": "ann@example.com"})),
+        1,
+    );
 }
 
 #[test]
 fn group_with_a_known_user_is_two_calls() {
     let s = warm();
-    let d = assert_calls(&s, "group", json!({"type": "group", "userId": "u-1", "groupId": "g-2",
-        "traits": {"name": "Globex", "tier": "silver"}}), 2);
-    assert_eq!(d.calls(), ["POST /api/v2/organizations/create_or_update", "POST /api/v2/organization_memberships"]);
+    let d = assert_calls(
+        &s,
+        "group",
+        json!({"type": "group", "userId": "u-1", "groupId": "g-2",
+        "traits": {"name": "Globex", "tier": "silver"}}),
+        2,
+    );
+    assert_eq!(
+        d.calls(),
+        [
+            "POST /api/v2/organizations/create_or_update",
+            "POST /api/v2/organization_memberships"
+        ]
+    );
 }
 
 #[test]
 fn group_without_user_id_is_one_call() {
     let s = Scenario::with_settings(json!({"sendGroupCallsWithoutUserId": true}));
-    assert_calls(&s, "group without userId", json!({"type": "group", "groupId": "g-1", "traits": {"name": "Acme"}}), 1);
+    assert_calls(
+        &s,
+        "group without userId",
+        json!({"type": "group", "groupId": "g-1", "traits": {"name": "Acme"}}),
+        1,
+    );
 }
 
 #[test]
 fn track_with_a_known_user_is_one_call() {
     let s = warm();
-    assert_calls(&s, "track (cached user)", track("Viewed Plan", json!({})), 1);
+    assert_calls(
+        &s,
+        "track (cached user)",
+        track("Viewed Plan", json!({})),
+        1,
+    );
     let direct = Scenario::new();
-    let ann = direct.mock.seed_user(SUB, json!({"name": "Ann", "email": "ann@example.com"}));
+    let ann = direct
+        .mock
+        .seed_user(SUB, json!({"name": "Ann", "email": "ann@example.com"}));
     let event = json!({"type": "track", "event": "X", "context": {"zendesk_user_id": ann}});
     assert_calls(&direct, "track (zendesk_user_id)", event, 1);
 }
@@ -85,7 +135,10 @@ fn track_with_a_known_user_is_one_call() {
 #[test]
 fn a_cold_track_is_a_lookup_plus_the_event() {
     let s = Scenario::new();
-    s.mock.seed_user(SUB, json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}));
+    s.mock.seed_user(
+        SUB,
+        json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}),
+    );
     assert_calls(&s, "cold track", track("Viewed Plan", json!({})), 2);
 }
 
@@ -98,7 +151,32 @@ fn skipped_track_is_zero_calls() {
 #[test]
 fn tickets_with_a_known_user_are_two_calls_to_create_and_one_to_update() {
     let s = warm();
-    assert_calls(&s, "ticket created", track("Ticket Created", json!({"subject": "Hi", "comment": "Help"})), 2);
+    assert_calls(
+        &s,
+        "ticket created",
+        track(
+            "Ticket Created",
+            json!({"subject": "Hi", "comment": "Help"}),
+        ),
+        2,
+    );
     let ticket_id = id_of(&s.state().all("tickets")[0]["id"]);
-    assert_calls(&s, "ticket updated", track("Ticket Updated", json!({"ticket_id": ticket_id, "status": "open"})), 1);
+    assert_calls(
+        &s,
+        "ticket updated",
+        track(
+            "Ticket Updated",
+            json!({"ticket_id": ticket_id, "status": "open"}),
+        ),
+        1,
+    );
+}
+
+#[test]
+fn a_new_user_whose_primary_email_trait_is_its_email_needs_no_identity_calls() {
+    let s = Scenario::new();
+    let event = identify(
+        json!({"name": "Ann", "email": "ann@example.com", "primaryEmail": "ann@example.com"}),
+    );
+    assert_calls(&s, "new user, primaryEmail = email", event, 1);
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use host_test::runtime::{CallError, GuestError};
+use host_test::runtime::{CallError, FetchFailure, GuestError};
 use mock_zendesk::{FaultKind, Faults};
 use serde_json::{Value, json};
 
@@ -13,8 +13,18 @@ fn ann_identify() -> Value {
     json!({"type": "identify", "userId": "u-1", "traits": {"name": "Ann", "email": "ann@example.com"}})
 }
 
+fn identify(user_id: &str, traits: Value) -> Value {
+    json!({"type": "identify", "userId": user_id, "traits": traits})
+}
+
 fn always(kind: FaultKind, retry_after_seconds: u32) -> Faults {
-    Faults { rate: 1.0, seed: 7, kinds: vec![kind], retry_after_seconds, slow_ms: 0 }
+    Faults {
+        rate: 1.0,
+        seed: 7,
+        kinds: vec![kind],
+        retry_after_seconds,
+        slow_ms: 0,
+    }
 }
 
 /// Every fault kind answered by the mock: (fault, expected status, expected retry-after).
@@ -30,7 +40,11 @@ fn rate_limits_unavailability_conflicts_and_server_errors_are_retryable() {
         let s = Scenario::new();
         s.mock.set_faults(always(kind, retry_after.unwrap_or(1)));
         let d = s.send(ann_identify());
-        assert_eq!(d.statuses(), [status], "{kind:?}: one call, then give up for now");
+        assert_eq!(
+            d.statuses(),
+            [status],
+            "{kind:?}: one call, then give up for now"
+        );
         assert_eq!(retryable(&d), retry_after, "{kind:?}");
         assert!(d.report.result.as_ref().is_err_and(CallError::is_retryable));
         assert_eq!(s.state().count("users"), 0);
@@ -47,9 +61,11 @@ fn timeouts_and_connection_failures_are_retryable() {
     let s = Scenario::new();
     s.transport.fail_nth(1, Injected::Timeout);
     assert_eq!(retryable(&s.send(ann_identify())), None);
-    s.transport.disconnect_nth(1);
+    let reset = FetchFailure::Connection("connection reset by peer (injected)".into());
+    s.transport.fail_with(1, reset);
     assert_eq!(retryable(&s.send(ann_identify())), None);
-    s.transport.fail_nth(1, Injected::Unavailable { retry_after: 11 });
+    s.transport
+        .fail_nth(1, Injected::Unavailable { retry_after: 11 });
     assert_eq!(retryable(&s.send(ann_identify())), Some(11));
     assert_eq!(s.state().count("users"), 0);
 }
@@ -63,9 +79,41 @@ fn wrong_credentials_are_rejected_naming_them_without_leaking_the_token() {
     assert_eq!(status, 401);
     assert_mentions(&message, &["credentials"]);
     let basic = base64(&format!("admin@example.com/token:{API_TOKEN}"));
-    let everything = format!("{:?} {:?} {:?}", d.report.result, d.report.fetches, d.report.logs);
-    assert!(!everything.contains(API_TOKEN), "token leaked: {everything}");
-    assert!(!everything.contains(&basic), "Basic credentials leaked: {everything}");
+    let everything = format!(
+        "{:?} {:?} {:?}",
+        d.report.result, d.report.fetches, d.report.logs
+    );
+    assert!(
+        !everything.contains(API_TOKEN),
+        "token leaked: {everything}"
+    );
+    assert!(
+        !everything.contains(&basic),
+        "Basic credentials leaked: {everything}"
+    );
+}
+
+#[test]
+fn a_response_over_the_host_cap_is_rejected_not_retried() {
+    let s = Scenario::new();
+    s.transport.fail_with(1, FetchFailure::TooLarge(4 << 20));
+    let (status, _) = rejected(&s.send(ann_identify()));
+    assert_eq!(status, 0, "the host refused it; Zendesk never answered");
+}
+
+#[test]
+fn credentials_are_sent_but_redacted_in_the_call_report() {
+    let s = Scenario::new();
+    let d = s.deliver(ann_identify());
+    let fetch = &d.report.fetches[0];
+    let authorization = fetch
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+    assert_eq!(authorization.map(|(_, v)| v.as_str()), Some("[redacted]"));
+    let basic = base64(&format!("admin@example.com/token:{API_TOKEN}"));
+    let everything = format!("{:?} {:?}", d.report.fetches, d.report.logs);
+    assert!(!everything.contains(API_TOKEN) && !everything.contains(&basic));
 }
 
 #[test]
@@ -80,7 +128,12 @@ fn the_right_credentials_pass_the_mock_check() {
 #[test]
 fn forbidden_is_rejected_pointing_at_permissions_or_plan_with_zendesks_message() {
     let s = Scenario::new();
-    s.transport.respond_nth(1, 403, &[], r#"{"error":"Forbidden","description":"You do not have access to this page"}"#);
+    s.transport.respond_nth(
+        1,
+        403,
+        &[],
+        r#"{"error":"Forbidden","description":"You do not have access to this page"}"#,
+    );
     let (status, message) = rejected(&s.send(ann_identify()));
     assert_eq!(status, 403);
     assert_mentions(&message, &["plan", "You do not have access to this page"]);
@@ -97,8 +150,14 @@ fn not_found_and_unprocessable_are_rejected_with_zendesks_message() {
     assert_mentions(&message, &["User not found"]);
 
     // 422: the email already belongs to another user.
-    s.mock.seed_user(SUB, json!({"name": "Bob", "email": "bob@example.com", "external_id": "u-bob"}));
-    s.mock.seed_user(SUB, json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}));
+    s.mock.seed_user(
+        SUB,
+        json!({"name": "Bob", "email": "bob@example.com", "external_id": "u-bob"}),
+    );
+    s.mock.seed_user(
+        SUB,
+        json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}),
+    );
     let d = s.send(json!({"type": "identify", "userId": "u-1",
                           "traits": {"name": "Ann", "email": "bob@example.com"}}));
     let (status, message) = rejected(&d);
@@ -109,7 +168,8 @@ fn not_found_and_unprocessable_are_rejected_with_zendesks_message() {
 #[test]
 fn a_non_json_success_body_is_rejected_as_an_unexpected_response() {
     let s = Scenario::new();
-    s.transport.respond_nth(1, 200, &[], "<html>maintenance</html>");
+    s.transport
+        .respond_nth(1, 200, &[], "<html>maintenance</html>");
     let (_, message) = rejected(&s.send(ann_identify()));
     assert_mentions(&message, &["unexpected"]);
 }
@@ -118,7 +178,11 @@ fn base64(input: &str) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in input.as_bytes().chunks(3) {
-        let bytes = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let bytes = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = u32::from(bytes[0]) << 16 | u32::from(bytes[1]) << 8 | u32::from(bytes[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -133,7 +197,10 @@ fn base64(input: &str) -> String {
 
 #[test]
 fn the_test_base64_matches_a_known_value() {
-    assert_eq!(base64("admin@example.com/token:abc"), "YWRtaW5AZXhhbXBsZS5jb20vdG9rZW46YWJj");
+    assert_eq!(
+        base64("admin@example.com/token:abc"),
+        "YWRtaW5AZXhhbXBsZS5jb20vdG9rZW46YWJj"
+    );
     assert_eq!(base64("ab"), "YWI=");
 }
 
@@ -169,7 +236,10 @@ fn page_screen_and_alias_are_unsupported_without_calls() {
         let d = s.send(event.clone());
         match d.guest_error() {
             GuestError::UnsupportedEvent(message) => {
-                let kind = event.get("type").or(event.get("action")).and_then(Value::as_str);
+                let kind = event
+                    .get("type")
+                    .or(event.get("action"))
+                    .and_then(Value::as_str);
                 assert_mentions(message, &[&kind.unwrap_or_default().to_lowercase()]);
             }
             other => panic!("{event}: expected UnsupportedEvent, got {other:?}"),
@@ -182,14 +252,26 @@ fn page_screen_and_alias_are_unsupported_without_calls() {
 fn bad_configs_are_classified_naming_the_key_and_never_echo_the_token() {
     let event = identify("u-1", json!({"name": "Ann", "email": "ann@example.com"}));
     let cases = [
-        (config_with(json!({"createUsersAsVerified": "yes"})), "createUsersAsVerified"),
-        (config_with(json!({"removeUsersFromOrganization": 1})), "removeUsersFromOrganization"),
+        (
+            config_with(json!({"createUsersAsVerified": "yes"})),
+            "createUsersAsVerified",
+        ),
+        (
+            config_with(json!({"removeUsersFromOrganization": 1})),
+            "removeUsersFromOrganization",
+        ),
         (config_with(json!({"events": "Order Completed"})), "events"),
         (config_with(json!({"subdomain": 42})), "subdomain"),
         (config_with(json!({"sourceName": "Zendesk"})), "sourceName"),
-        (json!({"email": "admin@example.com", "apiToken": API_TOKEN}), "subdomain"),
+        (
+            json!({"email": "admin@example.com", "apiToken": API_TOKEN}),
+            "subdomain",
+        ),
         (json!({"subdomain": SUB}), "apiToken"),
-        (json!({"subdomain": SUB, "email": "admin@example.com"}), "apiToken"),
+        (
+            json!({"subdomain": SUB, "email": "admin@example.com"}),
+            "apiToken",
+        ),
     ];
     for (config, key) in cases {
         let s = Scenario::with_config(config.clone());
@@ -198,9 +280,7 @@ fn bad_configs_are_classified_naming_the_key_and_never_echo_the_token() {
         assert!(!format!("{:?}", d.report.result).contains(API_TOKEN));
 
         match runtime().validate_config(plugin(), &s.tenant) {
-            Err(CallError::Guest(
-                GuestError::InvalidConfig(message),
-            )) => {
+            Err(CallError::Guest(GuestError::InvalidConfig(message))) => {
                 assert_mentions(&message, &[key]);
                 assert!(!message.contains(API_TOKEN));
             }
@@ -208,4 +288,3 @@ fn bad_configs_are_classified_naming_the_key_and_never_echo_the_token() {
         }
     }
 }
-

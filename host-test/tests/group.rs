@@ -8,8 +8,14 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-fn group(user_id: Option<&str>, group_id: Option<&str>, traits: Value, context_traits: Value) -> Value {
-    let mut event = json!({"type": "group", "traits": traits, "context": {"traits": context_traits}});
+fn group(
+    user_id: Option<&str>,
+    group_id: Option<&str>,
+    traits: Value,
+    context_traits: Value,
+) -> Value {
+    let mut event =
+        json!({"type": "group", "traits": traits, "context": {"traits": context_traits}});
     if let Some(user_id) = user_id {
         event["userId"] = json!(user_id);
     }
@@ -59,7 +65,10 @@ fn form_decode(raw: &str) -> String {
 #[test]
 fn group_upserts_the_org_by_group_id_with_mapped_traits_and_org_fields() {
     let s = Scenario::new();
-    let ann = s.mock.seed_user(SUB, json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}));
+    let ann = s.mock.seed_user(
+        SUB,
+        json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}),
+    );
     let event = group(
         Some("u-1"),
         Some("g-1"),
@@ -70,7 +79,13 @@ fn group_upserts_the_org_by_group_id_with_mapped_traits_and_org_fields() {
     let first = s.deliver(event.clone());
     let calls = first.calls();
     assert_eq!(calls[0], "GET /api/v2/organization_fields?page[size]=100");
-    assert_eq!(&calls[1..3], ["POST /api/v2/organization_fields", "POST /api/v2/organization_fields"]);
+    assert_eq!(
+        &calls[1..3],
+        [
+            "POST /api/v2/organization_fields",
+            "POST /api/v2/organization_fields"
+        ]
+    );
     assert_eq!(
         &calls[3..],
         [
@@ -79,7 +94,11 @@ fn group_upserts_the_org_by_group_id_with_mapped_traits_and_org_fields() {
             "POST /api/v2/organization_memberships",
         ]
     );
-    let mut fields: Vec<Value> = first.bodies("POST", "/api/v2/organization_fields").into_iter().cloned().collect();
+    let mut fields: Vec<Value> = first
+        .bodies("POST", "/api/v2/organization_fields")
+        .into_iter()
+        .cloned()
+        .collect();
     fields.sort_by_key(|f| f["organization_field"]["key"].to_string());
     assert_eq!(
         fields,
@@ -104,7 +123,10 @@ fn group_upserts_the_org_by_group_id_with_mapped_traits_and_org_fields() {
     assert_eq!(org["tags"], json!(["vip", "b2b"]));
     assert_eq!(org["url"], "https://acme.com");
     assert_eq!(org["deleted"], false);
-    assert_eq!(org["organization_fields"], json!({"employee_count": 50, "plan_tier": "gold"}));
+    assert_eq!(
+        org["organization_fields"],
+        json!({"employee_count": 50, "plan_tier": "gold"})
+    );
     assert_eq!(
         first.body("POST", "/api/v2/organization_memberships"),
         &json!({"organization_membership": {"user_id": ann, "organization_id": org_id}})
@@ -115,7 +137,10 @@ fn group_upserts_the_org_by_group_id_with_mapped_traits_and_org_fields() {
     let second = s.run_twice(&[event]);
     assert_eq!(
         second[0].calls(),
-        ["POST /api/v2/organizations/create_or_update", "POST /api/v2/organization_memberships"]
+        [
+            "POST /api/v2/organizations/create_or_update",
+            "POST /api/v2/organization_memberships"
+        ]
     );
     assert_eq!(second[0].statuses(), [200, 422]);
 }
@@ -123,18 +148,30 @@ fn group_upserts_the_org_by_group_id_with_mapped_traits_and_org_fields() {
 #[test]
 fn domain_names_and_tags_accept_a_string_or_a_list() {
     let s = Scenario::with_settings(json!({"sendGroupCallsWithoutUserId": true}));
-    let d = s.deliver(group(None, Some("g-1"),
-        json!({"name": "Acme", "domainNames": ["acme.com", "acme.io"], "tags": "vip"}), json!({})));
+    let d = s.deliver(group(
+        None,
+        Some("g-1"),
+        json!({"name": "Acme", "domainNames": ["acme.com", "acme.io"], "tags": "vip"}),
+        json!({}),
+    ));
     let org = &d.body("POST", "/api/v2/organizations/create_or_update")["organization"];
     assert_eq!(org["domain_names"], json!(["acme.com", "acme.io"]));
     assert_eq!(org["tags"], json!(["vip"]));
-    assert_eq!(s.state().org_by_external_id("g-1")["domain_names"], json!(["acme.com", "acme.io"]));
+    assert_eq!(
+        s.state().org_by_external_id("g-1")["domain_names"],
+        json!(["acme.com", "acme.io"])
+    );
 }
 
 #[test]
 fn no_email_no_group_id_creates_the_org_by_name_and_the_user_then_associates() {
     let s = Scenario::new();
-    let d = s.deliver(group(Some("u-new"), None, json!({"name": "Globex"}), json!({"name": "Hank"})));
+    let d = s.deliver(group(
+        Some("u-new"),
+        None,
+        json!({"name": "Globex"}),
+        json!({"name": "Hank"}),
+    ));
     assert_eq!(
         d.calls(),
         [
@@ -151,16 +188,27 @@ fn no_email_no_group_id_creates_the_org_by_name_and_the_user_then_associates() {
     );
     let state = s.state();
     let user = id_of(&state.user_by_external_id("u-new")["id"]);
-    assert_eq!(state.org_ids_of(user), [id_of(&state.org_by_name("Globex")["id"])]);
+    assert_eq!(
+        state.org_ids_of(user),
+        [id_of(&state.org_by_name("Globex")["id"])]
+    );
 }
 
 #[test]
 fn email_without_group_id_creates_the_org_and_associates_the_exact_email_match() {
     let s = Scenario::new();
     // Zendesk's fuzzy search returns jimbob for "bob@x.com", and first.
-    s.mock.seed_user(SUB, json!({"name": "Jim Bob", "email": "jimbob@x.com"}));
-    let bob = s.mock.seed_user(SUB, json!({"name": "Bob", "email": "bob@x.com"}));
-    let d = s.deliver(group(Some("u-bob"), None, json!({"name": "Initech"}), json!({"email": "bob@x.com"})));
+    s.mock
+        .seed_user(SUB, json!({"name": "Jim Bob", "email": "jimbob@x.com"}));
+    let bob = s
+        .mock
+        .seed_user(SUB, json!({"name": "Bob", "email": "bob@x.com"}));
+    let d = s.deliver(group(
+        Some("u-bob"),
+        None,
+        json!({"name": "Initech"}),
+        json!({"email": "bob@x.com"}),
+    ));
     let calls = d.calls();
     assert_eq!(
         calls[..3],
@@ -171,24 +219,52 @@ fn email_without_group_id_creates_the_org_and_associates_the_exact_email_match()
         ]
     );
     let search = &d.requests[3].path;
-    assert!(search.starts_with("/api/v2/users/search?query="), "{calls:?}");
-    assert_eq!(query_param(search, "query").as_deref(), Some(r#"email:"bob@x.com""#));
+    assert!(
+        search.starts_with("/api/v2/users/search?query="),
+        "{calls:?}"
+    );
+    assert_eq!(
+        query_param(search, "query").as_deref(),
+        Some(r#"email:"bob@x.com""#)
+    );
     assert_eq!(calls[4..], ["POST /api/v2/organization_memberships"]);
     let state = s.state();
     assert_eq!(state.count("users"), 2, "no user created");
-    assert_eq!(state.org_ids_of(bob), [id_of(&state.org_by_name("Initech")["id"])]);
+    assert_eq!(
+        state.org_ids_of(bob),
+        [id_of(&state.org_by_name("Initech")["id"])]
+    );
 }
 
 #[test]
 fn an_email_with_a_plus_is_url_encoded_and_matched_exactly() {
     let s = Scenario::new();
-    let ann = s.mock.seed_user(SUB, json!({"name": "Ann", "email": "ann+vip@x.com"}));
-    let org = s.mock.seed_organization(SUB, json!({"name": "Acme", "external_id": "g-1"}));
-    let d = s.deliver(group(Some("u-ann"), Some("g-1"), json!({"name": "Acme"}), json!({"email": "ann+vip@x.com"})));
-    let search = d.requests.iter().find(|r| r.path.contains("query=")).map(|r| r.path.clone());
+    let ann = s
+        .mock
+        .seed_user(SUB, json!({"name": "Ann", "email": "ann+vip@x.com"}));
+    let org = s
+        .mock
+        .seed_organization(SUB, json!({"name": "Acme", "external_id": "g-1"}));
+    let d = s.deliver(group(
+        Some("u-ann"),
+        Some("g-1"),
+        json!({"name": "Acme"}),
+        json!({"email": "ann+vip@x.com"}),
+    ));
+    let search = d
+        .requests
+        .iter()
+        .find(|r| r.path.contains("query="))
+        .map(|r| r.path.clone());
     let search = search.unwrap_or_else(|| panic!("no email search in {:?}", d.calls()));
-    assert!(!search.contains('+'), "unencoded '+' reads as a space: {search}");
-    assert_eq!(query_param(&search, "query").as_deref(), Some(r#"email:"ann+vip@x.com""#));
+    assert!(
+        !search.contains('+'),
+        "unencoded '+' reads as a space: {search}"
+    );
+    assert_eq!(
+        query_param(&search, "query").as_deref(),
+        Some(r#"email:"ann+vip@x.com""#)
+    );
     assert_eq!(s.state().count("users"), 1);
     assert_eq!(s.state().org_ids_of(ann), [org]);
 }
@@ -196,8 +272,15 @@ fn an_email_with_a_plus_is_url_encoded_and_matched_exactly() {
 #[test]
 fn no_email_with_group_id_creates_the_user_and_associates_the_existing_org() {
     let s = Scenario::new();
-    let org = s.mock.seed_organization(SUB, json!({"name": "Hooli", "external_id": "g-3"}));
-    let d = s.deliver(group(Some("u-3"), Some("g-3"), json!({"name": "Hooli"}), json!({"firstName": "Carl", "lastName": "Fox"})));
+    let org = s
+        .mock
+        .seed_organization(SUB, json!({"name": "Hooli", "external_id": "g-3"}));
+    let d = s.deliver(group(
+        Some("u-3"),
+        Some("g-3"),
+        json!({"name": "Hooli"}),
+        json!({"firstName": "Carl", "lastName": "Fox"}),
+    ));
     assert_eq!(
         d.calls(),
         [
@@ -218,9 +301,18 @@ fn no_email_with_group_id_creates_the_user_and_associates_the_existing_org() {
 #[test]
 fn email_and_group_id_associate_the_existing_user_and_org() {
     let s = Scenario::new();
-    let dana = s.mock.seed_user(SUB, json!({"name": "Dana", "email": "dana@example.com"}));
-    let org = s.mock.seed_organization(SUB, json!({"name": "Umbrella", "external_id": "g-4"}));
-    let d = s.deliver(group(Some("u-4"), Some("g-4"), json!({"name": "Umbrella"}), json!({"email": "dana@example.com"})));
+    let dana = s
+        .mock
+        .seed_user(SUB, json!({"name": "Dana", "email": "dana@example.com"}));
+    let org = s
+        .mock
+        .seed_organization(SUB, json!({"name": "Umbrella", "external_id": "g-4"}));
+    let d = s.deliver(group(
+        Some("u-4"),
+        Some("g-4"),
+        json!({"name": "Umbrella"}),
+        json!({"email": "dana@example.com"}),
+    ));
     let calls = d.calls();
     assert_eq!(calls.len(), 4, "{calls:?}");
     assert_eq!(calls[0], "POST /api/v2/organizations/create_or_update");
@@ -235,11 +327,20 @@ fn email_and_group_id_associate_the_existing_user_and_org() {
 #[test]
 fn an_org_without_group_id_is_matched_by_exact_name_and_only_written_when_needed() {
     let s = Scenario::new();
-    let ann = s.mock.seed_user(SUB, json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}));
+    let ann = s.mock.seed_user(
+        SUB,
+        json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}),
+    );
     let initech = s.mock.seed_organization(SUB, json!({"name": "Initech"}));
-    s.mock.seed_organization(SUB, json!({"name": "Initech Labs"}));
+    s.mock
+        .seed_organization(SUB, json!({"name": "Initech Labs"}));
 
-    let d = s.deliver(group(Some("u-1"), None, json!({"name": "initech"}), json!({})));
+    let d = s.deliver(group(
+        Some("u-1"),
+        None,
+        json!({"name": "initech"}),
+        json!({}),
+    ));
     assert_eq!(
         d.calls(),
         [
@@ -250,8 +351,18 @@ fn an_org_without_group_id_is_matched_by_exact_name_and_only_written_when_needed
     );
     assert_eq!(s.state().org_ids_of(ann), [initech]);
 
-    let d = s.deliver(group(Some("u-1"), None, json!({"name": "Initech", "tags": ["gold"]}), json!({})));
-    assert!(d.calls().contains(&format!("PUT /api/v2/organizations/{initech}")), "{:?}", d.calls());
+    let d = s.deliver(group(
+        Some("u-1"),
+        None,
+        json!({"name": "Initech", "tags": ["gold"]}),
+        json!({}),
+    ));
+    assert!(
+        d.calls()
+            .contains(&format!("PUT /api/v2/organizations/{initech}")),
+        "{:?}",
+        d.calls()
+    );
     let state = s.state();
     assert_eq!(state.org_by_name("Initech")["tags"], json!(["gold"]));
     assert_eq!(state.count("organizations"), 2);
@@ -260,7 +371,12 @@ fn an_org_without_group_id_is_matched_by_exact_name_and_only_written_when_needed
 #[test]
 fn without_user_id_only_the_org_is_written_when_the_setting_is_on() {
     let on = Scenario::with_settings(json!({"sendGroupCallsWithoutUserId": true}));
-    let d = on.deliver(group(None, Some("g-1"), json!({"name": "Acme"}), json!({"email": "x@example.com"})));
+    let d = on.deliver(group(
+        None,
+        Some("g-1"),
+        json!({"name": "Acme"}),
+        json!({"email": "x@example.com"}),
+    ));
     assert_eq!(d.calls(), ["POST /api/v2/organizations/create_or_update"]);
     let state = on.state();
     state.org_by_external_id("g-1");
@@ -275,20 +391,40 @@ fn without_user_id_only_the_org_is_written_when_the_setting_is_on() {
 #[test]
 fn a_group_before_the_identify_keeps_the_association_when_the_identify_arrives() {
     let s = Scenario::new();
-    s.deliver(group(Some("u-7"), Some("g-7"), json!({"name": "Early"}), json!({"email": "zed@example.com"})));
-    s.deliver(identify("u-7", json!({"name": "Zed", "email": "zed@example.com"})));
+    s.deliver(group(
+        Some("u-7"),
+        Some("g-7"),
+        json!({"name": "Early"}),
+        json!({"email": "zed@example.com"}),
+    ));
+    s.deliver(identify(
+        "u-7",
+        json!({"name": "Zed", "email": "zed@example.com"}),
+    ));
     let state = s.state();
     let zed = state.user_by_external_id("u-7");
     assert_eq!(zed["name"], "Zed");
     assert_eq!(state.count("users"), 1);
-    assert_eq!(state.org_ids_of(id_of(&zed["id"])), [id_of(&state.org_by_external_id("g-7")["id"])]);
+    assert_eq!(
+        state.org_ids_of(id_of(&zed["id"])),
+        [id_of(&state.org_by_external_id("g-7")["id"])]
+    );
 }
 
 #[test]
 fn group_paths_converge_after_any_single_request_fails() {
-    let with_group_id = group(Some("u-1"), Some("g-1"),
-        json!({"name": "Acme", "employeeCount": 9}), json!({"name": "Ann", "email": "ann@example.com"}));
-    let by_name = group(Some("u-2"), None, json!({"name": "Globex"}), json!({"name": "Bob"}));
+    let with_group_id = group(
+        Some("u-1"),
+        Some("g-1"),
+        json!({"name": "Acme", "employeeCount": 9}),
+        json!({"name": "Ann", "email": "ann@example.com"}),
+    );
+    let by_name = group(
+        Some("u-2"),
+        None,
+        json!({"name": "Globex"}),
+        json!({"name": "Bob"}),
+    );
     assert_retries_converge(json!({}), |_| {}, &[with_group_id, by_name]);
 }
 
@@ -304,7 +440,10 @@ fn company_id_or_organization_id_adds_a_membership_and_keeps_the_others() {
     ];
     for form in forms {
         let s = Scenario::new();
-        let ann = s.mock.seed_user(SUB, json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}));
+        let ann = s.mock.seed_user(
+            SUB,
+            json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}),
+        );
         let first = s.mock.seed_organization(SUB, json!({"name": "First"}));
         let second = s.mock.seed_organization(SUB, json!({"name": "Second"}));
         s.mock.seed_membership(SUB, ann, first);
@@ -315,32 +454,63 @@ fn company_id_or_organization_id_adds_a_membership_and_keeps_the_others() {
         let d = s.deliver(identify("u-1", traits.clone()));
         assert_eq!(
             d.calls(),
-            ["POST /api/v2/users/create_or_update", "POST /api/v2/organization_memberships"],
+            [
+                "POST /api/v2/users/create_or_update",
+                "POST /api/v2/organization_memberships"
+            ],
             "{traits}"
         );
         let user = &d.body("POST", "/api/v2/users/create_or_update")["user"];
-        assert!(user.get("organization_id").is_none(), "organization_id sent: {user}");
+        assert!(
+            user.get("organization_id").is_none(),
+            "organization_id sent: {user}"
+        );
         assert_eq!(
             d.body("POST", "/api/v2/organization_memberships"),
             &json!({"organization_membership": {"user_id": ann, "organization_id": second}})
         );
         assert_eq!(s.state().org_ids_of(ann), [first, second], "{traits}");
-        assert!(s.state().field_keys("user_fields").is_empty(), "company became a field");
+        assert!(
+            s.state().field_keys("user_fields").is_empty(),
+            "company became a field"
+        );
     }
+}
+
+#[test]
+fn a_company_id_zendesk_does_not_know_is_rejected_not_reported_as_already_a_member() {
+    let s = Scenario::new();
+    let d = s.send(identify(
+        "u-1",
+        json!({"name": "Ann", "email": "a@example.com", "company": {"id": 999_999}}),
+    ));
+    // Zendesk answers 422 "Organization cannot be blank": that is not "already a member".
+    let (status, message) = rejected(&d);
+    assert_eq!(status, 422);
+    assert_mentions(&message, &["organization"]);
 }
 
 #[test]
 fn a_non_numeric_company_id_is_an_invalid_event_before_any_call() {
     let s = Scenario::new();
-    let d = s.send(identify("u-1", json!({"name": "Ann", "email": "a@example.com", "company": {"id": "acme"}})));
+    let d = s.send(identify(
+        "u-1",
+        json!({"name": "Ann", "email": "a@example.com", "company": {"id": "acme"}}),
+    ));
     assert_invalid_event(&d, &["company"]);
 }
 
 /// User `u-1` member of 120 orgs named "Org 000".."Org 119" (the first is the default).
 fn seed_member_of_many(s: &Scenario) -> (u64, Vec<u64>) {
-    let ann = s.mock.seed_user(SUB, json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}));
+    let ann = s.mock.seed_user(
+        SUB,
+        json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}),
+    );
     let orgs: Vec<u64> = (0..120)
-        .map(|i| s.mock.seed_organization(SUB, json!({"name": format!("Org {i:03}")})))
+        .map(|i| {
+            s.mock
+                .seed_organization(SUB, json!({"name": format!("Org {i:03}")}))
+        })
         .collect();
     for org in &orgs {
         s.mock.seed_membership(SUB, ann, *org);
@@ -349,14 +519,19 @@ fn seed_member_of_many(s: &Scenario) -> (u64, Vec<u64>) {
 }
 
 fn membership_id(state: &State, user: u64, org: u64) -> u64 {
-    let found = state.all("memberships").into_iter()
+    let found = state
+        .all("memberships")
+        .into_iter()
         .find(|m| m["user_id"] == user && m["organization_id"] == org);
     id_of(&found.unwrap_or_else(|| panic!("no membership {user} -> {org}"))["id"])
 }
 
 fn removal(company_id: Value) -> Value {
-    identify("u-1", json!({"name": "Ann", "email": "ann@example.com",
-                           "company": {"id": company_id, "remove": true}}))
+    identify(
+        "u-1",
+        json!({"name": "Ann", "email": "ann@example.com",
+                           "company": {"id": company_id, "remove": true}}),
+    )
 }
 
 #[test]
@@ -369,12 +544,20 @@ fn company_remove_finds_the_membership_on_the_second_page_with_a_string_id() {
     let second = s.run_twice(&[removal(json!(target.to_string()))]);
     // The first delivery is inside run_twice; the replay finds nothing left to remove.
     let replay = second[0].calls();
-    assert!(!replay.iter().any(|c| c.starts_with("DELETE")), "{replay:?}");
+    assert!(
+        !replay.iter().any(|c| c.starts_with("DELETE")),
+        "{replay:?}"
+    );
 
     let mut expected: Vec<u64> = orgs[..119].to_vec();
     expected.sort_unstable();
     assert_eq!(s.state().org_ids_of(ann), expected);
-    assert!(s.state().all("memberships").iter().all(|m| m["id"] != membership));
+    assert!(
+        s.state()
+            .all("memberships")
+            .iter()
+            .all(|m| m["id"] != membership)
+    );
 }
 
 #[test]
@@ -388,10 +571,18 @@ fn company_remove_paginates_and_deletes_exactly_one_membership_with_a_numeric_id
     let calls = d.calls();
     assert_eq!(calls.len(), 4, "{calls:?}");
     assert_eq!(calls[0], "POST /api/v2/users/create_or_update");
-    assert_eq!(calls[1], format!("GET /api/v2/users/{ann}/organization_memberships?page[size]=100"));
-    assert!(calls[2].starts_with(&format!("GET /api/v2/users/{ann}/organization_memberships?")));
+    assert_eq!(
+        calls[1],
+        format!("GET /api/v2/users/{ann}/organization_memberships?page[size]=100")
+    );
+    assert!(calls[2].starts_with(&format!(
+        "GET /api/v2/users/{ann}/organization_memberships?"
+    )));
     assert!(calls[2].contains("page[after]="), "{calls:?}");
-    assert_eq!(calls[3], format!("DELETE /api/v2/organization_memberships/{membership}"));
+    assert_eq!(
+        calls[3],
+        format!("DELETE /api/v2/organization_memberships/{membership}")
+    );
     assert_eq!(d.statuses()[3], 204);
     assert_eq!(s.state().org_ids_of(ann).len(), 119);
     assert!(!s.state().org_ids_of(ann).contains(&target));
@@ -403,7 +594,11 @@ fn company_remove_for_an_org_the_user_is_not_in_is_done_without_a_delete() {
     let (ann, _) = seed_member_of_many(&s);
     let elsewhere = s.mock.seed_organization(SUB, json!({"name": "Elsewhere"}));
     let d = s.deliver(removal(json!(elsewhere)));
-    assert!(!d.calls().iter().any(|c| c.starts_with("DELETE")), "{:?}", d.calls());
+    assert!(
+        !d.calls().iter().any(|c| c.starts_with("DELETE")),
+        "{:?}",
+        d.calls()
+    );
     assert_eq!(s.state().org_ids_of(ann).len(), 120);
 }
 

@@ -20,7 +20,14 @@ fn seed_fields(s: &Scenario, fields: &[(&str, &str)]) {
 #[test]
 fn identify_sends_the_exact_body_creates_the_user_then_updates_it() {
     let s = Scenario::with_settings(json!({"createUsersAsVerified": true}));
-    seed_fields(&s, &[("plan_name", "text"), ("seats", "decimal"), ("trial", "checkbox")]);
+    seed_fields(
+        &s,
+        &[
+            ("plan_name", "text"),
+            ("seats", "decimal"),
+            ("trial", "checkbox"),
+        ],
+    );
     let event = identify(
         "u-1",
         json!({"name": "Ann Lee", "email": "ann@example.com", "phone": "+15551234567",
@@ -30,7 +37,10 @@ fn identify_sends_the_exact_body_creates_the_user_then_updates_it() {
     let first = s.deliver(event.clone());
     assert_eq!(
         first.calls(),
-        ["GET /api/v2/user_fields?page[size]=100", "POST /api/v2/users/create_or_update"]
+        [
+            "GET /api/v2/user_fields?page[size]=100",
+            "POST /api/v2/users/create_or_update"
+        ]
     );
     assert_eq!(first.statuses(), [200, 201]);
     assert_eq!(
@@ -64,13 +74,19 @@ fn identify_sends_the_exact_body_creates_the_user_then_updates_it() {
 #[test]
 fn default_config_never_sends_verified_false_and_skip_verify_email_is_sent_when_set() {
     let plain = Scenario::new();
-    let d = plain.deliver(identify("u-1", json!({"name": "Ann", "email": "ann@example.com"})));
+    let d = plain.deliver(identify(
+        "u-1",
+        json!({"name": "Ann", "email": "ann@example.com"}),
+    ));
     let user = &d.body("POST", "/api/v2/users/create_or_update")["user"];
     assert!(user.get("verified").is_none(), "sent {user}");
     assert!(user.get("skip_verify_email").is_none(), "sent {user}");
 
     let skipping = Scenario::with_settings(json!({"skipVerifyEmail": true}));
-    let d = skipping.deliver(identify("u-1", json!({"name": "Ann", "email": "ann@example.com"})));
+    let d = skipping.deliver(identify(
+        "u-1",
+        json!({"name": "Ann", "email": "ann@example.com"}),
+    ));
     let user = &d.body("POST", "/api/v2/users/create_or_update")["user"];
     assert_eq!(user["skip_verify_email"], true, "sent {user}");
 }
@@ -83,10 +99,20 @@ fn missing_user_fields_are_created_once_with_typed_definitions() {
         json!({"name": "Ann", "email": "ann@example.com", "planName": "pro", "seats": 5, "trial": true}),
     ));
     let mut calls = ann.calls();
-    assert_eq!(calls.first().map(String::as_str), Some("GET /api/v2/user_fields?page[size]=100"));
-    assert_eq!(calls.pop().as_deref(), Some("POST /api/v2/users/create_or_update"));
+    assert_eq!(
+        calls.first().map(String::as_str),
+        Some("GET /api/v2/user_fields?page[size]=100")
+    );
+    assert_eq!(
+        calls.pop().as_deref(),
+        Some("POST /api/v2/users/create_or_update")
+    );
     assert_eq!(calls.len(), 4, "one listing and three creations: {calls:?}");
-    let mut created: Vec<Value> = ann.bodies("POST", "/api/v2/user_fields").into_iter().cloned().collect();
+    let mut created: Vec<Value> = ann
+        .bodies("POST", "/api/v2/user_fields")
+        .into_iter()
+        .cloned()
+        .collect();
     created.sort_by_key(|body| body["user_field"]["key"].to_string());
     assert_eq!(
         created,
@@ -108,7 +134,10 @@ fn missing_user_fields_are_created_once_with_typed_definitions() {
     ));
     assert_eq!(bob.calls(), ["POST /api/v2/users/create_or_update"]);
     let state = s.state();
-    assert_eq!(state.field_keys("user_fields"), ["plan_name", "seats", "trial"]);
+    assert_eq!(
+        state.field_keys("user_fields"),
+        ["plan_name", "seats", "trial"]
+    );
     assert_eq!(
         state.user_by_external_id("u-2")["user_fields"],
         json!({"plan_name": "basic", "seats": 2, "trial": false})
@@ -157,10 +186,22 @@ fn camel_snake_spaced_and_dashed_trait_names_land_on_one_snake_case_field() {
 fn name_comes_from_name_or_first_and_last_name_in_both_spellings() {
     let s = Scenario::new();
     let cases = [
-        ("u-1", json!({"firstName": "Ann", "lastName": "Lee"}), "Ann Lee"),
-        ("u-2", json!({"first_name": "Bob", "last_name": "Stone"}), "Bob Stone"),
+        (
+            "u-1",
+            json!({"firstName": "Ann", "lastName": "Lee"}),
+            "Ann Lee",
+        ),
+        (
+            "u-2",
+            json!({"first_name": "Bob", "last_name": "Stone"}),
+            "Bob Stone",
+        ),
         ("u-3", json!({"firstName": "Cher"}), "Cher"),
-        ("u-4", json!({"name": "Dee Full", "firstName": "Ignored"}), "Dee Full"),
+        (
+            "u-4",
+            json!({"name": "Dee Full", "firstName": "Ignored"}),
+            "Dee Full",
+        ),
     ];
     for (user_id, mut traits, expected) in cases {
         traits["email"] = json!(format!("{user_id}@example.com"));
@@ -184,17 +225,27 @@ fn external_id_is_the_message_user_id_never_a_trait_named_id() {
     ));
     let user = &d.body("POST", "/api/v2/users/create_or_update")["user"];
     assert_eq!(user["external_id"], "u-1");
-    assert!(user.get("user_fields").is_none_or(|f| f.get("id").is_none()), "sent {user}");
+    assert!(
+        user.get("user_fields")
+            .is_none_or(|f| f.get("id").is_none()),
+        "sent {user}"
+    );
     s.state().user_by_external_id("u-1");
 }
 
 #[test]
 fn identify_without_a_name_is_an_invalid_event_before_any_call() {
     let s = Scenario::new();
-    let d = s.send(identify("u-1", json!({"email": "ann@example.com", "plan": "pro"})));
+    let d = s.send(identify(
+        "u-1",
+        json!({"email": "ann@example.com", "plan": "pro"}),
+    ));
     assert_invalid_event(&d, &["name"]);
     assert_eq!(s.state().count("users"), 0);
-    assert!(s.state().field_keys("user_fields").is_empty(), "fields created for a failing event");
+    assert!(
+        s.state().field_keys("user_fields").is_empty(),
+        "fields created for a failing event"
+    );
 }
 
 #[test]
@@ -213,7 +264,10 @@ fn rudderstack_and_segment_config_shapes_are_accepted() {
         json!({"subdomain": SUB, "oauthToken": API_TOKEN, "unknownKey": {"ignored": true}}),
     ] {
         let s = Scenario::with_config(config);
-        s.deliver(identify("u-1", json!({"name": "Ann", "email": "ann@example.com"})));
+        s.deliver(identify(
+            "u-1",
+            json!({"name": "Ann", "email": "ann@example.com"}),
+        ));
         s.state().user_by_external_id("u-1");
     }
 }
@@ -229,7 +283,10 @@ fn identify_with_new_fields_and_membership_is_idempotent_when_replayed() {
     let second = s.run_twice(&[event]);
     assert_eq!(
         second[0].calls(),
-        ["POST /api/v2/users/create_or_update", "POST /api/v2/organization_memberships"]
+        [
+            "POST /api/v2/users/create_or_update",
+            "POST /api/v2/organization_memberships"
+        ]
     );
     assert_eq!(second[0].statuses(), [200, 422]);
 }
@@ -268,9 +325,16 @@ fn primary_email_setting_makes_the_new_email_primary_and_keeps_the_old_one() {
         let calls = d.calls();
         assert_eq!(calls.len(), 3, "{key}: {calls:?}");
         assert_eq!(calls[0], "POST /api/v2/users/create_or_update");
-        assert!(calls[1].starts_with(&format!("GET /api/v2/users/{ann}/identities")), "{calls:?}");
-        let new_identity = s.state().all("identities").into_iter()
-            .find(|i| i["value"] == "new@example.com").map(|i| id_of(&i["id"]));
+        assert!(
+            calls[1].starts_with(&format!("GET /api/v2/users/{ann}/identities")),
+            "{calls:?}"
+        );
+        let new_identity = s
+            .state()
+            .all("identities")
+            .into_iter()
+            .find(|i| i["value"] == "new@example.com")
+            .map(|i| id_of(&i["id"]));
         let new_identity = new_identity.unwrap_or_else(|| panic!("no identity for the new email"));
         assert_eq!(
             calls[2],
@@ -278,12 +342,19 @@ fn primary_email_setting_makes_the_new_email_primary_and_keeps_the_old_one() {
         );
         assert_eq!(
             s.state().emails_of(ann),
-            [("new@example.com".to_string(), true), ("old@example.com".to_string(), false)]
+            [
+                ("new@example.com".to_string(), true),
+                ("old@example.com".to_string(), false)
+            ]
         );
 
         // Already primary: nothing beyond the upsert.
         let again = s.deliver(event);
-        assert_eq!(again.calls(), ["POST /api/v2/users/create_or_update"], "{key}");
+        assert_eq!(
+            again.calls(),
+            ["POST /api/v2/users/create_or_update"],
+            "{key}"
+        );
         assert_eq!(s.state().count("identities"), 2);
     }
 }
@@ -292,11 +363,17 @@ fn primary_email_setting_makes_the_new_email_primary_and_keeps_the_old_one() {
 fn without_the_setting_a_new_email_is_added_as_secondary() {
     let s = Scenario::new();
     let ann = seed_ann(&s);
-    let d = s.deliver(identify("u-1", json!({"name": "Ann", "email": "new@example.com"})));
+    let d = s.deliver(identify(
+        "u-1",
+        json!({"name": "Ann", "email": "new@example.com"}),
+    ));
     assert_eq!(d.calls(), ["POST /api/v2/users/create_or_update"]);
     assert_eq!(
         s.state().emails_of(ann),
-        [("new@example.com".to_string(), false), ("old@example.com".to_string(), true)]
+        [
+            ("new@example.com".to_string(), false),
+            ("old@example.com".to_string(), true)
+        ]
     );
 }
 
@@ -328,7 +405,10 @@ fn primary_email_trait_wins_even_with_the_setting_off() {
             ("work@example.com".to_string(), false),
         ]
     );
-    assert!(s.state().field_keys("user_fields").is_empty(), "primaryEmail is not a custom field");
+    assert!(
+        s.state().field_keys("user_fields").is_empty(),
+        "primaryEmail is not a custom field"
+    );
 }
 
 #[test]
@@ -338,5 +418,58 @@ fn primary_email_change_is_idempotent_and_converges_after_any_single_failure() {
     let s = Scenario::with_settings(settings.clone());
     seed_ann(&s);
     s.run_twice(std::slice::from_ref(&event));
-    assert_retries_converge(settings, |s| { seed_ann(s); }, &[event]);
+    assert_retries_converge(
+        settings,
+        |s| {
+            seed_ann(s);
+        },
+        &[event],
+    );
+}
+
+#[test]
+fn a_field_defined_on_the_second_page_is_found_not_recreated() {
+    let s = Scenario::new();
+    let keys: Vec<String> = (0..120).map(|i| format!("field_{i:03}")).collect();
+    for key in &keys {
+        s.mock.seed_user_field(SUB, key, "text");
+    }
+    let d = s.deliver(identify(
+        "u-1",
+        json!({"name": "Ann", "email": "a@example.com", "field_119": "x"}),
+    ));
+    let calls = d.calls();
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert_eq!(calls[0], "GET /api/v2/user_fields?page[size]=100");
+    assert!(
+        calls[1].starts_with("GET /api/v2/user_fields?") && calls[1].contains("page[after]="),
+        "{calls:?}"
+    );
+    assert_eq!(calls[2], "POST /api/v2/users/create_or_update");
+    assert_eq!(s.state().count("user_fields"), 120);
+    assert_eq!(
+        s.state().user_by_external_id("u-1")["user_fields"],
+        json!({"field_119": "x"})
+    );
+}
+
+#[test]
+fn segment_and_rudderstack_event_shapes_map_to_the_same_user() {
+    let s = Scenario::new();
+    // Numeric userId, traits only in context.traits (older RudderStack shape), timezone.
+    s.deliver(json!({"type": "identify", "userId": 4711,
+        "context": {"traits": {"name": "Old Name", "email": "ann@example.com", "timezone": "Berlin"}},
+        "traits": {"name": "Ann Lee"}}));
+    let state = s.state();
+    let user = state.user_by_external_id("4711");
+    assert_eq!(user["name"], "Ann Lee", "traits win over context.traits");
+    assert_eq!(user["time_zone"], "Berlin");
+    assert_eq!(
+        state.primary_email_of(id_of(&user["id"])),
+        "ann@example.com"
+    );
+    // Segment's `action` with a differently cased type.
+    s.deliver(json!({"action": "Identify", "userId": "4711", "traits": {"name": "Ann B. Lee"}}));
+    assert_eq!(s.state().count("users"), 1);
+    assert_eq!(s.state().user_by_external_id("4711")["name"], "Ann B. Lee");
 }

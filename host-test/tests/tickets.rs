@@ -12,7 +12,10 @@ fn ticket_event(name: &str, message_id: &str, properties: Value, context: Value)
 }
 
 fn seed_ann(s: &Scenario) -> u64 {
-    s.mock.seed_user(SUB, json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}))
+    s.mock.seed_user(
+        SUB,
+        json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}),
+    )
 }
 
 fn created_properties() -> Value {
@@ -25,7 +28,12 @@ fn created_properties() -> Value {
 fn ticket_created_creates_a_ticket_with_every_mapped_field() {
     let s = Scenario::new();
     let ann = seed_ann(&s);
-    let d = s.deliver(ticket_event("Ticket Created", "msg-1", created_properties(), json!({})));
+    let d = s.deliver(ticket_event(
+        "Ticket Created",
+        "msg-1",
+        created_properties(),
+        json!({}),
+    ));
     assert_eq!(
         d.calls(),
         [
@@ -53,7 +61,10 @@ fn ticket_created_creates_a_ticket_with_every_mapped_field() {
     assert_eq!(ticket["tags"], json!(["billing", "urgent"]));
     assert_eq!(ticket["priority"], "high");
     assert_eq!(ticket["external_id"], "msg-1");
-    assert_eq!(ticket["custom_fields"], json!([{"id": 360001, "value": "gold"}]));
+    assert_eq!(
+        ticket["custom_fields"],
+        json!([{"id": 360001, "value": "gold"}])
+    );
 }
 
 #[test]
@@ -72,7 +83,13 @@ fn a_replayed_ticket_created_never_creates_a_second_ticket() {
 #[test]
 fn ticket_created_converges_after_any_single_request_fails() {
     let event = ticket_event("Ticket Created", "msg-1", created_properties(), json!({}));
-    assert_retries_converge(json!({}), |s| { seed_ann(s); }, &[event]);
+    assert_retries_converge(
+        json!({}),
+        |s| {
+            seed_ann(s);
+        },
+        &[event],
+    );
 }
 
 #[test]
@@ -87,7 +104,10 @@ fn an_unknown_requester_is_sent_by_email_and_zendesk_creates_them() {
     event["userId"] = json!("u-unknown");
     let d = s.deliver(event);
     let ticket = &d.body("POST", "/api/v2/tickets")["ticket"];
-    assert_eq!(ticket["requester"], json!({"email": "nia@example.com", "name": "Nia"}));
+    assert_eq!(
+        ticket["requester"],
+        json!({"email": "nia@example.com", "name": "Nia"})
+    );
     assert_eq!(ticket["tags"], json!(["lead"]));
     assert_eq!(ticket["comment"]["body"], "First contact");
     let state = s.state();
@@ -99,7 +119,12 @@ fn an_unknown_requester_is_sent_by_email_and_zendesk_creates_them() {
 fn ticket_updated_updates_the_ticket_and_appends_the_comment() {
     let s = Scenario::new();
     seed_ann(&s);
-    s.deliver(ticket_event("Ticket Created", "msg-1", created_properties(), json!({})));
+    s.deliver(ticket_event(
+        "Ticket Created",
+        "msg-1",
+        created_properties(),
+        json!({}),
+    ));
     let ticket_id = id_of(&s.state().all("tickets")[0]["id"]);
 
     let d = s.deliver(ticket_event(
@@ -117,7 +142,10 @@ fn ticket_updated_updates_the_ticket_and_appends_the_comment() {
     let ticket = state.all("tickets")[0];
     assert_eq!(ticket["status"], "solved");
     let comments = ticket["comments"].to_string();
-    assert!(comments.contains("Order o-9 arrived broken") && comments.contains("Refund sent"), "{comments}");
+    assert!(
+        comments.contains("Order o-9 arrived broken") && comments.contains("Refund sent"),
+        "{comments}"
+    );
 }
 
 #[test]
@@ -125,13 +153,28 @@ fn ticket_event_names_come_from_the_settings() {
     let s = Scenario::with_settings(json!({"ticketCreatedEvent": "Support Request",
                                            "ticketUpdatedEvent": "Support Reply"}));
     let ann = seed_ann(&s);
-    s.deliver(ticket_event("Support Request", "msg-1", created_properties(), json!({})));
+    s.deliver(ticket_event(
+        "Support Request",
+        "msg-1",
+        created_properties(),
+        json!({}),
+    ));
     let ticket_id = id_of(&s.state().all("tickets")[0]["id"]);
-    s.deliver(ticket_event("Support Reply", "msg-2", json!({"id": ticket_id, "priority": "low"}), json!({})));
+    s.deliver(ticket_event(
+        "Support Reply",
+        "msg-2",
+        json!({"id": ticket_id, "priority": "low"}),
+        json!({}),
+    ));
     assert_eq!(s.state().all("tickets")[0]["priority"], "low");
 
     // The default names are now ordinary track events.
-    let d = s.deliver(ticket_event("Ticket Created", "msg-3", created_properties(), json!({})));
+    let d = s.deliver(ticket_event(
+        "Ticket Created",
+        "msg-3",
+        created_properties(),
+        json!({}),
+    ));
     assert_eq!(d.calls(), [format!("POST /api/v2/users/{ann}/events")]);
     assert_eq!(s.state().count("tickets"), 1);
 }
@@ -140,25 +183,102 @@ fn ticket_event_names_come_from_the_settings() {
 fn missing_ticket_fields_are_invalid_events_naming_them() {
     let s = Scenario::new();
     seed_ann(&s);
-    let d = s.send(ticket_event("Ticket Created", "m", json!({"priority": "high"}), json!({})));
+    let d = s.send(ticket_event(
+        "Ticket Created",
+        "m",
+        json!({"priority": "high"}),
+        json!({}),
+    ));
     assert_invalid_event(&d, &["subject", "comment"]);
-    let d = s.send(ticket_event("Ticket Created", "m", json!({"subject": "Hi"}), json!({})));
+    let d = s.send(ticket_event(
+        "Ticket Created",
+        "m",
+        json!({"subject": "Hi"}),
+        json!({}),
+    ));
     assert_invalid_event(&d, &["comment"]);
-    let d = s.send(ticket_event("Ticket Updated", "m", json!({"status": "open"}), json!({})));
+    let d = s.send(ticket_event(
+        "Ticket Updated",
+        "m",
+        json!({"status": "open"}),
+        json!({}),
+    ));
     assert_invalid_event(&d, &["ticket_id"]);
-    let d = s.send(ticket_event("Ticket Updated", "m", json!({"ticket_id": 1}), json!({})));
+    let d = s.send(ticket_event(
+        "Ticket Updated",
+        "m",
+        json!({"ticket_id": 1}),
+        json!({}),
+    ));
     assert_invalid_event(&d, &["change"]);
-    let d = s.send(ticket_event("Ticket Created", "m",
-        json!({"subject": "Hi", "comment": "x", "custom_fields": {"plan": "gold"}}), json!({})));
+    let d = s.send(ticket_event(
+        "Ticket Created",
+        "m",
+        json!({"subject": "Hi", "comment": "x", "custom_fields": {"plan": "gold"}}),
+        json!({}),
+    ));
     assert_invalid_event(&d, &["custom_fields"]);
 }
 
 #[test]
 fn updating_an_unknown_ticket_is_rejected_with_zendesks_message() {
     let s = Scenario::new();
-    let d = s.send(ticket_event("Ticket Updated", "m", json!({"ticket_id": 999_999, "status": "open"}), json!({})));
+    let d = s.send(ticket_event(
+        "Ticket Updated",
+        "m",
+        json!({"ticket_id": 999_999, "status": "open"}),
+        json!({}),
+    ));
     let (status, message) = rejected(&d);
     assert_eq!(status, 404);
     assert_mentions(&message, &["not found"]);
     assert_eq!(d.calls(), ["PUT /api/v2/tickets/999999"]);
+}
+
+#[test]
+fn custom_fields_as_a_list_private_comment_and_an_explicit_external_id() {
+    let s = Scenario::new();
+    let ann = seed_ann(&s);
+    let properties = json!({"subject": "Private", "description": "Internal note", "public": false,
+        "external_id": "crm-77", "status": "pending", "type": "incident",
+        "custom_fields": [{"id": 360002, "value": true}, {"id": "360003", "value": "x"}]});
+    let d = s.deliver(ticket_event(
+        "Ticket Created",
+        "msg-9",
+        properties.clone(),
+        json!({"zendesk_user_id": ann}),
+    ));
+    assert_eq!(
+        d.calls(),
+        [
+            "GET /api/v2/tickets?external_id=crm-77",
+            "POST /api/v2/tickets"
+        ]
+    );
+    let ticket = &d.body("POST", "/api/v2/tickets")["ticket"];
+    assert_eq!(
+        ticket["comment"],
+        json!({"body": "Internal note", "public": false})
+    );
+    assert_eq!(ticket["requester_id"], ann);
+    assert_eq!(ticket["external_id"], "crm-77");
+    assert_eq!(
+        ticket["custom_fields"],
+        json!([{"id": 360002, "value": true}, {"id": 360003, "value": "x"}])
+    );
+    let state = s.state();
+    let stored = state.all("tickets")[0];
+    assert_eq!(
+        (stored["status"].as_str(), stored["type"].as_str()),
+        (Some("pending"), Some("incident"))
+    );
+    // Another message carrying the same external_id is the same ticket.
+    let again = s.deliver(ticket_event(
+        "Ticket Created",
+        "msg-10",
+        properties,
+        json!({"zendesk_user_id": ann}),
+    ));
+    assert_eq!(again.calls(), ["GET /api/v2/tickets?external_id=crm-77"]);
+    assert_eq!(s.state().count("tickets"), 1);
 }

@@ -7,7 +7,8 @@ use common::*;
 use serde_json::{Value, json};
 
 fn track(user_id: Option<&str>, name: &str, properties: Value, context: Value) -> Value {
-    let mut event = json!({"type": "track", "event": name, "properties": properties, "context": context});
+    let mut event =
+        json!({"type": "track", "event": name, "properties": properties, "context": context});
     if let Some(user_id) = user_id {
         event["userId"] = json!(user_id);
     }
@@ -15,7 +16,10 @@ fn track(user_id: Option<&str>, name: &str, properties: Value, context: Value) -
 }
 
 fn seed_ann(s: &Scenario) -> u64 {
-    s.mock.seed_user(SUB, json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}))
+    s.mock.seed_user(
+        SUB,
+        json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}),
+    )
 }
 
 #[test]
@@ -54,25 +58,46 @@ fn zendesk_user_id_is_used_directly_with_the_exact_event_body() {
 fn description_defaults_to_the_event_name_and_source_to_cdp() {
     let s = Scenario::new();
     let ann = seed_ann(&s);
-    let d = s.deliver(track(Some("u-1"), "Signed Up", json!({}), json!({"zendesk_user_id": ann.to_string()})));
+    let d = s.deliver(track(
+        Some("u-1"),
+        "Signed Up",
+        json!({}),
+        json!({"zendesk_user_id": ann.to_string()}),
+    ));
     let body = d.body("POST", &format!("/api/v2/users/{ann}/events"));
     assert_eq!(body["event"]["description"], "Signed Up");
     assert_eq!(body["event"]["source"], "cdp");
     assert_eq!(body["profile"]["source"], "cdp");
     assert_eq!(body["event"]["properties"], json!({}));
-    assert!(body["event"].get("created_at").is_none(), "no timestamp, no created_at: {body}");
+    assert!(
+        body["event"].get("created_at").is_none(),
+        "no timestamp, no created_at: {body}"
+    );
 }
 
 #[test]
 fn the_user_is_found_by_external_id_then_remembered() {
     let s = Scenario::new();
     let ann = seed_ann(&s);
-    let first = s.deliver(track(Some("u-1"), "Viewed Plan", json!({"plan": "pro"}), json!({})));
+    let first = s.deliver(track(
+        Some("u-1"),
+        "Viewed Plan",
+        json!({"plan": "pro"}),
+        json!({}),
+    ));
     assert_eq!(
         first.calls(),
-        ["GET /api/v2/users/search?external_id=u-1".to_string(), format!("POST /api/v2/users/{ann}/events")]
+        [
+            "GET /api/v2/users/search?external_id=u-1".to_string(),
+            format!("POST /api/v2/users/{ann}/events")
+        ]
     );
-    let second = s.deliver(track(Some("u-1"), "Viewed Plan", json!({"plan": "team"}), json!({})));
+    let second = s.deliver(track(
+        Some("u-1"),
+        "Viewed Plan",
+        json!({"plan": "team"}),
+        json!({}),
+    ));
     assert_eq!(second.calls(), [format!("POST /api/v2/users/{ann}/events")]);
     assert_eq!(s.state().events_of(ann).len(), 2);
 }
@@ -81,13 +106,25 @@ fn the_user_is_found_by_external_id_then_remembered() {
 fn the_user_is_found_by_exact_email_never_by_the_first_fuzzy_hit() {
     let s = Scenario::new();
     // The fuzzy search for "bob@x.com" returns jimbob first.
-    let jimbob = s.mock.seed_user(SUB, json!({"name": "Jim Bob", "email": "jimbob@x.com"}));
-    let bob = s.mock.seed_user(SUB, json!({"name": "Bob", "email": "bob@x.com"}));
-    let d = s.deliver(track(Some("u-bob"), "Logged In", json!({}), json!({"traits": {"email": "bob@x.com"}})));
+    let jimbob = s
+        .mock
+        .seed_user(SUB, json!({"name": "Jim Bob", "email": "jimbob@x.com"}));
+    let bob = s
+        .mock
+        .seed_user(SUB, json!({"name": "Bob", "email": "bob@x.com"}));
+    let d = s.deliver(track(
+        Some("u-bob"),
+        "Logged In",
+        json!({}),
+        json!({"traits": {"email": "bob@x.com"}}),
+    ));
     let calls = d.calls();
     assert_eq!(calls.len(), 3, "{calls:?}");
     assert_eq!(calls[0], "GET /api/v2/users/search?external_id=u-bob");
-    assert!(calls[1].starts_with("GET /api/v2/users/search?query="), "{calls:?}");
+    assert!(
+        calls[1].starts_with("GET /api/v2/users/search?query="),
+        "{calls:?}"
+    );
     assert_eq!(calls[2], format!("POST /api/v2/users/{bob}/events"));
     let state = s.state();
     assert_eq!(state.events_of(bob).len(), 1);
@@ -98,11 +135,25 @@ fn the_user_is_found_by_exact_email_never_by_the_first_fuzzy_hit() {
 #[test]
 fn an_email_with_a_plus_is_url_encoded() {
     let s = Scenario::new();
-    let ann = s.mock.seed_user(SUB, json!({"name": "Ann", "email": "ann+news@x.com"}));
-    let d = s.deliver(track(None, "Opened Newsletter", json!({"email": "ann+news@x.com"}), json!({})));
+    let ann = s
+        .mock
+        .seed_user(SUB, json!({"name": "Ann", "email": "ann+news@x.com"}));
+    let d = s.deliver(track(
+        None,
+        "Opened Newsletter",
+        json!({"email": "ann+news@x.com"}),
+        json!({}),
+    ));
     let search = &d.requests[0].path;
-    assert!(search.starts_with("/api/v2/users/search?query="), "{:?}", d.calls());
-    assert!(!search.contains('+') && search.contains("%2B"), "'+' must be encoded: {search}");
+    assert!(
+        search.starts_with("/api/v2/users/search?query="),
+        "{:?}",
+        d.calls()
+    );
+    assert!(
+        !search.contains('+') && search.contains("%2B"),
+        "'+' must be encoded: {search}"
+    );
     assert_eq!(s.state().events_of(ann).len(), 1);
     assert_eq!(s.state().count("users"), 1);
 }
@@ -110,8 +161,12 @@ fn an_email_with_a_plus_is_url_encoded() {
 #[test]
 fn an_unknown_user_is_created_when_name_and_email_are_known() {
     let s = Scenario::new();
-    let d = s.deliver(track(Some("u-new"), "Trial Started", json!({}),
-        json!({"traits": {"name": "Nia", "email": "nia@example.com"}})));
+    let d = s.deliver(track(
+        Some("u-new"),
+        "Trial Started",
+        json!({}),
+        json!({"traits": {"name": "Nia", "email": "nia@example.com"}}),
+    ));
     let calls = d.calls();
     assert_eq!(calls.len(), 4, "{calls:?}");
     assert_eq!(calls[2], "POST /api/v2/users/create_or_update");
@@ -127,15 +182,34 @@ fn an_unknown_user_is_created_when_name_and_email_are_known() {
 #[test]
 fn an_unknown_user_without_a_name_is_retryable_later_and_nothing_is_created() {
     let s = Scenario::new();
-    let d = s.send(track(Some("u-late"), "Trial Started", json!({}), json!({"traits": {"email": "late@example.com"}})));
+    let d = s.send(track(
+        Some("u-late"),
+        "Trial Started",
+        json!({}),
+        json!({"traits": {"email": "late@example.com"}}),
+    ));
     assert_eq!(retryable(&d), Some(60));
-    assert!(d.calls().iter().all(|c| c.starts_with("GET")), "{:?}", d.calls());
+    assert!(
+        d.calls().iter().all(|c| c.starts_with("GET")),
+        "{:?}",
+        d.calls()
+    );
     assert_eq!(s.state().count("users"), 0);
     // Once the identify has arrived, the same event goes through.
     s.deliver(json!({"type": "identify", "userId": "u-late", "traits": {"name": "Lee", "email": "late@example.com"}}));
-    s.deliver(track(Some("u-late"), "Trial Started", json!({}), json!({"traits": {"email": "late@example.com"}})));
+    s.deliver(track(
+        Some("u-late"),
+        "Trial Started",
+        json!({}),
+        json!({"traits": {"email": "late@example.com"}}),
+    ));
     let state = s.state();
-    assert_eq!(state.events_of(id_of(&state.user_by_external_id("u-late")["id"])).len(), 1);
+    assert_eq!(
+        state
+            .events_of(id_of(&state.user_by_external_id("u-late")["id"]))
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -154,13 +228,24 @@ fn twenty_five_event_names_share_one_profile_under_the_twenty_profile_cap() {
     let s = Scenario::new();
     let ann = seed_ann(&s);
     for i in 0..25 {
-        let d = s.deliver(track(Some("u-1"), &format!("Event {i}"), json!({"i": i}), json!({})));
-        assert_eq!(d.body("POST", &format!("/api/v2/users/{ann}/events"))["profile"]["type"], "user");
+        let d = s.deliver(track(
+            Some("u-1"),
+            &format!("Event {i}"),
+            json!({"i": i}),
+            json!({}),
+        ));
+        assert_eq!(
+            d.body("POST", &format!("/api/v2/users/{ann}/events"))["profile"]["type"],
+            "user"
+        );
     }
     let state = s.state();
     let events = state.events_of(ann);
     assert_eq!(events.len(), 25);
-    let mut types: Vec<String> = events.iter().map(|e| e["event"]["type"].to_string()).collect();
+    let mut types: Vec<String> = events
+        .iter()
+        .map(|e| e["event"]["type"].to_string())
+        .collect();
     types.sort();
     types.dedup();
     assert_eq!(types.len(), 25, "every event keeps its own name");
@@ -170,12 +255,25 @@ fn twenty_five_event_names_share_one_profile_under_the_twenty_profile_cap() {
 fn events_outside_the_allow_list_are_skipped_with_a_reason_and_no_call() {
     let s = Scenario::with_settings(json!({"events": ["Order Completed"]}));
     let ann = seed_ann(&s);
-    let d = s.deliver(track(Some("u-1"), "Page Scrolled", json!({}), json!({"zendesk_user_id": ann})));
+    let d = s.deliver(track(
+        Some("u-1"),
+        "Page Scrolled",
+        json!({}),
+        json!({"zendesk_user_id": ann}),
+    ));
     let outcome = d.outcome();
     assert!(outcome.operations.is_empty() && d.requests.is_empty());
-    assert_mentions(outcome.skipped.as_deref().unwrap_or_default(), &["Page Scrolled", "allow"]);
+    assert_mentions(
+        outcome.skipped.as_deref().unwrap_or_default(),
+        &["Page Scrolled", "allow"],
+    );
 
-    let d = s.deliver(track(Some("u-1"), "Order Completed", json!({}), json!({"zendesk_user_id": ann})));
+    let d = s.deliver(track(
+        Some("u-1"),
+        "Order Completed",
+        json!({}),
+        json!({"zendesk_user_id": ann}),
+    ));
     assert_eq!(d.outcome().skipped, None);
     assert_eq!(s.state().events_of(ann).len(), 1);
 }
@@ -183,11 +281,56 @@ fn events_outside_the_allow_list_are_skipped_with_a_reason_and_no_call() {
 #[test]
 fn a_replayed_track_adds_an_event_but_never_a_user() {
     let s = Scenario::new();
-    let event = track(Some("u-new"), "Trial Started", json!({}),
-        json!({"traits": {"name": "Nia", "email": "nia@example.com"}}));
+    let event = track(
+        Some("u-new"),
+        "Trial Started",
+        json!({}),
+        json!({"traits": {"name": "Nia", "email": "nia@example.com"}}),
+    );
     s.run_twice(&[event]);
     let state = s.state();
     let nia = id_of(&state.user_by_external_id("u-new")["id"]);
     // The Events API has no idempotency key: a replay is a second event, by Zendesk's design.
     assert_eq!(state.events_of(nia).len(), 2);
+}
+
+#[test]
+fn a_remembered_user_id_that_zendesk_no_longer_knows_is_resolved_again() {
+    let s = Scenario::new();
+    let ann = seed_ann(&s);
+    s.deliver(track(Some("u-1"), "First", json!({}), json!({})));
+    // The remembered id is gone (e.g. the user was merged): Zendesk answers 404 once.
+    s.transport.respond_nth(
+        1,
+        404,
+        &[],
+        r#"{"errors":[{"code":"NotFound","title":"User not found"}]}"#,
+    );
+    let d = s.send(track(Some("u-1"), "Second", json!({}), json!({})));
+    let operations: Vec<String> = match &d.report.result {
+        Ok(outcome) => outcome
+            .operations
+            .iter()
+            .map(|o| format!("{} {} {}", o.method, o.path, o.status))
+            .collect(),
+        Err(error) => panic!("expected a re-resolved delivery, got {error:?}"),
+    };
+    let events = format!("POST /api/v2/users/{ann}/events");
+    assert_eq!(
+        operations,
+        [
+            format!("{events} 404"),
+            "GET /api/v2/users/search?external_id=u-1 200".into(),
+            format!("{events} 202")
+        ]
+    );
+    // The 404 was canned (never reached the mock); the guest looked the user up and posted once.
+    assert_eq!(
+        d.calls(),
+        [
+            "GET /api/v2/users/search?external_id=u-1".to_string(),
+            format!("POST /api/v2/users/{ann}/events")
+        ]
+    );
+    assert_eq!(s.state().events_of(ann).len(), 2);
 }

@@ -3,7 +3,9 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use host_test::runtime::{FetchFailure, InboundResponse, MockTransport, OutboundRequest, Transport};
+use host_test::runtime::{
+    FetchFailure, InboundResponse, MockTransport, OutboundRequest, Transport,
+};
 
 /// What happens to the chosen request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,8 +42,8 @@ enum Plan {
     Inject(Injected),
     /// Answer with this status, headers and body instead of asking the mock.
     Respond(u16, Vec<(String, String)>, String),
-    /// Fail with a connection error.
-    Connection,
+    /// Fail without a response.
+    Fail(FetchFailure),
 }
 
 struct Armed {
@@ -78,9 +80,9 @@ impl FlakyTransport {
         self.arm(nth, Plan::Respond(status, headers, body.to_string()));
     }
 
-    /// The `nth` request from now fails with a connection error, once.
-    pub fn disconnect_nth(&self, nth: usize) {
-        self.arm(nth, Plan::Connection);
+    /// The `nth` request from now fails with this transport failure (not sent), once.
+    pub fn fail_with(&self, nth: usize, failure: FetchFailure) {
+        self.arm(nth, Plan::Fail(failure));
     }
 
     fn arm(&self, nth: usize, plan: Plan) {
@@ -93,7 +95,9 @@ impl FlakyTransport {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Armed>> {
         // A panicking test thread may poison the lock; the plan inside is still meaningful.
-        self.armed.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.armed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Takes the plan when this request is the armed one.
@@ -129,9 +133,7 @@ impl Transport for FlakyTransport {
                 Err(FetchFailure::Timeout)
             }
             Some(Plan::Respond(status, headers, body)) => Ok(canned(status, headers, &body)),
-            Some(Plan::Connection) => Err(FetchFailure::Connection(
-                "connection reset by peer (injected)".into(),
-            )),
+            Some(Plan::Fail(failure)) => Err(failure),
         }
     }
 }

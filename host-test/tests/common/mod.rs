@@ -19,8 +19,10 @@ use host_test::runtime::{
 use mock_zendesk::{MockZendesk, RecordedRequest};
 use serde_json::{Value, json};
 
+#[allow(unused_imports)] // each test binary uses a different subset
 pub use flaky::{FlakyTransport, Injected};
-pub use state::State;
+#[allow(unused_imports)]
+pub use state::{State, id_of};
 
 /// The mock account every scenario talks to.
 pub const SUB: &str = "acme";
@@ -169,7 +171,10 @@ impl Delivery {
                     .iter()
                     .map(|r| format!("{} {} {}", r.method, r.path, r.status))
                     .collect();
-                assert_eq!(reported, received, "outcome.operations != requests received");
+                assert_eq!(
+                    reported, received,
+                    "outcome.operations != requests received"
+                );
                 outcome
             }
             Err(error) => panic!(
@@ -237,7 +242,11 @@ pub fn assert_invalid_event(delivery: &Delivery, needles: &[&str]) {
         GuestError::InvalidEvent(message) => assert_mentions(message, needles),
         other => panic!("expected InvalidEvent mentioning {needles:?}, got {other:?}"),
     }
-    assert!(delivery.requests.is_empty(), "calls made: {:?}", delivery.calls());
+    assert!(
+        delivery.requests.is_empty(),
+        "calls made: {:?}",
+        delivery.calls()
+    );
 }
 
 /// Asserts the guest error is `InvalidConfig` mentioning every `needle`, and nothing was sent.
@@ -246,7 +255,11 @@ pub fn assert_invalid_config(delivery: &Delivery, needles: &[&str]) {
         GuestError::InvalidConfig(message) => assert_mentions(message, needles),
         other => panic!("expected InvalidConfig mentioning {needles:?}, got {other:?}"),
     }
-    assert!(delivery.requests.is_empty(), "calls made: {:?}", delivery.calls());
+    assert!(
+        delivery.requests.is_empty(),
+        "calls made: {:?}",
+        delivery.calls()
+    );
 }
 
 /// Asserts `message` contains every needle (case-insensitive).
@@ -303,7 +316,11 @@ pub fn assert_retries_converge(settings: Value, setup: impl Fn(&Scenario), event
                 scenario.transport.fail_nth(nth, injected);
                 let failed = scenario.send(event.clone());
                 let after = retryable(&failed);
-                assert_eq!(after, injected.retry_after(), "{injected:?} at request {nth}");
+                assert_eq!(
+                    after,
+                    injected.retry_after(),
+                    "{injected:?} at request {nth}"
+                );
                 scenario.deliver(event.clone());
                 for later in &events[index + 1..] {
                     scenario.deliver(later.clone());

@@ -92,7 +92,11 @@ impl State {
             .filter(|(_, primary)| *primary)
             .map(|(value, _)| value)
             .collect();
-        assert_eq!(primaries.len(), 1, "user {user_id} primary emails: {primaries:?}");
+        assert_eq!(
+            primaries.len(),
+            1,
+            "user {user_id} primary emails: {primaries:?}"
+        );
         primaries[0].clone()
     }
 
@@ -123,7 +127,7 @@ impl State {
     pub fn events_of(&self, user_id: u64) -> Vec<&Value> {
         self.all("events")
             .into_iter()
-            .filter(|e| e["user_id"] == user_id || e["user_id"] == user_id.to_string())
+            .filter(|e| e["user_id"] == user_id)
             .collect()
     }
 
