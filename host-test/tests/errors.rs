@@ -288,3 +288,63 @@ fn bad_configs_are_classified_naming_the_key_and_never_echo_the_token() {
         }
     }
 }
+
+/// Odd but well-formed JSON: every event ends in an outcome or a classified error, never a trap
+/// (a guest panic or a runaway loop would be a trap).
+#[test]
+fn odd_inputs_are_classified_never_trapped() {
+    let deep = |levels: usize| format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
+    let ann = r#""name":"Ann","email":"ann@example.com""#;
+    let raw_events = [
+        r#"{"type":"identify","userId":null,"traits":null}"#.to_string(),
+        format!(r#"{{"type":"identify","userId":12.5,"traits":{{{ann}}}}}"#),
+        format!(r#"{{"type":"identify","userId":-3,"traits":{{{ann}}}}}"#),
+        format!(r#"{{"type":"identify","userId":1e300,"traits":{{{ann}}}}}"#),
+        format!(r#"{{"type":"identify","userId":"","traits":{{{ann}}}}}"#),
+        r#"{"type":"identify","userId":"u","traits":{"name":123,"email":"a@x.com"}}"#.into(),
+        r#"{"type":"identify","userId":"u","traits":{"name":"A","email":42}}"#.into(),
+        format!(r#"{{"type":"identify","userId":"u","traits":{{{ann},"company":"Acme"}}}}"#),
+        format!(r#"{{"type":"identify","userId":"u","traits":{{{ann},"company":{{"id":-1}}}}}}"#),
+        format!(r#"{{"type":"identify","userId":"u","traits":{{{ann},"company":{{"id":1.5}}}}}}"#),
+        format!(
+            r#"{{"type":"identify","userId":"u","traits":{{{ann},"company":{{"id":"18446744073709551616"}}}}}}"#
+        ),
+        format!(r#"{{"type":"identify","userId":"u","traits":{{{ann},"nested":{}}}}}"#, deep(100)),
+        format!(r#"{{"type":"identify","userId":"u","traits":{{{ann},"nested":{}}}}}"#, deep(5000)),
+        format!(r#"{{"type":"identify","userId":"u","traits":{{{ann},"big":"{}"}}}}"#, "x".repeat(1 << 20)),
+        r#"{"type":"identify","userId":"ü-😀","traits":{"name":"Zoë 😀","email":"zoë@example.com","größe":1}}"#.into(),
+        r#"{"type":"group","userId":"u","groupId":{"a":1},"traits":{"name":"X"}}"#.into(),
+        r#"{"type":"group","userId":"u","groupId":"g","traits":{"name":"X","tags":[1,2]}}"#.into(),
+        r#"{"type":"group","userId":"u","groupId":"g","traits":null}"#.into(),
+        r#"{"type":"group","userId":"u","groupId":"","traits":{"name":""}}"#.into(),
+        r#"{"type":"track","userId":"u","event":42}"#.into(),
+        r#"{"type":"track","userId":"u","event":"","properties":{}}"#.into(),
+        r#"{"type":"track","userId":"u","event":"X","context":{"zendesk_user_id":"abc"}}"#.into(),
+        r#"{"type":"track","userId":"u","event":"X","context":{"zendesk_user_id":-5}}"#.into(),
+        r#"{"type":"track","userId":"u","event":"X","context":null,"timestamp":"yesterday"}"#.into(),
+        r#"{"type":"track","userId":"u","event":"Ticket Updated","properties":{"ticket_id":"12abc","status":"open"}}"#.into(),
+        r#"{"type":"track","userId":"u","event":"Ticket Created","properties":{"subject":["a"],"comment":"c"}}"#.into(),
+        r#"{"type":5}"#.into(),
+        r#"{"type":null,"action":"identify"}"#.into(),
+    ];
+    let s = Scenario::new();
+    for raw in &raw_events {
+        let d = s.send_raw(raw);
+        if let Err(error @ (CallError::Trap { .. } | CallError::Instantiate(_))) = &d.report.result
+        {
+            panic!("{raw:.200}: {error:?}");
+        }
+    }
+    // Spot checks: an empty userId is no userId; JSON nested past serde's limit is invalid.
+    let d = s.send(json!({"type": "identify", "userId": "", "traits": {"name": "Eve", "email": "eve@example.com"}}));
+    assert!(
+        d.body("POST", "/api/v2/users/create_or_update")["user"]
+            .get("external_id")
+            .is_none()
+    );
+    let d = s.send_raw(&format!(
+        r#"{{"type":"identify","userId":"u","traits":{{{ann},"n":{}}}}}"#,
+        deep(5000)
+    ));
+    assert_invalid_event(&d, &["JSON"]);
+}

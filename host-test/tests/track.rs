@@ -334,3 +334,26 @@ fn a_remembered_user_id_that_zendesk_no_longer_knows_is_resolved_again() {
     );
     assert_eq!(s.state().events_of(ann).len(), 2);
 }
+
+#[test]
+fn a_secondary_email_finds_its_user() {
+    let s = Scenario::new();
+    let ann = seed_ann(&s);
+    // An agent added a work address to Ann in Zendesk; the primary stays ann@example.com.
+    let added = s.mock.handle(&mock_zendesk::Request {
+        method: "POST".into(),
+        url: format!("https://{SUB}.zendesk.com/api/v2/users/{ann}/identities"),
+        headers: vec![("Authorization".into(), "Bearer agent".into())],
+        body: br#"{"identity":{"type":"email","value":"ann.work@example.com"}}"#.to_vec(),
+    });
+    assert_eq!(added.status, 201);
+    let d = s.send(track(
+        None,
+        "Logged In",
+        json!({"email": "ann.work@example.com"}),
+        json!({}),
+    ));
+    d.outcome();
+    assert_eq!(s.state().events_of(ann).len(), 1);
+    assert_eq!(s.state().count("users"), 1);
+}
