@@ -500,6 +500,19 @@ fn a_non_numeric_company_id_is_an_invalid_event_before_any_call() {
     assert_invalid_event(&d, &["company"]);
 }
 
+#[test]
+fn a_company_remove_that_is_not_a_boolean_is_invalid_never_a_join() {
+    // `"remove": "true"` means removal to whoever sent it; joining instead would do the opposite.
+    let s = Scenario::with_settings(json!({"removeUsersFromOrganization": true}));
+    let org = s.mock.seed_organization(SUB, json!({"name": "Acme"}));
+    let d = s.send(identify(
+        "u-1",
+        json!({"name": "Ann", "email": "a@example.com", "company": {"id": org, "remove": "true"}}),
+    ));
+    assert_invalid_event(&d, &["remove"]);
+    assert_eq!(s.state().count("memberships"), 0);
+}
+
 /// User `u-1` member of 120 orgs named "Org 000".."Org 119" (the first is the default).
 fn seed_member_of_many(s: &Scenario) -> (u64, Vec<u64>) {
     let ann = s.mock.seed_user(
