@@ -37,7 +37,10 @@ fn main() {
         "Cargo.lock",
         "Cargo.toml",
     ] {
-        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
     }
 
     ensure_target_installed();
@@ -45,7 +48,10 @@ fn main() {
     let guests = workspace.join("target/guests");
     build_guests(&workspace, &guests, &["zendesk", "adversary"], None);
     let swap = workspace.join("target/guests-swap");
-    let swap_version = format!("{}-swap", package_version(&workspace.join("crates/zendesk")));
+    let swap_version = format!(
+        "{}-swap",
+        package_version(&workspace.join("crates/zendesk"))
+    );
     build_guests(&workspace, &swap, &["zendesk"], Some(&swap_version));
 
     export("ZENDESK_WASM", &artifact(&guests, "zendesk"));
@@ -85,7 +91,14 @@ fn build_guests(workspace: &Path, target_dir: &Path, packages: &[&str], version:
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace)
-        .args(["build", "--profile", PROFILE, "--target", TARGET, "--target-dir"])
+        .args([
+            "build",
+            "--profile",
+            PROFILE,
+            "--target",
+            TARGET,
+            "--target-dir",
+        ])
         .arg(target_dir);
     for package in packages {
         command.args(["--package", package]);
@@ -117,7 +130,11 @@ fn package_version(package_dir: &Path) -> String {
     manifest
         .lines()
         .find_map(|line| {
-            let value = line.trim().strip_prefix("version")?.trim().strip_prefix('=')?;
+            let value = line
+                .trim()
+                .strip_prefix("version")?
+                .trim()
+                .strip_prefix('=')?;
             Some(value.trim().trim_matches('"').to_string())
         })
         .unwrap_or_else(|| panic!("no version in {}", manifest_path.display()))
@@ -128,7 +145,11 @@ fn artifact(target_dir: &Path, package: &str) -> PathBuf {
         .join(TARGET)
         .join(PROFILE)
         .join(format!("{package}.wasm"));
-    assert!(path.is_file(), "the guest build did not produce {}", path.display());
+    assert!(
+        path.is_file(),
+        "the guest build did not produce {}",
+        path.display()
+    );
     path
 }
 

@@ -1,8 +1,8 @@
 //! The built components expose exactly the contract: one export, `cdp:destination/destination`,
 //! and imports only from `cdp:destination/*` and `wasi:*`.
 
-use wasmtime::component::types::ComponentItem;
 use wasmtime::component::Component;
+use wasmtime::component::types::ComponentItem;
 use wasmtime::{Config, Engine};
 
 const DESTINATION: &str = "cdp:destination/destination@0.1.0";
@@ -39,7 +39,9 @@ fn assert_exports_exactly_the_contract(engine: &Engine, component: &Component) {
 
 fn imports(engine: &Engine, component: &Component) -> Vec<String> {
     let ty = component.component_type();
-    ty.imports(engine).map(|(name, _)| name.to_string()).collect()
+    ty.imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect()
 }
 
 #[test]
@@ -59,8 +61,14 @@ fn the_zendesk_plugin_exports_the_contract_and_imports_only_the_host_and_wasi() 
         assert!(imports.contains(&name), "{name} not imported: {imports:?}");
     }
     // Minimal WASI: nothing that reaches the network or the filesystem beyond what std links.
-    let sockets: Vec<&String> = imports.iter().filter(|n| n.starts_with("wasi:sockets")).collect();
-    assert!(sockets.is_empty(), "the plugin imports sockets: {sockets:?}");
+    let sockets: Vec<&String> = imports
+        .iter()
+        .filter(|n| n.starts_with("wasi:sockets"))
+        .collect();
+    assert!(
+        sockets.is_empty(),
+        "the plugin imports sockets: {sockets:?}"
+    );
 }
 
 #[test]

@@ -35,8 +35,18 @@ fn zendesk() -> &'static Plugin {
 }
 
 /// An adversary tenant whose policy allows `https://adv.zendesk.com` only.
-fn adversary_tenant(limits: Limits, transport: Arc<dyn Transport>, origin: Option<Origin>) -> Tenant {
-    Tenant::new("adv-tenant", r#"{"subdomain":"adv"}"#, limits, transport, origin)
+fn adversary_tenant(
+    limits: Limits,
+    transport: Arc<dyn Transport>,
+    origin: Option<Origin>,
+) -> Tenant {
+    Tenant::new(
+        "adv-tenant",
+        r#"{"subdomain":"adv"}"#,
+        limits,
+        transport,
+        origin,
+    )
 }
 
 fn mock_transport() -> (MockZendesk, Arc<dyn Transport>) {
@@ -64,7 +74,13 @@ fn while_other_tenants_run<R>(violation: impl FnOnce() -> R) -> R {
             let config = format!(
                 r#"{{"subdomain":"good{i}","email":"admin@example.com","apiToken":"t0k"}}"#
             );
-            Tenant::new(format!("good-{i}"), config, Limits::default(), transport.clone(), None)
+            Tenant::new(
+                format!("good-{i}"),
+                config,
+                Limits::default(),
+                transport.clone(),
+                None,
+            )
         })
         .collect();
     let events = [
@@ -99,9 +115,14 @@ fn while_other_tenants_run<R>(violation: impl FnOnce() -> R) -> R {
     });
     for i in 0..3 {
         let account = mock.account(&format!("good{i}"));
-        let ann = account.user_by_email("ann@example.com").expect("ann created");
+        let ann = account
+            .user_by_email("ann@example.com")
+            .expect("ann created");
         assert_eq!(ann.name, "Ann");
-        assert!(account.user_by_email("bob@example.com").is_some(), "bob created");
+        assert!(
+            account.user_by_email("bob@example.com").is_some(),
+            "bob created"
+        );
     }
     result
 }
@@ -120,8 +141,17 @@ fn cpu_budget_obeyed_and_violated() {
 
     let started = Instant::now();
     let looped = while_other_tenants_run(|| run(&tenant, r#"{"type":"loop"}"#));
-    assert_eq!(trap_kind(&looped), Some(TrapKind::CpuBudget), "{:?}", looped.result);
-    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+    assert_eq!(
+        trap_kind(&looped),
+        Some(TrapKind::CpuBudget),
+        "{:?}",
+        looped.result
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
     let error = looped.result.expect_err("trapped");
     assert!(!error.is_retryable());
     assert!(error.to_string().contains("200 ms"), "{error}");
@@ -148,10 +178,16 @@ fn outbound_policy_allows_the_own_subdomain_only() {
     let (mock, transport) = mock_transport();
     let tenant = adversary_tenant(Limits::default(), transport, None);
 
-    let own = run(&tenant, r#"{"type":"fetch","url":"https://adv.zendesk.com/api/v2/users/1"}"#);
+    let own = run(
+        &tenant,
+        r#"{"type":"fetch","url":"https://adv.zendesk.com/api/v2/users/1"}"#,
+    );
     let outcome = own.result.expect("own subdomain is reachable");
     assert_eq!(outcome.operations.len(), 1);
-    assert_eq!(outcome.operations[0].status, 404, "user 1 does not exist in the mock");
+    assert_eq!(
+        outcome.operations[0].status, 404,
+        "user 1 does not exist in the mock"
+    );
     assert_eq!(mock.requests_for("adv").len(), 1);
     assert_eq!(own.fetches.len(), 1);
     assert_eq!(
@@ -161,7 +197,10 @@ fn outbound_policy_allows_the_own_subdomain_only() {
 
     for (url, origin) in [
         ("https://evil.example.com/steal", "https://evil.example.com"),
-        ("https://good0.zendesk.com/api/v2/users.json", "https://good0.zendesk.com"),
+        (
+            "https://good0.zendesk.com/api/v2/users.json",
+            "https://good0.zendesk.com",
+        ),
     ] {
         let event = format!(r#"{{"type":"fetch","url":"{url}"}}"#);
         let denied = while_other_tenants_run(|| run(&tenant, &event));
@@ -181,11 +220,24 @@ fn outbound_policy_allows_the_own_subdomain_only() {
             .iter()
             .find(|record| record.source == "host" && record.level == "warn")
             .expect("a host log record for the denial");
-        assert!(host_log.message.contains("rule: tenant subdomain"), "{}", host_log.message);
-        assert!(host_log.fields.contains(&("rule".into(), "tenant subdomain".into())));
+        assert!(
+            host_log.message.contains("rule: tenant subdomain"),
+            "{}",
+            host_log.message
+        );
+        assert!(
+            host_log
+                .fields
+                .contains(&("rule".into(), "tenant subdomain".into()))
+        );
         let record = &denied.fetches[0];
         assert_eq!(record.sent_to, None, "a denied request is never sent");
-        assert!(record.error.as_deref().is_some_and(|e| e.starts_with("denied: ")));
+        assert!(
+            record
+                .error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("denied: "))
+        );
     }
     // Nothing but the one allowed request reached the mock (the bystanders use their own).
     assert_eq!(mock.requests_for("adv").len(), 1);
@@ -196,10 +248,16 @@ fn outbound_policy_allows_the_own_subdomain_only() {
 fn credentials_never_appear_in_fetch_records() {
     let (_, transport) = mock_transport();
     let tenant = adversary_tenant(Limits::default(), transport, None);
-    for url in ["https://adv.zendesk.com/api/v2/users/1", "https://evil.example.com/"] {
+    for url in [
+        "https://adv.zendesk.com/api/v2/users/1",
+        "https://evil.example.com/",
+    ] {
         let report = run(&tenant, &format!(r#"{{"type":"fetch","url":"{url}"}}"#));
         let header = &report.fetches[0].headers[0];
-        assert_eq!(header, &("Authorization".to_string(), "[redacted]".to_string()));
+        assert_eq!(
+            header,
+            &("Authorization".to_string(), "[redacted]".to_string())
+        );
         let everything = serde_json::to_string(&report).expect("report serialises");
         assert!(!everything.contains("adversary-secret"), "{everything}");
     }
@@ -216,7 +274,9 @@ fn test_server() -> Origin {
             std::thread::spawn(move || serve_one(stream));
         }
     });
-    format!("http://127.0.0.1:{port}").parse().expect("loopback origin")
+    format!("http://127.0.0.1:{port}")
+        .parse()
+        .expect("loopback origin")
 }
 
 fn serve_one(stream: TcpStream) {
@@ -240,8 +300,16 @@ fn serve_one(stream: TcpStream) {
             }
         }
     }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
-    let status = if subdomain == "adv" { "200 OK" } else { "400 Bad Request" };
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
+    let status = if subdomain == "adv" {
+        "200 OK"
+    } else {
+        "400 Bad Request"
+    };
     let body = if path == "/slow" {
         std::thread::sleep(Duration::from_secs(2));
         b"late".to_vec()
@@ -281,7 +349,11 @@ fn slow_server_times_out_at_the_request_timeout_and_at_the_wall_budget() {
 
     let started = Instant::now();
     let slow = while_other_tenants_run(|| run(&tenant, &fetch_event("/slow")));
-    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
     let Err(CallError::Guest(GuestError::Retryable { message, .. })) = &slow.result else {
         panic!("expected a timeout: {:?}", slow.result);
     };
@@ -296,7 +368,11 @@ fn slow_server_times_out_at_the_request_timeout_and_at_the_wall_budget() {
     let tenant = adversary_tenant(short_call, transport, Some(origin));
     let started = Instant::now();
     let slow = run(&tenant, &fetch_event("/slow"));
-    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(slow.result.is_err_and(|e| e.is_retryable()));
 }
 
@@ -312,7 +388,8 @@ fn response_size_cap_obeyed_and_violated() {
     let fits = run(&tenant, &fetch_event(&format!("/bytes/{}", 100 * 1024)));
     assert!(fits.result.is_ok(), "{:?}", fits.result);
 
-    let huge = while_other_tenants_run(|| run(&tenant, &fetch_event(&format!("/bytes/{}", 8 << 20))));
+    let huge =
+        while_other_tenants_run(|| run(&tenant, &fetch_event(&format!("/bytes/{}", 8 << 20))));
     let Err(CallError::Guest(GuestError::Rejected { status: 0, message })) = &huge.result else {
         panic!("expected too-large: {:?}", huge.result);
     };
@@ -328,10 +405,22 @@ fn panic_fails_that_call_only() {
     let (_, transport) = mock_transport();
     let tenant = adversary_tenant(Limits::default(), transport, None);
     let panicked = while_other_tenants_run(|| run(&tenant, r#"{"type":"panic"}"#));
-    assert_eq!(trap_kind(&panicked), Some(TrapKind::Panic), "{:?}", panicked.result);
+    assert_eq!(
+        trap_kind(&panicked),
+        Some(TrapKind::Panic),
+        "{:?}",
+        panicked.result
+    );
     let error = panicked.result.expect_err("trapped");
-    assert!(error.to_string().contains("adversary panics on purpose"), "{error}");
+    assert!(
+        error.to_string().contains("adversary panics on purpose"),
+        "{error}"
+    );
 
     let after = run(&tenant, r#"{"type":"ok"}"#);
-    assert!(after.result.is_ok(), "the next call is unaffected: {:?}", after.result);
+    assert!(
+        after.result.is_ok(),
+        "the next call is unaffected: {:?}",
+        after.result
+    );
 }

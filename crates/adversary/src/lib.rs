@@ -40,7 +40,9 @@ impl Guest for Adversary {
                 Ok(allocate(mib))
             }
             "panic" => panic!("adversary panics on purpose"),
-            other => Err(Error::UnsupportedEvent(format!("unknown behaviour `{other}`"))),
+            other => Err(Error::UnsupportedEvent(format!(
+                "unknown behaviour `{other}`"
+            ))),
         }
     }
 
@@ -48,7 +50,9 @@ impl Guest for Adversary {
         Description {
             name: "adversary".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            event_types: ["ok", "fetch", "loop", "alloc", "panic"].map(String::from).into(),
+            event_types: ["ok", "fetch", "loop", "alloc", "panic"]
+                .map(String::from)
+                .into(),
             settings_schema: "{}".into(),
         }
     }

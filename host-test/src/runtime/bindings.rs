@@ -1,7 +1,7 @@
 //! Host bindings of the WIT contract, and conversions from its types to the host's report types.
 
-use super::report::{GuestError, Operation, Outcome};
 use super::plugin::Description;
+use super::report::{GuestError, Operation, Outcome};
 
 wasmtime::component::bindgen!({
     path: "../wit",

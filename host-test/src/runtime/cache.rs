@@ -90,7 +90,9 @@ impl TenantCache {
     fn lock(&self) -> MutexGuard<'_, Entries> {
         // A panic while holding the lock cannot leave the map half-updated in a harmful way:
         // the cache is best-effort, so keep using it.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -100,7 +102,10 @@ impl Entries {
             let Some((key, generation)) = self.order.pop_front() else {
                 return;
             };
-            let current = self.values.get(&key).is_some_and(|e| e.generation == generation);
+            let current = self
+                .values
+                .get(&key)
+                .is_some_and(|e| e.generation == generation);
             if current {
                 self.values.remove(&key);
             }
@@ -108,8 +113,9 @@ impl Entries {
         // Stale order entries pile up when keys are re-set often; drop them eagerly.
         if self.order.len() > 2 * max_entries.max(1) {
             let values = &self.values;
-            self.order
-                .retain(|(key, generation)| values.get(key).is_some_and(|e| e.generation == *generation));
+            self.order.retain(|(key, generation)| {
+                values.get(key).is_some_and(|e| e.generation == *generation)
+            });
         }
     }
 }
@@ -174,7 +180,11 @@ mod tests {
     #[test]
     fn oversized_values_and_removed_keys_are_misses() {
         let cache = TenantCache::new();
-        cache.set("big", &"x".repeat(MAX_VALUE_BYTES + 1), Duration::from_secs(60));
+        cache.set(
+            "big",
+            &"x".repeat(MAX_VALUE_BYTES + 1),
+            Duration::from_secs(60),
+        );
         assert_eq!(cache.get("big"), None);
         cache.set("k", "v", Duration::from_secs(60));
         cache.remove("k");

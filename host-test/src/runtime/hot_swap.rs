@@ -40,7 +40,10 @@ pub struct SwapReport {
 pub enum SwapEvent {
     Swapped(SwapReport),
     /// The new file failed to load; the previous version keeps serving.
-    Rejected { path: PathBuf, reason: String },
+    Rejected {
+        path: PathBuf,
+        reason: String,
+    },
 }
 
 impl PluginSlot {
@@ -136,13 +139,24 @@ pub fn watch(
     }
 }
 
-/// What identifies a version of the file without reading it. `None`: missing or unreadable
-/// (e.g. between the unlink and the rename of a non-atomic writer).
-type Fingerprint = Option<(SystemTime, u64)>;
+/// What identifies a version of the file without reading it: modification time, length and
+/// (on Unix) inode, so an atomic rename is seen even when size and mtime happen to match.
+/// `None`: missing or unreadable (e.g. between the unlink and the rename of a writer).
+type Fingerprint = Option<(SystemTime, u64, u64)>;
 
 fn fingerprint(path: &Path) -> Fingerprint {
     let metadata = std::fs::metadata(path).ok()?;
-    Some((metadata.modified().ok()?, metadata.len()))
+    Some((metadata.modified().ok()?, metadata.len(), inode(&metadata)))
+}
+
+#[cfg(unix)]
+fn inode(metadata: &std::fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(metadata)
+}
+
+#[cfg(not(unix))]
+fn inode(_: &std::fs::Metadata) -> u64 {
+    0
 }
 
 /// Debounce state: decides when a change has settled.
@@ -190,7 +204,11 @@ mod tests {
     use super::*;
 
     fn version(seconds: u64, len: u64) -> Fingerprint {
-        Some((SystemTime::UNIX_EPOCH + Duration::from_secs(seconds), len))
+        Some((
+            SystemTime::UNIX_EPOCH + Duration::from_secs(seconds),
+            len,
+            1,
+        ))
     }
 
     #[test]

@@ -78,7 +78,8 @@ fn fetch(
 
     // 3. A request may not outlive the call's wall-clock budget.
     let limits = &state.tenant.limits;
-    let timeout = Duration::from_millis(limits.request_timeout_ms).min(state.budget.wall_remaining());
+    let timeout =
+        Duration::from_millis(limits.request_timeout_ms).min(state.budget.wall_remaining());
     if timeout.is_zero() {
         return Err(wit_http::FetchError::Timeout);
     }

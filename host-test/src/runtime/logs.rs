@@ -19,7 +19,13 @@ pub struct LogBuffer {
 }
 
 impl LogBuffer {
-    pub fn push(&mut self, level: &str, source: &str, message: &str, fields: Vec<(String, String)>) {
+    pub fn push(
+        &mut self,
+        level: &str,
+        source: &str,
+        message: &str,
+        fields: Vec<(String, String)>,
+    ) {
         if self.records.len() >= MAX_RECORDS {
             self.dropped += 1;
             return;
@@ -101,7 +107,11 @@ mod tests {
         assert_eq!(records.len(), MAX_RECORDS + 1);
         let last = &records[MAX_RECORDS];
         assert_eq!(last.source, "host");
-        assert!(last.message.starts_with("3 log records dropped"), "{}", last.message);
+        assert!(
+            last.message.starts_with("3 log records dropped"),
+            "{}",
+            last.message
+        );
     }
 
     #[test]

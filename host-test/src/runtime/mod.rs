@@ -8,8 +8,8 @@
 mod bindings;
 mod cache;
 mod engine;
-mod http;
 mod hot_swap;
+mod http;
 mod limits;
 mod logs;
 mod permits;
@@ -34,7 +34,9 @@ pub use limits::{Limits, RuntimeOptions};
 pub use plugin::{Description, LoadError, LoadErrorKind, Plugin};
 pub use policy::{AllowedUrl, Origin, OutboundPolicy};
 pub use redact::{REDACTED, is_secret_header, redact_headers};
-pub use report::{CallError, CallReport, FetchRecord, GuestError, LogRecord, Operation, Outcome, TrapKind};
+pub use report::{
+    CallError, CallReport, FetchRecord, GuestError, LogRecord, Operation, Outcome, TrapKind,
+};
 pub use tenant::Tenant;
 pub use transport::{
     FetchFailure, HttpTransport, InboundResponse, MockTransport, OutboundRequest, Transport,
@@ -93,9 +95,11 @@ impl Runtime {
         CallReport {
             tenant: tenant.id.clone(),
             plugin_version: plugin.version().to_string(),
-            result: output
-                .result
-                .and_then(|returned| returned.map(Into::into).map_err(|e| CallError::Guest(e.into()))),
+            result: output.result.and_then(|returned| {
+                returned
+                    .map(Into::into)
+                    .map_err(|e| CallError::Guest(e.into()))
+            }),
             fetches: output.fetches,
             logs: output.logs,
             duration: output.duration,

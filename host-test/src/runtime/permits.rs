@@ -24,7 +24,10 @@ impl InstancePermits {
     pub fn acquire(&self) -> Permit<'_> {
         let mut available = self.available.lock().unwrap_or_else(|p| p.into_inner());
         while *available == 0 {
-            available = self.freed.wait(available).unwrap_or_else(|p| p.into_inner());
+            available = self
+                .freed
+                .wait(available)
+                .unwrap_or_else(|p| p.into_inner());
         }
         *available -= 1;
         Permit { permits: self }
@@ -33,7 +36,11 @@ impl InstancePermits {
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        let mut available = self.permits.available.lock().unwrap_or_else(|p| p.into_inner());
+        let mut available = self
+            .permits
+            .available
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         *available += 1;
         self.permits.freed.notify_one();
     }

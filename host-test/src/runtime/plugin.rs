@@ -169,7 +169,13 @@ pub fn load_file(
 
 /// Runs `describe` once in a sandbox with default limits and no network.
 fn describe(pre: &DestinationPluginPre<CallState>) -> Result<Description, LoadError> {
-    let loader = Tenant::new("(plugin loader)", "{}", Limits::default(), Arc::new(NoNetwork), None);
+    let loader = Tenant::new(
+        "(plugin loader)",
+        "{}",
+        Limits::default(),
+        Arc::new(NoNetwork),
+        None,
+    );
     let output = run_call(pre, &loader, |plugin: &DestinationPlugin, store| {
         plugin.cdp_destination_destination().call_describe(store)
     });
@@ -196,7 +202,14 @@ fn describe(pre: &DestinationPluginPre<CallState>) -> Result<Description, LoadEr
 struct NoNetwork;
 
 impl Transport for NoNetwork {
-    fn send(&self, _: &OutboundRequest, _: Duration, _: u64) -> Result<InboundResponse, FetchFailure> {
-        Err(FetchFailure::Connection("no network while loading a plugin".into()))
+    fn send(
+        &self,
+        _: &OutboundRequest,
+        _: Duration,
+        _: u64,
+    ) -> Result<InboundResponse, FetchFailure> {
+        Err(FetchFailure::Connection(
+            "no network while loading a plugin".into(),
+        ))
     }
 }

@@ -153,7 +153,11 @@ impl FromStr for Origin {
             .map_err(|e| format!("`{text}` is not a valid origin ({e}); {usage}"))?;
         let scheme = match uri.scheme_str() {
             Some(s @ ("http" | "https")) => s.to_string(),
-            _ => return Err(format!("`{text}` needs an http:// or https:// scheme; {usage}")),
+            _ => {
+                return Err(format!(
+                    "`{text}` needs an http:// or https:// scheme; {usage}"
+                ));
+            }
         };
         let Some(authority) = uri.authority() else {
             return Err(format!("`{text}` has no host; {usage}"));
@@ -163,7 +167,9 @@ impl FromStr for Origin {
         }
         let has_path = uri.path_and_query().is_some_and(|p| p.as_str() != "/");
         if has_path {
-            return Err(format!("`{text}` must be an origin without a path; {usage}"));
+            return Err(format!(
+                "`{text}` must be an origin without a path; {usage}"
+            ));
         }
         let host = authority.host().to_ascii_lowercase();
         if !is_loopback(&host) {

@@ -11,7 +11,10 @@ fn only_the_tenants_zendesk_origin_is_allowed() {
         .check("https://acme.zendesk.com/api/v2/users/search?query=email%3Aa")
         .expect("own subdomain");
     assert_eq!(allowed.subdomain, "acme");
-    assert_eq!(allowed.path_and_query, "/api/v2/users/search?query=email%3Aa");
+    assert_eq!(
+        allowed.path_and_query,
+        "/api/v2/users/search?query=email%3Aa"
+    );
     assert!(acme.check("https://ACME.zendesk.com:443/x").is_ok());
 
     for denied in [
@@ -29,7 +32,9 @@ fn only_the_tenants_zendesk_origin_is_allowed() {
         assert!(why.contains("rule: tenant subdomain"), "{why}");
         assert!(!why.contains("pw"), "userinfo leaked: {why}");
     }
-    let why = acme.check("https://evil.example.com/x?email=a").expect_err("denied");
+    let why = acme
+        .check("https://evil.example.com/x?email=a")
+        .expect_err("denied");
     assert_eq!(
         why,
         "https://evil.example.com is not allowed for tenant t1: only https://acme.zendesk.com \
@@ -51,7 +56,12 @@ fn the_subdomain_is_normalised_like_the_guest_does() {
 
 #[test]
 fn a_config_without_a_valid_subdomain_allows_nothing() {
-    for config in [r#"{}"#, "not json", r#"{"subdomain":"a.b"}"#, r#"{"subdomain":7}"#] {
+    for config in [
+        r#"{}"#,
+        "not json",
+        r#"{"subdomain":"a.b"}"#,
+        r#"{"subdomain":7}"#,
+    ] {
         let none = policy(config);
         assert_eq!(none.subdomain(), None, "{config}");
         let why = none.check("https://a.zendesk.com/x").expect_err(config);
@@ -62,8 +72,15 @@ fn a_config_without_a_valid_subdomain_allows_nothing() {
 #[test]
 fn the_origin_override_accepts_loopback_only() {
     let origin: Origin = "http://127.0.0.1:8080".parse().expect("loopback");
-    assert_eq!(origin.join("/api/v2/users"), "http://127.0.0.1:8080/api/v2/users");
-    for ok in ["http://127.1.2.3:9", "http://localhost:80", "http://[::1]:8080/"] {
+    assert_eq!(
+        origin.join("/api/v2/users"),
+        "http://127.0.0.1:8080/api/v2/users"
+    );
+    for ok in [
+        "http://127.1.2.3:9",
+        "http://localhost:80",
+        "http://[::1]:8080/",
+    ] {
         assert!(ok.parse::<Origin>().is_ok(), "{ok}");
     }
     for bad in [

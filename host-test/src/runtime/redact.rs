@@ -52,7 +52,14 @@ mod tests {
         let values: Vec<&str> = redacted.iter().map(|(_, v)| v.as_str()).collect();
         assert_eq!(
             values,
-            [REDACTED, "application/json", REDACTED, REDACTED, REDACTED, REDACTED]
+            [
+                REDACTED,
+                "application/json",
+                REDACTED,
+                REDACTED,
+                REDACTED,
+                REDACTED
+            ]
         );
         assert_eq!(redacted[0].0, "Authorization");
     }

@@ -55,7 +55,9 @@ pub fn run_call<R>(
     let mut state = store.into_data();
     let stderr = state.stderr_text();
     if !stderr.is_empty() {
-        state.logs.push("warn", "guest", &format!("stderr: {stderr}"), Vec::new());
+        state
+            .logs
+            .push("warn", "guest", &format!("stderr: {stderr}"), Vec::new());
     }
     CallOutput {
         result,

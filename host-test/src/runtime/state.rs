@@ -58,7 +58,9 @@ impl CallState {
 
     /// What the guest wrote to stderr (lossy UTF-8, trimmed).
     pub fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents()).trim().to_string()
+        String::from_utf8_lossy(&self.stderr.contents())
+            .trim()
+            .to_string()
     }
 }
 
@@ -103,7 +105,8 @@ impl Budget {
     }
 
     pub fn elapsed(&self) -> Duration {
-        self.started.map_or(Duration::ZERO, |started| started.elapsed())
+        self.started
+            .map_or(Duration::ZERO, |started| started.elapsed())
     }
 
     /// What is left of the wall-clock budget.
