@@ -412,6 +412,32 @@ fn a_group_before_the_identify_keeps_the_association_when_the_identify_arrives()
 }
 
 #[test]
+fn concurrent_groups_create_one_org_by_name_and_every_membership() {
+    let s = Scenario::new();
+    let events: Vec<Value> = (0..6)
+        .map(|i| {
+            group(
+                Some(&format!("u-{i}")),
+                None,
+                json!({"name": "Race Co", "plan": "pro"}),
+                json!({"name": format!("User {i}")}),
+            )
+        })
+        .collect();
+    for report in s.send_concurrently(&events, 15) {
+        assert!(report.result.is_ok(), "{:?}", report.result);
+    }
+    let state = s.state();
+    let org = id_of(&state.org_by_name("Race Co")["id"]);
+    assert_eq!(state.count("organizations"), 1);
+    assert_eq!(state.field_keys("organization_fields"), ["plan"]);
+    for i in 0..6 {
+        let user = id_of(&state.user_by_external_id(&format!("u-{i}"))["id"]);
+        assert_eq!(state.org_ids_of(user), [org]);
+    }
+}
+
+#[test]
 fn group_paths_converge_after_any_single_request_fails() {
     let with_group_id = group(
         Some("u-1"),

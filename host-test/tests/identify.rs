@@ -473,3 +473,25 @@ fn segment_and_rudderstack_event_shapes_map_to_the_same_user() {
     assert_eq!(s.state().count("users"), 1);
     assert_eq!(s.state().user_by_external_id("4711")["name"], "Ann B. Lee");
 }
+
+#[test]
+fn concurrent_identifies_define_a_new_field_once() {
+    let s = Scenario::new();
+    let events: Vec<Value> = (0..6)
+        .map(|i| {
+            identify(
+                &format!("u-{i}"),
+                json!({"name": format!("User {i}"), "email": format!("u{i}@example.com"), "loyaltyTier": "gold"}),
+            )
+        })
+        .collect();
+    for report in s.send_concurrently(&events, 15) {
+        assert!(report.result.is_ok(), "{:?}", report.result);
+    }
+    let state = s.state();
+    assert_eq!(state.field_keys("user_fields"), ["loyalty_tier"]);
+    for i in 0..6 {
+        let user = state.user_by_external_id(&format!("u-{i}"));
+        assert_eq!(user["user_fields"], json!({"loyalty_tier": "gold"}));
+    }
+}

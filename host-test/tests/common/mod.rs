@@ -130,6 +130,41 @@ impl Scenario {
         delivery
     }
 
+    /// Runs `events` at the same time, one thread each (a platform delivering in parallel), with
+    /// every Zendesk answer delayed by `delay_ms` so the events interleave; returns each result.
+    /// The request log is shared by all of them, so use `state()` to assert.
+    pub fn send_concurrently(&self, events: &[Value], delay_ms: u64) -> Vec<CallReport> {
+        self.mock.set_faults(mock_zendesk::Faults {
+            rate: 1.0,
+            seed: 1,
+            kinds: vec![mock_zendesk::FaultKind::Slow],
+            retry_after_seconds: 0,
+            slow_ms: delay_ms,
+        });
+        let start = std::sync::Barrier::new(events.len());
+        let reports = std::thread::scope(|scope| {
+            let handles: Vec<_> = events
+                .iter()
+                .map(|event| {
+                    let start = &start;
+                    scope.spawn(move || {
+                        start.wait();
+                        runtime().transform(plugin(), &self.tenant, &event.to_string())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| panic!("an event thread panicked"))
+                })
+                .collect()
+        });
+        self.mock.set_faults(mock_zendesk::Faults::none());
+        reports
+    }
+
     /// The mock account's state as JSON, with finders.
     pub fn state(&self) -> State {
         State::of(&self.mock)
