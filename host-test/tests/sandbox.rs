@@ -158,6 +158,40 @@ fn cpu_budget_obeyed_and_violated() {
 }
 
 #[test]
+fn wall_clock_budget_obeyed_and_violated() {
+    let (_, transport) = mock_transport();
+    let limits = Limits {
+        cpu_ms: 10_000,
+        wall_ms: 250,
+        ..Limits::default()
+    };
+    let tenant = adversary_tenant(limits, transport, None);
+
+    let ok = run(&tenant, r#"{"type":"ok"}"#);
+    assert!(ok.result.is_ok(), "{:?}", ok.result);
+
+    let started = Instant::now();
+    let looped = while_other_tenants_run(|| run(&tenant, r#"{"type":"loop"}"#));
+    assert_eq!(
+        trap_kind(&looped),
+        Some(TrapKind::WallClock),
+        "{:?}",
+        looped.result
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    let error = looped.result.expect_err("trapped");
+    assert!(
+        error.is_retryable(),
+        "a wall-clock overrun may succeed later"
+    );
+    assert!(error.to_string().contains("250 ms"), "{error}");
+}
+
+#[test]
 fn memory_limit_obeyed_and_violated() {
     let (_, transport) = mock_transport();
     let tenant = adversary_tenant(Limits::default(), transport, None);

@@ -77,10 +77,13 @@ impl Runtime {
 
     /// Compiles, links and describes a plugin (a `wasm32-wasip2` component binary).
     pub fn load_plugin(&self, wasm: &[u8]) -> Result<Plugin, LoadError> {
+        // Loading instantiates once (for `describe`): it needs a pool slot like any call.
+        let _permit = self.permits.acquire();
         plugin::load(&self.engine, &self.linker, wasm)
     }
 
     pub fn load_plugin_file(&self, path: &Path) -> Result<Plugin, LoadError> {
+        let _permit = self.permits.acquire();
         plugin::load_file(&self.engine, &self.linker, path)
     }
 

@@ -94,7 +94,13 @@ fn classify(state: &CallState, error: &wasmtime::Error) -> CallError {
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::UnreachableCodeReached) => {
+            // The panic message is on stderr; std's hint about RUST_BACKTRACE is noise here.
             let stderr = state.stderr_text();
+            let stderr: Vec<&str> = stderr
+                .lines()
+                .filter(|line| !line.starts_with("note: run with `RUST_BACKTRACE"))
+                .collect();
+            let stderr = stderr.join("\n");
             let message = if stderr.is_empty() {
                 "the guest aborted (unreachable code reached)".to_string()
             } else {
