@@ -180,3 +180,41 @@ fn a_new_user_whose_primary_email_trait_is_its_email_needs_no_identity_calls() {
     );
     assert_calls(&s, "new user, primaryEmail = email", event, 1);
 }
+
+/// A stream touching every flow (fields, memberships with pagination, primary email, '+' in an
+/// email, tickets) as a list of events, for comparing transports.
+fn mixed_stream() -> Vec<Value> {
+    vec![
+        json!({"type": "identify", "userId": "u-1",
+               "traits": {"name": "Ann", "email": "ann+vip@example.com", "planName": "pro"}}),
+        json!({"type": "group", "userId": "u-1", "groupId": "g-1",
+               "traits": {"name": "Acme & Sons", "tags": ["b2b"], "seats": 4}}),
+        json!({"type": "group", "userId": "u-2", "traits": {"name": "Globex Ö"},
+               "context": {"traits": {"name": "Bob", "email": "bob@example.com"}}}),
+        json!({"type": "identify", "userId": "u-1",
+               "traits": {"name": "Ann", "email": "ann@example.com", "primaryEmail": "ann@example.com"}}),
+        json!({"type": "track", "event": "Viewed Plan", "properties": {"email": "bob@example.com"}}),
+        json!({"type": "track", "userId": "u-1", "event": "Ticket Created", "messageId": "m 1/2",
+               "properties": {"subject": "Hi", "comment": "Help"}}),
+    ]
+}
+
+#[test]
+fn real_http_makes_exactly_the_same_calls_as_in_process() {
+    let in_process = Scenario::new();
+    let over_http = Scenario::over_http(json!({}));
+    for event in mixed_stream() {
+        let expected = in_process.deliver(event.clone());
+        let actual = over_http.deliver(event);
+        let line = |d: &Delivery| -> Vec<(String, String, Option<Value>, u16)> {
+            d.requests
+                .iter()
+                .map(|r| (r.method.clone(), r.path.clone(), r.body.clone(), r.status))
+                .collect()
+        };
+        assert_eq!(line(&actual), line(&expected));
+    }
+    in_process
+        .state()
+        .assert_same_entities(&over_http.state(), "over HTTP vs in-process");
+}

@@ -1,11 +1,9 @@
 //! A transport wrapper that fails one chosen request, for partial-failure and error tests.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use host_test::runtime::{
-    FetchFailure, InboundResponse, MockTransport, OutboundRequest, Transport,
-};
+use host_test::runtime::{FetchFailure, InboundResponse, OutboundRequest, Transport};
 
 /// What happens to the chosen request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,14 +50,15 @@ struct Armed {
     plan: Plan,
 }
 
-/// Delegates to `MockTransport`, except for the one request armed with `fail_nth` / `respond_nth`.
+/// Delegates to the real transport, except for the one request armed with `fail_nth` /
+/// `respond_nth` / `fail_with`.
 pub struct FlakyTransport {
-    inner: MockTransport,
+    inner: Arc<dyn Transport>,
     armed: Mutex<Option<Armed>>,
 }
 
 impl FlakyTransport {
-    pub fn new(inner: MockTransport) -> Self {
+    pub fn new(inner: Arc<dyn Transport>) -> Self {
         FlakyTransport {
             inner,
             armed: Mutex::new(None),

@@ -13,9 +13,10 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use host_test::runtime::{
-    CallError, CallReport, GuestError, Limits, MockTransport, Outcome, Plugin, Runtime,
-    RuntimeOptions, Tenant,
+    CallError, CallReport, GuestError, HttpTransport, Limits, MockTransport, Origin, Outcome,
+    Plugin, Runtime, RuntimeOptions, Tenant,
 };
+use mock_zendesk::server::{ServerHandle, serve};
 use mock_zendesk::{MockZendesk, RecordedRequest};
 use serde_json::{Value, json};
 
@@ -74,6 +75,8 @@ pub struct Scenario {
     pub mock: MockZendesk,
     pub transport: Arc<FlakyTransport>,
     pub tenant: Tenant,
+    /// The loopback server when the scenario goes over real HTTP; stops on drop.
+    server: Option<ServerHandle>,
 }
 
 impl Default for Scenario {
@@ -95,7 +98,9 @@ impl Scenario {
     /// A scenario with exactly this destination config (for config-error tests).
     pub fn with_config(config: Value) -> Self {
         let mock = MockZendesk::new();
-        let transport = Arc::new(FlakyTransport::new(MockTransport::new(mock.clone())));
+        let transport = Arc::new(FlakyTransport::new(Arc::new(MockTransport::new(
+            mock.clone(),
+        ))));
         let tenant = Tenant::new(
             "scenario",
             config.to_string(),
@@ -107,6 +112,32 @@ impl Scenario {
             mock,
             transport,
             tenant,
+            server: None,
+        }
+    }
+
+    /// Like `with_settings`, but every request goes over real HTTP (the host's ureq transport and
+    /// origin override) to the mock served on a loopback port.
+    pub fn over_http(settings: Value) -> Self {
+        let mock = MockZendesk::new();
+        let server = serve(mock.clone(), ([127, 0, 0, 1], 0).into())
+            .unwrap_or_else(|e| panic!("cannot serve the mock on loopback: {e}"));
+        let origin: Origin = format!("http://{}", server.addr())
+            .parse()
+            .unwrap_or_else(|e| panic!("loopback origin refused: {e}"));
+        let transport = Arc::new(FlakyTransport::new(Arc::new(HttpTransport::new())));
+        let tenant = Tenant::new(
+            "scenario-http",
+            config_with(settings).to_string(),
+            Limits::default(),
+            transport.clone(),
+            Some(origin),
+        );
+        Scenario {
+            mock,
+            transport,
+            tenant,
+            server: Some(server),
         }
     }
 
