@@ -458,3 +458,27 @@ fn panic_fails_that_call_only() {
         after.result
     );
 }
+
+#[test]
+fn more_concurrent_calls_than_pool_slots_wait_instead_of_failing() {
+    let small = Runtime::new(RuntimeOptions {
+        max_instances: 2,
+        max_memory_mib: 128,
+    })
+    .expect("small runtime");
+    let path = std::path::Path::new(env!("ADVERSARY_WASM"));
+    let plugin = small.load_plugin_file(path).expect("adversary loads");
+    let (_, transport) = mock_transport();
+    let tenant = adversary_tenant(Limits::default(), transport, None);
+    let reports: Vec<CallReport> = std::thread::scope(|scope| {
+        let calls: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| small.transform(&plugin, &tenant, r#"{"type":"alloc","mib":4}"#))
+            })
+            .collect();
+        calls.into_iter().map(|c| c.join().expect("call")).collect()
+    });
+    for report in reports {
+        assert!(report.result.is_ok(), "{:?}", report.result);
+    }
+}
