@@ -1,4 +1,7 @@
-//! `host-test demo` end to end: the bundled sample through the real plugin and the mock.
+//! The user-facing commands of the binary: `demo` end to end (the bundled sample through the
+//! real plugin and the mock), `run`'s exit statuses, and `mock-zendesk`.
+
+use std::path::Path;
 
 use std::process::Command;
 
@@ -110,4 +113,75 @@ fn the_mock_server_command_serves_and_writes_its_state_on_sigterm() {
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
     assert_eq!(state["acme"]["users"][0]["name"], "Ann", "{state:#}");
+}
+
+/// The binary's exit status: 0 all handled, 1 something dead-lettered, 2 usage errors.
+#[test]
+fn run_exits_0_1_or_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenants_path = dir.path().join("tenants.json");
+    let config = r#"{"subdomain": "a", "email": "admin@a.example", "apiToken": "token-a"}"#;
+    std::fs::write(
+        &tenants_path,
+        format!(r#"{{"tenants": {{"a": {config}}}}}"#),
+    )
+    .unwrap();
+    let good = dir.path().join("good.jsonl");
+    let identify = r#"{"type": "identify", "userId": "u1", "traits": {"name": "Ann", "email": "ann@example.com"}}"#;
+    std::fs::write(&good, format!(r#"{{"tenant": "a", "event": {identify}}}"#)).unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "not json\n").unwrap();
+
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_host-test"))
+            .args(args)
+            .output()
+            .expect("the binary runs")
+    };
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let (t, g, b) = (path(&tenants_path), path(&good), path(&bad));
+
+    let ok = run(&["run", "--mock", "--tenants", &t, "--events", &g]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(stdout.contains("mock Zendesk account `a`"), "{stdout}");
+    assert!(stdout.contains("Ann"), "{stdout}");
+
+    let failed = run(&["run", "--mock", "--tenants", &t, "--events", &b]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("1 dead-lettered"));
+
+    assert_eq!(run(&["run", "--tenants", &t]).status.code(), Some(2));
+    assert_eq!(
+        run(&["run", "--mock", "--tenants", &g, "--events", &g])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["run", "--watch", "--tenants", &t, "--events", &g])
+            .status
+            .code(),
+        Some(2),
+        "--watch needs --plugin"
+    );
+    let remote = run(&[
+        "run",
+        "--zendesk-origin",
+        "http://example.com",
+        "--tenants",
+        &t,
+        "--events",
+        &g,
+    ]);
+    assert_eq!(remote.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&remote.stderr).contains("loopback"));
+    let exposed = run(&["mock-zendesk", "--listen", "0.0.0.0:0"]);
+    assert_eq!(exposed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&exposed.stderr).contains("loopback"));
 }

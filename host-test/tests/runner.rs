@@ -1,9 +1,8 @@
 //! The multi-tenant runner as a library (`runner::run`) with the real plugin and the in-process
 //! mock Zendesk: order per tenant, isolation between tenants, malformed input, invalid configs,
-//! retries, the summary's accounting and the exit-code logic (library and binary).
+//! retries, hot swaps under --watch, the summary's accounting and the exit-code logic.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -355,71 +354,6 @@ fn the_observer_sees_every_event_with_its_calls() {
     assert!(seen[1].calls.is_empty());
 }
 
-/// The binary's exit status: 0 all handled, 1 something dead-lettered, 2 usage errors.
-#[test]
-fn the_binary_exits_0_1_or_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let tenants_path = dir.path().join("tenants.json");
-    std::fs::write(&tenants_path, tenants(&["a"])).unwrap();
-    let good = dir.path().join("good.jsonl");
-    std::fs::write(&good, line("a", identify("u1", "Ann", json!({})))).unwrap();
-    let bad = dir.path().join("bad.jsonl");
-    std::fs::write(&bad, "not json\n").unwrap();
-
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_host-test"))
-            .args(args)
-            .output()
-            .expect("the binary runs")
-    };
-    let path = |p: &Path| p.to_str().unwrap().to_string();
-    let (t, g, b) = (path(&tenants_path), path(&good), path(&bad));
-
-    let ok = run(&["run", "--mock", "--tenants", &t, "--events", &g]);
-    assert_eq!(
-        ok.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&ok.stdout);
-    assert!(stdout.contains("mock Zendesk account `a`"), "{stdout}");
-    assert!(stdout.contains("Ann"), "{stdout}");
-
-    let failed = run(&["run", "--mock", "--tenants", &t, "--events", &b]);
-    assert_eq!(failed.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&failed.stderr).contains("1 dead-lettered"));
-
-    assert_eq!(run(&["run", "--tenants", &t]).status.code(), Some(2));
-    assert_eq!(
-        run(&["run", "--mock", "--tenants", &g, "--events", &g])
-            .status
-            .code(),
-        Some(2)
-    );
-    assert_eq!(
-        run(&["run", "--watch", "--tenants", &t, "--events", &g])
-            .status
-            .code(),
-        Some(2),
-        "--watch needs --plugin"
-    );
-    let remote = run(&[
-        "run",
-        "--zendesk-origin",
-        "http://example.com",
-        "--tenants",
-        &t,
-        "--events",
-        &g,
-    ]);
-    assert_eq!(remote.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&remote.stderr).contains("loopback"));
-    let exposed = run(&["mock-zendesk", "--listen", "0.0.0.0:0"]);
-    assert_eq!(exposed.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&exposed.stderr).contains("loopback"));
-}
-
 /// `--watch`: a new plugin file is swapped in between two events of the same tenant; a broken
 /// file is rejected and the serving version carries on. No event fails or is lost.
 #[test]
@@ -476,6 +410,9 @@ fn watch_swaps_the_plugin_between_events_and_rejects_a_broken_file() {
         // Between events 4 and 5: install v2; between 8 and 9: a truncated file. The run waits
         // (in this observer) until the watcher has dealt with each file.
         let file = match report.line {
+            // `runtime::watch` fingerprints the file on its own thread: give that thread time to
+            // start, or (on a loaded machine) it could first see v2 and never report a change.
+            1 => return std::thread::sleep(Duration::from_millis(500)),
             4 => v2.clone(),
             8 => v1[..v1.len() / 2].to_vec(),
             _ => return,
@@ -485,7 +422,9 @@ fn watch_swaps_the_plugin_between_events_and_rejects_a_broken_file() {
             .lock()
             .unwrap()
             .recv_timeout(Duration::from_secs(60))
-            .expect("the watcher reacts to the new file");
+            .unwrap_or_else(|e| {
+                panic!("no swap event after the file of line {}: {e}", report.line)
+            });
         seen_swaps.lock().unwrap().push(event);
     }));
     let summary = runner::run(opts).unwrap();

@@ -215,7 +215,7 @@ fn retry_log(attempt: u32, error: &CallError) -> crate::runtime::LogRecord {
     crate::runtime::LogRecord {
         level: "info".into(),
         source: "host".into(),
-        message: format!("attempt {attempt} failed, may retry: {error}"),
+        message: format!("attempt {attempt} failed with a retryable error: {error}"),
         fields: Vec::new(),
     }
 }
