@@ -653,3 +653,16 @@ fn company_remove_with_the_setting_off_neither_removes_nor_associates() {
     assert_eq!(s.state().org_ids_of(ann).len(), 120);
     assert!(!s.state().org_ids_of(ann).contains(&outsider));
 }
+
+#[test]
+fn a_paginated_removal_converges_after_any_single_request_fails() {
+    let settings = json!({"removeUsersFromOrganization": true});
+    let target = {
+        let probe = Scenario::with_settings(settings.clone());
+        seed_member_of_many(&probe).1[119]
+    };
+    let setup = |s: &Scenario| {
+        seed_member_of_many(s);
+    };
+    assert_retries_converge(settings, setup, &[removal(json!(target))]);
+}
