@@ -29,39 +29,6 @@ fn identify(user_id: &str, traits: Value) -> Value {
     json!({"type": "identify", "userId": user_id, "traits": traits})
 }
 
-/// Form-decodes one query parameter of a recorded path ('+' is a space, as servers read it).
-fn query_param(path: &str, name: &str) -> Option<String> {
-    let query = path.split_once('?')?.1;
-    query.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=')?;
-        (key == name).then(|| form_decode(value))
-    })
-}
-
-fn form_decode(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(byte) => {
-                        out.push(byte);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[test]
 fn group_upserts_the_org_by_group_id_with_mapped_traits_and_org_fields() {
     let s = Scenario::new();
@@ -166,7 +133,7 @@ fn domain_names_and_tags_accept_a_string_or_a_list() {
 #[test]
 fn no_email_no_group_id_creates_the_org_by_name_and_the_user_then_associates() {
     let s = Scenario::new();
-    let d = s.deliver(group(
+    let (d, _replay) = s.replayed(group(
         Some("u-new"),
         None,
         json!({"name": "Globex"}),
@@ -203,7 +170,7 @@ fn email_without_group_id_creates_the_org_and_associates_the_exact_email_match()
     let bob = s
         .mock
         .seed_user(SUB, json!({"name": "Bob", "email": "bob@x.com"}));
-    let d = s.deliver(group(
+    let (d, _replay) = s.replayed(group(
         Some("u-bob"),
         None,
         json!({"name": "Initech"}),
@@ -245,7 +212,7 @@ fn an_email_with_a_plus_is_url_encoded_and_matched_exactly() {
     let org = s
         .mock
         .seed_organization(SUB, json!({"name": "Acme", "external_id": "g-1"}));
-    let d = s.deliver(group(
+    let (d, _replay) = s.replayed(group(
         Some("u-ann"),
         Some("g-1"),
         json!({"name": "Acme"}),
@@ -275,7 +242,7 @@ fn no_email_with_group_id_creates_the_user_and_associates_the_existing_org() {
     let org = s
         .mock
         .seed_organization(SUB, json!({"name": "Hooli", "external_id": "g-3"}));
-    let d = s.deliver(group(
+    let (d, _replay) = s.replayed(group(
         Some("u-3"),
         Some("g-3"),
         json!({"name": "Hooli"}),
@@ -307,7 +274,7 @@ fn email_and_group_id_associate_the_existing_user_and_org() {
     let org = s
         .mock
         .seed_organization(SUB, json!({"name": "Umbrella", "external_id": "g-4"}));
-    let d = s.deliver(group(
+    let (d, _replay) = s.replayed(group(
         Some("u-4"),
         Some("g-4"),
         json!({"name": "Umbrella"}),

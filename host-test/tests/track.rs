@@ -150,6 +150,10 @@ fn an_email_with_a_plus_is_url_encoded() {
         "{:?}",
         d.calls()
     );
+    assert_eq!(
+        query_param(search, "query").as_deref(),
+        Some(r#"email:"ann+news@x.com""#)
+    );
     assert!(
         !search.contains('+') && search.contains("%2B"),
         "'+' must be encoded: {search}"

@@ -7,6 +7,7 @@
 #![allow(dead_code)] // every test binary uses a different subset of the harness
 
 mod flaky;
+mod query;
 mod state;
 
 use std::path::Path;
@@ -22,6 +23,8 @@ use serde_json::{Value, json};
 
 #[allow(unused_imports)] // each test binary uses a different subset
 pub use flaky::{FlakyTransport, Injected};
+#[allow(unused_imports)]
+pub use query::query_param;
 #[allow(unused_imports)]
 pub use state::{State, id_of};
 
@@ -199,6 +202,16 @@ impl Scenario {
     /// The mock account's state as JSON, with finders.
     pub fn state(&self) -> State {
         State::of(&self.mock)
+    }
+
+    /// Delivers `event`, then delivers it again (a replay) and asserts the replay changed no
+    /// entity. Returns both deliveries.
+    pub fn replayed(&self, event: Value) -> (Delivery, Delivery) {
+        let first = self.deliver(event.clone());
+        let after_first = self.state();
+        let replay = self.deliver(event);
+        after_first.assert_same_entities(&self.state(), "after replaying the event");
+        (first, replay)
     }
 
     /// Runs `events` twice on the same mock and tenant (a platform retrying a whole batch) and
