@@ -33,10 +33,10 @@ fn main() -> anyhow::Result<()> {
     println!("| hot swap (reload_from) | {} |", ms(swap));
 
     let mock = MockZendesk::new();
-    let tenant = tenant("bench", &mock);
+    let bench_tenant = tenant("bench", &mock);
     let per_call = time_per(2000, || {
         runtime
-            .validate_config(&plugin, &tenant)
+            .validate_config(&plugin, &bench_tenant)
             .expect("the bench config is valid");
     });
     println!(
@@ -52,12 +52,12 @@ fn main() -> anyhow::Result<()> {
         .to_string()
     };
     for i in 0..50 {
-        runtime.transform(&plugin, &tenant, &identify(i)).result.ok();
+        runtime.transform(&plugin, &bench_tenant, &identify(i)).result.ok();
     }
     let n = 2000;
     let started = Instant::now();
     for i in 0..n {
-        let report = runtime.transform(&plugin, &tenant, &identify(i));
+        let report = runtime.transform(&plugin, &bench_tenant, &identify(i));
         assert!(report.result.is_ok(), "{:?}", report.result);
     }
     let rate = n as f64 / started.elapsed().as_secs_f64();

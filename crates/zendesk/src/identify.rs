@@ -124,9 +124,12 @@ fn organization_changes(
         }
         None => None,
     };
-    let remove = company
-        .and_then(|c| c.get("remove"))
-        .is_some_and(|r| r == &Value::Bool(true));
+    let remove = match company {
+        Some(company) => traits::flag(company, "remove")
+            .map_err(|_| Error::InvalidEvent("`company.remove` must be true or false".into()))?
+            .unwrap_or(false),
+        None => false,
+    };
     if !remove {
         return Ok((organization_trait.or(company_id), None));
     }

@@ -125,6 +125,13 @@ fn creates_the_user_when_name_and_email_are_known() {
         200,
         json!({"users": [{"id": 3, "email": "joann@x.com"}]}),
     );
+    // The fuzzy hit's other email addresses are checked too (none matches).
+    host.on(
+        "GET",
+        "/api/v2/users/3/identities?page[size]=100",
+        200,
+        json!({"identities": [{"id": 30, "type": "email", "value": "joann@x.com"}]}),
+    );
     host.on(
         "POST",
         "/api/v2/users/create_or_update",

@@ -193,8 +193,8 @@ pub fn find(client: &mut Client, person: &Person, by_email: bool) -> Result<Opti
         encode(&format!("email:\"{email}\""))
     );
     // The search is fuzzy ("bob@x.com" also finds "jimbob@x.com"): keep exact matches only.
-    let matches: Vec<u64> = client
-        .list_all(&path, "users")?
+    let candidates = client.list_all(&path, "users")?;
+    let mut matches: Vec<u64> = candidates
         .iter()
         .filter(|u| {
             u.get("email")
@@ -203,6 +203,18 @@ pub fn find(client: &mut Client, person: &Person, by_email: bool) -> Result<Opti
         })
         .filter_map(|u| u.get("id").and_then(Value::as_u64))
         .collect();
+    if matches.is_empty() {
+        // `email` in a search result is the primary address only; the address may be one of a
+        // candidate's secondary identities (rare: costs one call per candidate).
+        for id in candidates
+            .iter()
+            .filter_map(|u| u.get("id").and_then(Value::as_u64))
+        {
+            if has_email_identity(client, id, email)? {
+                matches.push(id);
+            }
+        }
+    }
     match matches.as_slice() {
         [] => Ok(None),
         [id] => {
@@ -219,6 +231,21 @@ pub fn find(client: &mut Client, person: &Person, by_email: bool) -> Result<Opti
             ),
         }),
     }
+}
+
+/// Whether user `id` has an email identity (primary or not) equal to `email`.
+fn has_email_identity(client: &mut Client, id: u64, email: &str) -> Result<bool, Error> {
+    let path = format!("/api/v2/users/{id}/identities?page[size]=100");
+    Ok(client
+        .list_all(&path, "identities")?
+        .iter()
+        .any(|identity| {
+            identity.get("type").and_then(Value::as_str) == Some("email")
+                && identity
+                    .get("value")
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| v.eq_ignore_ascii_case(email))
+        }))
 }
 
 /// Forgets the cached ids of a person (e.g. after Zendesk answered 404 for one).
