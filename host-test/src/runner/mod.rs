@@ -28,11 +28,9 @@ use crate::runtime::{
     SwapEvent, Tenant, Transport,
 };
 use console::Console;
-use dead_letter::{DeadLetter, MALFORMED_INPUT};
 use jsonl::JsonlFile;
 pub use retry::RetryPolicy;
 use secrets::Secrets;
-use summary::LineResult;
 pub use summary::{Disposition, Summary};
 pub use worker::{EventReport, HttpCall};
 
@@ -158,29 +156,7 @@ pub fn run(options: RunOptions) -> Result<Summary> {
     };
 
     for malformed in &parsed.malformed {
-        context.console.line(&format!(
-            "line {}: dead-lettered ({MALFORMED_INPUT}): {}",
-            malformed.line, malformed.reason
-        ));
-        context.dead_letter(&DeadLetter {
-            line: malformed.line,
-            tenant: malformed.tenant.as_deref(),
-            event: None,
-            raw: Some(&malformed.raw),
-            error_class: MALFORMED_INPUT,
-            error: &malformed.reason,
-            attempts: 0,
-        });
-        context.record(&LineResult {
-            tenant: malformed.tenant.as_deref(),
-            event_type: None,
-            disposition: &Disposition::DeadLettered {
-                error_class: MALFORMED_INPUT.to_string(),
-                error: malformed.reason.clone(),
-            },
-            attempts: 0,
-            zendesk_calls: 0,
-        });
+        context.dead_letter_malformed(malformed);
     }
 
     let mut groups = parsed.by_tenant();
@@ -195,16 +171,7 @@ pub fn run(options: RunOptions) -> Result<Summary> {
                 Arc::clone(&transport),
                 origin.clone(),
             );
-            // Checked once up front: a tenant with a bad config dead-letters its events
-            // without calling the plugin for each of them.
-            let config_error = runtime
-                .validate_config(&context.slot.current(), &tenant)
-                .err();
-            Some(worker::TenantWork {
-                tenant,
-                config_error,
-                events,
-            })
+            Some(worker::TenantWork { tenant, events })
         })
         .collect();
     // Longest streams first: the pool finishes sooner when the big tenants start early.

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use super::EventObserver;
 use super::console::Console;
-use super::dead_letter::DeadLetter;
-use super::input::EventLine;
+use super::dead_letter::{DeadLetter, MALFORMED_INPUT};
+use super::input::{EventLine, MalformedLine};
 use super::jsonl::JsonlFile;
 use super::retry::{RetryPolicy, SystemBackoff, with_retries};
 use super::summary::{Disposition, LineResult, Summary};
@@ -17,8 +17,6 @@ use crate::runtime::{CallError, FetchRecord, GuestError, PluginSlot, Runtime, Te
 /// One tenant's share of the stream.
 pub(super) struct TenantWork {
     pub tenant: Tenant,
-    /// Why the tenant's config was refused by `validate_config`, if it was.
-    pub config_error: Option<CallError>,
     pub events: Vec<EventLine>,
 }
 
@@ -90,8 +88,14 @@ fn path_and_query(url: &str) -> &str {
 
 impl RunContext {
     pub fn deliver_tenant(&self, work: TenantWork) {
+        // Checked once before the tenant's first event: a tenant with a bad config dead-letters
+        // its events without calling the plugin for each of them.
+        let config_error = self
+            .runtime
+            .validate_config(&self.slot.current(), &work.tenant)
+            .err();
         for event in &work.events {
-            let (disposition, attempts, calls, report) = match &work.config_error {
+            let (disposition, attempts, calls, report) = match &config_error {
                 Some(error) => {
                     let disposition = self.dead_letter_event(event, error, 0);
                     (disposition, 0, 0, (None, Vec::new()))
@@ -195,13 +199,40 @@ impl RunContext {
         }
     }
 
-    pub fn dead_letter(&self, letter: &DeadLetter<'_>) {
+    /// Dead-letters an input line that is not an event of a known tenant.
+    pub fn dead_letter_malformed(&self, malformed: &MalformedLine) {
+        self.console.line(&format!(
+            "line {}: dead-lettered ({MALFORMED_INPUT}): {}",
+            malformed.line, malformed.reason
+        ));
+        self.dead_letter(&DeadLetter {
+            line: malformed.line,
+            tenant: malformed.tenant.as_deref(),
+            event: None,
+            raw: Some(&malformed.raw),
+            error_class: MALFORMED_INPUT,
+            error: &malformed.reason,
+            attempts: 0,
+        });
+        self.record(&LineResult {
+            tenant: malformed.tenant.as_deref(),
+            event_type: None,
+            disposition: &Disposition::DeadLettered {
+                error_class: MALFORMED_INPUT.to_string(),
+                error: malformed.reason.clone(),
+            },
+            attempts: 0,
+            zendesk_calls: 0,
+        });
+    }
+
+    fn dead_letter(&self, letter: &DeadLetter<'_>) {
         if let Some(file) = &self.dead_letters {
             file.append(letter);
         }
     }
 
-    pub fn record(&self, result: &LineResult<'_>) {
+    fn record(&self, result: &LineResult<'_>) {
         self.summary
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
