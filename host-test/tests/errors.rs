@@ -348,3 +348,41 @@ fn odd_inputs_are_classified_never_trapped() {
     ));
     assert_invalid_event(&d, &["JSON"]);
 }
+
+#[test]
+fn a_slow_zendesk_over_http_times_out_retryably_and_the_retry_converges() {
+    let event = json!({"type": "identify", "userId": "u-1",
+        "traits": {"name": "Ann", "email": "ann@example.com", "planName": "pro"}});
+    let clean = Scenario::over_http(json!({}));
+    clean.deliver(event.clone());
+
+    let limits = host_test::runtime::Limits {
+        request_timeout_ms: 150,
+        ..Default::default()
+    };
+    let s = Scenario::over_http_with_limits(json!({}), limits);
+    // Zendesk applies every write but answers after 400 ms: the host gives up at 150 ms.
+    s.mock.set_faults(Faults {
+        rate: 1.0,
+        seed: 1,
+        kinds: vec![FaultKind::Slow],
+        retry_after_seconds: 0,
+        slow_ms: 400,
+    });
+    let started = std::time::Instant::now();
+    let d = s.send(event.clone());
+    assert_eq!(retryable(&d), None);
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    // Let the slow answers land, then retry at normal speed.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    s.mock.set_faults(Faults::none());
+    s.deliver(event);
+    clean.state().assert_same_entities(
+        &s.state(),
+        "after a timed-out attempt and a retry over HTTP",
+    );
+}

@@ -122,6 +122,11 @@ impl Scenario {
     /// Like `with_settings`, but every request goes over real HTTP (the host's ureq transport and
     /// origin override) to the mock served on a loopback port.
     pub fn over_http(settings: Value) -> Self {
+        Self::over_http_with_limits(settings, Limits::default())
+    }
+
+    /// `over_http` with this tenant's sandbox limits (e.g. a short request timeout).
+    pub fn over_http_with_limits(settings: Value, limits: Limits) -> Self {
         let mock = MockZendesk::new();
         let server = serve(mock.clone(), ([127, 0, 0, 1], 0).into())
             .unwrap_or_else(|e| panic!("cannot serve the mock on loopback: {e}"));
@@ -132,7 +137,7 @@ impl Scenario {
         let tenant = Tenant::new(
             "scenario-http",
             config_with(settings).to_string(),
-            Limits::default(),
+            limits,
             transport.clone(),
             Some(origin),
         );
