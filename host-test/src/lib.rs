@@ -1,6 +1,6 @@
 //! Reference wasmtime host for the Zendesk destination plugin.
 
-pub mod runtime;
 pub mod cli;
 pub mod demo;
 pub mod runner;
+pub mod runtime;
