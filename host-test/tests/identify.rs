@@ -495,3 +495,42 @@ fn concurrent_identifies_define_a_new_field_once() {
         assert_eq!(user["user_fields"], json!({"loyalty_tier": "gold"}));
     }
 }
+
+#[test]
+fn an_existing_zendesk_user_is_linked_by_email_and_verified_when_configured() {
+    // Someone who wrote to support before: a Zendesk user without external id, unverified.
+    let s = Scenario::with_settings(json!({"createUsersAsVerified": true}));
+    let existing = s
+        .mock
+        .seed_user(SUB, json!({"name": "Walk In", "email": "walk@example.com"}));
+    let d = s.deliver(identify(
+        "u-9",
+        json!({"name": "Walter", "email": "walk@example.com"}),
+    ));
+    assert_eq!(d.statuses(), [200]);
+    let state = s.state();
+    assert_eq!(state.count("users"), 1);
+    let user = state.user_by_id(existing);
+    assert_eq!(
+        (user["external_id"].as_str(), user["name"].as_str()),
+        (Some("u-9"), Some("Walter"))
+    );
+    assert_eq!(user["verified"], true);
+}
+
+#[test]
+fn null_object_and_list_traits_are_not_custom_fields() {
+    let s = Scenario::new();
+    let d = s.deliver(identify(
+        "u-1",
+        json!({"name": "Ann", "email": "ann@example.com", "address": {"city": "Oslo"},
+               "interests": ["ski"], "nickname": null}),
+    ));
+    assert_eq!(d.calls(), ["POST /api/v2/users/create_or_update"]);
+    assert!(
+        d.body("POST", "/api/v2/users/create_or_update")["user"]
+            .get("user_fields")
+            .is_none()
+    );
+    assert!(s.state().field_keys("user_fields").is_empty());
+}
