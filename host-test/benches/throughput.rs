@@ -21,9 +21,14 @@ fn main() -> anyhow::Result<()> {
     println!("| component size | {} KiB |", bytes.len() / 1024);
 
     let load = time_per(3, || {
-        runtime.load_plugin(&bytes).expect("the built component loads");
+        runtime
+            .load_plugin(&bytes)
+            .expect("the built component loads");
     });
-    println!("| load (compile + pre-instantiate + describe) | {} |", ms(load));
+    println!(
+        "| load (compile + pre-instantiate + describe) | {} |",
+        ms(load)
+    );
     let plugin = runtime.load_plugin(&bytes)?;
     let slot = PluginSlot::new(plugin.clone());
     let swap = time_per(3, || {
@@ -52,7 +57,10 @@ fn main() -> anyhow::Result<()> {
         .to_string()
     };
     for i in 0..50 {
-        runtime.transform(&plugin, &bench_tenant, &identify(i)).result.ok();
+        runtime
+            .transform(&plugin, &bench_tenant, &identify(i))
+            .result
+            .ok();
     }
     let n = 2000;
     let started = Instant::now();
@@ -90,18 +98,36 @@ fn calls_per_event(runtime: &Runtime, plugin: &host_test::runtime::Plugin) {
     let mock = MockZendesk::new();
     let tenant = tenant("calls", &mock);
     let events = [
-        ("identify", json!({"type": "identify", "userId": "u1", "traits": {
-            "name": "Ann Lee", "email": "ann@example.com", "plan": "pro", "seats": 3}})),
-        ("identify + company.id", json!({"type": "identify", "userId": "u1", "traits": {
-            "name": "Ann Lee", "email": "ann@example.com", "company": {"id": "ORG"}}})),
-        ("group", json!({"type": "group", "userId": "u1", "groupId": "g1", "traits": {
-            "name": "Initech", "industry": "software"}})),
-        ("track", json!({"type": "track", "userId": "u1", "event": "Order Completed",
-            "properties": {"revenue": 12}})),
-        ("track (context.zendesk_user_id)", json!({"type": "track", "event": "Viewed",
-            "context": {"zendesk_user_id": "USER"}, "properties": {}})),
-        ("Ticket Created", json!({"type": "track", "userId": "u1", "event": "Ticket Created",
-            "properties": {"subject": "Help", "comment": "It broke"}})),
+        (
+            "identify",
+            json!({"type": "identify", "userId": "u1", "traits": {
+            "name": "Ann Lee", "email": "ann@example.com", "plan": "pro", "seats": 3}}),
+        ),
+        (
+            "identify + company.id",
+            json!({"type": "identify", "userId": "u1", "traits": {
+            "name": "Ann Lee", "email": "ann@example.com", "company": {"id": "ORG"}}}),
+        ),
+        (
+            "group",
+            json!({"type": "group", "userId": "u1", "groupId": "g1", "traits": {
+            "name": "Initech", "industry": "software"}}),
+        ),
+        (
+            "track",
+            json!({"type": "track", "userId": "u1", "event": "Order Completed",
+            "properties": {"revenue": 12}}),
+        ),
+        (
+            "track (context.zendesk_user_id)",
+            json!({"type": "track", "event": "Viewed",
+            "context": {"zendesk_user_id": "USER"}, "properties": {}}),
+        ),
+        (
+            "Ticket Created",
+            json!({"type": "track", "userId": "u1", "event": "Ticket Created",
+            "properties": {"subject": "Help", "comment": "It broke"}}),
+        ),
     ];
     println!("\n| event | Zendesk calls, cold | warm |\n|---|---|---|");
     let mut org_id = String::new();

@@ -410,9 +410,6 @@ fn watch_swaps_the_plugin_between_events_and_rejects_a_broken_file() {
         // Between events 4 and 5: install v2; between 8 and 9: a truncated file. The run waits
         // (in this observer) until the watcher has dealt with each file.
         let file = match report.line {
-            // `runtime::watch` fingerprints the file on its own thread: give that thread time to
-            // start, or (on a loaded machine) it could first see v2 and never report a change.
-            1 => return std::thread::sleep(Duration::from_millis(500)),
             4 => v2.clone(),
             8 => v1[..v1.len() / 2].to_vec(),
             _ => return,

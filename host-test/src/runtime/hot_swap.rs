@@ -109,10 +109,12 @@ pub fn watch(
 ) -> WatchHandle {
     let path = path.into();
     let (stop, stopped) = mpsc::channel::<()>();
+    // The baseline is read now, not on the new thread: a change made right after `watch`
+    // returns must be seen as a change.
+    let mut watcher = FileWatcher::new(fingerprint(&path));
     let thread = std::thread::Builder::new()
         .name("plugin-watch".into())
         .spawn(move || {
-            let mut watcher = FileWatcher::new(fingerprint(&path));
             while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(POLL_INTERVAL) {
                 if watcher.observe(fingerprint(&path), Instant::now()) {
                     let event = match slot.reload_from(&runtime, &path) {
