@@ -218,3 +218,29 @@ fn real_http_makes_exactly_the_same_calls_as_in_process() {
         .state()
         .assert_same_entities(&over_http.state(), "over HTTP vs in-process");
 }
+
+#[test]
+fn lookalike_emails_do_not_multiply_the_calls_of_a_new_user() {
+    // Zendesk's search is fuzzy: "ann@example.com" also finds joann@, marieann@, ... Resolving a
+    // NEW user whose name and email are known must not read every lookalike's identities:
+    // create_or_update itself matches any email identity, so it settles the question in one call.
+    let s = Scenario::new();
+    for i in 0..20 {
+        s.mock.seed_user(
+            SUB,
+            json!({"name": format!("Lookalike {i}"), "email": format!("jo{i}ann@example.com")}),
+        );
+    }
+    let event = json!({"type": "track", "userId": "u-ann", "event": "Signed Up",
+        "context": {"traits": {"name": "Ann", "email": "ann@example.com"}}});
+    let d = s.deliver(event);
+    let calls = d.calls();
+    assert!(calls.len() <= 4, "{} calls: {calls:#?}", calls.len());
+    assert!(
+        calls.contains(&"POST /api/v2/users/create_or_update".to_string()),
+        "{calls:#?}"
+    );
+    let state = s.state();
+    let ann = state.user_by_external_id("u-ann");
+    assert_eq!(state.events_of(id_of(&ann["id"])).len(), 1);
+}
