@@ -361,3 +361,36 @@ fn a_secondary_email_finds_its_user() {
     assert_eq!(s.state().events_of(ann).len(), 1);
     assert_eq!(s.state().count("users"), 1);
 }
+
+#[test]
+fn the_exact_email_match_is_found_on_a_later_search_page() {
+    let s = Scenario::new();
+    for i in 0..150 {
+        s.mock.seed_user(
+            SUB,
+            json!({"name": format!("Lookalike {i}"), "email": format!("x{i}bob@x.com")}),
+        );
+    }
+    let bob = s
+        .mock
+        .seed_user(SUB, json!({"name": "Bob", "email": "bob@x.com"}));
+    let d = s.deliver(track(
+        None,
+        "Logged In",
+        json!({"email": "bob@x.com"}),
+        json!({}),
+    ));
+    let calls = d.calls();
+    assert_eq!(calls.len(), 3, "{calls:#?}");
+    // The second page is the `next_page` URL Zendesk returned (offset pagination).
+    assert!(
+        calls[0].starts_with("GET /api/v2/users/search?query="),
+        "{calls:#?}"
+    );
+    assert!(
+        calls[1].starts_with("GET /api/v2/users/search") && calls[1].contains("page=2"),
+        "{calls:#?}"
+    );
+    assert_eq!(calls[2], format!("POST /api/v2/users/{bob}/events"));
+    assert_eq!(s.state().events_of(bob).len(), 1);
+}
