@@ -203,9 +203,10 @@ pub fn find(client: &mut Client, person: &Person, by_email: bool) -> Result<Opti
         })
         .filter_map(|u| u.get("id").and_then(Value::as_u64))
         .collect();
-    if matches.is_empty() {
+    if matches.is_empty() && candidates.len() <= MAX_IDENTITY_SCANS {
         // `email` in a search result is the primary address only; the address may be one of a
-        // candidate's secondary identities (rare: costs one call per candidate).
+        // candidate's secondary identities. One call per candidate, so only for a few: a common
+        // address has many lookalikes, and create_or_update matches secondary emails anyway.
         for id in candidates
             .iter()
             .filter_map(|u| u.get("id").and_then(Value::as_u64))
@@ -232,6 +233,9 @@ pub fn find(client: &mut Client, person: &Person, by_email: bool) -> Result<Opti
         }),
     }
 }
+
+/// How many fuzzy search hits are checked for a secondary email identity.
+const MAX_IDENTITY_SCANS: usize = 3;
 
 /// Whether user `id` has an email identity (primary or not) equal to `email`.
 fn has_email_identity(client: &mut Client, id: u64, email: &str) -> Result<bool, Error> {
