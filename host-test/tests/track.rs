@@ -394,3 +394,36 @@ fn the_exact_email_match_is_found_on_a_later_search_page() {
     assert_eq!(calls[2], format!("POST /api/v2/users/{bob}/events"));
     assert_eq!(s.state().events_of(bob).len(), 1);
 }
+
+#[test]
+fn a_user_id_remembered_by_one_tenant_is_never_used_by_another() {
+    let acme = Scenario::new();
+    let beta = acme.sibling("beta", json!({}));
+    // The same person exists in both accounts, under different Zendesk ids.
+    let ann_acme = seed_ann(&acme);
+    beta.mock.seed_user(
+        "beta",
+        json!({"name": "Someone Else", "email": "else@example.com"}),
+    );
+    let ann_beta = beta.mock.seed_user(
+        "beta",
+        json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}),
+    );
+    assert_ne!(
+        ann_acme, ann_beta,
+        "the test needs different ids per account"
+    );
+
+    acme.deliver(track(Some("u-1"), "In Acme", json!({}), json!({}))); // acme remembers u-1
+    let d = beta.deliver(track(Some("u-1"), "In Beta", json!({}), json!({})));
+    assert_eq!(
+        d.calls(),
+        [
+            "GET /api/v2/users/search?external_id=u-1".to_string(),
+            format!("POST /api/v2/users/{ann_beta}/events")
+        ]
+    );
+    assert_eq!(acme.state().events_of(ann_acme).len(), 1);
+    assert_eq!(beta.state().events_of(ann_beta).len(), 1);
+    assert_eq!(beta.state().count("events"), 1);
+}

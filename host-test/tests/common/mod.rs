@@ -87,6 +87,8 @@ pub struct Scenario {
     pub mock: MockZendesk,
     pub transport: Arc<FlakyTransport>,
     pub tenant: Tenant,
+    /// The mock account this scenario's tenant writes to.
+    pub subdomain: String,
     /// The loopback server when the scenario goes over real HTTP; stops on drop.
     server: Option<ServerHandle>,
 }
@@ -109,12 +111,22 @@ impl Scenario {
 
     /// A scenario with exactly this destination config (for config-error tests).
     pub fn with_config(config: Value) -> Self {
-        let mock = MockZendesk::new();
+        Self::on_mock(MockZendesk::new(), SUB, config)
+    }
+
+    /// Another tenant (own config, cache and account `subdomain`) on the same mock Zendesk.
+    pub fn sibling(&self, subdomain: &str, settings: Value) -> Self {
+        let mut config = config_with(settings);
+        config["subdomain"] = json!(subdomain);
+        Self::on_mock(self.mock.clone(), subdomain, config)
+    }
+
+    fn on_mock(mock: MockZendesk, subdomain: &str, config: Value) -> Self {
         let transport = Arc::new(FlakyTransport::new(Arc::new(MockTransport::new(
             mock.clone(),
         ))));
         let tenant = Tenant::new(
-            "scenario",
+            format!("scenario-{subdomain}"),
             config.to_string(),
             Limits::default(),
             transport.clone(),
@@ -124,6 +136,7 @@ impl Scenario {
             mock,
             transport,
             tenant,
+            subdomain: subdomain.to_string(),
             server: None,
         }
     }
@@ -154,6 +167,7 @@ impl Scenario {
             mock,
             transport,
             tenant,
+            subdomain: SUB.to_string(),
             server: Some(server),
         }
     }
@@ -167,7 +181,7 @@ impl Scenario {
     pub fn send_raw(&self, event_json: &str) -> Delivery {
         self.mock.clear_requests();
         let report = runtime().transform(plugin(), &self.tenant, event_json);
-        let requests = self.mock.requests();
+        let requests = self.mock.requests_for(&self.subdomain);
         Delivery { report, requests }
     }
 
@@ -215,7 +229,7 @@ impl Scenario {
 
     /// The mock account's state as JSON, with finders.
     pub fn state(&self) -> State {
-        State::of(&self.mock)
+        State::of(&self.mock, &self.subdomain)
     }
 
     /// Delivers `event`, then delivers it again (a replay) and asserts the replay changed no

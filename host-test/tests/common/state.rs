@@ -3,15 +3,13 @@
 use mock_zendesk::MockZendesk;
 use serde_json::Value;
 
-use super::SUB;
-
 /// A snapshot of the scenario's mock account (`AccountSnapshot` serialised).
 #[derive(Clone, Debug)]
 pub struct State(pub Value);
 
 impl State {
-    pub fn of(mock: &MockZendesk) -> State {
-        let snapshot = mock.account(SUB);
+    pub fn of(mock: &MockZendesk, subdomain: &str) -> State {
+        let snapshot = mock.account(subdomain);
         State(serde_json::to_value(&snapshot).unwrap_or_else(|e| panic!("snapshot to JSON: {e}")))
     }
 
