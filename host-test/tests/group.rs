@@ -113,6 +113,30 @@ fn group_upserts_the_org_by_group_id_with_mapped_traits_and_org_fields() {
 }
 
 #[test]
+fn camel_and_snake_case_org_traits_share_one_org_field() {
+    let s = Scenario::with_settings(json!({"sendGroupCallsWithoutUserId": true}));
+    s.deliver(group(
+        None,
+        Some("g-1"),
+        json!({"name": "Acme", "employeeCount": 10}),
+        json!({}),
+    ));
+    let d = s.deliver(group(
+        None,
+        Some("g-2"),
+        json!({"name": "Globex", "employee_count": 20}),
+        json!({}),
+    ));
+    assert_eq!(d.calls(), ["POST /api/v2/organizations/create_or_update"]);
+    let state = s.state();
+    assert_eq!(state.field_keys("organization_fields"), ["employee_count"]);
+    assert_eq!(
+        state.org_by_external_id("g-2")["organization_fields"],
+        json!({"employee_count": 20})
+    );
+}
+
+#[test]
 fn domain_names_and_tags_accept_a_string_or_a_list() {
     let s = Scenario::with_settings(json!({"sendGroupCallsWithoutUserId": true}));
     let d = s.deliver(group(
