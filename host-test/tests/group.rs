@@ -360,6 +360,55 @@ fn an_org_without_group_id_is_matched_by_exact_name_and_only_written_when_needed
 }
 
 #[test]
+fn an_org_created_by_name_before_is_adopted_by_its_group_id() {
+    // Agents (or a name-only group) created "Acme" without an external id. Zendesk's
+    // create_or_update never matches by name, so creating it again fails on the unique name;
+    // Segment's docs: the organization is matched by groupId, and by name when that is unique.
+    let s = Scenario::new();
+    let ann = s.mock.seed_user(
+        SUB,
+        json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}),
+    );
+    let acme = s.mock.seed_organization(SUB, json!({"name": "Acme"}));
+    let event = group(
+        Some("u-1"),
+        Some("g-1"),
+        json!({"name": "Acme", "tags": ["b2b"]}),
+        json!({}),
+    );
+    let (d, _replay) = s.replayed(event);
+    let state = s.state();
+    assert_eq!(state.count("organizations"), 1, "{:?}", d.calls());
+    let org = state.org_by_name("Acme");
+    assert_eq!(
+        (org["external_id"].as_str(), org["tags"].clone()),
+        (Some("g-1"), json!(["b2b"]))
+    );
+    assert_eq!(state.org_ids_of(ann), [acme]);
+}
+
+#[test]
+fn an_org_name_owned_by_another_group_id_is_a_conflict_not_an_adoption() {
+    let s = Scenario::new();
+    s.mock.seed_user(
+        SUB,
+        json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}),
+    );
+    s.mock
+        .seed_organization(SUB, json!({"name": "Acme", "external_id": "g-0"}));
+    let d = s.send(group(
+        Some("u-1"),
+        Some("g-1"),
+        json!({"name": "Acme"}),
+        json!({}),
+    ));
+    let (status, message) = rejected(&d);
+    assert_eq!(status, 422);
+    assert_mentions(&message, &["name"]);
+    assert_eq!(s.state().org_by_name("Acme")["external_id"], "g-0");
+}
+
+#[test]
 fn without_user_id_only_the_org_is_written_when_the_setting_is_on() {
     let on = Scenario::with_settings(json!({"sendGroupCallsWithoutUserId": true}));
     let d = on.deliver(group(
