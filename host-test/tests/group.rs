@@ -316,6 +316,40 @@ fn email_and_group_id_associate_the_existing_user_and_org() {
 }
 
 #[test]
+fn org_names_and_ids_with_reserved_url_characters_round_trip() {
+    let s = Scenario::new();
+    let name = "R&D + Sales #1 / Zürich?";
+    let event = group(
+        Some("u-1/ä?&x=1"),
+        None,
+        json!({"name": name}),
+        json!({"name": "Ann"}),
+    );
+    let (first, replay) = s.replayed(event);
+    assert_eq!(
+        query_param(&first.requests[0].path, "name").as_deref(),
+        Some(name)
+    );
+    assert_eq!(
+        query_param(&first.requests[2].path, "external_id").as_deref(),
+        Some("u-1/ä?&x=1")
+    );
+    // The replay found both by their exact values: no write but the (already there) membership.
+    let replay_writes: Vec<String> = replay
+        .calls()
+        .into_iter()
+        .filter(|c| !c.starts_with("GET"))
+        .collect();
+    assert_eq!(replay_writes, ["POST /api/v2/organization_memberships"]);
+    let state = s.state();
+    let user = id_of(&state.user_by_external_id("u-1/ä?&x=1")["id"]);
+    assert_eq!(
+        state.org_ids_of(user),
+        [id_of(&state.org_by_name(name)["id"])]
+    );
+}
+
+#[test]
 fn an_org_without_group_id_is_matched_by_exact_name_and_only_written_when_needed() {
     let s = Scenario::new();
     let ann = s.mock.seed_user(
