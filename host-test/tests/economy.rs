@@ -244,3 +244,15 @@ fn lookalike_emails_do_not_multiply_the_calls_of_a_new_user() {
     let ann = state.user_by_external_id("u-ann");
     assert_eq!(state.events_of(id_of(&ann["id"])).len(), 1);
 }
+
+#[test]
+fn a_user_found_by_email_is_remembered_under_the_user_id_too() {
+    // A Zendesk user who wrote to support (no external id) is tracked by the CDP with a userId.
+    let s = Scenario::new();
+    s.mock
+        .seed_user(SUB, json!({"name": "Bob", "email": "bob@example.com"}));
+    let event = json!({"type": "track", "userId": "u-bob", "event": "Viewed Plan",
+        "context": {"traits": {"email": "bob@example.com"}}});
+    assert_calls(&s, "first track: lookups + event", event.clone(), 3);
+    assert_calls(&s, "second track: the event only", event, 1);
+}
