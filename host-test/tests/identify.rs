@@ -258,12 +258,27 @@ fn identify_without_email_or_user_id_is_an_invalid_event() {
 #[test]
 fn rudderstack_and_segment_config_shapes_are_accepted() {
     // RudderStack passes `domain` (sometimes a full host name); Segment passes `subdomain`.
-    for config in [
-        json!({"domain": SUB, "email": "admin@example.com", "apiToken": API_TOKEN}),
-        json!({"domain": "https://ACME.zendesk.com", "email": "admin@example.com", "apiToken": API_TOKEN}),
-        json!({"subdomain": SUB, "oauthToken": API_TOKEN, "unknownKey": {"ignored": true}}),
+    let basic = basic_auth("admin@example.com", API_TOKEN);
+    let bearer = format!("Bearer {API_TOKEN}");
+    for (config, authorization) in [
+        (
+            json!({"domain": SUB, "email": "admin@example.com", "apiToken": API_TOKEN}),
+            &basic,
+        ),
+        (
+            json!({"domain": "https://ACME.zendesk.com", "email": "admin@example.com", "apiToken": API_TOKEN}),
+            &basic,
+        ),
+        (
+            json!({"subdomain": SUB, "oauthToken": API_TOKEN, "unknownKey": {"ignored": true}}),
+            &bearer,
+        ),
+        (json!({"subdomain": SUB, "accessToken": API_TOKEN}), &bearer),
     ] {
         let s = Scenario::with_config(config);
+        // Any other Authorization value gets a 401 from the mock.
+        s.mock.require_credentials(SUB, authorization);
+        assert!(runtime().validate_config(plugin(), &s.tenant).is_ok());
         s.deliver(identify(
             "u-1",
             json!({"name": "Ann", "email": "ann@example.com"}),

@@ -6,6 +6,7 @@
 //! every `Scenario` has its own mock account and its own `Tenant` (so its own cache).
 #![allow(dead_code)] // every test binary uses a different subset of the harness
 
+mod credentials;
 mod delivery;
 mod flaky;
 mod query;
@@ -24,6 +25,8 @@ use mock_zendesk::server::{ServerHandle, serve};
 use serde_json::{Value, json};
 
 #[allow(unused_imports)] // each test binary uses a different subset
+pub use credentials::{base64, basic_auth};
+#[allow(unused_imports)]
 pub use delivery::{
     Delivery, assert_invalid_config, assert_invalid_event, assert_mentions, call_line, rejected,
     retryable,
