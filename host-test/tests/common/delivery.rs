@@ -30,6 +30,7 @@ impl Delivery {
                     reported, received,
                     "outcome.operations != requests received"
                 );
+                self.assert_well_formed_requests();
                 outcome
             }
             Err(error) => panic!(
@@ -37,6 +38,40 @@ impl Delivery {
                 self.calls(),
                 self.report.logs
             ),
+        }
+    }
+
+    /// Every request the guest made: an absolute `https://{sub}.zendesk.com/api/v2/...` URL without
+    /// `//` in its path, JSON headers, and a redacted Authorization.
+    fn assert_well_formed_requests(&self) {
+        for fetch in &self.report.fetches {
+            let path = fetch
+                .url
+                .strip_prefix("https://")
+                .and_then(|rest| rest.split_once('/'))
+                .map(|(host, path)| (host.ends_with(".zendesk.com"), path));
+            assert!(
+                matches!(path, Some((true, p)) if p.starts_with("api/v2/") && !p.contains("//")),
+                "malformed URL {}",
+                fetch.url
+            );
+            let header = |name: &str| {
+                fetch
+                    .headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.as_str())
+            };
+            assert_eq!(header("authorization"), Some("[redacted]"), "{}", fetch.url);
+            assert_eq!(header("accept"), Some("application/json"), "{}", fetch.url);
+            if fetch.body.is_some() {
+                assert_eq!(
+                    header("content-type"),
+                    Some("application/json"),
+                    "{}",
+                    fetch.url
+                );
+            }
         }
     }
 
