@@ -185,6 +185,7 @@ impl Scenario {
         self.mock.clear_requests();
         let report = runtime().transform(plugin(), &self.tenant, event_json);
         let requests = self.mock.requests_for(&self.subdomain);
+        assert_no_credentials(&report);
         Delivery { report, requests }
     }
 
@@ -257,4 +258,16 @@ impl Scenario {
         after_first.assert_same_entities(&self.state(), "after running the same events again");
         second
     }
+}
+
+/// No credential in anything a platform would show or log: the result, fetch records, logs.
+fn assert_no_credentials(report: &CallReport) {
+    let shown = format!("{:?} {:?} {:?}", report.result, report.fetches, report.logs);
+    let basic = basic_auth("admin@example.com", API_TOKEN);
+    let encoded = basic.trim_start_matches("Basic ");
+    assert!(!shown.contains(API_TOKEN), "the API token leaked: {shown}");
+    assert!(
+        !shown.contains(encoded),
+        "the Basic credentials leaked: {shown}"
+    );
 }
