@@ -330,9 +330,14 @@ fn odd_inputs_are_classified_never_trapped() {
 
 #[test]
 fn a_slow_zendesk_over_http_times_out_retryably_and_the_retry_converges() {
+    // Ben first (unhurried) so the field definitions are known; then Ann's upsert is the first
+    // call, and it is the one that times out AFTER Zendesk applied it.
+    let warm_up = json!({"type": "identify", "userId": "u-0",
+        "traits": {"name": "Ben", "email": "ben@example.com", "planName": "basic"}});
     let event = json!({"type": "identify", "userId": "u-1",
         "traits": {"name": "Ann", "email": "ann@example.com", "planName": "pro"}});
     let clean = Scenario::over_http(json!({}));
+    clean.deliver(warm_up.clone());
     clean.deliver(event.clone());
 
     let limits = host_test::runtime::Limits {
@@ -340,7 +345,8 @@ fn a_slow_zendesk_over_http_times_out_retryably_and_the_retry_converges() {
         ..Default::default()
     };
     let s = Scenario::over_http_with_limits(json!({}), limits);
-    // Zendesk applies every write but answers after 400 ms: the host gives up at 150 ms.
+    s.deliver(warm_up);
+    // Zendesk applies the write but answers after 400 ms: the host gives up at 150 ms.
     s.mock.set_faults(Faults {
         rate: 1.0,
         seed: 1,
@@ -356,10 +362,23 @@ fn a_slow_zendesk_over_http_times_out_retryably_and_the_retry_converges() {
         "{:?}",
         started.elapsed()
     );
-    // Let the slow answers land, then retry at normal speed.
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Wait until the slow upsert has landed (status recorded), then retry at normal speed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while s.mock.requests().iter().any(|r| r.status == 0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow request never finished"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        s.state().count("users"),
+        2,
+        "the timed-out upsert was applied"
+    );
     s.mock.set_faults(Faults::none());
-    s.deliver(event);
+    let retry = s.deliver(event);
+    assert_eq!(retry.statuses(), [200]);
     clean.state().assert_same_entities(
         &s.state(),
         "after a timed-out attempt and a retry over HTTP",
