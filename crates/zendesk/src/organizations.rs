@@ -108,13 +108,50 @@ fn upsert_by_external_id(
         client.debug("organization id cache hit (external_id)", &[]);
         return Ok(id);
     }
-    let answer = client.call(
+    let reply = client.send(
         "POST",
         "/api/v2/organizations/create_or_update",
         Some(&org.body(true)),
     )?;
-    let id = id_in(&answer, "organization")?;
+    let id = if reply.is_success() {
+        id_in(&reply.json()?, "organization")?
+    } else {
+        adopt_by_name(client, org, reply)?
+    };
     client.cache_set(&cache_key, &id.to_string(), ORG_TTL_SECONDS);
+    Ok(id)
+}
+
+/// create_or_update matches by external id only, so an organization that agents (or a name-only
+/// group) created earlier makes it fail with "name already taken". When exactly that name exists
+/// WITHOUT an external id, it is the one meant: give it the groupId. Another external id on it is
+/// a real conflict and stays an error.
+fn adopt_by_name(client: &mut Client, org: &Organization, failed: Reply) -> Result<u64, Error> {
+    let Some(name) = org.name.as_deref().filter(|_| failed.is_duplicate()) else {
+        return Err(failed.into_error());
+    };
+    let Some(existing) = find_by_name(client, name)? else {
+        return Err(failed.into_error());
+    };
+    let has_external_id = existing
+        .get("external_id")
+        .and_then(Value::as_str)
+        .is_some_and(|e| !e.is_empty());
+    let Some(id) = existing.get("id").and_then(Value::as_u64) else {
+        return Err(failed.into_error());
+    };
+    if has_external_id {
+        return Err(failed.into_error());
+    }
+    client.debug(
+        "adopting the organization of the same name by its groupId",
+        &[],
+    );
+    client.call(
+        "PUT",
+        &format!("/api/v2/organizations/{id}"),
+        Some(&org.body(false)),
+    )?;
     Ok(id)
 }
 
@@ -180,18 +217,23 @@ fn update(client: &mut Client, org: &Organization, id: u64) -> Result<Option<()>
 }
 
 fn search_by_name(client: &mut Client, name: &str) -> Result<Option<u64>, Error> {
+    Ok(find_by_name(client, name)?
+        .and_then(|o| o.get("id").cloned())
+        .and_then(|id| id.as_u64()))
+}
+
+/// The organization named exactly `name` (case-insensitive, trimmed, as Zendesk compares names).
+fn find_by_name(client: &mut Client, name: &str) -> Result<Option<Value>, Error> {
     let path = format!("/api/v2/organizations/search?name={}", encode(name));
     let wanted = name.trim();
     Ok(client
         .list_all(&path, "organizations")?
-        .iter()
+        .into_iter()
         .find(|o| {
             o.get("name")
                 .and_then(Value::as_str)
                 .is_some_and(|n| n.trim().eq_ignore_ascii_case(wanted))
-        })
-        .and_then(|o| o.get("id"))
-        .and_then(Value::as_u64))
+        }))
 }
 
 fn cached(client: &Client, key: &str) -> Option<u64> {

@@ -219,7 +219,9 @@ pub fn find(client: &mut Client, person: &Person, by_email: bool) -> Result<Opti
     match matches.as_slice() {
         [] => Ok(None),
         [id] => {
-            remember(client, *id, None, Some(email));
+            // The event ties its userId to this email: remember both, or every later event with
+            // the same userId would search by external id again.
+            remember(client, *id, person.external_id.as_deref(), Some(email));
             Ok(Some(Found {
                 id: *id,
                 from_cache: false,
