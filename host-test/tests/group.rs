@@ -422,6 +422,24 @@ fn an_org_created_by_name_before_is_adopted_by_its_group_id() {
 }
 
 #[test]
+fn adopting_an_org_by_name_converges_after_any_single_request_fails() {
+    let setup = |s: &Scenario| {
+        s.mock.seed_user(
+            SUB,
+            json!({"name": "Ann", "email": "ann@example.com", "external_id": "u-1"}),
+        );
+        s.mock.seed_organization(SUB, json!({"name": "Acme"}));
+    };
+    let event = group(
+        Some("u-1"),
+        Some("g-1"),
+        json!({"name": "Acme", "tier": "gold"}),
+        json!({}),
+    );
+    assert_retries_converge(json!({}), setup, &[event]);
+}
+
+#[test]
 fn an_org_name_owned_by_another_group_id_is_a_conflict_not_an_adoption() {
     let s = Scenario::new();
     s.mock.seed_user(
