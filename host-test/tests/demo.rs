@@ -28,6 +28,8 @@ fn the_demo_delivers_the_sample_and_shows_the_final_state() {
         "track \"Newsletter Opened\"",
         "skipped",
         "page (userId u-1001) -> skipped",
+        // The repeated identify (skipUnchangedWithinSeconds): no call.
+        "skipped: unchanged: the same identify was delivered less than 600 s ago",
         // Final state: users with camelCase traits as snake_case custom fields.
         "Ada Lovelace",
         "plan_name=Enterprise Plus",
@@ -39,7 +41,7 @@ fn the_demo_delivers_the_sample_and_shows_the_final_state() {
         "Umbrella Labs",
         "Peter Gibbons",
         "Order o-1 arrived damaged",
-        "Summary: 15 events",
+        "Summary: 16 events",
         "0 failed",
     ];
     for text in expect {

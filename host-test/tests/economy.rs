@@ -256,3 +256,48 @@ fn a_user_found_by_email_is_remembered_under_the_user_id_too() {
     assert_calls(&s, "first track: lookups + event", event.clone(), 3);
     assert_calls(&s, "second track: the event only", event, 1);
 }
+
+#[test]
+fn with_skip_unchanged_a_repeated_identify_or_group_is_zero_calls() {
+    let s = Scenario::with_settings(json!({"skipUnchangedWithinSeconds": 600}));
+    let ann = identify(
+        json!({"name": "Ann", "email": "ann@example.com", "plan": "pro",
+                              "company": {"id": s.mock.seed_organization(SUB, json!({"name": "Acme"}))}}),
+    );
+    let group = json!({"type": "group", "userId": "u-1", "groupId": "g-1",
+                       "traits": {"name": "Initech", "tier": "gold"}});
+    s.deliver(ann.clone());
+    s.deliver(group.clone());
+    let before = s.state();
+
+    // The same content again (a new messageId and timestamp do not make it new): no call.
+    let mut again = ann.clone();
+    again["messageId"] = json!("m-2");
+    again["timestamp"] = json!("2026-11-21T10:00:00Z");
+    let skipped = assert_calls(&s, "repeated identify", again, 0);
+    let reason = skipped.outcome().skipped.clone().unwrap_or_default();
+    assert!(reason.contains("unchanged"), "{reason}");
+    assert_calls(&s, "repeated group", group, 0);
+    before.assert_same_entities(&s.state(), "after the skipped repeats");
+
+    // A changed trait is written (200: an update of the same user).
+    let changed = identify(json!({"name": "Ann", "email": "ann@example.com", "plan": "team"}));
+    let d = assert_calls(&s, "changed identify", changed, 1);
+    assert_eq!(d.statuses(), vec![200]);
+    assert_eq!(
+        s.state().user_by_external_id("u-1")["user_fields"]["plan"],
+        json!("team")
+    );
+}
+
+#[test]
+fn skip_unchanged_remembers_only_events_that_fully_succeeded() {
+    let s = Scenario::with_settings(json!({"skipUnchangedWithinSeconds": 600}));
+    // Organization 42 does not exist: the membership is rejected after the user was written.
+    let event = identify(json!({"name": "Ann", "email": "ann@example.com", "company": {"id": 42}}));
+    assert_eq!(rejected(&s.send(event.clone())).0, 422);
+    // Not remembered as delivered: the same event is tried again (and fails again).
+    let again = s.send(event);
+    assert_eq!(rejected(&again).0, 422);
+    assert!(!again.calls().is_empty());
+}

@@ -24,7 +24,11 @@ pub const KNOWN_KEYS: &[&str] = &[
     "events",
     "ticketCreatedEvent",
     "ticketUpdatedEvent",
+    "skipUnchangedWithinSeconds",
 ];
+
+/// The longest `skipUnchangedWithinSeconds` accepted (one day).
+const MAX_SKIP_UNCHANGED_SECONDS: u64 = 86_400;
 
 /// How we authenticate. `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -75,6 +79,8 @@ pub struct Config {
     pub events: Vec<String>,
     pub ticket_created_event: String,
     pub ticket_updated_event: String,
+    /// Skip an identify or group identical to one delivered this many seconds ago (0 = never).
+    pub skip_unchanged_seconds: u32,
 }
 
 impl Config {
@@ -140,6 +146,8 @@ impl Config {
             ticket_updated_event: settings
                 .string("ticketUpdatedEvent")?
                 .unwrap_or_else(|| "Ticket Updated".into()),
+            skip_unchanged_seconds: settings
+                .seconds("skipUnchangedWithinSeconds", MAX_SKIP_UNCHANGED_SECONDS)?,
         })
     }
 }
@@ -162,6 +170,20 @@ impl Settings<'_> {
             None | Some(Value::Null) => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
             Some(_) => Err(wrong_type(key, "a boolean (true or false)")),
+        }
+    }
+
+    fn seconds(&self, key: &str, max: u64) -> Result<u32, Error> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(0),
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(s) if s <= max => Ok(s as u32),
+                _ => Err(wrong_type(
+                    key,
+                    &format!("a whole number of seconds from 0 to {max}"),
+                )),
+            },
+            Some(_) => Err(wrong_type(key, "a number of seconds")),
         }
     }
 

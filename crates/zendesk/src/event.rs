@@ -10,6 +10,16 @@ pub enum EventType {
     Track,
 }
 
+impl EventType {
+    pub fn name(self) -> &'static str {
+        match self {
+            EventType::Identify => "identify",
+            EventType::Group => "group",
+            EventType::Track => "track",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub kind: EventType,

@@ -6,6 +6,7 @@
 pub mod classify;
 pub mod client;
 pub mod config;
+pub mod dedupe;
 pub mod event;
 pub mod fields;
 pub mod group;
@@ -31,6 +32,7 @@ pub use outcome::{Description, Error, Operation, Outcome};
 
 use client::Client;
 use config::Config;
+use dedupe::Fingerprint;
 use event::{Event, EventType};
 
 /// The plugin's version. A build may override it (`ZENDESK_PLUGIN_VERSION`) so that two builds of
@@ -42,14 +44,29 @@ pub const VERSION: &str = match option_env!("ZENDESK_PLUGIN_VERSION") {
 
 /// Forwards one event (JSON) under one destination config (JSON).
 pub fn transform(host: &dyn Host, config: &str, event: &str) -> Result<Outcome, Error> {
-    let config = Config::parse(config)?;
+    let config_text = config;
+    let config = Config::parse(config_text)?;
     let event = Event::parse(event)?;
+    let fingerprint = Fingerprint::of(config_text, config.skip_unchanged_seconds, &event);
+    if let Some(fingerprint) = fingerprint.as_ref().filter(|f| f.seen(host)) {
+        return Ok(Outcome {
+            operations: Vec::new(),
+            skipped: Some(format!(
+                "unchanged: the same {} was delivered less than {} s ago",
+                event.kind.name(),
+                fingerprint.window_seconds()
+            )),
+        });
+    }
     let mut client = Client::new(host, &config);
     let skipped = match event.kind {
         EventType::Identify => identify::handle(&mut client, &config, &event).map(|()| None),
         EventType::Group => group::handle(&mut client, &config, &event).map(|()| None),
         EventType::Track => track::handle(&mut client, &config, &event),
     }?;
+    if let Some(fingerprint) = fingerprint {
+        fingerprint.remember(host);
+    }
     Ok(Outcome {
         operations: client.into_operations(),
         skipped,

@@ -23,7 +23,8 @@ pub const SETTINGS_SCHEMA: &str = r#"{
     "sourceName": {"type": "string", "default": "cdp", "not": {"pattern": "^\\s*[Zz][Ee][Nn][Dd][Ee][Ss][Kk]\\s*$"}, "description": "The `source` of track events in Zendesk's Events API; `zendesk` is reserved by Zendesk."},
     "events": {"type": "array", "items": {"type": "string"}, "default": [], "description": "Allow-list of track event names sent to the Events API; empty sends all. Ticket events are not affected."},
     "ticketCreatedEvent": {"type": "string", "default": "Ticket Created", "description": "Track event name that creates a ticket."},
-    "ticketUpdatedEvent": {"type": "string", "default": "Ticket Updated", "description": "Track event name that updates a ticket."}
+    "ticketUpdatedEvent": {"type": "string", "default": "Ticket Updated", "description": "Track event name that updates a ticket."},
+    "skipUnchangedWithinSeconds": {"type": "integer", "minimum": 0, "maximum": 86400, "default": 0, "description": "Skip an identify or group identical to one delivered less than this many seconds ago (SDKs often repeat identify on every page). 0 writes every event."}
   }
 }"#;
 

@@ -1,0 +1,102 @@
+//! Skipping repeated identify and group events.
+//!
+//! Web SDKs commonly send the same identify (and group) on every page load. Each one costs a
+//! Zendesk write, and `create_or_update` is limited to 5 a minute per user. With
+//! `skipUnchangedWithinSeconds` set, an identify or group whose content, under the same config,
+//! was fully delivered within that window is skipped without a call. The fingerprint is stored
+//! only after the whole event succeeded, so a retry after a partial failure still completes it.
+
+use crate::event::{Event, EventType};
+use crate::host::Host;
+use serde_json::json;
+
+/// The identity of an event's content, as a cache key.
+pub struct Fingerprint {
+    key: String,
+    window_seconds: u32,
+}
+
+impl Fingerprint {
+    /// `None` when skipping is off or the event is a track (tracks are occurrences, never
+    /// duplicates of each other).
+    pub fn of(config_text: &str, window_seconds: u32, event: &Event) -> Option<Fingerprint> {
+        if window_seconds == 0 || event.kind == EventType::Track {
+            return None;
+        }
+        let kind = event.kind.name();
+        // What the flows read; volatile fields (messageId, timestamps, page context) are left out.
+        let content = json!([
+            config_text,
+            kind,
+            event.user_id,
+            event.group_id,
+            event.traits,
+            event.context_traits,
+        ]);
+        Some(Fingerprint {
+            key: format!("sent:{kind}:{:016x}", fnv1a(content.to_string().as_bytes())),
+            window_seconds,
+        })
+    }
+
+    /// Whether the same content was delivered within the window.
+    pub fn seen(&self, host: &dyn Host) -> bool {
+        host.cache_get(&self.key).is_some()
+    }
+
+    /// Records a successful delivery.
+    pub fn remember(&self, host: &dyn Host) {
+        host.cache_set(&self.key, "1", self.window_seconds);
+    }
+
+    pub fn window_seconds(&self) -> u32 {
+        self.window_seconds
+    }
+}
+
+/// 64-bit FNV-1a: small, stable across builds and platforms (unlike std's randomised hasher).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(text: serde_json::Value) -> Event {
+        Event::parse(&text.to_string()).unwrap()
+    }
+
+    #[test]
+    fn same_content_same_key_volatile_fields_ignored() {
+        let a = event(
+            json!({"type": "identify", "userId": "u", "traits": {"name": "A"},
+            "messageId": "m1", "timestamp": "2026-01-01T00:00:00Z"}),
+        );
+        let b = event(
+            json!({"type": "identify", "userId": "u", "traits": {"name": "A"},
+            "messageId": "m2", "timestamp": "2026-01-02T00:00:00Z"}),
+        );
+        let changed = event(json!({"type": "identify", "userId": "u", "traits": {"name": "B"}}));
+        let key = |e: &Event, config: &str| Fingerprint::of(config, 60, e).unwrap().key;
+        assert_eq!(key(&a, "{}"), key(&b, "{}"));
+        assert_ne!(key(&a, "{}"), key(&changed, "{}"));
+        assert_ne!(key(&a, "{}"), key(&a, r#"{"createUsersAsVerified":true}"#));
+    }
+
+    #[test]
+    fn off_by_default_and_never_for_track() {
+        let identify = event(json!({"type": "identify", "userId": "u"}));
+        let track = event(json!({"type": "track", "userId": "u", "event": "E"}));
+        assert!(Fingerprint::of("{}", 0, &identify).is_none());
+        assert!(Fingerprint::of("{}", 60, &track).is_none());
+    }
+
+    #[test]
+    fn fnv1a_matches_the_reference_values() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}
