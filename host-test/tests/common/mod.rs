@@ -85,6 +85,11 @@ pub fn config_with(settings: Value) -> Value {
     config
 }
 
+/// An identify event for `user_id` with these traits (the shape most scenario tests send).
+pub fn identify(user_id: &str, traits: Value) -> Value {
+    json!({"type": "identify", "userId": user_id, "traits": traits})
+}
+
 /// One tenant of the plugin wired to one fresh mock Zendesk.
 pub struct Scenario {
     pub mock: MockZendesk,
