@@ -13,10 +13,6 @@ fn ann_identify() -> Value {
     json!({"type": "identify", "userId": "u-1", "traits": {"name": "Ann", "email": "ann@example.com"}})
 }
 
-fn identify(user_id: &str, traits: Value) -> Value {
-    json!({"type": "identify", "userId": user_id, "traits": traits})
-}
-
 fn always(kind: FaultKind, retry_after_seconds: u32) -> Faults {
     Faults {
         rate: 1.0,
