@@ -114,16 +114,10 @@ fn render_summary(summary: &Summary) -> String {
         summary.zendesk_calls,
         summary.elapsed_ms
     );
-    for (event_type, events) in &summary.events_by_type {
-        let calls = summary
-            .zendesk_calls_by_event_type
-            .get(event_type)
-            .copied()
-            .unwrap_or(0);
+    for (event_type, events, calls, per_event) in summary.calls_by_event_type() {
         let _ = writeln!(
             out,
-            "  {event_type:<10} {events:>3} events {calls:>4} calls ({:.1} per event)",
-            calls as f64 / (*events).max(1) as f64
+            "  {event_type:<10} {events:>3} events {calls:>4} calls ({per_event:.1} per event)"
         );
     }
     out

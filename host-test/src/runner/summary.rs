@@ -67,6 +67,23 @@ pub struct LineResult<'a> {
 }
 
 impl Summary {
+    /// (event type, events, Zendesk calls, calls per event), by event type.
+    pub fn calls_by_event_type(&self) -> impl Iterator<Item = (&str, u64, u64, f64)> + '_ {
+        self.events_by_type.iter().map(|(event_type, &events)| {
+            let calls = self
+                .zendesk_calls_by_event_type
+                .get(event_type)
+                .copied()
+                .unwrap_or(0);
+            (
+                event_type.as_str(),
+                events,
+                calls,
+                calls as f64 / events.max(1) as f64,
+            )
+        })
+    }
+
     pub fn record(&mut self, result: &LineResult<'_>) {
         let tenant = self
             .tenants
@@ -166,16 +183,10 @@ impl Summary {
             self.elapsed_ms as f64 / 1000.0,
             self.events_per_second
         );
-        for (event_type, events) in &self.events_by_type {
-            let calls = self
-                .zendesk_calls_by_event_type
-                .get(event_type)
-                .copied()
-                .unwrap_or(0);
+        for (event_type, events, calls, per_event) in self.calls_by_event_type() {
             let _ = writeln!(
                 out,
-                "  {event_type:<10} {events:>5} events  {calls:>6} calls  {:.2} calls/event",
-                calls as f64 / (*events).max(1) as f64
+                "  {event_type:<10} {events:>5} events  {calls:>6} calls  {per_event:.2} calls/event"
             );
         }
         for (reason, count) in &self.skipped_reasons {
