@@ -127,13 +127,10 @@ fn while_other_tenants_run<R>(violation: impl FnOnce() -> R) -> R {
     result
 }
 
-#[test]
-fn cpu_budget_obeyed_and_violated() {
+/// An "ok" call under `limits` succeeds; an endless loop is stopped by the `expected` budget
+/// well within 1.5 s while other tenants keep working. Returns the loop's error.
+fn endless_loop_is_stopped(limits: Limits, expected: TrapKind) -> CallError {
     let (_, transport) = mock_transport();
-    let limits = Limits {
-        cpu_ms: 200,
-        ..Limits::default()
-    };
     let tenant = adversary_tenant(limits, transport, None);
 
     let ok = run(&tenant, r#"{"type":"ok"}"#);
@@ -141,49 +138,34 @@ fn cpu_budget_obeyed_and_violated() {
 
     let started = Instant::now();
     let looped = while_other_tenants_run(|| run(&tenant, r#"{"type":"loop"}"#));
-    assert_eq!(
-        trap_kind(&looped),
-        Some(TrapKind::CpuBudget),
-        "{:?}",
-        looped.result
-    );
+    assert_eq!(trap_kind(&looped), Some(expected), "{:?}", looped.result);
     assert!(
         started.elapsed() < Duration::from_millis(1500),
         "{:?}",
         started.elapsed()
     );
-    let error = looped.result.expect_err("trapped");
+    looped.result.expect_err("trapped")
+}
+
+#[test]
+fn cpu_budget_obeyed_and_violated() {
+    let limits = Limits {
+        cpu_ms: 200,
+        ..Limits::default()
+    };
+    let error = endless_loop_is_stopped(limits, TrapKind::CpuBudget);
     assert!(!error.is_retryable());
     assert!(error.to_string().contains("200 ms"), "{error}");
 }
 
 #[test]
 fn wall_clock_budget_obeyed_and_violated() {
-    let (_, transport) = mock_transport();
     let limits = Limits {
         cpu_ms: 10_000,
         wall_ms: 250,
         ..Limits::default()
     };
-    let tenant = adversary_tenant(limits, transport, None);
-
-    let ok = run(&tenant, r#"{"type":"ok"}"#);
-    assert!(ok.result.is_ok(), "{:?}", ok.result);
-
-    let started = Instant::now();
-    let looped = while_other_tenants_run(|| run(&tenant, r#"{"type":"loop"}"#));
-    assert_eq!(
-        trap_kind(&looped),
-        Some(TrapKind::WallClock),
-        "{:?}",
-        looped.result
-    );
-    assert!(
-        started.elapsed() < Duration::from_millis(1500),
-        "{:?}",
-        started.elapsed()
-    );
-    let error = looped.result.expect_err("trapped");
+    let error = endless_loop_is_stopped(limits, TrapKind::WallClock);
     assert!(
         error.is_retryable(),
         "a wall-clock overrun may succeed later"
