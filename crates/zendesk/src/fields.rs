@@ -75,7 +75,8 @@ pub fn custom_field_values(
 /// `planName`, `plan_name`, `Plan Name`, `plan-name` -> `plan_name`; `HTMLParser` -> `html_parser`.
 /// `None` when nothing usable is left or the key is only digits (Zendesk refuses those).
 pub fn normalize_key(name: &str) -> Option<String> {
-    let chars: Vec<char> = name.chars().collect();
+    let folded: String = name.chars().map(fold_to_ascii).collect();
+    let chars: Vec<char> = folded.chars().collect();
     let mut key = String::with_capacity(name.len() + 4);
     for (i, &c) in chars.iter().enumerate() {
         if c.is_ascii_uppercase() {
@@ -102,6 +103,52 @@ pub fn normalize_key(name: &str) -> Option<String> {
         .join("_");
     let usable = !key.is_empty() && !key.bytes().all(|b| b.is_ascii_digit());
     usable.then_some(key)
+}
+
+/// Latin letters with diacritics as their ASCII base (`ö` -> `o`, `ß` -> `ss`), so that `größe`
+/// and `grüße` do not both collapse to `gr_e`. Other characters are returned unchanged.
+fn fold_to_ascii(c: char) -> String {
+    const FOLDS: &[(&str, &str)] = &[
+        ("àáâãäåāăą", "a"),
+        ("ÀÁÂÃÄÅĀĂĄ", "A"),
+        ("çćčĉċ", "c"),
+        ("ÇĆČĈĊ", "C"),
+        ("ďđ", "d"),
+        ("ĎĐ", "D"),
+        ("èéêëēĕėęě", "e"),
+        ("ÈÉÊËĒĔĖĘĚ", "E"),
+        ("ğĝġģ", "g"),
+        ("ĞĜĠĢ", "G"),
+        ("ìíîïīĭįı", "i"),
+        ("ÌÍÎÏĪĬĮİ", "I"),
+        ("łľĺļ", "l"),
+        ("ŁĽĹĻ", "L"),
+        ("ñńňņ", "n"),
+        ("ÑŃŇŅ", "N"),
+        ("òóôõöøōŏő", "o"),
+        ("ÒÓÔÕÖØŌŎŐ", "O"),
+        ("řŕŗ", "r"),
+        ("ŘŔŖ", "R"),
+        ("śšşŝș", "s"),
+        ("ŚŠŞŜȘ", "S"),
+        ("ťţț", "t"),
+        ("ŤŢȚ", "T"),
+        ("ùúûüūŭůűų", "u"),
+        ("ÙÚÛÜŪŬŮŰŲ", "U"),
+        ("ýÿ", "y"),
+        ("ÝŸ", "Y"),
+        ("źżž", "z"),
+        ("ŹŻŽ", "Z"),
+        ("ß", "ss"),
+        ("æ", "ae"),
+        ("Æ", "Ae"),
+        ("œ", "oe"),
+        ("Œ", "Oe"),
+    ];
+    FOLDS
+        .iter()
+        .find(|(from, _)| from.contains(c))
+        .map_or_else(|| c.to_string(), |(_, to)| (*to).to_string())
 }
 
 /// Makes sure a field definition exists for every key of `values`. With a fresh cache that knows
@@ -225,7 +272,11 @@ mod tests {
             ("_1_2_", Some("1_2")),
             ("--", None),
             ("", None),
-            ("café", Some("caf")),
+            ("café", Some("cafe")),
+            ("größe", Some("grosse")),
+            ("grüße", Some("grusse")),
+            ("ÖlPreis", Some("ol_preis")),
+            ("名前", None),
         ] {
             assert_eq!(normalize_key(name).as_deref(), key, "{name}");
         }
