@@ -2,9 +2,10 @@
 //!
 //! Web SDKs commonly send the same identify (and group) on every page load. Each one costs a
 //! Zendesk write, and `create_or_update` is limited to 5 a minute per user. With
-//! `skipUnchangedWithinSeconds` set, an identify or group whose content, under the same config,
-//! was fully delivered within that window is skipped without a call. The fingerprint is stored
-//! only after the whole event succeeded, so a retry after a partial failure still completes it.
+//! `skipUnchangedWithinSeconds` set, an identify or group whose content, under the same config
+//! and plugin version, was fully delivered within that window is skipped without a call. The
+//! fingerprint is stored only after the whole event succeeded, so a retry after a partial failure
+//! still completes it.
 
 use crate::event::{Event, EventType};
 use crate::host::Host;
@@ -25,7 +26,9 @@ impl Fingerprint {
         }
         let kind = event.kind.name();
         // What the flows read; volatile fields (messageId, timestamps, page context) are left out.
+        // The plugin version is in: a new version may map the same event differently.
         let content = json!([
+            crate::VERSION,
             config_text,
             kind,
             event.user_id,
