@@ -109,12 +109,7 @@ mod tests {
     fn email_and_group_id_finds_user_by_exact_email() {
         let host = FakeHost::new();
         script_org(&host);
-        host.on(
-            "GET",
-            "/api/v2/users/search?external_id=u1",
-            200,
-            json!({"users": []}),
-        );
+        host.finds_no_users("/api/v2/users/search?external_id=u1");
         host.on("GET", "/api/v2/users/search?query=email%3A%22bob%2Bx%40y.com%22", 200,
             json!({"users": [{"id": 3, "email": "jimbob+x@y.com"}, {"id": 4, "email": "bob+x@y.com"}]}));
         run(
@@ -141,12 +136,7 @@ mod tests {
             json!({"organizations": [{"id": 7, "name": "ACME"}]}),
         );
         host.put_cache("user:email:ann@x.com", "11");
-        host.on(
-            "GET",
-            "/api/v2/users/search?external_id=u1",
-            200,
-            json!({"users": []}),
-        );
+        host.finds_no_users("/api/v2/users/search?external_id=u1");
         host.on(
             "POST",
             "/api/v2/organization_memberships",
@@ -190,12 +180,7 @@ mod tests {
             201,
             json!({"organization": {"id": 9}}),
         );
-        host.on(
-            "GET",
-            "/api/v2/users/search?external_id=u2",
-            200,
-            json!({"users": []}),
-        );
+        host.finds_no_users("/api/v2/users/search?external_id=u2");
         host.on(
             "POST",
             "/api/v2/users/create_or_update",
@@ -224,12 +209,7 @@ mod tests {
     fn group_id_without_email_creates_the_user_named_by_user_id() {
         let host = FakeHost::new();
         script_org(&host);
-        host.on(
-            "GET",
-            "/api/v2/users/search?external_id=u3",
-            200,
-            json!({"users": []}),
-        );
+        host.finds_no_users("/api/v2/users/search?external_id=u3");
         host.on(
             "POST",
             "/api/v2/users/create_or_update",

@@ -28,6 +28,11 @@ impl FakeHost {
         self.on_with_headers(method, path, status, body, &[])
     }
 
+    /// Scripts a user search (`GET path`) that finds nobody.
+    pub fn finds_no_users(&self, path: &str) -> &Self {
+        self.on("GET", path, 200, json!({"users": []}))
+    }
+
     pub fn on_with_headers(
         &self,
         method: &str,

@@ -43,12 +43,7 @@ fn creates_a_ticket_once_per_external_id() {
 #[test]
 fn unknown_requester_with_an_email_is_matched_by_zendesk() {
     let host = FakeHost::new();
-    host.on(
-        "GET",
-        "/api/v2/users/search?external_id=u9",
-        200,
-        json!({"users": []}),
-    );
+    host.finds_no_users("/api/v2/users/search?external_id=u9");
     host.on("POST", "/api/v2/tickets", 201, json!({"ticket": {"id": 2}}));
     run(&host, json!({"ticketCreatedEvent": "Support Requested"}), json!({"type": "track", "userId": "u9",
         "event": "Support Requested", "properties": {"subject": "S", "description": "D", "external_id": "",

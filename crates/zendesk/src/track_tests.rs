@@ -113,12 +113,7 @@ fn looks_the_user_up_by_external_id_then_caches_it() {
 #[test]
 fn creates_the_user_when_name_and_email_are_known() {
     let host = FakeHost::new();
-    host.on(
-        "GET",
-        "/api/v2/users/search?external_id=u1",
-        200,
-        json!({"users": []}),
-    );
+    host.finds_no_users("/api/v2/users/search?external_id=u1");
     host.on(
         "GET",
         "/api/v2/users/search?query=email%3A%22ann%40x.com%22",
@@ -156,18 +151,8 @@ fn creates_the_user_when_name_and_email_are_known() {
 #[test]
 fn unknown_user_is_retryable_and_missing_identity_is_invalid() {
     let host = FakeHost::new();
-    host.on(
-        "GET",
-        "/api/v2/users/search?external_id=u1",
-        200,
-        json!({"users": []}),
-    );
-    host.on(
-        "GET",
-        "/api/v2/users/search?query=email%3A%22a%40x.com%22",
-        200,
-        json!({"users": []}),
-    );
+    host.finds_no_users("/api/v2/users/search?external_id=u1");
+    host.finds_no_users("/api/v2/users/search?query=email%3A%22a%40x.com%22");
     let error = run(
         &host,
         json!({}),

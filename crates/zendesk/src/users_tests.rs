@@ -69,18 +69,8 @@ fn several_exact_matches_are_rejected() {
 #[test]
 fn external_id_first_then_email() {
     let host = FakeHost::new();
-    host.on(
-        "GET",
-        "/api/v2/users/search?external_id=U%201",
-        200,
-        json!({"users": []}),
-    );
-    host.on(
-        "GET",
-        "/api/v2/users/search?query=email%3A%22a%40x.com%22",
-        200,
-        json!({"users": []}),
-    );
+    host.finds_no_users("/api/v2/users/search?external_id=U%201");
+    host.finds_no_users("/api/v2/users/search?query=email%3A%22a%40x.com%22");
     let config = config(json!({}));
     let mut client = Client::new(&host, &config);
     assert_eq!(
@@ -104,12 +94,7 @@ fn external_id_first_then_email() {
 #[test]
 fn resolve_creates_or_asks_to_retry() {
     let host = FakeHost::new();
-    host.on(
-        "GET",
-        "/api/v2/users/search?external_id=u1",
-        200,
-        json!({"users": []}),
-    );
+    host.finds_no_users("/api/v2/users/search?external_id=u1");
     host.on(
         "POST",
         "/api/v2/users/create_or_update",
