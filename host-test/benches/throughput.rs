@@ -8,7 +8,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use host_test::runtime::{Limits, MockTransport, PluginSlot, Runtime, RuntimeOptions, Tenant};
+use destination_host::{Limits, PluginSlot, Runtime, RuntimeOptions, Tenant};
+use host_test::transports::MockTransport;
 use mock_zendesk::MockZendesk;
 use serde_json::json;
 
@@ -94,7 +95,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// Zendesk calls made per event type, on a fresh account (cold) and once everything is cached.
-fn calls_per_event(runtime: &Runtime, plugin: &host_test::runtime::Plugin) {
+fn calls_per_event(runtime: &Runtime, plugin: &destination_host::Plugin) {
     let mock = MockZendesk::new();
     let tenant = tenant("calls", &mock);
     let events = [
@@ -160,7 +161,7 @@ fn calls_per_event(runtime: &Runtime, plugin: &host_test::runtime::Plugin) {
 fn tenant(id: &str, mock: &MockZendesk) -> Tenant {
     let config = json!({"subdomain": id, "email": "admin@example.com", "apiToken": "bench-token"});
     let transport = Arc::new(MockTransport::new(mock.clone()));
-    Tenant::new(id, config.to_string(), Limits::default(), transport, None)
+    host_test::zendesk_tenant(id, config.to_string(), Limits::default(), transport)
 }
 
 fn time_per(iterations: u32, mut f: impl FnMut()) -> Duration {

@@ -1,6 +1,5 @@
 //! The `host-test` command line: `demo`, `run`, `mock-zendesk`, `describe`.
 
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,9 +10,12 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use mock_zendesk::{Faults, MockZendesk};
 
-use crate::demo;
+use crate::demo::{self, DemoOptions};
+use crate::output::{plugin_path, print_stdout};
 use crate::runner::{self, PluginSource, RetryPolicy, RunOptions, Target};
-use crate::runtime::{Origin, Runtime, RuntimeOptions};
+use destination_host::{Runtime, RuntimeOptions};
+
+use crate::transports::LoopbackOrigin;
 
 /// Exit status of a command that could not run (bad arguments or inputs).
 pub const USAGE_ERROR: u8 = 2;
@@ -69,7 +71,7 @@ pub struct RunArgs {
     pub watch: bool,
     /// Send every request to this loopback origin instead (e.g. a `host-test mock-zendesk`).
     #[arg(long, value_name = "http://127.0.0.1:PORT", conflicts_with = "mock")]
-    pub zendesk_origin: Option<Origin>,
+    pub zendesk_origin: Option<LoopbackOrigin>,
     /// Use an in-process mock Zendesk and print its final state at the end.
     #[arg(long)]
     pub mock: bool,
@@ -118,7 +120,10 @@ pub struct DescribeArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo(args) => demo::run_demo(&args),
+        Command::Demo(args) => demo::run_demo(&DemoOptions {
+            plugin: args.plugin,
+            events: args.events,
+        }),
         Command::Run(args) => run_stream(args),
         Command::MockZendesk(args) => serve_mock(args),
         Command::Describe(args) => describe(args),
@@ -130,29 +135,6 @@ pub fn main() -> ExitCode {
             ExitCode::from(USAGE_ERROR)
         }
     }
-}
-
-/// Writes to stdout and flushes. A closed pipe (`host-test demo | head`) quietly drops the rest
-/// instead of panicking like `print!` does.
-pub fn print_stdout(text: &str) {
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush());
-}
-
-/// `--plugin`, else the component built alongside this binary.
-pub fn plugin_path(plugin: &Option<PathBuf>) -> Result<PathBuf> {
-    let path = plugin
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(env!("ZENDESK_WASM")));
-    if !path.is_file() {
-        bail!(
-            "plugin component {} not found (pass --plugin PATH to a zendesk.wasm)",
-            path.display()
-        );
-    }
-    Ok(path)
 }
 
 fn read(path: &Path, what: &str) -> Result<String> {

@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use mock_zendesk::MockZendesk;
 use serde_json::{Value, json};
 
-use crate::cli::{DemoArgs, plugin_path, print_stdout};
+use crate::output::{plugin_path, print_stdout};
 use crate::runner::state_view::render_mock_state;
 use crate::runner::{self, Disposition, EventReport, PluginSource, RunOptions, Summary, Target};
 
@@ -19,7 +20,14 @@ pub const SAMPLE_EVENTS: &str = include_str!("../demo/events.jsonl");
 pub const TENANT_CONFIG: &str = include_str!("../demo/tenant.json");
 pub const TENANT_ID: &str = "acme";
 
-pub fn run_demo(args: &DemoArgs) -> Result<u8> {
+/// What the demo runs: the plugin (default: the one built with this binary) and the events
+/// (default: the bundled sample), one event JSON per line, for tenant "acme".
+pub struct DemoOptions {
+    pub plugin: Option<PathBuf>,
+    pub events: Option<PathBuf>,
+}
+
+pub fn run_demo(args: &DemoOptions) -> Result<u8> {
     let events = match &args.events {
         Some(path) => std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the events file {}", path.display()))?,

@@ -1,11 +1,11 @@
 //! The built components expose exactly the contract: one export, `cdp:destination/destination`,
-//! and imports only from `cdp:destination/*` and `wasi:*`.
+//! and imports only from `cdp:destination/*` and `wasi:*`. The contract version is part of every
+//! name (what `wasm-tools component wit` shows): the Zendesk plugin is built against 0.2.0, the
+//! adversary against the frozen 0.1.0.
 
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::{Config, Engine};
-
-const DESTINATION: &str = "cdp:destination/destination@0.1.0";
 
 fn engine() -> Engine {
     let mut config = Config::new();
@@ -17,16 +17,17 @@ fn load(engine: &Engine, path: &str) -> Component {
     Component::from_file(engine, path).unwrap_or_else(|e| panic!("{path}: {e:#}"))
 }
 
-fn assert_exports_exactly_the_contract(engine: &Engine, component: &Component) {
+fn assert_exports_exactly_the_contract(engine: &Engine, component: &Component, version: &str) {
+    let destination = format!("cdp:destination/destination@{version}");
     let ty = component.component_type();
     let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
-    assert_eq!(exports, [DESTINATION]);
+    assert_eq!(exports, [destination.as_str()]);
 
-    let Some(export) = ty.get_export(engine, DESTINATION) else {
-        panic!("missing {DESTINATION}");
+    let Some(export) = ty.get_export(engine, &destination) else {
+        panic!("missing {destination}");
     };
     let ComponentItem::ComponentInstance(instance) = export.ty else {
-        panic!("{DESTINATION} is not an instance");
+        panic!("{destination} is not an instance");
     };
     let mut functions: Vec<&str> = instance
         .exports(engine)
@@ -48,7 +49,7 @@ fn imports(engine: &Engine, component: &Component) -> Vec<String> {
 fn the_zendesk_plugin_exports_the_contract_and_imports_only_the_host_and_wasi() {
     let engine = engine();
     let component = load(&engine, env!("ZENDESK_WASM"));
-    assert_exports_exactly_the_contract(&engine, &component);
+    assert_exports_exactly_the_contract(&engine, &component, "0.2.0");
 
     let imports = imports(&engine, &component);
     let foreign: Vec<&String> = imports
@@ -57,7 +58,7 @@ fn the_zendesk_plugin_exports_the_contract_and_imports_only_the_host_and_wasi() 
         .collect();
     assert!(foreign.is_empty(), "unexpected imports: {foreign:?}");
     for needed in ["http-fetch", "cache", "log"] {
-        let name = format!("cdp:destination/{needed}@0.1.0");
+        let name = format!("cdp:destination/{needed}@0.2.0");
         assert!(imports.contains(&name), "{name} not imported: {imports:?}");
     }
     // Minimal WASI: nothing that reaches the network or the filesystem beyond what std links.
@@ -72,15 +73,20 @@ fn the_zendesk_plugin_exports_the_contract_and_imports_only_the_host_and_wasi() 
 }
 
 #[test]
-fn the_adversary_implements_the_same_contract() {
+fn the_adversary_implements_the_frozen_first_contract() {
     let engine = engine();
     let component = load(&engine, env!("ADVERSARY_WASM"));
-    assert_exports_exactly_the_contract(&engine, &component);
+    assert_exports_exactly_the_contract(&engine, &component, "0.1.0");
+    let imports = imports(&engine, &component);
+    assert!(
+        imports.contains(&"cdp:destination/http-fetch@0.1.0".to_string()),
+        "{imports:?}"
+    );
 }
 
 #[test]
 fn the_swap_build_is_the_same_contract() {
     let engine = engine();
     let component = load(&engine, env!("ZENDESK_SWAP_WASM"));
-    assert_exports_exactly_the_contract(&engine, &component);
+    assert_exports_exactly_the_contract(&engine, &component, "0.2.0");
 }

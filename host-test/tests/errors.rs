@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use host_test::runtime::{CallError, FetchFailure, GuestError};
+use destination_host::{CallError, FetchFailure, GuestError};
 use mock_zendesk::{FaultKind, Faults};
 use serde_json::{Value, json};
 
@@ -336,7 +336,7 @@ fn a_slow_zendesk_over_http_times_out_retryably_and_the_retry_converges() {
     clean.deliver(warm_up.clone());
     clean.deliver(event.clone());
 
-    let limits = host_test::runtime::Limits {
+    let limits = destination_host::Limits {
         request_timeout_ms: 150,
         ..Default::default()
     };

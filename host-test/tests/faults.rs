@@ -7,8 +7,9 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use destination_host::{Plugin, Runtime, RuntimeOptions};
 use host_test::runner::{self, PluginSource, RetryPolicy, RunOptions, Summary, Target};
-use host_test::runtime::{Origin, Plugin, Runtime, RuntimeOptions};
+use host_test::transports::LoopbackOrigin;
 use mock_zendesk::{AccountSnapshot, FaultKind, Faults, MockZendesk};
 use serde_json::{Value, json};
 
@@ -66,7 +67,7 @@ fn events_jsonl() -> String {
 fn run_against(mock: &MockZendesk, retry: RetryPolicy) -> Summary {
     let server = mock_zendesk::server::serve(mock.clone(), "127.0.0.1:0".parse().unwrap())
         .expect("the mock server starts");
-    let origin: Origin = format!("http://{}", server.addr())
+    let origin: LoopbackOrigin = format!("http://{}", server.addr())
         .parse()
         .expect("loopback origin");
     let mut options = RunOptions::new(tenants_json(), events_jsonl(), Target::Loopback(origin));

@@ -8,10 +8,11 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use host_test::runtime::{
-    CallReport, Limits, LoadErrorKind, MockTransport, PluginSlot, Runtime, RuntimeOptions,
-    SwapEvent, Tenant, Transport, watch,
+use destination_host::{
+    CallReport, Limits, LoadErrorKind, PluginSlot, Runtime, RuntimeOptions, SwapEvent, Tenant,
+    Transport, watch,
 };
+use host_test::transports::MockTransport;
 use mock_zendesk::MockZendesk;
 
 const V1: &str = env!("ZENDESK_WASM");
@@ -48,13 +49,7 @@ fn next_event(events: &Receiver<SwapEvent>) -> SwapEvent {
 fn tenant(i: usize, transport: Arc<dyn Transport>) -> Tenant {
     let config =
         format!(r#"{{"subdomain":"acct{i}","email":"admin@example.com","apiToken":"t0k"}}"#);
-    Tenant::new(
-        format!("tenant-{i}"),
-        config,
-        Limits::default(),
-        transport,
-        None,
-    )
+    host_test::zendesk_tenant(format!("tenant-{i}"), config, Limits::default(), transport)
 }
 
 fn identify(worker: usize, n: usize) -> String {

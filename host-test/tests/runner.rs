@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use destination_host::{Plugin, Runtime, RuntimeOptions};
 use host_test::runner::{self, PluginSource, RetryPolicy, RunOptions, Summary, Target};
-use host_test::runtime::{Plugin, Runtime, RuntimeOptions};
 use mock_zendesk::MockZendesk;
 use serde_json::{Value, json};
 
@@ -390,10 +390,10 @@ fn watch_swaps_the_plugin_between_events_and_rejects_a_broken_file() {
     let swap_tx = std::sync::Mutex::new(swap_tx);
     opts.on_swap = Some(Arc::new(move |event| {
         let text = match event {
-            host_test::runtime::SwapEvent::Swapped(report) => {
+            destination_host::SwapEvent::Swapped(report) => {
                 format!("swapped to {}", report.to_version)
             }
-            host_test::runtime::SwapEvent::Rejected { .. } => "rejected".to_string(),
+            destination_host::SwapEvent::Rejected { .. } => "rejected".to_string(),
         };
         let _ = swap_tx.lock().unwrap().send(text);
     }));

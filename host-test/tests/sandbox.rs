@@ -7,10 +7,11 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use host_test::runtime::{
-    CallError, CallReport, GuestError, HttpTransport, Limits, MockTransport, Origin, Plugin,
-    Runtime, RuntimeOptions, Tenant, Transport, TrapKind,
+use destination_host::{
+    CallError, CallReport, GuestError, HttpTransport, Limits, Plugin, Runtime, RuntimeOptions,
+    Tenant, Transport, TrapKind,
 };
+use host_test::transports::{LoopbackOrigin, MockTransport, RoutingTransport};
 use mock_zendesk::MockZendesk;
 
 fn runtime() -> &'static Runtime {
@@ -38,15 +39,13 @@ fn zendesk() -> &'static Plugin {
 fn adversary_tenant(
     limits: Limits,
     transport: Arc<dyn Transport>,
-    origin: Option<Origin>,
+    origin: Option<LoopbackOrigin>,
 ) -> Tenant {
-    Tenant::new(
-        "adv-tenant",
-        r#"{"subdomain":"adv"}"#,
-        limits,
-        transport,
-        origin,
-    )
+    let transport: Arc<dyn Transport> = match origin {
+        Some(origin) => Arc::new(RoutingTransport::new(transport, origin)),
+        None => transport,
+    };
+    host_test::zendesk_tenant("adv-tenant", r#"{"subdomain":"adv"}"#, limits, transport)
 }
 
 fn mock_transport() -> (MockZendesk, Arc<dyn Transport>) {
@@ -74,12 +73,11 @@ fn while_other_tenants_run<R>(violation: impl FnOnce() -> R) -> R {
             let config = format!(
                 r#"{{"subdomain":"good{i}","email":"admin@example.com","apiToken":"t0k"}}"#
             );
-            Tenant::new(
+            host_test::zendesk_tenant(
                 format!("good-{i}"),
                 config,
                 Limits::default(),
                 transport.clone(),
-                None,
             )
         })
         .collect();
@@ -282,7 +280,7 @@ fn credentials_never_appear_in_fetch_records() {
 /// A loopback HTTP server standing in for account `adv`: `/slow` answers after 2 s,
 /// `/bytes/N` answers N bytes at once. A request without `X-Zendesk-Subdomain: adv` (which the
 /// origin override must add) gets 400.
-fn test_server() -> Origin {
+fn test_server() -> LoopbackOrigin {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     std::thread::spawn(move || {
@@ -361,7 +359,7 @@ fn slow_server_times_out_at_the_request_timeout_and_at_the_wall_budget() {
     // 200: the override sent it to the local server with the account header.
     assert_eq!(fast.result.expect("fast answer").operations[0].status, 200);
     let sent_to = fast.fetches[0].sent_to.as_deref().expect("sent");
-    assert_eq!(sent_to, origin.join("/fast"));
+    assert_eq!(sent_to, format!("{origin}/fast"));
 
     let started = Instant::now();
     let slow = while_other_tenants_run(|| run(&tenant, &fetch_event("/slow")));
@@ -446,6 +444,7 @@ fn more_concurrent_calls_than_pool_slots_wait_instead_of_failing() {
     let small = Runtime::new(RuntimeOptions {
         max_instances: 2,
         max_memory_mib: 128,
+        ..RuntimeOptions::default()
     })
     .expect("small runtime");
     let path = std::path::Path::new(env!("ADVERSARY_WASM"));

@@ -6,17 +6,26 @@
 //!   mapped like the Zendesk plugin maps them);
 //! - `loop`: spins forever without allocating;
 //! - `alloc`: allocates and touches `mib` MiB;
-//! - `panic`: panics.
+//! - `panic`: panics;
+//! - `log-flood`: logs records of `bytes` bytes (default 64 KiB) until the host stops it;
+//! - `fetch-flood`: GETs the event's `url` until the host stops it;
+//! - `big-body`: POSTs a body of `mib` MiB to the event's `url`.
+//!
+//! `fetch` sends the event's `headers` (a list of `[name, value]`) after its own Authorization,
+//! so tests can try to smuggle routing or credential headers past the host.
+//!
+//! It is built against the frozen `cdp:destination@0.1.0` contract: the tests use it to prove
+//! that 0.1.0 components keep loading in newer hosts.
 //!
 //! Only built for wasm32 (native builds of the workspace get an empty crate).
 #![cfg(target_arch = "wasm32")]
 
 wit_bindgen::generate!({
-    path: "../../wit",
+    path: "../../wit/v0.1.0",
     world: "destination-plugin",
 });
 
-use cdp::destination::http_fetch;
+use cdp::destination::{http_fetch, log};
 use exports::cdp::destination::destination::{
     Description, Error, Guest, Operation, Outcome, Rejection, Retry,
 };
@@ -30,9 +39,24 @@ impl Guest for Adversary {
         let behaviour = event.get("type").and_then(|t| t.as_str()).unwrap_or("");
         match behaviour {
             "ok" => Ok(empty_outcome()),
-            "fetch" => {
-                let url = event.get("url").and_then(|u| u.as_str()).unwrap_or("");
-                fetch(url)
+            "fetch" => fetch("GET", url(&event), extra_headers(&event), None),
+            "log-flood" => {
+                let bytes = event
+                    .get("bytes")
+                    .and_then(|b| b.as_u64())
+                    .unwrap_or(64 * 1024);
+                let line = "x".repeat(bytes as usize);
+                loop {
+                    log::log(log::Level::Info, &line, &[("flood".into(), line.clone())]);
+                }
+            }
+            "fetch-flood" => loop {
+                fetch("GET", url(&event), Vec::new(), None)?;
+            },
+            "big-body" => {
+                let mib = event.get("mib").and_then(|m| m.as_u64()).unwrap_or(8);
+                let body = vec![b'x'; (mib as usize) << 20];
+                fetch("POST", url(&event), Vec::new(), Some(body))
             }
             "loop" => spin_forever(),
             "alloc" => {
@@ -50,9 +74,18 @@ impl Guest for Adversary {
         Description {
             name: "adversary".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            event_types: ["ok", "fetch", "loop", "alloc", "panic"]
-                .map(String::from)
-                .into(),
+            event_types: [
+                "ok",
+                "fetch",
+                "loop",
+                "alloc",
+                "panic",
+                "log-flood",
+                "fetch-flood",
+                "big-body",
+            ]
+            .map(String::from)
+            .into(),
             settings_schema: "{}".into(),
         }
     }
@@ -69,17 +102,42 @@ fn empty_outcome() -> Outcome {
     }
 }
 
-fn fetch(url: &str) -> Result<Outcome, Error> {
+fn url(event: &serde_json::Value) -> &str {
+    event.get("url").and_then(|u| u.as_str()).unwrap_or("")
+}
+
+/// The event's `headers`: `[["name", "value"], ...]`.
+fn extra_headers(event: &serde_json::Value) -> Vec<(String, String)> {
+    let pairs = event.get("headers").and_then(|h| h.as_array());
+    pairs
+        .into_iter()
+        .flatten()
+        .filter_map(|pair| {
+            let name = pair.get(0)?.as_str()?;
+            let value = pair.get(1)?.as_str()?;
+            Some((name.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+fn fetch(
+    method: &str,
+    url: &str,
+    extra: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+) -> Result<Outcome, Error> {
+    let mut headers = vec![("Authorization".into(), "Bearer adversary-secret".into())];
+    headers.extend(extra);
     let request = http_fetch::Request {
-        method: "GET".into(),
+        method: method.into(),
         url: url.into(),
-        headers: vec![("Authorization".into(), "Bearer adversary-secret".into())],
-        body: None,
+        headers,
+        body,
     };
     match http_fetch::fetch(&request) {
         Ok(response) => Ok(Outcome {
             operations: vec![Operation {
-                method: "GET".into(),
+                method: method.into(),
                 path: url.into(),
                 status: response.status,
             }],

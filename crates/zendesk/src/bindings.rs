@@ -82,8 +82,13 @@ impl wit::Guest for Component {
         }
     }
 
-    fn validate_config(config: String) -> Result<(), wit::Error> {
-        crate::validate_config(&config).map_err(error_to_wit)
+    fn validate_config(config: String) -> Result<wit::ConfigFacts, wit::Error> {
+        crate::validate_config(&config)
+            .map(|facts| wit::ConfigFacts {
+                origin_values: facts.origin_values,
+                secrets: facts.secrets,
+            })
+            .map_err(error_to_wit)
     }
 }
 

@@ -5,6 +5,7 @@ use crate::classify::{classify_fetch_error, classify_status, parse_retry_after};
 use crate::config::Config;
 use crate::host::{Host, HttpRequest, Level};
 use crate::outcome::{Error, Operation};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
 /// Safety bound on pagination (100 items per page): far above any real list we read.
@@ -234,17 +235,16 @@ fn api_path(url: &str) -> Option<String> {
     path.starts_with("/api/v2/").then(|| path.to_string())
 }
 
-/// Percent-encodes a query value: everything but RFC 3986 unreserved characters.
+/// Everything but the RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`).
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes a query value (UTF-8): everything but RFC 3986 unreserved characters.
 pub fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() * 3);
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
 #[cfg(test)]
@@ -378,6 +378,8 @@ mod tests {
             "email%3A%22bob%2Bx%40y.com%22"
         );
         assert_eq!(encode("A b&c=d/é"), "A%20b%26c%3Dd%2F%C3%A9");
+        assert_eq!(encode("a-b.c_d~e"), "a-b.c_d~e");
+        assert_eq!(encode("50%[x]#?"), "50%25%5Bx%5D%23%3F");
         assert_eq!(api_path("https://evil.example.com/other"), None);
     }
 }

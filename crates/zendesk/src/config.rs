@@ -1,7 +1,7 @@
 //! The destination config: Segment and RudderStack keys, parsed strictly by type, loosely by
 //! presence (unknown keys are ignored, empty strings count as missing).
 
-use crate::outcome::Error;
+use crate::outcome::{ConfigFacts, Error};
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
@@ -40,16 +40,49 @@ pub enum Auth {
 impl Auth {
     /// The `Authorization` header value. Callers must never log it.
     pub fn header_value(&self) -> String {
+        let scheme = match self {
+            Auth::ApiToken { .. } => "Basic",
+            Auth::OAuth { .. } => "Bearer",
+        };
+        format!("{scheme} {}", self.header_credential())
+    }
+
+    /// The header value after the scheme: base64 of `email/token:apiToken`, or the OAuth token.
+    fn header_credential(&self) -> String {
         match self {
             Auth::ApiToken { email, token } => {
-                let raw = format!("{email}/token:{token}");
-                format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(raw)
-                )
+                base64::engine::general_purpose::STANDARD.encode(format!("{email}/token:{token}"))
             }
-            Auth::OAuth { token } => format!("Bearer {token}"),
+            Auth::OAuth { token } => token.clone(),
         }
+    }
+
+    /// The token, then the header credential when that is another string.
+    fn secrets(&self) -> Vec<String> {
+        let token = match self {
+            Auth::ApiToken { token, .. } | Auth::OAuth { token } => token,
+        };
+        let mut secrets = vec![token.clone()];
+        push_new(&mut secrets, self.header_credential());
+        secrets
+    }
+}
+
+fn push_new(list: &mut Vec<String>, item: String) {
+    if !list.contains(&item) {
+        list.push(item);
+    }
+}
+
+/// Every token the config sets (`apiToken`, `oauthToken`, `accessToken`), also those `auth` does
+/// not use (an `oauthToken` next to email + `apiToken`): never sent, but still secrets for the
+/// host to scrub. `Debug` never shows them.
+#[derive(Clone, Default, PartialEq, Eq)]
+struct Tokens(Vec<String>);
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} redacted>", self.0.len())
     }
 }
 
@@ -81,6 +114,7 @@ pub struct Config {
     pub ticket_updated_event: String,
     /// Skip an identify or group identical to one delivered this many seconds ago (0 = never).
     pub skip_unchanged_seconds: u32,
+    tokens: Tokens,
 }
 
 impl Config {
@@ -105,10 +139,21 @@ impl Config {
 
         let email = settings.string("email")?;
         let api_token = settings.string("apiToken")?;
-        let oauth = match settings.string("oauthToken")? {
-            Some(token) => Some(token),
+        let oauth_token = settings.string("oauthToken")?;
+        // `accessToken` is only an alias: next to an `oauthToken` it is not type-checked (as
+        // before), but a string there is still a secret.
+        let access_token = match oauth_token {
             None => settings.string("accessToken")?,
+            Some(_) => settings.string("accessToken").ok().flatten(),
         };
+        let tokens = Tokens(
+            [&api_token, &oauth_token, &access_token]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect(),
+        );
+        let oauth = oauth_token.or(access_token);
         let auth = match (email, api_token, oauth) {
             (Some(email), Some(token), _) => Auth::ApiToken { email, token },
             (_, _, Some(token)) => Auth::OAuth { token },
@@ -148,7 +193,22 @@ impl Config {
                 .unwrap_or_else(|| "Ticket Updated".into()),
             skip_unchanged_seconds: settings
                 .seconds("skipUnchangedWithinSeconds", MAX_SKIP_UNCHANGED_SECONDS)?,
+            tokens,
         })
+    }
+
+    /// What the host derives its outbound policy and its redaction from: the normalised
+    /// subdomain, and every credential form: the token in use, the `Authorization` credential
+    /// (Basic base64), then any other token the config sets.
+    pub fn facts(&self) -> ConfigFacts {
+        let mut secrets = self.auth.secrets();
+        for token in &self.tokens.0 {
+            push_new(&mut secrets, token.clone());
+        }
+        ConfigFacts {
+            origin_values: vec![("subdomain".into(), self.subdomain.clone())],
+            secrets,
+        }
     }
 }
 
@@ -287,6 +347,10 @@ mod tests {
         assert_eq!(config.source_name, "segment");
         let config = parse(json!({"subdomain": "acme.zendesk.com", "accessToken": "xyz"})).unwrap();
         assert_eq!(config.subdomain, "acme");
+        // The alias is ignored, whatever its type, when `oauthToken` is set.
+        let config = parse(json!({"subdomain": "acme", "oauthToken": "xyz", "accessToken": 5}));
+        assert_eq!(config.unwrap().auth.header_value(), "Bearer xyz");
+        assert!(invalid(json!({"subdomain": "acme", "accessToken": 5})).contains("`accessToken`"));
     }
 
     #[test]
@@ -348,8 +412,14 @@ mod tests {
         let message =
             invalid(json!({"subdomain": "acme", "oauthToken": "t", "sourceName": " ZenDesk "}));
         assert!(message.contains("sourceName"));
-        let config =
-            parse(json!({"subdomain": "acme", "email": "a@b.c", "apiToken": "SECRET-1"})).unwrap();
-        assert!(!format!("{config:?}").contains("SECRET-1"));
+        let config = parse(
+            json!({"subdomain": "acme", "email": "a@b.c", "apiToken": "SECRET-1",
+            "oauthToken": "SECRET-2", "accessToken": "SECRET-3"}),
+        )
+        .unwrap();
+        let debug = format!("{config:?}");
+        for secret in ["SECRET-1", "SECRET-2", "SECRET-3"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
     }
 }

@@ -4,6 +4,7 @@
 use crate::client::Client;
 use crate::host::Level;
 use crate::outcome::Error;
+use heck::ToSnakeCase as _;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
@@ -74,33 +75,23 @@ pub fn custom_field_values(
 
 /// `planName`, `plan_name`, `Plan Name`, `plan-name` -> `plan_name`; `HTMLParser` -> `html_parser`.
 /// `None` when nothing usable is left or the key is only digits (Zendesk refuses those).
+///
+/// Latin diacritics are folded first (`größe` -> `grosse`), anything else that is not an ASCII
+/// letter or digit separates words, and heck splits and joins the words in snake_case.
 pub fn normalize_key(name: &str) -> Option<String> {
-    let folded: String = name.chars().map(fold_to_ascii).collect();
-    let chars: Vec<char> = folded.chars().collect();
-    let mut key = String::with_capacity(name.len() + 4);
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_ascii_uppercase() {
-            let previous = i.checked_sub(1).map(|p| chars[p]);
-            let next = chars.get(i + 1);
-            let starts_word = previous
-                .is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit())
-                || (previous.is_some_and(|p| p.is_ascii_uppercase())
-                    && next.is_some_and(|n| n.is_ascii_lowercase()));
-            if starts_word {
-                key.push('_');
+    let mut ascii = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        for c in fold_to_ascii(c).chars() {
+            // Compatibility with the keys created before heck: an uppercase letter after a digit
+            // always starts a word (`2FA` -> `2_fa`, `A2B` -> `a2_b`); heck alone joins them
+            // (`2fa`, `a2b`) unless a lowercase letter came before the digit.
+            if c.is_ascii_uppercase() && ascii.ends_with(|p: char| p.is_ascii_digit()) {
+                ascii.push('_');
             }
-            key.push(c.to_ascii_lowercase());
-        } else if c.is_ascii_lowercase() || c.is_ascii_digit() {
-            key.push(c);
-        } else {
-            key.push('_');
+            ascii.push(if c.is_ascii_alphanumeric() { c } else { '_' });
         }
     }
-    let key = key
-        .split('_')
-        .filter(|part| !part.is_empty())
-        .collect::<Vec<_>>()
-        .join("_");
+    let key = ascii.to_snake_case();
     let usable = !key.is_empty() && !key.bytes().all(|b| b.is_ascii_digit());
     usable.then_some(key)
 }
@@ -277,6 +268,17 @@ mod tests {
             ("grüße", Some("grusse")),
             ("ÖlPreis", Some("ol_preis")),
             ("名前", None),
+            ("名前Plan", Some("plan")),
+            ("fooΩBar", Some("foo_bar")),
+            ("Straße2Go", Some("strasse2_go")),
+            // An uppercase letter after a digit starts a word, as before heck.
+            ("2FA", Some("2_fa")),
+            ("A2B", Some("a2_b")),
+            ("has2FA", Some("has2_fa")),
+            ("COVID19Status", Some("covid19_status")),
+            ("MP3Player", Some("mp3_player")),
+            ("iPhone12Pro", Some("i_phone12_pro")),
+            ("ABCd", Some("ab_cd")),
         ] {
             assert_eq!(normalize_key(name).as_deref(), key, "{name}");
         }

@@ -28,7 +28,7 @@ mod bindings;
 mod testing;
 
 pub use host::{FetchError, Host, HttpRequest, HttpResponse, Level};
-pub use outcome::{Description, Error, Operation, Outcome};
+pub use outcome::{ConfigFacts, Description, Error, Operation, Outcome};
 
 use client::Client;
 use config::Config;
@@ -83,9 +83,10 @@ pub fn describe() -> Description {
     }
 }
 
-/// Checks a config without calling Zendesk.
-pub fn validate_config(config: &str) -> Result<(), Error> {
-    Config::parse(config).map(|_| ())
+/// Checks a config without calling Zendesk; on success, the facts the host derives its outbound
+/// policy (the subdomain) and its redaction (every credential form) from.
+pub fn validate_config(config: &str) -> Result<ConfigFacts, Error> {
+    Config::parse(config).map(|config| config.facts())
 }
 
 #[cfg(test)]
@@ -103,15 +104,109 @@ mod tests {
         assert!(schema["properties"]["domain"].is_object());
     }
 
+    fn facts_of(config: serde_json::Value) -> ConfigFacts {
+        validate_config(&config.to_string()).expect("valid config")
+    }
+
+    fn subdomain(value: &str) -> Vec<(String, String)> {
+        vec![("subdomain".into(), value.into())]
+    }
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
     fn validate_config_runs_the_parser() {
-        assert_eq!(validate_config(&config_json(json!({}))), Ok(()));
+        assert_eq!(
+            validate_config(&config_json(json!({}))),
+            Ok(ConfigFacts {
+                origin_values: subdomain("acme"),
+                // base64("admin@acme.com/token:secret-token")
+                secrets: strings(&[
+                    "secret-token",
+                    "YWRtaW5AYWNtZS5jb20vdG9rZW46c2VjcmV0LXRva2Vu"
+                ]),
+            })
+        );
         assert_eq!(
             validate_config(&config_json(json!({"sendGroupCallsWithoutUserId": "yes"}))),
             Err(Error::InvalidConfig(
                 "`sendGroupCallsWithoutUserId` must be a boolean (true or false)".into()
             ))
         );
+    }
+
+    #[test]
+    fn facts_name_the_normalised_subdomain() {
+        for (key, raw) in [
+            ("subdomain", "acme"),
+            ("subdomain", " ACME "),
+            ("domain", "Acme"),
+            ("domain", "acme.zendesk.com"),
+            ("subdomain", "https://acme.zendesk.com/agent"),
+            ("subdomain", "http://ACME.zendesk.com/"),
+            ("subdomain", "acme.zendesk.com/"),
+        ] {
+            let facts = facts_of(json!({key: raw, "oauthToken": "t0k"}));
+            assert_eq!(facts.origin_values, subdomain("acme"), "{key}: {raw}");
+        }
+        // `subdomain` wins over `domain`; hyphens and digits stay.
+        let facts = facts_of(json!({"subdomain": "my-co2", "domain": "other", "oauthToken": "t"}));
+        assert_eq!(facts.origin_values, subdomain("my-co2"));
+    }
+
+    #[test]
+    fn facts_list_every_form_of_the_api_token() {
+        let facts = facts_of(json!({"domain": "https://acme.zendesk.com/agent",
+            "email": "a@b.c", "apiToken": " tok "}));
+        assert_eq!(
+            facts,
+            ConfigFacts {
+                origin_values: subdomain("acme"),
+                // The trimmed token, and base64("a@b.c/token:tok") as sent after `Basic `.
+                secrets: strings(&["tok", "YUBiLmMvdG9rZW46dG9r"]),
+            }
+        );
+    }
+
+    #[test]
+    fn facts_list_the_oauth_token_once() {
+        // The Bearer credential is the token itself: listed once.
+        for key in ["oauthToken", "accessToken"] {
+            let facts = facts_of(json!({"subdomain": "acme.zendesk.com", key: "xyz"}));
+            assert_eq!(
+                facts,
+                ConfigFacts {
+                    origin_values: subdomain("acme"),
+                    secrets: strings(&["xyz"]),
+                },
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn facts_also_list_tokens_the_auth_does_not_use() {
+        // Email + apiToken win; the OAuth and access tokens are never sent but still secrets.
+        let facts = facts_of(
+            json!({"subdomain": "acme", "email": "a@b.c", "apiToken": "tok",
+            "oauthToken": "oauth-1", "accessToken": "access-1"}),
+        );
+        assert_eq!(
+            facts.secrets,
+            strings(&["tok", "YUBiLmMvdG9rZW46dG9r", "oauth-1", "access-1"])
+        );
+        // No email: OAuth wins; the lone apiToken is listed after it. Duplicates are listed once.
+        let facts = facts_of(json!({"subdomain": "acme", "apiToken": "tok",
+            "oauthToken": "same", "accessToken": "same"}));
+        assert_eq!(facts.secrets, strings(&["same", "tok"]));
+        // Empty values are not credentials (and would make the host scrub everything).
+        let facts = facts_of(
+            json!({"subdomain": "acme", "oauthToken": "t", "apiToken": " ",
+            "accessToken": ""}),
+        );
+        assert_eq!(facts.secrets, strings(&["t"]));
     }
 
     #[test]

@@ -59,3 +59,13 @@ pub struct Description {
     pub event_types: Vec<String>,
     pub settings_schema: String,
 }
+
+/// What the host needs to know about a valid config; mirrors the WIT `config-facts` record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigFacts {
+    /// Values for the host's outbound-origin template: `[("subdomain", "acme")]`.
+    pub origin_values: Vec<(String, String)>,
+    /// Every form the config's credentials take on the wire (the tokens, the Basic base64), for
+    /// the host to scrub from logs and errors. Never logged by the guest.
+    pub secrets: Vec<String>,
+}

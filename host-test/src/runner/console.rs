@@ -5,8 +5,8 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::secrets::Secrets;
-use crate::runtime::LogRecord;
+use destination_host::LogRecord;
+use destination_host::Redactor;
 
 /// The environment variable that sets the lowest log level shown (default `warn`).
 pub const LOG_LEVEL_VAR: &str = "HOST_TEST_LOG";
@@ -23,12 +23,12 @@ fn level_rank(level: &str) -> usize {
 pub struct Console {
     progress: Option<ProgressBar>,
     min_level: usize,
-    secrets: Secrets,
+    secrets: Redactor,
 }
 
 impl Console {
     /// `want_progress` shows a bar of `total` lines, but only when stderr is a terminal.
-    pub fn new(want_progress: bool, total: u64, secrets: Secrets) -> Console {
+    pub fn new(want_progress: bool, total: u64, secrets: Redactor) -> Console {
         let progress = (want_progress && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(total);
             if let Ok(style) = ProgressStyle::with_template(

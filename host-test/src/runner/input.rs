@@ -9,7 +9,7 @@ use std::fmt;
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Map, Value};
 
-use crate::runtime::Limits;
+use destination_host::{Limits, OriginTemplate, RuntimeOptions};
 
 /// The key in `"limits"` whose values apply to every tenant.
 pub const ALL_TENANTS: &str = "*";
@@ -21,6 +21,8 @@ pub struct TenantSpec {
     /// The plugin config as JSON text. Holds credentials: never print it.
     pub config_json: String,
     pub limits: Limits,
+    /// Where its plugin may send requests (templates filled from the plugin's config facts).
+    pub allowed_origins: Vec<OriginTemplate>,
 }
 
 // Hand-written so a `{:?}` anywhere can never print the config's credentials.
@@ -38,16 +40,22 @@ impl fmt::Debug for TenantSpec {
 ///
 /// A tenant's limits are the built-in defaults, overlaid by `"*"`, overlaid by the tenant's own
 /// entry, key by key (so `{"cpu_ms": 500}` for one tenant keeps the `"*"` memory limit).
-pub fn parse_tenants(text: &str) -> Result<Vec<TenantSpec>> {
+/// Reads the tenants file; every tenant's limits must fit a runtime sized by `runtime`.
+pub fn parse_tenants(text: &str, runtime: &RuntimeOptions) -> Result<Vec<TenantSpec>> {
     let root: Value = serde_json::from_str(text).context("the tenants file is not valid JSON")?;
     let root = root
         .as_object()
         .ok_or_else(|| anyhow!("the tenants file must be a JSON object with a \"tenants\" key"))?;
-    if let Some(unknown) = root.keys().find(|k| *k != "tenants" && *k != "limits") {
+    if let Some(unknown) = root
+        .keys()
+        .find(|k| !["tenants", "limits", "allowed_origins"].contains(&k.as_str()))
+    {
         bail!(
-            "the tenants file has an unknown key {unknown:?} (expected \"tenants\" and \"limits\")"
+            "the tenants file has an unknown key {unknown:?} (expected \"tenants\", \"limits\" \
+             and \"allowed_origins\")"
         );
     }
+    let allowed_origins = allowed_origins(root.get("allowed_origins"))?;
     let tenants = root
         .get("tenants")
         .and_then(Value::as_object)
@@ -84,11 +92,35 @@ pub fn parse_tenants(text: &str) -> Result<Vec<TenantSpec>> {
             merged.extend(limits_object(limits, id)?);
             let limits: Limits = serde_json::from_value(Value::Object(merged))
                 .with_context(|| format!("invalid limits for tenant {id:?}"))?;
+            limits
+                .validate(runtime)
+                .with_context(|| format!("invalid limits for tenant {id:?}"))?;
             Ok(TenantSpec {
                 id: id.clone(),
                 config_json: config.to_string(),
                 limits,
+                allowed_origins: allowed_origins.clone(),
             })
+        })
+        .collect()
+}
+
+/// `"allowed_origins": ["https://{subdomain}.zendesk.com", ...]`; Zendesk's when absent.
+fn allowed_origins(value: Option<&Value>) -> Result<Vec<OriginTemplate>> {
+    let Some(value) = value else {
+        return Ok(crate::zendesk_origins());
+    };
+    let templates = value
+        .as_array()
+        .ok_or_else(|| anyhow!("\"allowed_origins\" must be a list of origin templates"))?;
+    templates
+        .iter()
+        .map(|template| {
+            let text = template
+                .as_str()
+                .ok_or_else(|| anyhow!("\"allowed_origins\" entries must be strings"))?;
+            text.parse::<OriginTemplate>()
+                .map_err(|e| anyhow!("\"allowed_origins\": {e}"))
         })
         .collect()
 }
@@ -224,6 +256,7 @@ mod tests {
         let tenants = parse_tenants(
             r#"{"tenants": {"a": {"subdomain": "a"}, "b": {"subdomain": "b"}},
                 "limits": {"*": {"cpu_ms": 500, "memory_mib": 32}, "b": {"cpu_ms": 50}}}"#,
+            &RuntimeOptions::default(),
         )
         .unwrap();
         let defaults = Limits::default();
@@ -238,7 +271,12 @@ mod tests {
 
     #[test]
     fn tenants_file_errors_are_explained() {
-        let err = |text: &str| format!("{:#}", parse_tenants(text).unwrap_err());
+        let err = |text: &str| {
+            format!(
+                "{:#}",
+                parse_tenants(text, &RuntimeOptions::default()).unwrap_err()
+            )
+        };
         assert!(err("[").contains("not valid JSON"));
         assert!(err("{}").contains("\"tenants\""));
         assert!(err(r#"{"tenants": {}}"#).contains("no tenants"));
@@ -246,11 +284,51 @@ mod tests {
         assert!(err(r#"{"tenants": {"a": {}}, "limits": {"b": {}}}"#).contains("\"b\""));
         assert!(err(r#"{"tenants": {"a": {}}, "limits": {"a": {"cpu": 1}}}"#).contains("\"a\""));
         assert!(err(r#"{"tenants": {"a": {}}, "extra": 1}"#).contains("unknown key"));
+        assert!(
+            err(r#"{"tenants": {"a": {}}, "allowed_origins": ["https://{s}"]}"#)
+                .contains("allowed_origins")
+        );
+    }
+
+    #[test]
+    fn impossible_limits_are_refused_naming_the_key() {
+        let err = |limits: &str| {
+            let text = format!(r#"{{"tenants": {{"a": {{}}}}, "limits": {{"a": {limits}}}}}"#);
+            format!(
+                "{:#}",
+                parse_tenants(&text, &RuntimeOptions::default()).unwrap_err()
+            )
+        };
+        let memory = err(r#"{"memory_mib": 512}"#);
+        assert!(
+            memory.contains("`memory_mib`") && memory.contains("max_memory_mib"),
+            "{memory}"
+        );
+        assert!(err(r#"{"wall_ms": 0}"#).contains("`wall_ms`"));
+        assert!(err(r#"{"max_fetches": 0}"#).contains("`max_fetches`"));
+    }
+
+    #[test]
+    fn origins_default_to_the_tenants_zendesk_account() {
+        let text = r#"{"tenants": {"a": {}}}"#;
+        let tenants = parse_tenants(text, &RuntimeOptions::default()).unwrap();
+        assert_eq!(tenants[0].allowed_origins, crate::zendesk_origins());
+        let text =
+            r#"{"tenants": {"a": {}}, "allowed_origins": ["https://{subdomain}.example.com"]}"#;
+        let tenants = parse_tenants(text, &RuntimeOptions::default()).unwrap();
+        assert_eq!(
+            tenants[0].allowed_origins[0].to_string(),
+            "https://{subdomain}.example.com"
+        );
     }
 
     #[test]
     fn tenant_debug_never_shows_the_config() {
-        let tenants = parse_tenants(r#"{"tenants": {"a": {"apiToken": "SECRET-1"}}}"#).unwrap();
+        let tenants = parse_tenants(
+            r#"{"tenants": {"a": {"apiToken": "SECRET-1"}}}"#,
+            &RuntimeOptions::default(),
+        )
+        .unwrap();
         let shown = format!("{:?}", tenants[0]);
         assert!(!shown.contains("SECRET-1"), "{shown}");
     }

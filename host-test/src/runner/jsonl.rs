@@ -8,11 +8,11 @@ use std::sync::Mutex;
 use anyhow::{Context, Result, anyhow};
 use serde::Serialize;
 
-use super::secrets::Secrets;
+use destination_host::Redactor;
 
 pub struct JsonlFile {
     path: PathBuf,
-    secrets: Secrets,
+    secrets: Redactor,
     state: Mutex<WriterState>,
 }
 
@@ -23,7 +23,7 @@ struct WriterState {
 }
 
 impl JsonlFile {
-    pub fn create(path: &Path, secrets: Secrets) -> Result<JsonlFile> {
+    pub fn create(path: &Path, secrets: Redactor) -> Result<JsonlFile> {
         let file =
             File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         Ok(JsonlFile {
@@ -77,7 +77,7 @@ mod tests {
     fn appends_scrubbed_lines() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.jsonl");
-        let secrets = Secrets::from_configs([r#"{"apiToken": "TOPSECRET"}"#]);
+        let secrets = Redactor::from_configs([r#"{"apiToken": "TOPSECRET"}"#]);
         let file = JsonlFile::create(&path, secrets).unwrap();
         file.append(&serde_json::json!({"n": 1, "msg": "token TOPSECRET leaked"}));
         file.append(&serde_json::json!({"n": 2}));

@@ -9,7 +9,6 @@ pub mod dead_letter;
 pub mod input;
 pub mod jsonl;
 pub mod retry;
-pub mod secrets;
 pub mod state_view;
 pub mod summary;
 pub mod trace;
@@ -23,14 +22,16 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use mock_zendesk::MockZendesk;
 
-use crate::runtime::{
-    self, HttpTransport, MockTransport, Origin, Plugin, PluginSlot, Runtime, RuntimeOptions,
-    SwapEvent, Tenant, Transport,
+use destination_host::{
+    HttpTransport, Plugin, PluginSlot, Runtime, RuntimeOptions, SwapEvent, Tenant, Transport,
+    WatchHandle,
 };
+
+use crate::transports::{LoopbackOrigin, MockTransport, RoutingTransport};
 use console::Console;
+use destination_host::Redactor;
 use jsonl::JsonlFile;
 pub use retry::RetryPolicy;
-use secrets::Secrets;
 pub use summary::{Disposition, Summary};
 pub use worker::{EventReport, HttpCall};
 
@@ -40,7 +41,7 @@ pub enum Target {
     /// The in-process mock Zendesk (all tenants; one account per subdomain).
     Mock(MockZendesk),
     /// Real HTTP, with every allowed URL rewritten to this loopback origin (a mock server).
-    Loopback(Origin),
+    Loopback(LoopbackOrigin),
     /// Real HTTP to `https://{subdomain}.zendesk.com`.
     Zendesk,
 }
@@ -118,17 +119,21 @@ pub fn run(options: RunOptions) -> Result<Summary> {
     if options.retry.max_attempts == 0 {
         bail!("max attempts must be at least 1");
     }
-    let specs = input::parse_tenants(&options.tenants_json)?;
-    let secrets = Secrets::from_configs(specs.iter().map(|s| s.config_json.as_str()));
+    let runtime_options = match &options.plugin {
+        PluginSource::Loaded(runtime, _) => runtime.options().clone(),
+        PluginSource::File(_) => runtime_options(options.concurrency),
+    };
+    let specs = input::parse_tenants(&options.tenants_json, &runtime_options)?;
+    let secrets = Redactor::from_configs(specs.iter().map(|s| s.config_json.as_str()));
     let known: HashSet<&str> = specs.iter().map(|s| s.id.as_str()).collect();
     let parsed = input::parse_events(&options.events_jsonl, &known);
 
-    let (runtime, plugin) = load_plugin(&options.plugin, options.concurrency)?;
+    let (runtime, plugin) = load_plugin(&options.plugin, runtime_options)?;
     let slot = Arc::new(PluginSlot::new(plugin));
     let _watch = match (&options.plugin, options.watch) {
         (PluginSource::File(path), true) => {
             let on_swap = options.on_swap.clone();
-            Some(watch_plugin(&runtime, &slot, path.clone(), on_swap))
+            Some(watch_plugin(&runtime, &slot, path.clone(), on_swap)?)
         }
         (PluginSource::Loaded(..), true) => bail!("watching needs a plugin file"),
         (_, false) => None,
@@ -139,7 +144,7 @@ pub fn run(options: RunOptions) -> Result<Summary> {
             .map(|path| JsonlFile::create(path, secrets.clone()))
             .transpose()
     };
-    let (transport, origin) = transport_for(&options.target);
+    let transport = transport_for(&options.target);
     let context = worker::RunContext {
         runtime: Arc::clone(&runtime),
         slot,
@@ -169,8 +174,8 @@ pub fn run(options: RunOptions) -> Result<Summary> {
                 spec.config_json.clone(),
                 spec.limits.clone(),
                 Arc::clone(&transport),
-                origin.clone(),
-            );
+            )
+            .with_allowed_origins(spec.allowed_origins.clone());
             Some(worker::TenantWork { tenant, events })
         })
         .collect();
@@ -219,18 +224,23 @@ fn next_tenant(queue: &Mutex<VecDeque<worker::TenantWork>>) -> Option<worker::Te
         .pop_front()
 }
 
-fn load_plugin(source: &PluginSource, concurrency: usize) -> Result<(Arc<Runtime>, Plugin)> {
+/// The runtime of a run: room for every worker's instance plus hot-swap checks, and the
+/// reference host's routing headers stripped from guest requests.
+pub fn runtime_options(concurrency: usize) -> RuntimeOptions {
+    let defaults = RuntimeOptions::default();
+    let wanted = u32::try_from(concurrency.saturating_add(8)).unwrap_or(u32::MAX);
+    RuntimeOptions {
+        max_instances: defaults.max_instances.max(wanted),
+        routing_headers: crate::routing_headers(),
+        ..defaults
+    }
+}
+
+fn load_plugin(source: &PluginSource, options: RuntimeOptions) -> Result<(Arc<Runtime>, Plugin)> {
     match source {
         PluginSource::Loaded(runtime, plugin) => Ok((Arc::clone(runtime), plugin.clone())),
         PluginSource::File(path) => {
-            let defaults = RuntimeOptions::default();
-            // Room for every worker's instance plus hot-swap checks.
-            let wanted = u32::try_from(concurrency.saturating_add(8)).unwrap_or(u32::MAX);
-            let runtime = Runtime::new(RuntimeOptions {
-                max_instances: defaults.max_instances.max(wanted),
-                ..defaults
-            })
-            .context("cannot start the wasm runtime")?;
+            let runtime = Runtime::new(options).context("cannot start the wasm runtime")?;
             let plugin = runtime
                 .load_plugin_file(path)
                 .with_context(|| format!("cannot load the plugin {}", path.display()))?;
@@ -239,11 +249,14 @@ fn load_plugin(source: &PluginSource, concurrency: usize) -> Result<(Arc<Runtime
     }
 }
 
-fn transport_for(target: &Target) -> (Arc<dyn Transport>, Option<Origin>) {
+fn transport_for(target: &Target) -> Arc<dyn Transport> {
     match target {
-        Target::Mock(mock) => (Arc::new(MockTransport::new(mock.clone())), None),
-        Target::Loopback(origin) => (Arc::new(HttpTransport::new()), Some(origin.clone())),
-        Target::Zendesk => (Arc::new(HttpTransport::new()), None),
+        Target::Mock(mock) => Arc::new(MockTransport::new(mock.clone())),
+        Target::Loopback(origin) => Arc::new(RoutingTransport::new(
+            Arc::new(HttpTransport::new()),
+            origin.clone(),
+        )),
+        Target::Zendesk => Arc::new(HttpTransport::new()),
     }
 }
 
@@ -252,22 +265,24 @@ fn watch_plugin(
     slot: &Arc<PluginSlot>,
     path: PathBuf,
     on_swap: Option<SwapObserver>,
-) -> runtime::WatchHandle {
-    runtime::watch(Arc::clone(runtime), Arc::clone(slot), path, move |event| {
-        match &event {
-            SwapEvent::Swapped(report) => eprintln!(
-                "plugin swapped: {} -> {} (loaded in {} ms)",
-                report.from_version,
-                report.to_version,
-                report.load_time.as_millis()
-            ),
-            SwapEvent::Rejected { path, reason } => eprintln!(
-                "plugin file {} rejected, the old version keeps serving: {reason}",
-                path.display()
-            ),
-        }
-        if let Some(observer) = &on_swap {
-            observer(&event);
-        }
-    })
+) -> Result<WatchHandle> {
+    let handle =
+        destination_host::watch(Arc::clone(runtime), Arc::clone(slot), path, move |event| {
+            match &event {
+                SwapEvent::Swapped(report) => eprintln!(
+                    "plugin swapped: {} -> {} (loaded in {} ms)",
+                    report.from_version,
+                    report.to_version,
+                    report.load_time.as_millis()
+                ),
+                SwapEvent::Rejected { path, reason } => eprintln!(
+                    "plugin file {} rejected, the old version keeps serving: {reason}",
+                    path.display()
+                ),
+            }
+            if let Some(observer) = &on_swap {
+                observer(&event);
+            }
+        })?;
+    Ok(handle)
 }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::runtime::{FetchRecord, redact_headers};
+use destination_host::{FetchRecord, redact_headers};
 
 #[derive(Debug, Serialize)]
 pub struct TraceLine<'a> {

@@ -12,7 +12,7 @@ use super::jsonl::JsonlFile;
 use super::retry::{RetryPolicy, SystemBackoff, with_retries};
 use super::summary::{Disposition, LineResult, Summary};
 use super::trace::TraceLine;
-use crate::runtime::{CallError, FetchRecord, GuestError, PluginSlot, Runtime, Tenant};
+use destination_host::{CallError, FetchRecord, GuestError, PluginSlot, Runtime, Tenant};
 
 /// One tenant's share of the stream.
 pub(super) struct TenantWork {
@@ -242,8 +242,8 @@ impl RunContext {
 }
 
 /// An info-level host record for a failed attempt (shown with HOST_TEST_LOG=info or lower).
-fn retry_log(attempt: u32, error: &CallError) -> crate::runtime::LogRecord {
-    crate::runtime::LogRecord {
+fn retry_log(attempt: u32, error: &CallError) -> destination_host::LogRecord {
+    destination_host::LogRecord {
         level: "info".into(),
         source: "host".into(),
         message: format!("attempt {attempt} failed with a retryable error: {error}"),

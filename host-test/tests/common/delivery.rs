@@ -1,6 +1,6 @@
 //! One event's result, the requests Zendesk saw, and the assertions that read them.
 
-use host_test::runtime::{CallError, CallReport, GuestError, Outcome};
+use destination_host::{CallError, CallReport, GuestError, Outcome};
 use mock_zendesk::RecordedRequest;
 use serde_json::Value;
 

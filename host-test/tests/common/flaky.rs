@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use host_test::runtime::{FetchFailure, InboundResponse, OutboundRequest, Transport};
+use destination_host::{FetchFailure, InboundResponse, OutboundRequest, Transport};
 
 /// What happens to the chosen request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,5 +143,6 @@ fn canned(status: u16, mut headers: Vec<(String, String)>, body: &str) -> Inboun
         status,
         headers,
         body: body.as_bytes().to_vec(),
+        sent_to: None,
     }
 }

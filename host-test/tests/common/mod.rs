@@ -16,10 +16,10 @@ mod state;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use host_test::runtime::{
-    CallReport, HttpTransport, Limits, MockTransport, Origin, Plugin, Runtime, RuntimeOptions,
-    Tenant,
+use destination_host::{
+    CallReport, HttpTransport, Limits, Plugin, Runtime, RuntimeOptions, Tenant,
 };
+use host_test::transports::{LoopbackOrigin, MockTransport, RoutingTransport};
 use mock_zendesk::MockZendesk;
 use mock_zendesk::server::{ServerHandle, serve};
 use serde_json::{Value, json};
@@ -133,12 +133,11 @@ impl Scenario {
         let transport = Arc::new(FlakyTransport::new(Arc::new(MockTransport::new(
             mock.clone(),
         ))));
-        let tenant = Tenant::new(
+        let tenant = host_test::zendesk_tenant(
             format!("scenario-{subdomain}"),
             config.to_string(),
             Limits::default(),
             transport.clone(),
-            None,
         );
         Scenario {
             mock,
@@ -160,16 +159,16 @@ impl Scenario {
         let mock = MockZendesk::new();
         let server = serve(mock.clone(), ([127, 0, 0, 1], 0).into())
             .unwrap_or_else(|e| panic!("cannot serve the mock on loopback: {e}"));
-        let origin: Origin = format!("http://{}", server.addr())
+        let origin: LoopbackOrigin = format!("http://{}", server.addr())
             .parse()
             .unwrap_or_else(|e| panic!("loopback origin refused: {e}"));
-        let transport = Arc::new(FlakyTransport::new(Arc::new(HttpTransport::new())));
-        let tenant = Tenant::new(
+        let routed = RoutingTransport::new(Arc::new(HttpTransport::new()), origin);
+        let transport = Arc::new(FlakyTransport::new(Arc::new(routed)));
+        let tenant = host_test::zendesk_tenant(
             "scenario-http",
             config_with(settings).to_string(),
             limits,
             transport.clone(),
-            Some(origin),
         );
         Scenario {
             mock,

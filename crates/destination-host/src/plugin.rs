@@ -1,21 +1,27 @@
-//! Loading a plugin: compile, link against the contract, instantiate once to read `describe`.
+//! Loading a plugin: compile, link against the newest contract version it implements,
+//! instantiate once to read `describe`.
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
-use super::bindings::{DestinationPlugin, DestinationPluginPre};
-use super::limits::Limits;
-use super::sandbox::run_call;
-use super::state::CallState;
-use super::tenant::Tenant;
-use super::transport::{FetchFailure, InboundResponse, OutboundRequest, Transport};
+use crate::call_state::CallState;
+use crate::contract::Pre;
+use crate::limits::Limits;
+use crate::policy::OutboundPolicy;
+use crate::report::Description;
+use crate::sandbox::run_call;
+use crate::tenant::Tenant;
+use crate::transport::NoNetwork;
+
+/// Tells loaded plugins apart (a tenant remembers its config facts per plugin).
+static NEXT_PLUGIN_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A loaded, pre-instantiated plugin version. Cheap to clone; calls in flight keep theirs.
 #[derive(Clone)]
@@ -24,18 +30,10 @@ pub struct Plugin {
 }
 
 struct LoadedPlugin {
-    pre: DestinationPluginPre<CallState>,
+    id: u64,
+    pre: Pre,
     description: Description,
     load_time: Duration,
-}
-
-/// What the plugin says about itself (`describe`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Description {
-    pub name: String,
-    pub version: String,
-    pub event_types: Vec<String>,
-    pub settings_schema: String,
 }
 
 impl Plugin {
@@ -48,12 +46,21 @@ impl Plugin {
         &self.inner.description.version
     }
 
+    /// The `cdp:destination` contract version the component implements, e.g. `0.2.0`.
+    pub fn contract_version(&self) -> &'static str {
+        self.inner.pre.contract_version()
+    }
+
     /// Compile + pre-instantiate + describe time.
     pub fn load_time(&self) -> Duration {
         self.inner.load_time
     }
 
-    pub(crate) fn pre(&self) -> &DestinationPluginPre<CallState> {
+    pub(crate) fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    pub(crate) fn pre(&self) -> &Pre {
         &self.inner.pre
     }
 }
@@ -63,32 +70,36 @@ impl fmt::Debug for Plugin {
         f.debug_struct("Plugin")
             .field("name", &self.inner.description.name)
             .field("version", &self.inner.description.version)
+            .field("contract", &self.contract_version())
             .finish_non_exhaustive()
     }
 }
 
-/// Which step of loading failed.
+/// Which step of loading (or swapping) failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoadErrorKind {
     /// The file could not be read.
     Io,
     /// Not a WebAssembly component (garbage, truncated, a core module...).
     InvalidComponent,
-    /// A component, but not one of the `cdp:destination@0.1.0` contract.
+    /// A component, but not one of a `cdp:destination` contract version this host links.
     IncompatibleContract,
     /// `describe` trapped or returned nonsense.
     DescribeFailed,
+    /// A swap to a component that is another plugin (its `describe().name` differs).
+    NameMismatch,
 }
 
 /// Why a plugin could not be loaded; the message says what to do about it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct LoadError {
     kind: LoadErrorKind,
     message: String,
 }
 
 impl LoadError {
-    fn new(kind: LoadErrorKind, message: impl Into<String>) -> LoadError {
+    pub(crate) fn new(kind: LoadErrorKind, message: impl Into<String>) -> LoadError {
         LoadError {
             kind,
             message: message.into(),
@@ -99,14 +110,6 @@ impl LoadError {
         self.kind
     }
 }
-
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for LoadError {}
 
 /// Loads `wasm` (component binary; WAT text is not accepted).
 pub fn load(engine: &Engine, linker: &Linker<CallState>, wasm: &[u8]) -> Result<Plugin, LoadError> {
@@ -128,26 +131,33 @@ pub fn load(engine: &Engine, linker: &Linker<CallState>, wasm: &[u8]) -> Result<
             ));
         }
     };
-    let incompatible = |error: wasmtime::Error| {
+    let pre = Pre::new(linker, &component).map_err(|error| {
         LoadError::new(
             LoadErrorKind::IncompatibleContract,
             format!(
                 "incompatible plugin contract: {error:#} (a plugin must be a component of world \
-                 cdp:destination/destination-plugin@0.1.0, exporting cdp:destination/destination \
-                 and importing only cdp:destination/* and wasi:*)"
+                 cdp:destination/destination-plugin@0.2.0 or @0.1.0, exporting \
+                 cdp:destination/destination and importing only cdp:destination/* and wasi:*)"
             ),
         )
-    };
-    let instance_pre = linker.instantiate_pre(&component).map_err(incompatible)?;
-    let pre = DestinationPluginPre::new(instance_pre).map_err(incompatible)?;
+    })?;
     let description = describe(&pre)?;
-    Ok(Plugin {
+    let plugin = Plugin {
         inner: Arc::new(LoadedPlugin {
+            id: NEXT_PLUGIN_ID.fetch_add(1, Ordering::Relaxed),
             pre,
             description,
             load_time: started.elapsed(),
         }),
-    })
+    };
+    tracing::info!(
+        plugin = %plugin.description().name,
+        version = %plugin.version(),
+        contract = plugin.contract_version(),
+        load_ms = plugin.load_time().as_millis() as u64,
+        "plugin loaded"
+    );
+    Ok(plugin)
 }
 
 pub fn load_file(
@@ -168,26 +178,25 @@ pub fn load_file(
 }
 
 /// Runs `describe` once in a sandbox with default limits and no network.
-fn describe(pre: &DestinationPluginPre<CallState>) -> Result<Description, LoadError> {
+fn describe(pre: &Pre) -> Result<Description, LoadError> {
     let loader = Tenant::new(
         "(plugin loader)",
         "{}",
         Limits::default(),
         Arc::new(NoNetwork),
-        None,
     );
-    let output = run_call(pre, &loader, |plugin: &DestinationPlugin, store| {
-        plugin.cdp_destination_destination().call_describe(store)
-    });
-    let description: Description = output
-        .result
-        .map_err(|error| {
-            LoadError::new(
-                LoadErrorKind::DescribeFailed,
-                format!("the plugin's describe() failed: {error}"),
-            )
-        })?
-        .into();
+    let state = CallState::new(
+        &loader,
+        Arc::new(OutboundPolicy::deny_all(&loader.id)),
+        Arc::from(Vec::new()),
+    );
+    let output = run_call(pre, state, |instance, store| instance.describe(store));
+    let description = output.result.map_err(|error| {
+        LoadError::new(
+            LoadErrorKind::DescribeFailed,
+            format!("the plugin's describe() failed: {error}"),
+        )
+    })?;
     if description.name.trim().is_empty() || description.version.trim().is_empty() {
         return Err(LoadError::new(
             LoadErrorKind::DescribeFailed,
@@ -195,21 +204,4 @@ fn describe(pre: &DestinationPluginPre<CallState>) -> Result<Description, LoadEr
         ));
     }
     Ok(description)
-}
-
-/// The loader's transport: `describe` has no business on the network (the policy of an empty
-/// config denies everything before this is reached anyway).
-struct NoNetwork;
-
-impl Transport for NoNetwork {
-    fn send(
-        &self,
-        _: &OutboundRequest,
-        _: Duration,
-        _: u64,
-    ) -> Result<InboundResponse, FetchFailure> {
-        Err(FetchFailure::Connection(
-            "no network while loading a plugin".into(),
-        ))
-    }
 }

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use mock_zendesk::MockZendesk;
 
-use super::{FetchFailure, InboundResponse, OutboundRequest, Transport};
+use destination_host::{FetchFailure, InboundResponse, OutboundRequest, Transport};
 
 /// Hands every request to a [`MockZendesk`] (shared state: clones see the same accounts).
 #[derive(Clone)]
@@ -49,6 +49,7 @@ impl Transport for MockTransport {
             status: response.status,
             headers: response.headers,
             body: response.body,
+            sent_to: None,
         })
     }
 }

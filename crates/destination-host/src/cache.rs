@@ -4,9 +4,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::bindings::wit_cache;
-use super::state::CallState;
-
 /// Most entries one tenant may keep; the oldest is evicted first.
 const MAX_ENTRIES: usize = 10_000;
 /// Largest value accepted, in bytes; larger values are not stored (the cache is best-effort).
@@ -117,21 +114,6 @@ impl Entries {
                 values.get(key).is_some_and(|e| e.generation == *generation)
             });
         }
-    }
-}
-
-impl wit_cache::Host for CallState {
-    fn get(&mut self, key: String) -> Option<String> {
-        self.tenant.cache().get(&key)
-    }
-
-    fn set(&mut self, key: String, value: String, ttl_seconds: u32) {
-        let ttl = Duration::from_secs(u64::from(ttl_seconds));
-        self.tenant.cache().set(&key, &value, ttl);
-    }
-
-    fn remove(&mut self, key: String) {
-        self.tenant.cache().remove(&key);
     }
 }
 

@@ -1,29 +1,33 @@
-//! How an allowed request reaches a server: in-process mock or real HTTP.
+//! How an allowed request reaches a server. The runtime only ever calls [`Transport::send`] for
+//! requests its policy allowed, with the guest's hop-by-hop and routing headers removed.
 
-mod http;
-mod mock;
+#[cfg(feature = "https")]
+mod https;
 
 use std::time::Duration;
 
-pub use http::HttpTransport;
-pub use mock::MockTransport;
+#[cfg(feature = "https")]
+pub use https::HttpTransport;
 
-/// A request the policy allowed, already rewritten to where it must go.
+/// A request the policy allowed.
 #[derive(Clone, Debug)]
 pub struct OutboundRequest {
     pub method: String,
-    /// Absolute URL.
+    /// Absolute URL, on one of the tenant's allowed origins.
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
 }
 
 /// A complete response. Any status (2xx or not) is a response.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct InboundResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Where the request really went, when a transport sent it elsewhere than its URL (a test
+    /// transport routing to a loopback server); shown in the fetch record.
+    pub sent_to: Option<String>,
 }
 
 /// Why a request produced no response.
@@ -47,4 +51,18 @@ pub trait Transport: Send + Sync {
         timeout: Duration,
         max_response_bytes: u64,
     ) -> Result<InboundResponse, FetchFailure>;
+}
+
+/// A transport that sends nothing (e.g. while a plugin is loaded and described).
+pub struct NoNetwork;
+
+impl Transport for NoNetwork {
+    fn send(
+        &self,
+        _: &OutboundRequest,
+        _: Duration,
+        _: u64,
+    ) -> Result<InboundResponse, FetchFailure> {
+        Err(FetchFailure::Connection("this call has no network".into()))
+    }
 }

@@ -1,6 +1,7 @@
 //! What a Store holds for one call: the tenant, a minimal WASI context, the limits and what the
 //! call produced so far.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
@@ -8,20 +9,24 @@ use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::logs::LogBuffer;
-use super::policy::OutboundPolicy;
-use super::report::{FetchRecord, TrapKind};
-use super::tenant::Tenant;
+use crate::logs::LogBuffer;
+use crate::policy::OutboundPolicy;
+use crate::report::{FetchRecord, TrapKind};
+use crate::tenant::Tenant;
 
 /// Guest stderr kept per call (a panic message fits easily).
 const STDERR_CAPACITY: usize = 16 * 1024;
 
 pub struct CallState {
     pub tenant: Tenant,
-    pub policy: OutboundPolicy,
+    pub policy: Arc<OutboundPolicy>,
+    /// The platform's routing headers, stripped from guest requests.
+    pub routing_headers: Arc<[String]>,
     pub limiter: CallLimiter,
     pub budget: Budget,
     pub fetches: Vec<FetchRecord>,
+    /// Bytes of `fetches` so far (URLs, headers, bodies), against `max_recorded_kib`.
+    pub recorded_bytes: u64,
     pub logs: LogBuffer,
     pub stderr: MemoryOutputPipe,
     wasi: WasiCtx,
@@ -29,7 +34,11 @@ pub struct CallState {
 }
 
 impl CallState {
-    pub fn new(tenant: &Tenant) -> CallState {
+    pub fn new(
+        tenant: &Tenant,
+        policy: Arc<OutboundPolicy>,
+        routing_headers: Arc<[String]>,
+    ) -> CallState {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         // Nothing inherited: no args, env, files, stdin/stdout or network. Stderr is captured so
         // a panic message can be reported with the trap.
@@ -41,7 +50,8 @@ impl CallState {
             .build();
         let limits = &tenant.limits;
         CallState {
-            policy: OutboundPolicy::for_tenant(&tenant.id, &tenant.config),
+            policy,
+            routing_headers,
             limiter: CallLimiter::new(limits.memory_mib),
             budget: Budget::new(
                 Duration::from_millis(limits.cpu_ms),
@@ -49,11 +59,37 @@ impl CallState {
             ),
             tenant: tenant.clone(),
             fetches: Vec::new(),
-            logs: LogBuffer::default(),
+            recorded_bytes: 0,
+            logs: LogBuffer::new(limits.max_log_kib.saturating_mul(1024)),
             stderr,
             wasi,
             table: ResourceTable::new(),
         }
+    }
+
+    /// Ends the call: the host stops the guest for exceeding the budget `kind`.
+    pub fn stop(&mut self, kind: TrapKind, why: String) -> wasmtime::Error {
+        tracing::warn!(tenant = %self.tenant.id, class = ?kind, "call stopped: {why}");
+        self.budget.stopped = Some(kind);
+        self.budget.stop_reason = Some(why.clone());
+        wasmtime::Error::msg(why)
+    }
+
+    /// A guest log record, within the call's log budget.
+    pub fn guest_log(
+        &mut self,
+        level: &str,
+        message: String,
+        fields: Vec<(String, String)>,
+    ) -> wasmtime::Result<()> {
+        if self.logs.push(level, "guest", message, fields).is_err() {
+            let max = self.tenant.limits.max_log_kib;
+            return Err(self.stop(
+                TrapKind::LogBudget,
+                format!("the guest logged more than its budget of {max} KiB (max_log_kib)"),
+            ));
+        }
+        Ok(())
     }
 
     /// What the guest wrote to stderr (lossy UTF-8, trimmed).
@@ -80,8 +116,10 @@ pub struct Budget {
     wall: Duration,
     started: Option<Instant>,
     host_time: Duration,
-    /// Why the epoch callback stopped the guest, if it did.
+    /// Why the host stopped the guest (a time budget or a per-call budget), if it did.
     pub stopped: Option<TrapKind>,
+    /// The message for a per-call budget (time budgets are described by `classify`).
+    pub stop_reason: Option<String>,
 }
 
 impl Budget {
@@ -92,6 +130,7 @@ impl Budget {
             started: None,
             host_time: Duration::ZERO,
             stopped: None,
+            stop_reason: None,
         }
     }
 

@@ -1,9 +1,12 @@
 //! What a call produced: the plugin's outcome or a classified error, plus what it did on the way.
+//! Everything here is returned to the embedder already scrubbed of the tenant's credentials.
 
 use std::fmt;
 use std::time::Duration;
 
 use serde::Serialize;
+
+use crate::redact::Redactor;
 
 /// Everything the host learned from one call of `transform`.
 #[derive(Clone, Debug, Serialize)]
@@ -43,6 +46,8 @@ pub enum CallError {
     Trap { kind: TrapKind, message: String },
     /// No instance could be created for the call (e.g. resources exhausted).
     Instantiate(String),
+    /// The tenant's limits cannot be enforced by this runtime (see [`crate::Limits::validate`]).
+    InvalidLimits(String),
 }
 
 /// The error variants of the contract, as returned by the plugin.
@@ -72,6 +77,14 @@ pub enum TrapKind {
     Memory,
     /// The guest panicked (Rust panics abort with an `unreachable` trap).
     Panic,
+    /// The call logged more than `max_log_kib`.
+    LogBudget,
+    /// The call attempted more than `max_fetches` requests.
+    FetchBudget,
+    /// The call's fetch records would exceed `max_recorded_kib`.
+    RecordBudget,
+    /// A request body was larger than `max_request_kib`.
+    RequestSize,
     /// Any other trap.
     Other,
 }
@@ -114,9 +127,14 @@ impl CallError {
                 TrapKind::WallClock => "trap-wall-clock",
                 TrapKind::Memory => "trap-memory",
                 TrapKind::Panic => "trap-panic",
+                TrapKind::LogBudget => "trap-log-budget",
+                TrapKind::FetchBudget => "trap-fetch-budget",
+                TrapKind::RecordBudget => "trap-record-budget",
+                TrapKind::RequestSize => "trap-request-size",
                 TrapKind::Other => "trap",
             },
             CallError::Instantiate(_) => "instantiate",
+            CallError::InvalidLimits(_) => "invalid-limits",
         }
     }
 }
@@ -127,6 +145,7 @@ impl fmt::Display for CallError {
             CallError::Guest(error) => write!(f, "{error}"),
             CallError::Trap { kind, message } => write!(f, "guest stopped ({kind:?}): {message}"),
             CallError::Instantiate(message) => write!(f, "could not instantiate plugin: {message}"),
+            CallError::InvalidLimits(message) => write!(f, "invalid tenant limits: {message}"),
         }
     }
 }
@@ -176,4 +195,82 @@ pub struct LogRecord {
     pub source: String,
     pub message: String,
     pub fields: Vec<(String, String)>,
+}
+
+/// What a valid config tells the host (`validate-config`, contract 0.2.0).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigFacts {
+    /// Values for the tenant's origin templates, e.g. `("subdomain", "acme")`.
+    pub origin_values: Vec<(String, String)>,
+    /// Credential forms to scrub from every record.
+    pub secrets: Vec<String>,
+}
+
+impl CallReport {
+    /// Scrubs every text of the report that could carry a credential.
+    pub(crate) fn scrub(&mut self, redactor: &Redactor) {
+        if let Ok(outcome) = &mut self.result {
+            for op in &mut outcome.operations {
+                redactor.scrub_in_place(&mut op.path);
+            }
+            if let Some(skipped) = &mut outcome.skipped {
+                redactor.scrub_in_place(skipped);
+            }
+        }
+        if let Err(error) = &mut self.result {
+            error.scrub(redactor);
+        }
+        for fetch in &mut self.fetches {
+            redactor.scrub_in_place(&mut fetch.url);
+            for text in [&mut fetch.sent_to, &mut fetch.body, &mut fetch.error]
+                .into_iter()
+                .flatten()
+            {
+                redactor.scrub_in_place(text);
+            }
+            for (name, value) in &mut fetch.headers {
+                redactor.scrub_in_place(name);
+                redactor.scrub_in_place(value);
+            }
+        }
+        for log in &mut self.logs {
+            redactor.scrub_in_place(&mut log.message);
+            for (key, value) in &mut log.fields {
+                redactor.scrub_in_place(key);
+                redactor.scrub_in_place(value);
+            }
+        }
+    }
+}
+
+impl CallError {
+    pub(crate) fn scrub(&mut self, redactor: &Redactor) {
+        match self {
+            CallError::Guest(error) => error.scrub(redactor),
+            CallError::Trap { message, .. }
+            | CallError::Instantiate(message)
+            | CallError::InvalidLimits(message) => redactor.scrub_in_place(message),
+        }
+    }
+}
+
+impl GuestError {
+    pub(crate) fn scrub(&mut self, redactor: &Redactor) {
+        match self {
+            GuestError::InvalidConfig(message)
+            | GuestError::InvalidEvent(message)
+            | GuestError::UnsupportedEvent(message)
+            | GuestError::Retryable { message, .. }
+            | GuestError::Rejected { message, .. } => redactor.scrub_in_place(message),
+        }
+    }
+}
+
+/// What the plugin says about itself (`describe`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Description {
+    pub name: String,
+    pub version: String,
+    pub event_types: Vec<String>,
+    pub settings_schema: String,
 }

@@ -1,31 +1,26 @@
 //! One call in its own Store: limits installed, clocks started when the guest runs, and every
 //! way it can end classified into a [`CallError`].
 
-use std::time::{Duration, Instant};
-
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-use super::bindings::{DestinationPlugin, DestinationPluginPre};
-use super::report::{CallError, FetchRecord, LogRecord, TrapKind};
-use super::state::CallState;
-use super::tenant::Tenant;
+use crate::call_state::CallState;
+use crate::contract::{Instance, Pre};
+use crate::report::{CallError, FetchRecord, LogRecord, TrapKind};
 
 /// What a call produced, whatever its result type.
 pub struct CallOutput<R> {
     pub result: Result<R, CallError>,
     pub fetches: Vec<FetchRecord>,
     pub logs: Vec<LogRecord>,
-    pub duration: Duration,
 }
 
-/// Instantiates the pre-linked plugin in a fresh Store for `tenant` and runs `call` on it.
+/// Instantiates the pre-linked plugin in a fresh Store holding `state` and runs `call` on it.
 pub fn run_call<R>(
-    pre: &DestinationPluginPre<CallState>,
-    tenant: &Tenant,
-    call: impl FnOnce(&DestinationPlugin, &mut Store<CallState>) -> wasmtime::Result<R>,
+    pre: &Pre,
+    state: CallState,
+    call: impl FnOnce(&Instance, &mut Store<CallState>) -> wasmtime::Result<R>,
 ) -> CallOutput<R> {
-    let started = Instant::now();
-    let mut store = Store::new(pre.engine(), CallState::new(tenant));
+    let mut store = Store::new(pre.engine(), state);
     store.limiter(|state| &mut state.limiter);
     store.epoch_deadline_callback(|mut context| {
         let budget = &mut context.data_mut().budget;
@@ -57,13 +52,12 @@ pub fn run_call<R>(
     if !stderr.is_empty() {
         state
             .logs
-            .push("warn", "guest", &format!("stderr: {stderr}"), Vec::new());
+            .host("warn", format!("guest stderr: {stderr}"), Vec::new());
     }
     CallOutput {
         result,
         fetches: state.fetches,
         logs: state.logs.finish(),
-        duration: started.elapsed(),
     }
 }
 
@@ -71,12 +65,13 @@ pub fn run_call<R>(
 /// or another trap.
 fn classify(state: &CallState, error: &wasmtime::Error) -> CallError {
     if let Some(kind) = state.budget.stopped {
-        let message = match kind {
-            TrapKind::CpuBudget => format!(
+        let message = match (kind, &state.budget.stop_reason) {
+            (_, Some(reason)) => reason.clone(),
+            (TrapKind::CpuBudget, None) => format!(
                 "the guest ran longer than its CPU budget of {} ms",
                 state.budget.cpu().as_millis()
             ),
-            _ => format!(
+            (_, None) => format!(
                 "the call took longer than its wall-clock budget of {} ms",
                 state.budget.wall().as_millis()
             ),

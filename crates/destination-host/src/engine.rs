@@ -5,10 +5,10 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use anyhow::Context;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::limits::RuntimeOptions;
+use crate::error::HostError;
+use crate::limits::RuntimeOptions;
 
 /// How often the epoch advances: the granularity of CPU and wall-clock checks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -17,10 +17,12 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 const KEEP_RESIDENT_BYTES: usize = 2 << 20;
 const KEEP_RESIDENT_TABLE_BYTES: usize = 64 << 10;
 
-pub fn build_engine(options: &RuntimeOptions) -> anyhow::Result<Engine> {
+pub fn build_engine(options: &RuntimeOptions) -> Result<Engine, HostError> {
     let instances = options.max_instances.max(1);
     let max_memory_bytes = usize::try_from(options.max_memory_mib.saturating_mul(1 << 20))
-        .context("max_memory_mib does not fit this platform's address space")?;
+        .map_err(|_| {
+            HostError::Engine("max_memory_mib does not fit this platform's address space".into())
+        })?;
     // A Rust wasip2 component is one main core module plus a few small shim modules: size the
     // pool generously per component instance (only address space is reserved up front).
     let mut pool = PoolingAllocationConfig::new();
@@ -40,9 +42,7 @@ pub fn build_engine(options: &RuntimeOptions) -> anyhow::Result<Engine> {
         .epoch_interruption(true)
         .memory_init_cow(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    Engine::new(&config)
-        .map_err(anyhow::Error::from)
-        .context("could not create the wasmtime engine")
+    Engine::new(&config).map_err(|e| HostError::Engine(format!("{e:#}")))
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
@@ -52,7 +52,7 @@ pub struct EpochTicker {
 }
 
 impl EpochTicker {
-    pub fn start(engine: Engine) -> anyhow::Result<EpochTicker> {
+    pub fn start(engine: Engine) -> Result<EpochTicker, HostError> {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("epoch-ticker".into())
@@ -61,7 +61,10 @@ impl EpochTicker {
                     engine.increment_epoch();
                 }
             })
-            .context("could not start the epoch ticker thread")?;
+            .map_err(|source| HostError::Thread {
+                what: "epoch ticker",
+                source,
+            })?;
         Ok(EpochTicker {
             stop: Some(stop),
             thread: Some(thread),

@@ -1,0 +1,201 @@
+//! The contract versions this host links, and conversions from their types to the host's own.
+//!
+//! `0.1.0` is frozen (`wit/v0.1.0`): components built against it keep loading. `0.2.0` adds the
+//! config facts to `validate-config`. A plugin is tried against the newest version first.
+
+use wasmtime::Store;
+use wasmtime::component::{Component, HasSelf, Linker};
+
+use crate::call_state::CallState;
+use crate::report::{ConfigFacts, Description, GuestError, Operation, Outcome};
+
+/// `cdp:destination@0.1.0`, frozen.
+pub mod v0_1 {
+    wasmtime::component::bindgen!({
+        path: "../../wit/v0.1.0",
+        world: "destination-plugin",
+        imports: { default: trappable },
+    });
+}
+
+/// `cdp:destination@0.2.0`, the current contract.
+pub mod v0_2 {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "destination-plugin",
+        imports: { default: trappable },
+    });
+}
+
+/// The contract versions, newest first, as `wasm-tools component wit` names them.
+pub const CONTRACT_VERSIONS: [&str; 2] = ["0.2.0", "0.1.0"];
+
+/// Adds the imports of every contract version to `linker`.
+pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    v0_1::DestinationPlugin::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
+    v0_2::DestinationPlugin::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
+    Ok(())
+}
+
+/// A component linked against one contract version.
+pub enum Pre {
+    V0_1(v0_1::DestinationPluginPre<CallState>),
+    V0_2(v0_2::DestinationPluginPre<CallState>),
+}
+
+/// One instance of a plugin, in the Store of one call.
+pub enum Instance {
+    V0_1(v0_1::DestinationPlugin),
+    V0_2(v0_2::DestinationPlugin),
+}
+
+impl Pre {
+    /// Links `component` against the newest contract version it implements.
+    pub fn new(linker: &Linker<CallState>, component: &Component) -> wasmtime::Result<Pre> {
+        let newest = linker
+            .instantiate_pre(component)
+            .and_then(v0_2::DestinationPluginPre::new);
+        match newest {
+            Ok(pre) => Ok(Pre::V0_2(pre)),
+            Err(newest_error) => linker
+                .instantiate_pre(component)
+                .and_then(v0_1::DestinationPluginPre::new)
+                .map(Pre::V0_1)
+                // The newest version's complaint is the useful one for a plugin author.
+                .map_err(|_| newest_error),
+        }
+    }
+
+    /// The contract version the component implements.
+    pub fn contract_version(&self) -> &'static str {
+        match self {
+            Pre::V0_1(_) => "0.1.0",
+            Pre::V0_2(_) => "0.2.0",
+        }
+    }
+
+    pub fn engine(&self) -> &wasmtime::Engine {
+        match self {
+            Pre::V0_1(pre) => pre.engine(),
+            Pre::V0_2(pre) => pre.engine(),
+        }
+    }
+
+    pub fn instantiate(&self, store: &mut Store<CallState>) -> wasmtime::Result<Instance> {
+        Ok(match self {
+            Pre::V0_1(pre) => Instance::V0_1(pre.instantiate(store)?),
+            Pre::V0_2(pre) => Instance::V0_2(pre.instantiate(store)?),
+        })
+    }
+}
+
+impl Instance {
+    pub fn transform(
+        &self,
+        store: &mut Store<CallState>,
+        config: &str,
+        event: &str,
+    ) -> wasmtime::Result<Result<Outcome, GuestError>> {
+        Ok(match self {
+            Instance::V0_1(i) => i
+                .cdp_destination_destination()
+                .call_transform(store, config, event)?
+                .map(Into::into)
+                .map_err(Into::into),
+            Instance::V0_2(i) => i
+                .cdp_destination_destination()
+                .call_transform(store, config, event)?
+                .map(Into::into)
+                .map_err(Into::into),
+        })
+    }
+
+    pub fn describe(&self, store: &mut Store<CallState>) -> wasmtime::Result<Description> {
+        Ok(match self {
+            Instance::V0_1(i) => i.cdp_destination_destination().call_describe(store)?.into(),
+            Instance::V0_2(i) => i.cdp_destination_destination().call_describe(store)?.into(),
+        })
+    }
+
+    /// `validate-config`; a 0.1.0 plugin reports no facts (`None`).
+    pub fn validate_config(
+        &self,
+        store: &mut Store<CallState>,
+        config: &str,
+    ) -> wasmtime::Result<Result<Option<ConfigFacts>, GuestError>> {
+        Ok(match self {
+            Instance::V0_1(i) => i
+                .cdp_destination_destination()
+                .call_validate_config(store, config)?
+                .map(|()| None)
+                .map_err(Into::into),
+            Instance::V0_2(i) => i
+                .cdp_destination_destination()
+                .call_validate_config(store, config)?
+                .map(|facts| {
+                    Some(ConfigFacts {
+                        origin_values: facts.origin_values,
+                        secrets: facts.secrets,
+                    })
+                })
+                .map_err(Into::into),
+        })
+    }
+}
+
+/// The export types have the same shape in every version: one conversion, stamped per version.
+macro_rules! convert_exports {
+    ($version:ident) => {
+        impl From<$version::exports::cdp::destination::destination::Outcome> for Outcome {
+            fn from(outcome: $version::exports::cdp::destination::destination::Outcome) -> Outcome {
+                Outcome {
+                    operations: outcome
+                        .operations
+                        .into_iter()
+                        .map(|op| Operation {
+                            method: op.method,
+                            path: op.path,
+                            status: op.status,
+                        })
+                        .collect(),
+                    skipped: outcome.skipped,
+                }
+            }
+        }
+
+        impl From<$version::exports::cdp::destination::destination::Error> for GuestError {
+            fn from(error: $version::exports::cdp::destination::destination::Error) -> GuestError {
+                use $version::exports::cdp::destination::destination::Error as E;
+                match error {
+                    E::InvalidConfig(m) => GuestError::InvalidConfig(m),
+                    E::InvalidEvent(m) => GuestError::InvalidEvent(m),
+                    E::UnsupportedEvent(m) => GuestError::UnsupportedEvent(m),
+                    E::Retryable(retry) => GuestError::Retryable {
+                        message: retry.message,
+                        retry_after_seconds: retry.retry_after_seconds,
+                    },
+                    E::Rejected(rejection) => GuestError::Rejected {
+                        status: rejection.status,
+                        message: rejection.message,
+                    },
+                }
+            }
+        }
+
+        impl From<$version::exports::cdp::destination::destination::Description> for Description {
+            fn from(
+                d: $version::exports::cdp::destination::destination::Description,
+            ) -> Description {
+                Description {
+                    name: d.name,
+                    version: d.version,
+                    event_types: d.event_types,
+                    settings_schema: d.settings_schema,
+                }
+            }
+        }
+    };
+}
+
+convert_exports!(v0_1);
+convert_exports!(v0_2);

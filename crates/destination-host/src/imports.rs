@@ -1,0 +1,89 @@
+//! The contract's imports (`http-fetch`, `cache`, `log`) for every contract version: thin
+//! adapters from the generated traits to [`crate::fetch`], [`crate::cache`] and [`crate::logs`].
+
+use std::time::Duration;
+
+use crate::call_state::CallState;
+use crate::contract::{v0_1, v0_2};
+use crate::fetch::{self, FetchRefusal, GuestRequest};
+
+/// The import interfaces have the same shape in every version: one adapter, stamped per version.
+macro_rules! impl_imports {
+    ($version:ident) => {
+        impl $version::cdp::destination::http_fetch::Host for CallState {
+            fn fetch(
+                &mut self,
+                request: $version::cdp::destination::http_fetch::Request,
+            ) -> wasmtime::Result<
+                Result<
+                    $version::cdp::destination::http_fetch::Response,
+                    $version::cdp::destination::http_fetch::FetchError,
+                >,
+            > {
+                use $version::cdp::destination::http_fetch as wit;
+                let request = GuestRequest {
+                    method: request.method,
+                    url: request.url,
+                    headers: request.headers,
+                    body: request.body,
+                };
+                Ok(fetch::fetch(self, request)?
+                    .map(|response| wit::Response {
+                        status: response.status,
+                        headers: response.headers,
+                        body: response.body,
+                    })
+                    .map_err(|refusal| match refusal {
+                        FetchRefusal::Denied(why) => wit::FetchError::Denied(why),
+                        FetchRefusal::Timeout => wit::FetchError::Timeout,
+                        FetchRefusal::Connection(why) => wit::FetchError::Connection(why),
+                        FetchRefusal::TooLarge(cap) => wit::FetchError::TooLarge(cap),
+                    }))
+            }
+        }
+
+        impl $version::cdp::destination::cache::Host for CallState {
+            fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+                Ok(self.tenant.cache().get(&key))
+            }
+
+            fn set(
+                &mut self,
+                key: String,
+                value: String,
+                ttl_seconds: u32,
+            ) -> wasmtime::Result<()> {
+                let ttl = Duration::from_secs(u64::from(ttl_seconds));
+                self.tenant.cache().set(&key, &value, ttl);
+                Ok(())
+            }
+
+            fn remove(&mut self, key: String) -> wasmtime::Result<()> {
+                self.tenant.cache().remove(&key);
+                Ok(())
+            }
+        }
+
+        impl $version::cdp::destination::log::Host for CallState {
+            fn log(
+                &mut self,
+                level: $version::cdp::destination::log::Level,
+                message: String,
+                fields: Vec<(String, String)>,
+            ) -> wasmtime::Result<()> {
+                use $version::cdp::destination::log::Level;
+                let level = match level {
+                    Level::Trace => "trace",
+                    Level::Debug => "debug",
+                    Level::Info => "info",
+                    Level::Warn => "warn",
+                    Level::Error => "error",
+                };
+                self.guest_log(level, message, fields)
+            }
+        }
+    };
+}
+
+impl_imports!(v0_1);
+impl_imports!(v0_2);

@@ -1,0 +1,206 @@
+//! The [`Runtime`]: the engine, the linker, and the calls.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+use crate::call_state::CallState;
+use crate::contract;
+use crate::engine::{self, EpochTicker};
+use crate::error::HostError;
+use crate::limits::{LimitError, Limits, RuntimeOptions};
+use crate::permits::InstancePermits;
+use crate::plugin::{self, LoadError, Plugin};
+use crate::policy::OutboundPolicy;
+use crate::redact::Redactor;
+use crate::report::{CallError, CallReport, ConfigFacts};
+use crate::sandbox::run_call;
+use crate::tenant::{Prepared, Tenant};
+
+/// The sandbox. `Send + Sync`: share it (e.g. in an `Arc`) between worker threads.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    permits: InstancePermits,
+    options: RuntimeOptions,
+    routing_headers: Arc<[String]>,
+    _ticker: EpochTicker,
+}
+
+impl Runtime {
+    pub fn new(options: RuntimeOptions) -> Result<Runtime, HostError> {
+        let engine = engine::build_engine(&options)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| HostError::Linker(format!("WASI: {e:#}")))?;
+        contract::add_to_linker(&mut linker).map_err(|e| HostError::Linker(format!("{e:#}")))?;
+        let ticker = EpochTicker::start(engine.clone())?;
+        Ok(Runtime {
+            engine,
+            linker,
+            permits: InstancePermits::new(options.max_instances),
+            routing_headers: options.routing_headers.iter().cloned().collect(),
+            options,
+            _ticker: ticker,
+        })
+    }
+
+    pub fn options(&self) -> &RuntimeOptions {
+        &self.options
+    }
+
+    /// Whether this runtime can enforce `limits` (e.g. the memory fits its pool's slots).
+    pub fn check_limits(&self, limits: &Limits) -> Result<(), LimitError> {
+        limits.validate(&self.options)
+    }
+
+    /// Compiles, links and describes a plugin (a `wasm32-wasip2` component binary).
+    pub fn load_plugin(&self, wasm: &[u8]) -> Result<Plugin, LoadError> {
+        // Loading instantiates once (for `describe`): it needs a pool slot like any call.
+        let _permit = self.permits.acquire();
+        plugin::load(&self.engine, &self.linker, wasm)
+    }
+
+    pub fn load_plugin_file(&self, path: &Path) -> Result<Plugin, LoadError> {
+        let _permit = self.permits.acquire();
+        plugin::load_file(&self.engine, &self.linker, path)
+    }
+
+    /// Runs `transform(config, event)` for `tenant` in a fresh sandbox. The report is scrubbed
+    /// of the tenant's credentials.
+    pub fn transform(&self, plugin: &Plugin, tenant: &Tenant, event_json: &str) -> CallReport {
+        let started = Instant::now();
+        let report = |result, fetches, logs| CallReport {
+            tenant: tenant.id.clone(),
+            plugin_version: plugin.version().to_string(),
+            result,
+            fetches,
+            logs,
+            duration: started.elapsed(),
+        };
+        let prepared = match self.prepare(plugin, tenant) {
+            Ok(prepared) => prepared,
+            Err(error) => return report(Err(error), Vec::new(), Vec::new()),
+        };
+        if let Err(error) = &prepared.validation {
+            return report(Err(CallError::Guest(error.clone())), Vec::new(), Vec::new());
+        }
+        let _permit = self.permits.acquire();
+        let state = CallState::new(
+            tenant,
+            Arc::clone(&prepared.policy),
+            Arc::clone(&self.routing_headers),
+        );
+        let output = run_call(plugin.pre(), state, |instance, store| {
+            instance.transform(store, &tenant.config, event_json)
+        });
+        let result = output
+            .result
+            .and_then(|returned| returned.map_err(CallError::Guest));
+        let mut report = report(result, output.fetches, output.logs);
+        report.scrub(&prepared.redactor);
+        report
+    }
+
+    /// Runs `validate-config(config)` for `tenant` in a fresh sandbox (no network). The facts
+    /// are empty for a `0.1.0` plugin.
+    pub fn validate_config(
+        &self,
+        plugin: &Plugin,
+        tenant: &Tenant,
+    ) -> Result<ConfigFacts, CallError> {
+        let redactor = Redactor::new(&tenant.config, []);
+        self.run_validate(plugin, tenant)
+            .map(Option::unwrap_or_default)
+            .map_err(|mut error| {
+                error.scrub(&redactor);
+                error
+            })
+    }
+
+    /// The outbound origins `tenant` may reach under `plugin`.
+    pub fn allowed_origins(
+        &self,
+        plugin: &Plugin,
+        tenant: &Tenant,
+    ) -> Result<Vec<String>, CallError> {
+        Ok(self.prepare(plugin, tenant)?.policy.origins())
+    }
+
+    fn run_validate(
+        &self,
+        plugin: &Plugin,
+        tenant: &Tenant,
+    ) -> Result<Option<ConfigFacts>, CallError> {
+        let _permit = self.permits.acquire();
+        // No network while validating: the policy is what this call is about to decide.
+        let state = CallState::new(
+            tenant,
+            Arc::new(OutboundPolicy::deny_all(&tenant.id)),
+            Arc::clone(&self.routing_headers),
+        );
+        let output = run_call(plugin.pre(), state, |instance, store| {
+            instance.validate_config(store, &tenant.config)
+        });
+        output.result?.map_err(CallError::Guest)
+    }
+
+    /// The tenant's policy and redaction under `plugin`, from `validate-config` (once per tenant
+    /// and plugin version).
+    fn prepare(&self, plugin: &Plugin, tenant: &Tenant) -> Result<Arc<Prepared>, CallError> {
+        self.check_limits(&tenant.limits)
+            .map_err(|e| CallError::InvalidLimits(e.to_string()))?;
+        if let Some(prepared) = tenant.prepared_for(plugin.id()) {
+            return Ok(prepared);
+        }
+        let config_redactor = Redactor::new(&tenant.config, []);
+        let (validation, facts) = match self.run_validate(plugin, tenant) {
+            Ok(Some(facts)) => (Ok(()), facts),
+            // A 0.1.0 plugin reports nothing: the templates are filled from the config's own
+            // top-level strings (still one DNS label each, so nothing widens).
+            Ok(None) => (
+                Ok(()),
+                ConfigFacts {
+                    origin_values: top_level_strings(&tenant.config),
+                    secrets: Vec::new(),
+                },
+            ),
+            Err(CallError::Guest(error)) => (Err(error), ConfigFacts::default()),
+            // A trap says nothing about the config: report it, and ask again next time.
+            Err(mut error) => {
+                error.scrub(&config_redactor);
+                return Err(error);
+            }
+        };
+        let redactor = Redactor::new(&tenant.config, facts.secrets.iter().map(String::as_str));
+        let validation = validation.map_err(|mut error| {
+            error.scrub(&redactor);
+            tracing::debug!(tenant = %tenant.id, "config refused by the plugin: {error}");
+            error
+        });
+        let policy =
+            OutboundPolicy::new(&tenant.id, tenant.allowed_origins(), &facts.origin_values);
+        tracing::debug!(tenant = %tenant.id, origins = ?policy.origins(), "tenant prepared");
+        let prepared = Arc::new(Prepared {
+            plugin_id: plugin.id(),
+            validation,
+            policy: Arc::new(policy),
+            redactor,
+        });
+        tenant.remember(Arc::clone(&prepared));
+        Ok(prepared)
+    }
+}
+
+fn top_level_strings(config_json: &str) -> Vec<(String, String)> {
+    match serde_json::from_str::<serde_json::Value>(config_json) {
+        Ok(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .filter_map(|(key, value)| Some((key, value.as_str()?.to_string())))
+            .collect(),
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,96 @@
+//! A tenant: one destination config with its limits, allowed origins, transport and cache, and
+//! what the runtime learned about its config from each plugin version.
+
+use std::sync::{Arc, Mutex};
+
+use crate::cache::TenantCache;
+use crate::limits::Limits;
+use crate::policy::{OriginTemplate, OutboundPolicy};
+use crate::redact::Redactor;
+use crate::report::GuestError;
+use crate::transport::Transport;
+
+/// One destination config of one customer. Cheap to clone; clones share the cache.
+#[derive(Clone)]
+pub struct Tenant {
+    pub id: String,
+    /// The destination config (JSON) passed to the plugin.
+    pub config: String,
+    pub limits: Limits,
+    pub transport: Arc<dyn Transport>,
+    allowed_origins: Arc<[OriginTemplate]>,
+    cache: TenantCache,
+    prepared: Arc<Mutex<Option<Arc<Prepared>>>>,
+}
+
+/// What one plugin version said about this tenant's config (`validate-config`), and the policy
+/// and redaction derived from it.
+pub(crate) struct Prepared {
+    pub plugin_id: u64,
+    pub validation: Result<(), GuestError>,
+    pub policy: Arc<OutboundPolicy>,
+    pub redactor: Redactor,
+}
+
+impl Tenant {
+    /// A tenant that may reach no origin until [`Tenant::with_allowed_origins`] says which.
+    pub fn new(
+        id: impl Into<String>,
+        config_json: impl Into<String>,
+        limits: Limits,
+        transport: Arc<dyn Transport>,
+    ) -> Tenant {
+        Tenant {
+            id: id.into(),
+            config: config_json.into(),
+            limits,
+            transport,
+            allowed_origins: Arc::from(Vec::new()),
+            cache: TenantCache::new(),
+            prepared: Arc::default(),
+        }
+    }
+
+    /// The origins this tenant may reach, as templates the plugin fills from its config (e.g.
+    /// `https://{subdomain}.zendesk.com`). The platform decides these, never the plugin.
+    pub fn with_allowed_origins(
+        mut self,
+        templates: impl IntoIterator<Item = OriginTemplate>,
+    ) -> Tenant {
+        self.allowed_origins = templates.into_iter().collect();
+        self.prepared = Arc::default();
+        self
+    }
+
+    pub fn allowed_origins(&self) -> &[OriginTemplate] {
+        &self.allowed_origins
+    }
+
+    /// This tenant's cache, shared by all its calls.
+    pub fn cache(&self) -> &TenantCache {
+        &self.cache
+    }
+
+    pub(crate) fn prepared_for(&self, plugin_id: u64) -> Option<Arc<Prepared>> {
+        let prepared = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
+        prepared
+            .as_ref()
+            .filter(|p| p.plugin_id == plugin_id)
+            .cloned()
+    }
+
+    pub(crate) fn remember(&self, prepared: Arc<Prepared>) {
+        *self.prepared.lock().unwrap_or_else(|p| p.into_inner()) = Some(prepared);
+    }
+}
+
+impl std::fmt::Debug for Tenant {
+    // The config holds credentials: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenant")
+            .field("id", &self.id)
+            .field("limits", &self.limits)
+            .field("allowed_origins", &self.allowed_origins)
+            .finish_non_exhaustive()
+    }
+}

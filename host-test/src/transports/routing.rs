@@ -1,0 +1,193 @@
+//! Test-only routing: wraps a real transport and sends every request for
+//! `https://{account}.zendesk.com` to a loopback server instead, naming the account in a header
+//! (how `host-test mock-zendesk` serves many accounts on one port). It lives here, not in the
+//! runtime: production never routes.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use destination_host::{FetchFailure, InboundResponse, OutboundRequest, Transport};
+use http::Uri;
+
+/// Tells the mock server which account a request is for.
+pub const SUBDOMAIN_HEADER: &str = "X-Zendesk-Subdomain";
+
+/// Sends `https://{account}.zendesk.com/...` to `{origin}/...` with the account header set.
+pub struct RoutingTransport {
+    inner: Arc<dyn Transport>,
+    origin: LoopbackOrigin,
+}
+
+impl RoutingTransport {
+    pub fn new(inner: Arc<dyn Transport>, origin: LoopbackOrigin) -> RoutingTransport {
+        RoutingTransport { inner, origin }
+    }
+}
+
+impl Transport for RoutingTransport {
+    fn send(
+        &self,
+        request: &OutboundRequest,
+        timeout: Duration,
+        max_response_bytes: u64,
+    ) -> Result<InboundResponse, FetchFailure> {
+        let uri: Uri = request
+            .url
+            .parse()
+            .map_err(|_| FetchFailure::Connection("routing: not an absolute URL".into()))?;
+        let account = uri
+            .host()
+            .and_then(|host| host.strip_suffix(".zendesk.com"))
+            .ok_or_else(|| FetchFailure::Connection("routing: not a Zendesk URL".into()))?;
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut routed = request.clone();
+        routed.url = format!("{}{path}", self.origin);
+        // The account header is the router's alone: any copy the request carries is replaced.
+        routed
+            .headers
+            .retain(|(name, _)| !name.trim().eq_ignore_ascii_case(SUBDOMAIN_HEADER));
+        routed
+            .headers
+            .push((SUBDOMAIN_HEADER.into(), account.to_string()));
+        let mut response = self.inner.send(&routed, timeout, max_response_bytes)?;
+        response.sent_to = Some(routed.url);
+        Ok(response)
+    }
+}
+
+/// A loopback origin (`http://127.0.0.1:PORT`). Anything but loopback is refused when parsed:
+/// routing must never become a way to send a tenant's requests somewhere real.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoopbackOrigin {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+}
+
+impl fmt::Display for LoopbackOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.scheme, self.host)?;
+        if let Some(port) = self.port {
+            write!(f, ":{port}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for LoopbackOrigin {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<LoopbackOrigin, String> {
+        let usage = "expected a loopback origin such as http://127.0.0.1:8080";
+        let uri: Uri = text
+            .trim()
+            .parse()
+            .map_err(|e| format!("`{text}` is not a valid origin ({e}); {usage}"))?;
+        let scheme = match uri.scheme_str() {
+            Some(s @ ("http" | "https")) => s.to_string(),
+            _ => {
+                return Err(format!(
+                    "`{text}` needs an http:// or https:// scheme; {usage}"
+                ));
+            }
+        };
+        let Some(authority) = uri.authority() else {
+            return Err(format!("`{text}` has no host; {usage}"));
+        };
+        if authority.as_str().contains('@') {
+            return Err(format!("`{text}` must not contain user info; {usage}"));
+        }
+        if uri.path_and_query().is_some_and(|p| p.as_str() != "/") {
+            return Err(format!(
+                "`{text}` must be an origin without a path; {usage}"
+            ));
+        }
+        let host = authority.host().to_ascii_lowercase();
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let loopback =
+            host == "localhost" || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if !loopback {
+            return Err(format!(
+                "`{text}` is not a loopback address; the origin override only accepts \
+                 127.0.0.0/8, [::1] or localhost"
+            ));
+        }
+        Ok(LoopbackOrigin {
+            scheme,
+            host,
+            port: authority.port_u16(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn only_loopback_origins_parse() {
+        for good in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "http://[::1]:9",
+            "http://127.1.2.3",
+        ] {
+            assert!(good.parse::<LoopbackOrigin>().is_ok(), "{good}");
+        }
+        for bad in [
+            "http://10.0.0.1:80",
+            "https://acme.zendesk.com",
+            "127.0.0.1:80",
+            "http://a@127.0.0.1",
+            "http://127.0.0.1/x",
+        ] {
+            assert!(bad.parse::<LoopbackOrigin>().is_err(), "{bad}");
+        }
+    }
+
+    /// Records what it was asked to send.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<OutboundRequest>>);
+
+    impl Transport for Recorder {
+        fn send(
+            &self,
+            request: &OutboundRequest,
+            _: Duration,
+            _: u64,
+        ) -> Result<InboundResponse, FetchFailure> {
+            self.0.lock().unwrap().push(request.clone());
+            Ok(InboundResponse {
+                status: 200,
+                ..InboundResponse::default()
+            })
+        }
+    }
+
+    #[test]
+    fn routes_to_the_origin_and_owns_the_account_header() {
+        let recorder = Arc::new(Recorder::default());
+        let routing =
+            RoutingTransport::new(recorder.clone(), "http://127.0.0.1:9".parse().unwrap());
+        let request = OutboundRequest {
+            method: "GET".into(),
+            url: "https://acme.zendesk.com/api/v2/users?x=1".into(),
+            headers: vec![("x-zendesk-subdomain".into(), "other".into())],
+            body: None,
+        };
+        let response = routing.send(&request, Duration::from_secs(1), 10).unwrap();
+        assert_eq!(
+            response.sent_to.as_deref(),
+            Some("http://127.0.0.1:9/api/v2/users?x=1")
+        );
+        let sent = &recorder.0.lock().unwrap()[0];
+        assert_eq!(
+            sent.headers,
+            vec![(SUBDOMAIN_HEADER.to_string(), "acme".to_string())]
+        );
+    }
+}
