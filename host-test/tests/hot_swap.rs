@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use destination_host::{
     CallReport, Limits, LoadErrorKind, PluginSlot, Runtime, RuntimeOptions, SwapEvent, Tenant,
-    Transport, watch,
+    Transport, watch, watch_polling,
 };
 use host_test::transports::MockTransport;
 use mock_zendesk::MockZendesk;
@@ -74,7 +74,8 @@ fn events_keep_flowing_while_the_plugin_file_is_replaced() {
     let (sender, swaps) = mpsc::channel();
     let _watcher = watch(runtime.clone(), slot.clone(), &path, move |event| {
         let _ = sender.send(event);
-    });
+    })
+    .expect("the watch starts");
 
     let mock = MockZendesk::new();
     let transport: Arc<dyn Transport> = Arc::new(MockTransport::new(mock.clone()));
@@ -181,7 +182,8 @@ fn a_file_written_in_pieces_is_loaded_once_complete() {
     let (sender, swaps) = mpsc::channel();
     let _watcher = watch(runtime, slot.clone(), &path, move |event| {
         let _ = sender.send(event);
-    });
+    })
+    .expect("the watch starts");
 
     // A non-atomic writer: truncate, then write in chunks with pauses shorter than the debounce.
     let v2 = std::fs::read(V2).expect("v2");
@@ -288,4 +290,57 @@ fn a_call_keeps_the_version_it_started_with() {
     assert_eq!(old.plugin_version, held.version());
     assert_eq!(new.plugin_version, v2_version());
     assert_ne!(old.plugin_version, new.plugin_version);
+}
+
+#[test]
+fn a_swap_to_another_plugin_is_refused() {
+    let runtime = runtime();
+    let slot = PluginSlot::new(runtime.load_plugin_file(Path::new(V1)).expect("v1"));
+    let error = slot
+        .reload_from(&runtime, Path::new(env!("ADVERSARY_WASM")))
+        .expect_err("another plugin");
+    assert_eq!(error.kind(), LoadErrorKind::NameMismatch);
+    let text = error.to_string();
+    assert!(
+        text.contains("`adversary`") && text.contains("`zendesk`"),
+        "{text}"
+    );
+    assert_eq!(slot.current().description().name, "zendesk");
+}
+
+#[test]
+fn the_polling_fallback_swaps_too() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("zendesk.wasm");
+    std::fs::write(&path, std::fs::read(V1).expect("v1")).expect("install v1");
+    let runtime = runtime();
+    let slot = Arc::new(PluginSlot::new(
+        runtime.load_plugin_file(&path).expect("v1"),
+    ));
+    let (sender, swaps) = mpsc::channel();
+    let watcher = watch_polling(runtime, slot.clone(), &path, move |event| {
+        let _ = sender.send(event);
+    })
+    .expect("the watch starts");
+    assert_eq!(watcher.mode(), "polling");
+    std::thread::sleep(Duration::from_millis(150));
+    replace_atomically(&path, &std::fs::read(V2).expect("v2"));
+    match next_event(&swaps) {
+        SwapEvent::Swapped(report) => assert_eq!(report.to_version, v2_version()),
+        SwapEvent::Rejected { reason, .. } => panic!("rejected: {reason}"),
+    }
+    assert_eq!(slot.current().version(), v2_version());
+}
+
+#[test]
+fn watching_a_path_without_a_directory_fails_instead_of_watching_nothing() {
+    let runtime = runtime();
+    let slot = Arc::new(PluginSlot::new(
+        runtime.load_plugin_file(Path::new(V1)).expect("v1"),
+    ));
+    let error = watch(runtime, slot, "/no/such/directory/zendesk.wasm", |_| {}).err();
+    let text = error
+        .expect("no handle for a watch that cannot start")
+        .to_string();
+    assert!(text.contains("/no/such/directory"), "{text}");
 }

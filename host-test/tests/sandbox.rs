@@ -226,7 +226,7 @@ fn outbound_policy_allows_the_own_subdomain_only() {
             message,
             &format!(
                 "denied: {origin} is not allowed for tenant adv-tenant: only \
-                 https://adv.zendesk.com (rule: tenant subdomain)"
+                 https://adv.zendesk.com (rule: allowed origins)"
             )
         );
         let host_log = denied
@@ -235,14 +235,14 @@ fn outbound_policy_allows_the_own_subdomain_only() {
             .find(|record| record.source == "host" && record.level == "warn")
             .expect("a host log record for the denial");
         assert!(
-            host_log.message.contains("rule: tenant subdomain"),
+            host_log.message.contains("rule: allowed origins"),
             "{}",
             host_log.message
         );
         assert!(
             host_log
                 .fields
-                .contains(&("rule".into(), "tenant subdomain".into()))
+                .contains(&("rule".into(), "allowed origins".into()))
         );
         let record = &denied.fetches[0];
         assert_eq!(record.sent_to, None, "a denied request is never sent");

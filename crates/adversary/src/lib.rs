@@ -9,7 +9,9 @@
 //! - `panic`: panics;
 //! - `log-flood`: logs records of `bytes` bytes (default 64 KiB) until the host stops it;
 //! - `fetch-flood`: GETs the event's `url` until the host stops it;
-//! - `big-body`: POSTs a body of `mib` MiB to the event's `url`.
+//! - `big-body`: POSTs a body of `mib` MiB to the event's `url`;
+//! - `leak`: puts its whole config in a log record, a request (query, header and body) and its
+//!   error, so tests can prove the host scrubs credentials from everything it returns.
 //!
 //! `fetch` sends the event's `headers` (a list of `[name, value]`) after its own Authorization,
 //! so tests can try to smuggle routing or credential headers past the host.
@@ -33,7 +35,7 @@ use exports::cdp::destination::destination::{
 struct Adversary;
 
 impl Guest for Adversary {
-    fn transform(_config: String, event: String) -> Result<Outcome, Error> {
+    fn transform(config: String, event: String) -> Result<Outcome, Error> {
         let event: serde_json::Value = serde_json::from_str(&event)
             .map_err(|e| Error::InvalidEvent(format!("event is not JSON: {e}")))?;
         let behaviour = event.get("type").and_then(|t| t.as_str()).unwrap_or("");
@@ -53,6 +55,18 @@ impl Guest for Adversary {
             "fetch-flood" => loop {
                 fetch("GET", url(&event), Vec::new(), None)?;
             },
+            "leak" => {
+                log::log(
+                    log::Level::Info,
+                    &config,
+                    &[("config".into(), config.clone())],
+                );
+                let query: String = config.chars().filter(char::is_ascii_alphanumeric).collect();
+                let url = format!("{}?leak={query}", url(&event));
+                let headers = vec![("X-Leak".into(), config.clone())];
+                let _ = fetch("POST", &url, headers, Some(config.clone().into_bytes()));
+                Err(Error::InvalidEvent(format!("leaking {config}")))
+            }
             "big-body" => {
                 let mib = event.get("mib").and_then(|m| m.as_u64()).unwrap_or(8);
                 let body = vec![b'x'; (mib as usize) << 20];
@@ -83,6 +97,7 @@ impl Guest for Adversary {
                 "log-flood",
                 "fetch-flood",
                 "big-body",
+                "leak",
             ]
             .map(String::from)
             .into(),

@@ -32,8 +32,8 @@ impl LogBuffer {
         }
     }
 
-    /// Keeps a record (cut to the per-record bounds). Past the record count it is counted and
-    /// dropped; past the byte budget it is refused.
+    /// Keeps a record (cut to the per-record bounds). Past the byte budget it is refused; past
+    /// the record count it is counted and dropped.
     pub fn push(
         &mut self,
         level: &str,
@@ -41,10 +41,6 @@ impl LogBuffer {
         message: String,
         mut fields: Vec<(String, String)>,
     ) -> Result<(), OverBudget> {
-        if self.records.len() >= MAX_RECORDS {
-            self.dropped += 1;
-            return Ok(());
-        }
         fields.truncate(MAX_FIELDS);
         for (key, value) in fields.iter_mut() {
             truncate_at_char_boundary(key, MAX_MESSAGE_BYTES);
@@ -53,9 +49,14 @@ impl LogBuffer {
         let mut message = message;
         truncate_at_char_boundary(&mut message, MAX_MESSAGE_BYTES);
         let size = message.len() + fields.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        // Dropped records count too: the budget is what the guest logged, not what was kept.
         self.bytes = self.bytes.saturating_add(size as u64);
         if self.bytes > self.max_bytes {
             return Err(OverBudget);
+        }
+        if self.records.len() >= MAX_RECORDS {
+            self.dropped += 1;
+            return Ok(());
         }
         self.records.push(LogRecord {
             level: level.to_string(),

@@ -86,6 +86,13 @@ fn start(
         .parent()
         .ok_or_else(|| watch_error("the path has no directory".into()))?
         .to_path_buf();
+    // Polling would happily watch a directory that does not exist, and never see anything.
+    if !directory.is_dir() {
+        return Err(watch_error(format!(
+            "{} is not a directory",
+            directory.display()
+        )));
+    }
     let on_event = Arc::new(on_event);
     let handler = |path: PathBuf| {
         let mut reloader = Reloader {

@@ -39,8 +39,20 @@ pub struct Event {
     pub zendesk_user_id: Option<u64>,
 }
 
+/// The largest event accepted. Segment caps events at 32 KB and RudderStack at 4 MB; half the
+/// host's default request-body budget (1 MiB) leaves room for the request around the traits.
+pub const MAX_EVENT_BYTES: usize = 512 * 1024;
+
 impl Event {
     pub fn parse(text: &str) -> Result<Event, Error> {
+        if text.len() > MAX_EVENT_BYTES {
+            return Err(Error::InvalidEvent(format!(
+                "the event is {} bytes; at most {} KiB are accepted (its Zendesk request would \
+                 exceed what the host sends)",
+                text.len(),
+                MAX_EVENT_BYTES / 1024
+            )));
+        }
         let value: Value = serde_json::from_str(text)
             .map_err(|e| Error::InvalidEvent(format!("the event is not valid JSON: {e}")))?;
         let Value::Object(event) = value else {
@@ -186,6 +198,17 @@ mod tests {
 
     fn parse(value: Value) -> Result<Event, Error> {
         Event::parse(&value.to_string())
+    }
+
+    #[test]
+    fn an_event_larger_than_the_cap_is_invalid_before_it_is_parsed() {
+        let big = json!({"type": "identify", "userId": "u", "traits": {"x": "x".repeat(MAX_EVENT_BYTES)}});
+        let Err(Error::InvalidEvent(message)) = parse(big) else {
+            panic!("accepted");
+        };
+        assert!(message.contains("at most 512 KiB"), "{message}");
+        let small = json!({"type": "identify", "userId": "u", "traits": {"x": "x".repeat(1000)}});
+        assert!(parse(small).is_ok());
     }
 
     #[test]
