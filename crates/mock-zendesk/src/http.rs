@@ -101,6 +101,8 @@ pub(crate) struct SplitUrl {
     pub query: String,
 }
 
+/// Hand-written on purpose: a mock must read whatever a client sends (e.g. an unencoded `"` in
+/// a query, which `http::Uri` refuses), the way lenient real servers do.
 pub(crate) fn split_url(url: &str) -> SplitUrl {
     let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
     let (authority, path_and_query) = match without_scheme.find(['/', '?']) {

@@ -167,6 +167,7 @@ fn fields(map: &Map<String, Value>) -> String {
 }
 
 /// Left-aligned text columns; long cells are cut so one wide value cannot wreck the layout.
+/// A table of cells, rendered by comfy-table.
 struct Table {
     headers: Vec<String>,
     rows: Vec<Vec<String>>,
@@ -186,33 +187,20 @@ impl Table {
         self.rows.push(cells.into_iter().map(shorten).collect());
     }
 
+    /// A borderless, left-aligned table under `title (rows)`, indented by two spaces.
     fn render_into(&self, out: &mut String, title: &str) {
         let _ = writeln!(out, "\n{title} ({})", self.rows.len());
         if self.rows.is_empty() {
             return;
         }
-        let widths: Vec<usize> = (0..self.headers.len())
-            .map(|col| {
-                std::iter::once(&self.headers)
-                    .chain(&self.rows)
-                    .map(|row| row.get(col).map_or(0, |c| c.chars().count()))
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let line = |cells: &[String]| {
-            let padded: Vec<String> = cells
-                .iter()
-                .zip(&widths)
-                .map(|(cell, width)| format!("{cell:<width$}"))
-                .collect();
-            format!("  {}", padded.join("  ").trim_end())
-        };
-        let _ = writeln!(out, "{}", line(&self.headers));
-        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-        let _ = writeln!(out, "{}", line(&rule));
-        for row in &self.rows {
-            let _ = writeln!(out, "{}", line(row));
+        let mut table = comfy_table::Table::new();
+        table
+            .load_preset(comfy_table::presets::NOTHING)
+            .set_header(&self.headers)
+            .add_rows(&self.rows);
+        // The NOTHING preset pads each cell by one space on both sides: two between columns.
+        for line in table.lines() {
+            let _ = writeln!(out, " {}", line.trim_end());
         }
     }
 }
@@ -239,9 +227,9 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[1], "T (2)");
         assert_eq!(lines[2], "  a    bb");
-        assert_eq!(lines[4], "  xyz  1");
-        assert!(lines[5].ends_with('…'));
-        assert_eq!(lines[5].chars().count(), 2 + 3 + 2 + MAX_CELL_CHARS);
+        assert_eq!(lines[3], "  xyz  1");
+        assert!(lines[4].ends_with('…'));
+        assert_eq!(lines[4].chars().count(), 2 + 3 + 2 + MAX_CELL_CHARS);
     }
 
     #[test]

@@ -61,7 +61,7 @@ impl HttpCall {
     fn from_fetch(fetch: &FetchRecord) -> HttpCall {
         HttpCall {
             method: fetch.method.clone(),
-            path: path_and_query(&fetch.url).to_string(),
+            path: path_and_query(&fetch.url),
             status: fetch.status,
             error: fetch.error.clone(),
         }
@@ -78,11 +78,13 @@ impl std::fmt::Display for HttpCall {
     }
 }
 
-/// `https://host/a/b?c` -> `/a/b?c` (the URL unchanged when it has no scheme).
-fn path_and_query(url: &str) -> &str {
-    match url.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("/", |slash| &rest[slash..]),
-        None => url,
+/// `https://host/a/b?c` -> `/a/b?c` (the URL unchanged when it is not absolute).
+fn path_and_query(url: &str) -> String {
+    match url.parse::<http::Uri>() {
+        Ok(uri) if uri.scheme().is_some() => uri
+            .path_and_query()
+            .map_or("/".to_string(), |p| p.as_str().to_string()),
+        _ => url.to_string(),
     }
 }
 

@@ -45,13 +45,13 @@ impl Delivery {
     /// `//` in its path, JSON headers, and a redacted Authorization.
     fn assert_well_formed_requests(&self) {
         for fetch in &self.report.fetches {
-            let path = fetch
-                .url
-                .strip_prefix("https://")
-                .and_then(|rest| rest.split_once('/'))
-                .map(|(host, path)| (host.ends_with(".zendesk.com"), path));
+            let uri: Option<http::Uri> = fetch.url.parse().ok();
+            let path = uri
+                .as_ref()
+                .filter(|uri| uri.scheme_str() == Some("https"))
+                .and_then(|uri| Some((uri.host()?.ends_with(".zendesk.com"), uri.path())));
             assert!(
-                matches!(path, Some((true, p)) if p.starts_with("api/v2/") && !p.contains("//")),
+                matches!(path, Some((true, p)) if p.starts_with("/api/v2/") && !p.contains("//")),
                 "malformed URL {}",
                 fetch.url
             );
