@@ -164,6 +164,50 @@ fn events_keep_flowing_while_the_plugin_file_is_replaced() {
     }
 }
 
+type OnEvent = Box<dyn Fn(SwapEvent) + Send + Sync>;
+
+/// v1 installed in a temp dir and watched by `start` (`watch` or `watch_polling`).
+struct Watched {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    slot: Arc<PluginSlot>,
+    swaps: Receiver<SwapEvent>,
+    handle: destination_host::WatchHandle,
+}
+
+impl Watched {
+    fn start(
+        start: impl FnOnce(
+            Arc<Runtime>,
+            Arc<PluginSlot>,
+            PathBuf,
+            OnEvent,
+        )
+            -> Result<destination_host::WatchHandle, destination_host::HostError>,
+    ) -> Watched {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("zendesk.wasm");
+        std::fs::write(&path, std::fs::read(V1).expect("v1")).expect("install v1");
+        let runtime = runtime();
+        let slot = Arc::new(PluginSlot::new(
+            runtime.load_plugin_file(&path).expect("v1"),
+        ));
+        let (sender, swaps) = mpsc::channel();
+        let on_event: OnEvent = Box::new(move |event| {
+            let _ = sender.send(event);
+        });
+        let handle =
+            start(runtime, slot.clone(), path.clone(), on_event).expect("the watch starts");
+        Watched {
+            _dir: dir,
+            path,
+            slot,
+            swaps,
+            handle,
+        }
+    }
+}
+
 /// The swap build's version: v1's with `-swap` (see build.rs).
 fn v2_version() -> &'static str {
     static VERSION: OnceLock<String> = OnceLock::new();
@@ -172,32 +216,22 @@ fn v2_version() -> &'static str {
 
 #[test]
 fn a_file_written_in_pieces_is_loaded_once_complete() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("zendesk.wasm");
-    std::fs::write(&path, std::fs::read(V1).expect("v1")).expect("install v1");
-    let runtime = runtime();
-    let slot = Arc::new(PluginSlot::new(
-        runtime.load_plugin_file(&path).expect("v1"),
-    ));
-    let (sender, swaps) = mpsc::channel();
-    let _watcher = watch(runtime, slot.clone(), &path, move |event| {
-        let _ = sender.send(event);
-    })
-    .expect("the watch starts");
+    let watched = Watched::start(|runtime, slot, path, on| watch(runtime, slot, path, on));
+    let (path, swaps, slot) = (&watched.path, &watched.swaps, &watched.slot);
 
     // A non-atomic writer: truncate, then write in chunks with pauses shorter than the debounce.
     let v2 = std::fs::read(V2).expect("v2");
     std::thread::sleep(Duration::from_millis(150));
     {
         use std::io::Write;
-        let mut file = std::fs::File::create(&path).expect("open for writing");
+        let mut file = std::fs::File::create(path).expect("open for writing");
         for chunk in v2.chunks(v2.len() / 4 + 1) {
             file.write_all(chunk).expect("write chunk");
             file.flush().expect("flush");
             std::thread::sleep(Duration::from_millis(60));
         }
     }
-    match next_event(&swaps) {
+    match next_event(swaps) {
         SwapEvent::Swapped(report) => assert_eq!(report.to_version, v2_version()),
         SwapEvent::Rejected { reason, .. } => panic!("half-written file was loaded: {reason}"),
     }
@@ -310,22 +344,12 @@ fn a_swap_to_another_plugin_is_refused() {
 
 #[test]
 fn the_polling_fallback_swaps_too() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("zendesk.wasm");
-    std::fs::write(&path, std::fs::read(V1).expect("v1")).expect("install v1");
-    let runtime = runtime();
-    let slot = Arc::new(PluginSlot::new(
-        runtime.load_plugin_file(&path).expect("v1"),
-    ));
-    let (sender, swaps) = mpsc::channel();
-    let watcher = watch_polling(runtime, slot.clone(), &path, move |event| {
-        let _ = sender.send(event);
-    })
-    .expect("the watch starts");
-    assert_eq!(watcher.mode(), "polling");
+    let watched = Watched::start(|runtime, slot, path, on| watch_polling(runtime, slot, path, on));
+    let (path, swaps, slot) = (&watched.path, &watched.swaps, &watched.slot);
+    assert_eq!(watched.handle.mode(), "polling");
     std::thread::sleep(Duration::from_millis(150));
     replace_atomically(&path, &std::fs::read(V2).expect("v2"));
-    match next_event(&swaps) {
+    match next_event(swaps) {
         SwapEvent::Swapped(report) => assert_eq!(report.to_version, v2_version()),
         SwapEvent::Rejected { reason, .. } => panic!("rejected: {reason}"),
     }
