@@ -119,6 +119,7 @@ pub struct DescribeArgs {
 /// 0 success, 1 some events were dead-lettered, 2 usage or setup error.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_diagnostics();
     let result = match cli.command {
         Command::Demo(args) => demo::run_demo(&DemoOptions {
             plugin: args.plugin,
@@ -201,6 +202,20 @@ fn serve_mock(args: MockArgs) -> Result<u8> {
     }
     server.shutdown();
     Ok(0)
+}
+
+/// The runtime's own diagnostics (`tracing`: plugin loads, swaps, denials, budget stops) on
+/// stderr, at the level of `HOST_TEST_LOG` (default `warn`), like the guests' logs.
+fn init_diagnostics() {
+    let level = std::env::var(runner::console::LOG_LEVEL_VAR)
+        .ok()
+        .and_then(|level| level.trim().parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::WARN);
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
 
 fn describe(args: DescribeArgs) -> Result<u8> {

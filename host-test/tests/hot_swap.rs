@@ -216,7 +216,7 @@ fn v2_version() -> &'static str {
 
 #[test]
 fn a_file_written_in_pieces_is_loaded_once_complete() {
-    let watched = Watched::start(|runtime, slot, path, on| watch(runtime, slot, path, on));
+    let watched = Watched::start(watch);
     let (path, swaps, slot) = (&watched.path, &watched.swaps, &watched.slot);
 
     // A non-atomic writer: truncate, then write in chunks with pauses shorter than the debounce.
@@ -344,11 +344,11 @@ fn a_swap_to_another_plugin_is_refused() {
 
 #[test]
 fn the_polling_fallback_swaps_too() {
-    let watched = Watched::start(|runtime, slot, path, on| watch_polling(runtime, slot, path, on));
+    let watched = Watched::start(watch_polling);
     let (path, swaps, slot) = (&watched.path, &watched.swaps, &watched.slot);
     assert_eq!(watched.handle.mode(), "polling");
     std::thread::sleep(Duration::from_millis(150));
-    replace_atomically(&path, &std::fs::read(V2).expect("v2"));
+    replace_atomically(path, &std::fs::read(V2).expect("v2"));
     match next_event(swaps) {
         SwapEvent::Swapped(report) => assert_eq!(report.to_version, v2_version()),
         SwapEvent::Rejected { reason, .. } => panic!("rejected: {reason}"),

@@ -141,6 +141,51 @@ fn missing_user_fields_are_created_once_with_typed_definitions() {
 }
 
 #[test]
+fn existing_fields_are_reused_before_a_snake_case_one_is_created() {
+    // The seeds: "first try and map the trait to a known, existing field". An account whose
+    // fields were made by hand (camelCase, odd case) keeps getting them filled.
+    let s = Scenario::new();
+    seed_fields(&s, &[("favoriteColor", "text"), ("Shoe_Size", "decimal")]);
+    let d = s.deliver(identify(
+        "u-1",
+        json!({"name": "Ann", "email": "ann@example.com", "favoriteColor": "red",
+               "shoeSize": 42, "newsletter": true}),
+    ));
+    assert_eq!(
+        d.calls(),
+        [
+            "GET /api/v2/user_fields?page[size]=100",
+            "POST /api/v2/user_fields",
+            "POST /api/v2/users/create_or_update"
+        ]
+    );
+    assert_eq!(
+        d.body("POST", "/api/v2/user_fields")["user_field"]["key"],
+        "newsletter"
+    );
+    let state = s.state();
+    assert_eq!(
+        state.field_keys("user_fields"),
+        ["Shoe_Size", "favoriteColor", "newsletter"]
+    );
+    assert_eq!(
+        state.user_by_external_id("u-1")["user_fields"],
+        json!({"favoriteColor": "red", "Shoe_Size": 42, "newsletter": true})
+    );
+    // Replayed: the cache resolves every trait, nothing is created twice.
+    let again = s.deliver(identify(
+        "u-1",
+        json!({"name": "Ann", "email": "ann@example.com", "favoriteColor": "blue",
+               "shoeSize": 43, "newsletter": false}),
+    ));
+    assert_eq!(again.calls(), ["POST /api/v2/users/create_or_update"]);
+    assert_eq!(
+        s.state().user_by_external_id("u-1")["user_fields"],
+        json!({"favoriteColor": "blue", "Shoe_Size": 43, "newsletter": false})
+    );
+}
+
+#[test]
 fn camel_snake_spaced_and_dashed_trait_names_land_on_one_snake_case_field() {
     let s = Scenario::new();
     let spellings = [

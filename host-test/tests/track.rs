@@ -55,7 +55,7 @@ fn zendesk_user_id_is_used_directly_with_the_exact_event_body() {
 }
 
 #[test]
-fn description_defaults_to_the_event_name_and_source_to_cdp() {
+fn description_defaults_to_the_event_name_and_source_to_rudder_as_in_rudderstack() {
     let s = Scenario::new();
     let ann = seed_ann(&s);
     let d = s.deliver(track(
@@ -66,8 +66,8 @@ fn description_defaults_to_the_event_name_and_source_to_cdp() {
     ));
     let body = d.body("POST", &format!("/api/v2/users/{ann}/events"));
     assert_eq!(body["event"]["description"], "Signed Up");
-    assert_eq!(body["event"]["source"], "cdp");
-    assert_eq!(body["profile"]["source"], "cdp");
+    assert_eq!(body["event"]["source"], "Rudder");
+    assert_eq!(body["profile"]["source"], "Rudder");
     assert_eq!(body["event"]["properties"], json!({}));
     assert!(
         body["event"].get("created_at").is_none(),

@@ -166,7 +166,7 @@ impl Config {
 
         let source_name = settings
             .string("sourceName")?
-            .unwrap_or_else(|| "cdp".into());
+            .unwrap_or_else(|| "Rudder".into());
         if source_name.trim().eq_ignore_ascii_case("zendesk") {
             return Err(Error::InvalidConfig(
                 "`sourceName` cannot be `zendesk`: Zendesk reserves that event source".into(),
@@ -324,7 +324,7 @@ mod tests {
         assert!(config.remove_users_from_organizations);
         assert!(config.update_primary_email);
         assert!(!config.create_users_as_verified);
-        assert_eq!(config.source_name, "cdp");
+        assert_eq!(config.source_name, "Rudder");
         assert_eq!(config.ticket_created_event, "Ticket Created");
         assert_eq!(config.ticket_updated_event, "Ticket Updated");
         assert!(config.events.is_empty());

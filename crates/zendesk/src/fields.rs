@@ -40,8 +40,9 @@ impl FieldScope {
     }
 }
 
-/// The custom-field values among `traits`: scalar traits not in `reserved`, under normalised keys.
-/// Traits that cannot become fields are skipped with a log line; they never fail the event.
+/// The custom-field values among `traits`: scalar traits not in `reserved`, under their trait
+/// names (resolved to field keys by [`ensure_defined`]). Traits that cannot become fields are
+/// skipped with a log line; they never fail the event.
 pub fn custom_field_values(
     client: &Client,
     traits: &Map<String, Value>,
@@ -59,18 +60,28 @@ pub fn custom_field_values(
             );
             continue;
         }
-        match normalize_key(name) {
-            Some(key) => {
-                values.insert(key, value.clone());
-            }
-            None => client.log(
+        if normalize_key(name).is_none() {
+            client.log(
                 Level::Warn,
                 "trait name cannot become a Zendesk field key (empty or only digits): skipped",
                 &[("trait", name)],
-            ),
+            );
+            continue;
         }
+        values.insert(name.clone(), value.clone());
     }
     values
+}
+
+/// The existing field a trait maps to, in the seeds' order: the exact key, the snake_case key,
+/// then a case-insensitive match of either. `None`: no such field yet.
+fn existing_key<'k>(known: &'k BTreeSet<String>, name: &str) -> Option<&'k String> {
+    let snake = normalize_key(name)?;
+    known.get(name).or_else(|| known.get(&snake)).or_else(|| {
+        known
+            .iter()
+            .find(|k| k.eq_ignore_ascii_case(name) || k.eq_ignore_ascii_case(&snake))
+    })
 }
 
 /// `planName`, `plan_name`, `Plan Name`, `plan-name` -> `plan_name`; `HTMLParser` -> `html_parser`.
@@ -142,24 +153,26 @@ fn fold_to_ascii(c: char) -> String {
         .map_or_else(|| c.to_string(), |(_, to)| (*to).to_string())
 }
 
-/// Makes sure a field definition exists for every key of `values`. With a fresh cache that knows
-/// them all this makes no call; otherwise it lists the definitions once and creates what is missing.
+/// Maps every trait of `values` (see [`custom_field_values`]) to a field key, reusing an
+/// existing field when one matches ([`existing_key`]) and creating the snake_case key otherwise.
+/// Returns the values under their field keys. With a fresh cache that resolves them all this
+/// makes no call; otherwise it lists the definitions once and creates what is missing.
 pub fn ensure_defined(
     client: &mut Client,
     scope: FieldScope,
     values: &Map<String, Value>,
-) -> Result<(), Error> {
+) -> Result<Map<String, Value>, Error> {
     if values.is_empty() {
-        return Ok(());
+        return Ok(Map::new());
     }
     if let Some(cached) = cached_keys(client, scope)
-        && values.keys().all(|k| cached.contains(k))
+        && let Some(resolved) = resolve_all(&cached, values)
     {
         client.debug(
             "field definitions cache hit",
             &[("scope", scope.collection())],
         );
-        return Ok(());
+        return Ok(resolved);
     }
 
     // The cache is missing or may be stale: list the definitions (all pages).
@@ -171,15 +184,32 @@ pub fn ensure_defined(
         .collect();
     remember(client, scope, &known);
 
-    for (key, value) in values {
-        if known.contains(key) {
-            continue;
-        }
-        create(client, scope, key, value)?;
-        known.insert(key.clone());
-        remember(client, scope, &known);
+    let mut resolved = Map::new();
+    for (name, value) in values {
+        let key = match existing_key(&known, name) {
+            Some(key) => key.clone(),
+            None => {
+                let key = normalize_key(name).expect("custom_field_values keeps usable names");
+                create(client, scope, &key, value)?;
+                known.insert(key.clone());
+                remember(client, scope, &known);
+                key
+            }
+        };
+        resolved.insert(key, value.clone());
     }
-    Ok(())
+    Ok(resolved)
+}
+
+/// Every trait under its existing field's key, or `None` when one has no field (yet).
+fn resolve_all(
+    known: &BTreeSet<String>,
+    values: &Map<String, Value>,
+) -> Option<Map<String, Value>> {
+    values
+        .iter()
+        .map(|(name, value)| Some((existing_key(known, name)?.clone(), value.clone())))
+        .collect()
 }
 
 fn create(client: &mut Client, scope: FieldScope, key: &str, value: &Value) -> Result<(), Error> {
@@ -295,7 +325,7 @@ mod tests {
         let values = custom_field_values(&client, traits.as_object().unwrap(), &["name"]);
         assert_eq!(
             Value::Object(values),
-            json!({"plan_name": "pro", "seats": 3, "vip": true})
+            json!({"planName": "pro", "seats": 3, "vip": true})
         );
         assert!(host.logged("cannot become a Zendesk field key"));
     }
@@ -325,8 +355,13 @@ mod tests {
         let config = config(json!({}));
         let mut client = Client::new(&host, &config);
         let values =
-            json!({"plan": "pro", "seats": 2, "vip": true, "total_billed": 9.5, "nick": "a"});
-        ensure_defined(&mut client, FieldScope::User, values.as_object().unwrap()).unwrap();
+            json!({"plan": "pro", "seats": 2, "vip": true, "totalBilled": 9.5, "nick": "a"});
+        let resolved =
+            ensure_defined(&mut client, FieldScope::User, values.as_object().unwrap()).unwrap();
+        assert_eq!(
+            Value::Object(resolved),
+            json!({"plan": "pro", "seats": 2, "vip": true, "total_billed": 9.5, "nick": "a"})
+        );
         let bodies: Vec<Value> = (2..5).map(|i| host.body(i)).collect();
         assert_eq!(
             bodies,
@@ -377,6 +412,49 @@ mod tests {
                 .unwrap()
                 .contains("region")
         );
+    }
+
+    #[test]
+    fn existing_fields_are_reused_exact_then_snake_then_case_insensitive() {
+        let host = FakeHost::new();
+        host.on(
+            "GET",
+            LIST,
+            200,
+            json!({"user_fields": [{"key": "favoriteColor"}, {"key": "plan_name"},
+                {"key": "Shoe_Size"}, {"key": "seats"}, {"key": "Seats"}]}),
+        );
+        host.on(
+            "POST",
+            "/api/v2/user_fields",
+            201,
+            json!({"user_field": {"id": 1}}),
+        );
+        let config = config(json!({}));
+        let mut client = Client::new(&host, &config);
+        let values = json!({"favoriteColor": "red", "planName": "pro", "shoeSize": 42,
+            "Seats": 3, "newTrait": true});
+        let resolved =
+            ensure_defined(&mut client, FieldScope::User, values.as_object().unwrap()).unwrap();
+        assert_eq!(
+            Value::Object(resolved),
+            json!({"favoriteColor": "red", "plan_name": "pro", "Shoe_Size": 42, "Seats": 3,
+                "new_trait": true})
+        );
+        // Only the trait without any matching field is created, under its snake_case key.
+        assert_eq!(
+            host.calls(),
+            vec![
+                "GET /api/v2/user_fields?page[size]=100",
+                "POST /api/v2/user_fields"
+            ]
+        );
+        assert_eq!(host.body(1)["user_field"]["key"], "new_trait");
+        // The cache now resolves all of them: no call.
+        let again =
+            ensure_defined(&mut client, FieldScope::User, values.as_object().unwrap()).unwrap();
+        assert_eq!(again["favoriteColor"], "red");
+        assert_eq!(host.requests().len(), 2);
     }
 
     #[test]

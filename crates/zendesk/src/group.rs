@@ -9,10 +9,11 @@ use crate::organizations::{self, Organization};
 use crate::outcome::Error;
 use crate::users::{self, Person, WhenMissing};
 use crate::{memberships, traits};
+use serde_json::Value;
 
 pub fn handle(client: &mut Client, config: &Config, event: &Event) -> Result<(), Error> {
     // Validate everything before the first call.
-    let org = Organization::from_traits(client, event.group_id.as_deref(), &event.traits)?;
+    let mut org = Organization::from_traits(client, event.group_id.as_deref(), &event.traits)?;
     if org.external_id.is_none() && org.name.is_none() {
         return Err(Error::InvalidEvent(
             "group needs a groupId or `traits.name` to find the organization".into(),
@@ -35,7 +36,13 @@ pub fn handle(client: &mut Client, config: &Config, event: &Event) -> Result<(),
         }
     };
 
-    ensure_defined(client, FieldScope::Organization, &org.custom_fields)?;
+    let organization_fields = ensure_defined(client, FieldScope::Organization, &org.custom_fields)?;
+    if !organization_fields.is_empty() {
+        org.attributes.insert(
+            "organization_fields".into(),
+            Value::Object(organization_fields),
+        );
+    }
     let organization_id = organizations::upsert(client, &org)?;
     let Some(person) = person else {
         client.debug("group without userId: organization only", &[]);

@@ -41,8 +41,12 @@ struct Plan {
 }
 
 pub fn handle(client: &mut Client, config: &Config, event: &Event) -> Result<(), Error> {
-    let plan = plan(client, config, event)?;
-    ensure_defined(client, FieldScope::User, &plan.custom_fields)?;
+    let mut plan = plan(client, config, event)?;
+    let user_fields = ensure_defined(client, FieldScope::User, &plan.custom_fields)?;
+    if !user_fields.is_empty() {
+        plan.user
+            .insert("user_fields".into(), Value::Object(user_fields));
+    }
     let user = users::create_or_update(client, plan.user)?;
     let user_id = user
         .get("id")
@@ -91,10 +95,8 @@ fn plan(client: &Client, config: &Config, event: &Event) -> Result<Plan, Error> 
     if let Some(user_id) = &event.user_id {
         user.insert("external_id".into(), user_id.clone().into());
     }
+    // Set as `user_fields` once resolved to field keys (`ensure_defined`).
     let custom_fields = custom_field_values(client, &traits, RESERVED);
-    if !custom_fields.is_empty() {
-        user.insert("user_fields".into(), Value::Object(custom_fields.clone()));
-    }
     users::add_verification_flags(config, &mut user);
 
     let primary_email =

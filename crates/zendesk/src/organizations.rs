@@ -54,13 +54,8 @@ impl Organization {
         if let Some(deleted) = traits::flag(org_traits, "deleted")? {
             attributes.insert("deleted".into(), deleted.into());
         }
+        // Set as `organization_fields` once resolved to field keys (`ensure_defined`).
         let custom_fields = custom_field_values(client, org_traits, RESERVED);
-        if !custom_fields.is_empty() {
-            attributes.insert(
-                "organization_fields".into(),
-                Value::Object(custom_fields.clone()),
-            );
-        }
         Ok(Organization {
             external_id: group_id.map(str::to_string),
             name: traits::text(org_traits, "name")?,
@@ -266,12 +261,16 @@ mod tests {
             json!({"name": "Acme", "domainNames": "acme.com", "tags": ["a", "b"],
             "url": "https://acme.com", "deleted": false, "planName": "pro", "id": "x", "address": {"c": 1}}),
         );
+        // Custom fields stay under their trait names until `fields::ensure_defined` resolves them.
+        assert_eq!(
+            Value::Object(org.custom_fields.clone()),
+            json!({"planName": "pro"})
+        );
         assert_eq!(upsert(&mut client, &org).unwrap(), 5001);
         assert_eq!(
             host.body(0),
             json!({"organization": {"name": "Acme", "external_id": "g1",
-            "domain_names": ["acme.com"], "tags": ["a", "b"], "url": "https://acme.com", "deleted": false,
-            "organization_fields": {"plan_name": "pro"}}})
+            "domain_names": ["acme.com"], "tags": ["a", "b"], "url": "https://acme.com", "deleted": false}})
         );
         assert_eq!(host.cached("org:ext:g1").as_deref(), Some("5001"));
         // Only the id known: the cached organization needs no call.

@@ -20,7 +20,7 @@ pub const SETTINGS_SCHEMA: &str = r#"{
     "removeUsersFromOrganizations": {"type": "boolean", "default": false, "description": "Segment's name for `removeUsersFromOrganization`."},
     "updatePrimaryEmail": {"type": "boolean", "default": false, "description": "On identify, make `traits.email` the user's primary email (the old one stays as secondary). A `primaryEmail` trait does this even when off."},
     "searchByExternalId": {"type": "boolean", "default": false, "description": "RudderStack's historical key for `updatePrimaryEmail`."},
-    "sourceName": {"type": "string", "default": "cdp", "not": {"pattern": "^\\s*[Zz][Ee][Nn][Dd][Ee][Ss][Kk]\\s*$"}, "description": "The `source` of track events in Zendesk's Events API; `zendesk` is reserved by Zendesk."},
+    "sourceName": {"type": "string", "default": "Rudder", "not": {"pattern": "^\\s*[Zz][Ee][Nn][Dd][Ee][Ss][Kk]\\s*$"}, "description": "The `source` of track events in Zendesk's Events API; `zendesk` is reserved by Zendesk."},
     "events": {"type": "array", "items": {"type": "string"}, "default": [], "description": "Allow-list of track event names sent to the Events API; empty sends all. Ticket events are not affected."},
     "ticketCreatedEvent": {"type": "string", "default": "Ticket Created", "description": "Track event name that creates a ticket."},
     "ticketUpdatedEvent": {"type": "string", "default": "Ticket Updated", "description": "Track event name that updates a ticket."},
@@ -51,6 +51,6 @@ mod tests {
             );
         }
         assert_eq!(properties.len(), KNOWN_KEYS.len());
-        assert_eq!(properties["sourceName"]["default"], "cdp");
+        assert_eq!(properties["sourceName"]["default"], "Rudder");
     }
 }

@@ -77,7 +77,7 @@ fn profile_type_is_constant_across_event_names() {
         let body = host.body(i);
         assert_eq!(
             body["profile"],
-            json!({"source": "cdp", "type": "user",
+            json!({"source": "Rudder", "type": "user",
             "identifiers": [{"type": "external_id", "value": "u1"}]})
         );
         assert_eq!(body["event"]["type"], format!("Event {i}"));
