@@ -1,32 +1,50 @@
 //! The settings JSON Schema (draft 2020-12) that `describe` publishes.
 
-pub const SETTINGS_SCHEMA: &str = r#"{
+pub const SETTINGS_SCHEMA: &str = r##"{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "Zendesk destination settings",
+  "description": "Every key may be null; a blank string counts as missing. tests/schema_agrees.rs checks that this schema and validate-config accept the same configs.",
   "type": "object",
   "additionalProperties": true,
-  "anyOf": [{"required": ["subdomain"]}, {"required": ["domain"]}],
+  "$defs": {
+    "blank": {"anyOf": [{"type": "null"}, {"type": "string", "pattern": "^\\s*$"}]},
+    "filled": {"type": "string", "pattern": "\\S"},
+    "zendeskSubdomain": {"type": "string", "pattern": "^\\s*(?:[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9][A-Za-z0-9-]*(?:\\.[Zz][Ee][Nn][Dd][Ee][Ss][Kk]\\.[Cc][Oo][Mm])?(?:/.*)?|[A-Za-z0-9][A-Za-z0-9-]*(?:\\.[Zz][Ee][Nn][Dd][Ee][Ss][Kk]\\.[Cc][Oo][Mm])?/?)\\s*$"}
+  },
+  "allOf": [
+    {"anyOf": [
+      {"required": ["subdomain"], "properties": {"subdomain": {"$ref": "#/$defs/zendeskSubdomain"}}},
+      {"required": ["domain"], "properties": {"subdomain": {"$ref": "#/$defs/blank"}, "domain": {"$ref": "#/$defs/zendeskSubdomain"}}}
+    ]},
+    {"anyOf": [
+      {"required": ["email", "apiToken"], "properties": {"email": {"$ref": "#/$defs/filled"}, "apiToken": {"$ref": "#/$defs/filled"}}},
+      {"required": ["oauthToken"], "properties": {"oauthToken": {"$ref": "#/$defs/filled"}}},
+      {"required": ["accessToken"], "properties": {"accessToken": {"$ref": "#/$defs/filled"}}}
+    ]},
+    {"if": {"required": ["oauthToken"], "properties": {"oauthToken": {"$ref": "#/$defs/filled"}}},
+     "else": {"properties": {"accessToken": {"type": ["string", "null"]}}}}
+  ],
   "properties": {
-    "subdomain": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9-]*$", "description": "Your Zendesk subdomain: `acme` for acme.zendesk.com (a pasted acme.zendesk.com or https://acme.zendesk.com is accepted)."},
-    "domain": {"type": "string", "description": "RudderStack's name for `subdomain`."},
-    "email": {"type": "string", "description": "Email of the Zendesk admin or agent the API token belongs to (with `apiToken`: Basic `email/token:apiToken`)."},
-    "apiToken": {"type": "string", "writeOnly": true, "description": "Zendesk API token (secret)."},
-    "oauthToken": {"type": "string", "writeOnly": true, "description": "OAuth access token (secret), sent as `Bearer`; used when email + apiToken are not set."},
-    "accessToken": {"type": "string", "writeOnly": true, "description": "Alias of `oauthToken`."},
-    "createUsersAsVerified": {"type": "boolean", "default": false, "description": "Create and update users as verified (sends `verified: true`; `false` is never sent)."},
-    "skipVerifyEmail": {"type": "boolean", "default": false, "description": "Do not send Zendesk's verification email to created users and added email identities."},
-    "sendGroupCallsWithoutUserId": {"type": "boolean", "default": false, "description": "Accept group calls without a userId: the organization is upserted and no user is associated."},
-    "removeUsersFromOrganization": {"type": "boolean", "default": false, "description": "On identify, remove the user from the organization `company.id` when `company.remove` is true (RudderStack key)."},
-    "removeUsersFromOrganizations": {"type": "boolean", "default": false, "description": "Segment's name for `removeUsersFromOrganization`."},
-    "updatePrimaryEmail": {"type": "boolean", "default": false, "description": "On identify, make `traits.email` the user's primary email (the old one stays as secondary). A `primaryEmail` trait does this even when off."},
-    "searchByExternalId": {"type": "boolean", "default": false, "description": "RudderStack's historical key for `updatePrimaryEmail`."},
-    "sourceName": {"type": "string", "default": "Rudder", "not": {"pattern": "^\\s*[Zz][Ee][Nn][Dd][Ee][Ss][Kk]\\s*$"}, "description": "The `source` of track events in Zendesk's Events API; `zendesk` is reserved by Zendesk."},
-    "events": {"type": "array", "items": {"type": "string"}, "default": [], "description": "Allow-list of track event names sent to the Events API; empty sends all. Ticket events are not affected."},
-    "ticketCreatedEvent": {"type": "string", "default": "Ticket Created", "description": "Track event name that creates a ticket."},
-    "ticketUpdatedEvent": {"type": "string", "default": "Ticket Updated", "description": "Track event name that updates a ticket."},
-    "skipUnchangedWithinSeconds": {"type": "integer", "minimum": 0, "maximum": 86400, "default": 0, "description": "Skip an identify or group identical to one delivered less than this many seconds ago (SDKs often repeat identify on every page). 0 writes every event."}
+    "subdomain": {"type": ["string", "null"], "description": "Your Zendesk subdomain: `acme` for acme.zendesk.com (a pasted acme.zendesk.com or https://acme.zendesk.com/agent is accepted)."},
+    "domain": {"type": ["string", "null"], "description": "RudderStack's name for `subdomain` (used when `subdomain` is not set)."},
+    "email": {"type": ["string", "null"], "description": "Email of the Zendesk admin or agent the API token belongs to (with `apiToken`: Basic `email/token:apiToken`)."},
+    "apiToken": {"type": ["string", "null"], "writeOnly": true, "description": "Zendesk API token (secret)."},
+    "oauthToken": {"type": ["string", "null"], "writeOnly": true, "description": "OAuth access token (secret), sent as `Bearer`; used when email + apiToken are not set."},
+    "accessToken": {"writeOnly": true, "description": "Alias of `oauthToken`: a string or null, ignored (whatever it holds) when `oauthToken` is set."},
+    "createUsersAsVerified": {"type": ["boolean", "null"], "default": false, "description": "Create and update users as verified (sends `verified: true`; `false` is never sent)."},
+    "skipVerifyEmail": {"type": ["boolean", "null"], "default": false, "description": "Do not send Zendesk's verification email to created users and added email identities."},
+    "sendGroupCallsWithoutUserId": {"type": ["boolean", "null"], "default": false, "description": "Accept group calls without a userId: the organization is upserted and no user is associated."},
+    "removeUsersFromOrganization": {"type": ["boolean", "null"], "default": false, "description": "On identify, remove the user from the organization `company.id` when `company.remove` is true (RudderStack key)."},
+    "removeUsersFromOrganizations": {"type": ["boolean", "null"], "default": false, "description": "Segment's name for `removeUsersFromOrganization`."},
+    "updatePrimaryEmail": {"type": ["boolean", "null"], "default": false, "description": "On identify, make `traits.email` the user's primary email (the old one stays as secondary). A `primaryEmail` trait does this even when off."},
+    "searchByExternalId": {"type": ["boolean", "null"], "default": false, "description": "RudderStack's historical key for `updatePrimaryEmail`."},
+    "sourceName": {"type": ["string", "null"], "default": "Rudder", "not": {"type": "string", "pattern": "^\\s*[Zz][Ee][Nn][Dd][Ee][Ss][Kk]\\s*$"}, "description": "The `source` of track events in Zendesk's Events API (RudderStack's default); `zendesk` is reserved by Zendesk."},
+    "events": {"type": ["array", "null"], "items": {"type": "string"}, "default": [], "description": "Allow-list of track event names sent to the Events API; empty sends all. Ticket events are not affected."},
+    "ticketCreatedEvent": {"type": ["string", "null"], "default": "Ticket Created", "description": "Track event name that creates a ticket."},
+    "ticketUpdatedEvent": {"type": ["string", "null"], "default": "Ticket Updated", "description": "Track event name that updates a ticket."},
+    "skipUnchangedWithinSeconds": {"type": ["integer", "null"], "minimum": 0, "maximum": 86400, "default": 0, "description": "Skip an identify or group identical to one delivered less than this many seconds ago (SDKs often repeat identify on every page). 0 writes every event."}
   }
-}"#;
+}"##;
 
 #[cfg(test)]
 mod tests {
@@ -44,7 +62,13 @@ mod tests {
         let properties = schema["properties"].as_object().unwrap();
         for key in KNOWN_KEYS {
             let property = &properties[*key];
-            assert!(property["type"].is_string(), "{key} has no type");
+            // `accessToken` is typed by the `if`/`else` above: ignored next to an `oauthToken`.
+            assert!(
+                property["type"].is_string()
+                    || property["type"].is_array()
+                    || *key == "accessToken",
+                "{key} has no type"
+            );
             assert!(
                 property["description"].is_string(),
                 "{key} has no description"
