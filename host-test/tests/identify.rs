@@ -186,6 +186,35 @@ fn existing_fields_are_reused_before_a_snake_case_one_is_created() {
 }
 
 #[test]
+fn a_segment_engage_audience_trait_becomes_a_checkbox_user_field() {
+    // Segment Engage syncs an audience as an identify whose traits carry the audience key as a
+    // boolean: true on entering, false on leaving.
+    let s = Scenario::new();
+    let entered = s.deliver(json!({
+        "type": "identify", "userId": "u-1",
+        "traits": {"name": "Ann", "email": "ann@example.com", "high_value_users": true},
+        "context": {"personas": {"computation_key": "high_value_users", "computation_class": "audience"}}
+    }));
+    assert_eq!(
+        entered.body("POST", "/api/v2/user_fields"),
+        &json!({"user_field": {"key": "high_value_users", "title": "High Value Users", "type": "checkbox"}})
+    );
+    assert_eq!(
+        s.state().user_by_external_id("u-1")["user_fields"],
+        json!({"high_value_users": true})
+    );
+    let left = s.deliver(identify(
+        "u-1",
+        json!({"name": "Ann", "email": "ann@example.com", "high_value_users": false}),
+    ));
+    assert_eq!(left.calls(), ["POST /api/v2/users/create_or_update"]);
+    assert_eq!(
+        s.state().user_by_external_id("u-1")["user_fields"],
+        json!({"high_value_users": false})
+    );
+}
+
+#[test]
 fn camel_snake_spaced_and_dashed_trait_names_land_on_one_snake_case_field() {
     let s = Scenario::new();
     let spellings = [
