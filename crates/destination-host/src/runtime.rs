@@ -112,11 +112,11 @@ impl Runtime {
         plugin: &Plugin,
         tenant: &Tenant,
     ) -> Result<ConfigFacts, CallError> {
-        let redactor = Redactor::new(&tenant.config, []);
         self.run_validate(plugin, tenant)
             .map(Option::unwrap_or_default)
             .map_err(|mut error| {
-                error.scrub(&redactor);
+                // Built only for an error: the matcher costs more than the call itself.
+                error.scrub(&Redactor::new(&tenant.config, []));
                 error
             })
     }
@@ -156,7 +156,6 @@ impl Runtime {
         if let Some(prepared) = tenant.prepared_for(plugin.id()) {
             return Ok(prepared);
         }
-        let config_redactor = Redactor::new(&tenant.config, []);
         let (validation, facts) = match self.run_validate(plugin, tenant) {
             Ok(Some(facts)) => (Ok(()), facts),
             // A 0.1.0 plugin reports nothing: the templates are filled from the config's own
@@ -171,7 +170,7 @@ impl Runtime {
             Err(CallError::Guest(error)) => (Err(error), ConfigFacts::default()),
             // A trap says nothing about the config: report it, and ask again next time.
             Err(mut error) => {
-                error.scrub(&config_redactor);
+                error.scrub(&Redactor::new(&tenant.config, []));
                 return Err(error);
             }
         };
