@@ -105,20 +105,19 @@ impl Runtime {
         report
     }
 
-    /// Runs `validate-config(config)` for `tenant` in a fresh sandbox (no network). The facts
-    /// are empty for a `0.1.0` plugin.
+    /// `validate-config(config)` for `tenant` (no network): the facts the plugin reported, empty
+    /// for a `0.1.0` plugin. Runs the sandbox once per tenant and plugin version; later calls,
+    /// and the tenant's transforms, reuse the answer.
     pub fn validate_config(
         &self,
         plugin: &Plugin,
         tenant: &Tenant,
     ) -> Result<ConfigFacts, CallError> {
-        self.run_validate(plugin, tenant)
-            .map(Option::unwrap_or_default)
-            .map_err(|mut error| {
-                // Built only for an error: the matcher costs more than the call itself.
-                error.scrub(&Redactor::new(&tenant.config, []));
-                error
-            })
+        let prepared = self.prepare(plugin, tenant)?;
+        match &prepared.validation {
+            Ok(()) => Ok(prepared.reported.clone().unwrap_or_default()),
+            Err(error) => Err(CallError::Guest(error.clone())),
+        }
     }
 
     /// The outbound origins `tenant` may reach under `plugin`.
@@ -156,7 +155,8 @@ impl Runtime {
         if let Some(prepared) = tenant.prepared_for(plugin.id()) {
             return Ok(prepared);
         }
-        let (validation, facts) = match self.run_validate(plugin, tenant) {
+        let reported = self.run_validate(plugin, tenant);
+        let (validation, facts) = match reported.clone() {
             Ok(Some(facts)) => (Ok(()), facts),
             // A 0.1.0 plugin reports nothing: the templates are filled from the config's own
             // top-level strings (still one DNS label each, so nothing widens).
@@ -185,6 +185,7 @@ impl Runtime {
         tracing::debug!(tenant = %tenant.id, origins = ?policy.origins(), "tenant prepared");
         let prepared = Arc::new(Prepared {
             plugin_id: plugin.id(),
+            reported: reported.ok().flatten(),
             validation,
             policy: Arc::new(policy),
             redactor,

@@ -7,7 +7,7 @@ use crate::cache::TenantCache;
 use crate::limits::Limits;
 use crate::policy::{OriginTemplate, OutboundPolicy};
 use crate::redact::Redactor;
-use crate::report::GuestError;
+use crate::report::{ConfigFacts, GuestError};
 use crate::transport::Transport;
 
 /// One destination config of one customer. Cheap to clone; clones share the cache.
@@ -27,6 +27,8 @@ pub struct Tenant {
 /// and redaction derived from it.
 pub(crate) struct Prepared {
     pub plugin_id: u64,
+    /// The facts the plugin reported (`None` for a 0.1.0 plugin or a refused config).
+    pub reported: Option<ConfigFacts>,
     pub validation: Result<(), GuestError>,
     pub policy: Arc<OutboundPolicy>,
     pub redactor: Redactor,
