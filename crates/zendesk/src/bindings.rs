@@ -82,6 +82,35 @@ impl wit::Guest for Component {
         }
     }
 
+    fn list_fields(config: String, object: wit::ObjectType) -> Result<Vec<wit::FieldInfo>, wit::Error> {
+        let object = match object {
+            wit::ObjectType::Users => crate::ObjectType::Users,
+            wit::ObjectType::Organizations => crate::ObjectType::Organizations,
+            wit::ObjectType::Tickets => crate::ObjectType::Tickets,
+        };
+        crate::list_fields(&ComponentHost, &config, object)
+            .map(|fields| {
+                fields
+                    .into_iter()
+                    .map(|f| wit::FieldInfo {
+                        key: f.key,
+                        id: f.id,
+                        title: f.title,
+                        field_type: f.field_type,
+                        options: f
+                            .options
+                            .into_iter()
+                            .map(|(name, value)| wit::FieldOption { name, value })
+                            .collect(),
+                        required: f.required,
+                        active: f.active,
+                        custom: f.custom,
+                    })
+                    .collect()
+            })
+            .map_err(error_to_wit)
+    }
+
     fn validate_config(config: String) -> Result<wit::ConfigFacts, wit::Error> {
         crate::validate_config(&config)
             .map(|facts| wit::ConfigFacts {

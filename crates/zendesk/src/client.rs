@@ -188,6 +188,14 @@ impl<'h> Client<'h> {
         self.log(Level::Debug, message, fields)
     }
 
+    /// The outcome of the message: the calls made, and why it was skipped, if it was.
+    pub fn into_outcome(self, skipped: Option<String>) -> crate::Outcome {
+        crate::Outcome {
+            operations: self.operations,
+            skipped,
+        }
+    }
+
     pub fn into_operations(self) -> Vec<Operation> {
         self.operations
     }

@@ -2,6 +2,7 @@
 //! presence (unknown keys are ignored, empty strings count as missing).
 
 use crate::outcome::{ConfigFacts, Error};
+use crate::sync_config::SyncSettings;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
@@ -25,6 +26,13 @@ pub const KNOWN_KEYS: &[&str] = &[
     "ticketCreatedEvent",
     "ticketUpdatedEvent",
     "skipUnchangedWithinSeconds",
+    "objectType",
+    "syncMode",
+    "fieldMapping",
+    "identifierKey",
+    "audienceKey",
+    "audienceSyncMode",
+    "audienceFieldTag",
 ];
 
 /// The longest `skipUnchangedWithinSeconds` accepted (one day).
@@ -114,6 +122,8 @@ pub struct Config {
     pub ticket_updated_event: String,
     /// Skip an identify or group identical to one delivered this many seconds ago (0 = never).
     pub skip_unchanged_seconds: u32,
+    /// `record` and `audiencelist` events: objects, modes, mapping, audience field.
+    pub sync: SyncSettings,
     tokens: Tokens,
 }
 
@@ -193,6 +203,7 @@ impl Config {
                 .unwrap_or_else(|| "Ticket Updated".into()),
             skip_unchanged_seconds: settings
                 .seconds("skipUnchangedWithinSeconds", MAX_SKIP_UNCHANGED_SECONDS)?,
+            sync: SyncSettings::parse(&settings)?,
             tokens,
         })
     }
@@ -213,10 +224,25 @@ impl Config {
 }
 
 /// Typed access to the config object; `null` and `""` count as missing.
-struct Settings<'a>(&'a Map<String, Value>);
+pub(crate) struct Settings<'a>(&'a Map<String, Value>);
 
 impl Settings<'_> {
-    fn string(&self, key: &str) -> Result<Option<String>, Error> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key)
+    }
+
+    /// One of `choices`, exactly as listed.
+    pub(crate) fn choice(&self, key: &str, choices: &[&'static str]) -> Result<Option<&'static str>, Error> {
+        let Some(value) = self.string(key)? else {
+            return Ok(None);
+        };
+        match choices.iter().find(|choice| **choice == value) {
+            Some(choice) => Ok(Some(choice)),
+            None => Err(wrong_type(key, &format!("one of {}", choices.join(", ")))),
+        }
+    }
+
+    pub(crate) fn string(&self, key: &str) -> Result<Option<String>, Error> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
@@ -265,7 +291,7 @@ impl Settings<'_> {
     }
 }
 
-fn wrong_type(key: &str, expected: &str) -> Error {
+pub(crate) fn wrong_type(key: &str, expected: &str) -> Error {
     Error::InvalidConfig(format!("`{key}` must be {expected}"))
 }
 

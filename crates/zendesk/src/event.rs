@@ -39,41 +39,32 @@ pub struct Event {
     pub zendesk_user_id: Option<u64>,
 }
 
-/// The largest event accepted. Segment caps events at 32 KB and RudderStack at 4 MB; half the
-/// host's default request-body budget (1 MiB) leaves room for the request around the traits.
-pub const MAX_EVENT_BYTES: usize = 512 * 1024;
-
 impl Event {
+    /// Parses an analytics event (identify, group, track) from JSON text; the other message
+    /// types (`record`, `audiencelist`) are refused as unsupported here.
     pub fn parse(text: &str) -> Result<Event, Error> {
-        if text.len() > MAX_EVENT_BYTES {
-            return Err(Error::InvalidEvent(format!(
-                "the event is {} bytes; at most {} KiB are accepted (its Zendesk request would \
-                 exceed what the host sends)",
-                text.len(),
-                MAX_EVENT_BYTES / 1024
-            )));
+        match crate::message::Message::parse(text)? {
+            crate::message::Message::Event(event) => Ok(event),
+            _ => Err(Error::UnsupportedEvent(
+                "not an identify, group or track event".into(),
+            )),
         }
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| Error::InvalidEvent(format!("the event is not valid JSON: {e}")))?;
-        let Value::Object(event) = value else {
-            return Err(Error::InvalidEvent(
-                "the event must be a JSON object".into(),
-            ));
-        };
-        let kind = event_type(&event)?;
-        let context = object(&event, "context")?;
+    }
+
+    pub(crate) fn from_object(kind: EventType, event: &Map<String, Value>) -> Result<Event, Error> {
+        let context = object(event, "context")?;
         Ok(Event {
             kind,
-            user_id: id_string(&event, "userId")?,
-            anonymous_id: id_string(&event, "anonymousId")?,
-            group_id: id_string(&event, "groupId")?,
-            name: string(&event, "event")?,
-            properties: object(&event, "properties")?,
-            traits: object(&event, "traits")?,
+            user_id: id_string(event, "userId")?,
+            anonymous_id: id_string(event, "anonymousId")?,
+            group_id: id_string(event, "groupId")?,
+            name: string(event, "event")?,
+            properties: object(event, "properties")?,
+            traits: object(event, "traits")?,
             context_traits: object(&context, "traits")
                 .map_err(|_| invalid_type("context.traits", "a JSON object"))?,
-            timestamp: string(&event, "timestamp")?.filter(|t| looks_like_rfc3339(t)),
-            message_id: id_string(&event, "messageId")?,
+            timestamp: string(event, "timestamp")?.filter(|t| looks_like_rfc3339(t)),
+            message_id: id_string(event, "messageId")?,
             zendesk_user_id: match context.get("zendesk_user_id") {
                 None | Some(Value::Null) => None,
                 Some(value) => Some(numeric_id(value).ok_or_else(|| {
@@ -93,27 +84,11 @@ impl Event {
     }
 }
 
-fn event_type(event: &Map<String, Value>) -> Result<EventType, Error> {
-    let raw = match string(event, "type")? {
-        Some(t) => t,
-        None => string(event, "action")?
-            .ok_or_else(|| Error::InvalidEvent("the event has no `type`".into()))?,
-    };
-    match raw.to_ascii_lowercase().as_str() {
-        "identify" => Ok(EventType::Identify),
-        "group" => Ok(EventType::Group),
-        "track" => Ok(EventType::Track),
-        other => Err(Error::UnsupportedEvent(format!(
-            "event type `{other}` is not supported by the Zendesk destination (supported: identify, group, track)"
-        ))),
-    }
-}
-
-fn invalid_type(key: &str, expected: &str) -> Error {
+pub(crate) fn invalid_type(key: &str, expected: &str) -> Error {
     Error::InvalidEvent(format!("`{key}` must be {expected}"))
 }
 
-fn string(map: &Map<String, Value>, key: &str) -> Result<Option<String>, Error> {
+pub(crate) fn string(map: &Map<String, Value>, key: &str) -> Result<Option<String>, Error> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
@@ -123,7 +98,7 @@ fn string(map: &Map<String, Value>, key: &str) -> Result<Option<String>, Error> 
 }
 
 /// Ids may be strings or numbers; numbers become their decimal text.
-fn id_string(map: &Map<String, Value>, key: &str) -> Result<Option<String>, Error> {
+pub(crate) fn id_string(map: &Map<String, Value>, key: &str) -> Result<Option<String>, Error> {
     match map.get(key) {
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(Value::String(_)) | Some(Value::Null) | None => string(map, key),
@@ -131,7 +106,7 @@ fn id_string(map: &Map<String, Value>, key: &str) -> Result<Option<String>, Erro
     }
 }
 
-fn object(map: &Map<String, Value>, key: &str) -> Result<Map<String, Value>, Error> {
+pub(crate) fn object(map: &Map<String, Value>, key: &str) -> Result<Map<String, Value>, Error> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(o)) => Ok(o.clone()),
@@ -194,6 +169,7 @@ fn looks_like_rfc3339(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::MAX_EVENT_BYTES;
     use serde_json::json;
 
     fn parse(value: Value) -> Result<Event, Error> {
@@ -249,7 +225,7 @@ mod tests {
             assert_eq!(
                 err,
                 Error::UnsupportedEvent(format!(
-                    "event type `{}` is not supported by the Zendesk destination (supported: identify, group, track)",
+                    "event type `{}` is not supported by the Zendesk destination (supported: identify, group, track, record, audiencelist)",
                     kind.to_ascii_lowercase()
                 ))
             );

@@ -18,7 +18,7 @@ pub enum FieldScope {
 }
 
 impl FieldScope {
-    fn collection(self) -> &'static str {
+    pub fn collection(self) -> &'static str {
         match self {
             FieldScope::User => "user_fields",
             FieldScope::Organization => "organization_fields",
@@ -176,21 +176,14 @@ pub fn ensure_defined(
     }
 
     // The cache is missing or may be stale: list the definitions (all pages).
-    let path = format!("/api/v2/{}?page[size]=100", scope.collection());
-    let mut known: BTreeSet<String> = client
-        .list_all(&path, scope.collection())?
-        .iter()
-        .filter_map(|field| field.get("key").and_then(Value::as_str).map(str::to_string))
-        .collect();
-    remember(client, scope, &known);
-
+    let mut known = list_keys(client, scope)?;
     let mut resolved = Map::new();
     for (name, value) in values {
         let key = match existing_key(&known, name) {
             Some(key) => key.clone(),
             None => {
                 let key = normalize_key(name).expect("custom_field_values keeps usable names");
-                create(client, scope, &key, value)?;
+                create(client, scope, &key, field_type_for(value), None)?;
                 known.insert(key.clone());
                 remember(client, scope, &known);
                 key
@@ -199,6 +192,44 @@ pub fn ensure_defined(
         resolved.insert(key, value.clone());
     }
     Ok(resolved)
+}
+
+/// The key of the checkbox user field named `name` (an audience), reusing an existing field as
+/// [`ensure_defined`] does, or creating it with `tag` so that Zendesk also tags its members.
+pub fn ensure_checkbox(client: &mut Client, name: &str, tag: Option<&str>) -> Result<String, Error> {
+    let scope = FieldScope::User;
+    if let Some(cached) = cached_keys(client, scope)
+        && let Some(key) = existing_key(&cached, name)
+    {
+        return Ok(key.clone());
+    }
+    let mut known = list_keys(client, scope)?;
+    if let Some(key) = existing_key(&known, name) {
+        return Ok(key.clone());
+    }
+    let key = normalize_key(name).ok_or_else(|| {
+        Error::InvalidConfig(format!("{name:?} cannot become a Zendesk field key"))
+    })?;
+    create(client, scope, &key, "checkbox", tag)?;
+    known.insert(key.clone());
+    remember(client, scope, &known);
+    Ok(key)
+}
+
+/// Every field definition of `scope` (all pages).
+pub fn list_definitions(client: &mut Client, scope: FieldScope) -> Result<Vec<Value>, Error> {
+    let path = format!("/api/v2/{}?page[size]=100", scope.collection());
+    client.list_all(&path, scope.collection())
+}
+
+/// The keys of every field definition of `scope`, listed and cached.
+fn list_keys(client: &mut Client, scope: FieldScope) -> Result<BTreeSet<String>, Error> {
+    let known: BTreeSet<String> = list_definitions(client, scope)?
+        .iter()
+        .filter_map(|field| field.get("key").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    remember(client, scope, &known);
+    Ok(known)
 }
 
 /// Every trait under its existing field's key, or `None` when one has no field (yet).
@@ -212,14 +243,26 @@ fn resolve_all(
         .collect()
 }
 
-fn create(client: &mut Client, scope: FieldScope, key: &str, value: &Value) -> Result<(), Error> {
-    let field_type = match value {
+fn field_type_for(value: &Value) -> &'static str {
+    match value {
         Value::Bool(_) => "checkbox",
         Value::Number(_) => "decimal",
         _ => "text",
-    };
-    let body =
-        json!({ scope.item(): {"key": key, "title": title_from_key(key), "type": field_type} });
+    }
+}
+
+fn create(
+    client: &mut Client,
+    scope: FieldScope,
+    key: &str,
+    field_type: &str,
+    tag: Option<&str>,
+) -> Result<(), Error> {
+    let mut field = json!({"key": key, "title": title_from_key(key), "type": field_type});
+    if let Some(tag) = tag {
+        field["tag"] = tag.into();
+    }
+    let body = json!({ scope.item(): field });
     let path = format!("/api/v2/{}", scope.collection());
     let reply = client.send("POST", &path, Some(&body))?;
     match reply.status {

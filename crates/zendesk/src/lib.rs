@@ -3,6 +3,8 @@
 //! Everything here is plain Rust over the [`Host`] trait; `bindings.rs` (wasm32 only) adapts the
 //! component's imports and exports to it.
 
+pub mod audience_list;
+pub mod audiences;
 pub mod classify;
 pub mod client;
 pub mod config;
@@ -12,11 +14,17 @@ pub mod fields;
 pub mod group;
 pub mod host;
 pub mod identify;
+pub mod introspection;
 pub mod memberships;
+pub mod message;
 pub mod organizations;
 pub mod outcome;
 pub mod primary_email;
+pub mod record;
+pub mod records;
 pub mod schema;
+pub mod sync_config;
+pub mod ticket_fields;
 pub mod tickets;
 pub mod track;
 pub mod traits;
@@ -28,12 +36,15 @@ mod bindings;
 mod testing;
 
 pub use host::{FetchError, Host, HttpRequest, HttpResponse, Level};
+pub use introspection::FieldInfo;
 pub use outcome::{ConfigFacts, Description, Error, Operation, Outcome};
+pub use sync_config::ObjectType;
 
 use client::Client;
 use config::Config;
 use dedupe::Fingerprint;
-use event::{Event, EventType};
+use event::EventType;
+use message::Message;
 
 /// The plugin's version. A build may override it (`ZENDESK_PLUGIN_VERSION`) so that two builds of
 /// the same source are told apart, e.g. in hot-swap tests.
@@ -42,11 +53,24 @@ pub const VERSION: &str = match option_env!("ZENDESK_PLUGIN_VERSION") {
     None => env!("CARGO_PKG_VERSION"),
 };
 
-/// Forwards one event (JSON) under one destination config (JSON).
+/// Forwards one message (JSON): an event, a warehouse record or an audience list, under one
+/// destination config (JSON).
 pub fn transform(host: &dyn Host, config: &str, event: &str) -> Result<Outcome, Error> {
     let config_text = config;
     let config = Config::parse(config_text)?;
-    let event = Event::parse(event)?;
+    let event = match Message::parse(event)? {
+        Message::Event(event) => event,
+        Message::Record(record) => {
+            let mut client = Client::new(host, &config);
+            let skipped = records::sync(&mut client, &config, &record)?;
+            return Ok(client.into_outcome(skipped));
+        }
+        Message::Audience(list) => {
+            let mut client = Client::new(host, &config);
+            let skipped = audiences::apply(&mut client, &config, &list)?;
+            return Ok(client.into_outcome(skipped));
+        }
+    };
     let fingerprint = Fingerprint::of(config_text, config.skip_unchanged_seconds, &event);
     if let Some(fingerprint) = fingerprint.as_ref().filter(|f| f.seen(host)) {
         return Ok(Outcome {
@@ -67,10 +91,15 @@ pub fn transform(host: &dyn Host, config: &str, event: &str) -> Result<Outcome, 
     if let Some(fingerprint) = fingerprint {
         fingerprint.remember(host);
     }
-    Ok(Outcome {
-        operations: client.into_operations(),
-        skipped,
-    })
+    Ok(client.into_outcome(skipped))
+}
+
+/// Every field a `record` of `object` can write, for a mapping UI: standard attributes and the
+/// account's custom fields (read from Zendesk's fields APIs, nothing else).
+pub fn list_fields(host: &dyn Host, config: &str, object: ObjectType) -> Result<Vec<FieldInfo>, Error> {
+    let config = Config::parse(config)?;
+    let mut client = Client::new(host, &config);
+    introspection::list_fields(&mut client, object)
 }
 
 /// Name, version, event types and settings schema.
@@ -78,7 +107,7 @@ pub fn describe() -> Description {
     Description {
         name: "zendesk".into(),
         version: VERSION.into(),
-        event_types: vec!["identify".into(), "group".into(), "track".into()],
+        event_types: message::TYPES.iter().map(|t| t.to_string()).collect(),
         settings_schema: schema::SETTINGS_SCHEMA.into(),
     }
 }
@@ -99,7 +128,10 @@ mod tests {
     fn describe_lists_event_types_and_schema() {
         let description = describe();
         assert_eq!(description.name, "zendesk");
-        assert_eq!(description.event_types, vec!["identify", "group", "track"]);
+        assert_eq!(
+            description.event_types,
+            vec!["identify", "group", "track", "record", "audiencelist"]
+        );
         let schema: serde_json::Value = serde_json::from_str(&description.settings_schema).unwrap();
         assert!(schema["properties"]["domain"].is_object());
     }

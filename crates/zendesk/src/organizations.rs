@@ -64,7 +64,7 @@ impl Organization {
         })
     }
 
-    fn body(&self, with_name: bool) -> Value {
+    pub fn body(&self, with_name: bool) -> Value {
         let mut org = self.attributes.clone();
         if let (true, Some(name)) = (with_name, &self.name) {
             org.insert("name".into(), name.clone().into());
@@ -94,7 +94,7 @@ fn upsert_by_external_id(
     org: &Organization,
     external_id: &str,
 ) -> Result<u64, Error> {
-    let cache_key = format!("org:ext:{}", external_id.to_lowercase());
+    let cache_key = external_id_key(external_id);
     // Nothing to write beyond the id itself: a known organization needs no call.
     if org.name.is_none()
         && org.attributes.is_empty()
@@ -229,6 +229,41 @@ fn find_by_name(client: &mut Client, name: &str) -> Result<Option<Value>, Error>
                 .and_then(Value::as_str)
                 .is_some_and(|n| n.trim().eq_ignore_ascii_case(wanted))
         }))
+}
+
+/// The organization with this external id: the cache, then Zendesk's exact search.
+pub fn find_by_external_id(client: &mut Client, external_id: &str) -> Result<Option<u64>, Error> {
+    let cache_key = external_id_key(external_id);
+    if let Some(id) = cached(client, &cache_key) {
+        client.debug("organization id cache hit (external_id)", &[]);
+        return Ok(Some(id));
+    }
+    let path = format!(
+        "/api/v2/organizations/search?external_id={}",
+        encode(external_id)
+    );
+    let found = client
+        .list_all(&path, "organizations")?
+        .iter()
+        .find(|o| {
+            o.get("external_id")
+                .and_then(Value::as_str)
+                .is_some_and(|e| e.eq_ignore_ascii_case(external_id))
+        })
+        .and_then(|o| o.get("id").and_then(Value::as_u64));
+    if let Some(id) = found {
+        client.cache_set(&cache_key, &id.to_string(), ORG_TTL_SECONDS);
+    }
+    Ok(found)
+}
+
+/// Forgets a cached organization id (Zendesk answered 404 for it).
+pub fn forget_external_id(client: &Client, external_id: &str) {
+    client.cache_remove(&external_id_key(external_id));
+}
+
+fn external_id_key(external_id: &str) -> String {
+    format!("org:ext:{}", external_id.to_lowercase())
 }
 
 fn cached(client: &Client, key: &str) -> Option<u64> {

@@ -1,0 +1,118 @@
+//! A warehouse row in RudderStack's reverse-ETL ("VDM v2") shape:
+//! `{"type": "record", "action": "insert"|"update"|"delete", "fields": {...}, "identifiers": {...}}`.
+
+use crate::event::{object, string};
+use crate::outcome::Error;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordAction {
+    /// The row is new in the model.
+    Insert,
+    /// The row changed.
+    Update,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// What the platform saw happen to the row. How it is written is the config's `syncMode`.
+    pub action: RecordAction,
+    /// The row's columns.
+    pub fields: Map<String, Value>,
+    /// The columns that identify the row (e.g. `{"external_id": "u-1"}`); they win over
+    /// `fields` of the same name.
+    pub identifiers: Map<String, Value>,
+}
+
+impl Record {
+    pub(crate) fn from_object(message: &Map<String, Value>) -> Result<Record, Error> {
+        let action = match string(message, "action")?
+            .map(|a| a.to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("insert") => RecordAction::Insert,
+            Some("update") => RecordAction::Update,
+            Some("delete") => {
+                return Err(Error::UnsupportedEvent(
+                    "record action `delete` is not supported: a sync never deletes Zendesk \
+                     users, organizations or tickets (there is no object Mirror mode)"
+                        .into(),
+                ));
+            }
+            Some(other) => {
+                return Err(Error::InvalidEvent(format!(
+                    "record `action` {other:?} is not one of insert, update, delete"
+                )));
+            }
+            None => {
+                return Err(Error::InvalidEvent(
+                    "a record needs an `action` (insert, update or delete)".into(),
+                ));
+            }
+        };
+        let fields = object(message, "fields")?;
+        let identifiers = object(message, "identifiers")?;
+        if fields.is_empty() && identifiers.is_empty() {
+            return Err(Error::InvalidEvent(
+                "the record has no `fields` and no `identifiers`".into(),
+            ));
+        }
+        Ok(Record {
+            action,
+            fields,
+            identifiers,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::message::Message;
+    use crate::outcome::Error;
+    use serde_json::{Value, json};
+
+    fn parse(value: Value) -> Result<Message, Error> {
+        Message::parse(&value.to_string())
+    }
+
+    #[test]
+    fn fields_and_identifiers() {
+        let Message::Record(record) = parse(json!({"type": "record", "action": "Update",
+            "fields": {"name": "Ann", "email": "old@x.com"},
+            "identifiers": {"email": "ann@x.com"}}))
+        .unwrap() else {
+            panic!("not a record");
+        };
+        assert_eq!(record.action, super::RecordAction::Update);
+        assert_eq!(
+            Value::Object(record.fields),
+            json!({"name": "Ann", "email": "old@x.com"})
+        );
+        assert_eq!(
+            Value::Object(record.identifiers),
+            json!({"email": "ann@x.com"})
+        );
+    }
+
+    #[test]
+    fn delete_is_unsupported_and_bad_shapes_are_invalid() {
+        assert!(matches!(
+            parse(json!({"type": "record", "action": "delete", "fields": {"a": 1}})),
+            Err(Error::UnsupportedEvent(m)) if m.contains("delete")
+        ));
+        for (record, expected) in [
+            (json!({"type": "record", "fields": {"a": 1}}), "`action`"),
+            (json!({"type": "record", "action": "merge", "fields": {"a": 1}}), "merge"),
+            (json!({"type": "record", "action": "insert"}), "no `fields`"),
+            (json!({"type": "record", "action": "insert", "fields": [1]}), "`fields`"),
+            (json!({"type": "record", "action": "insert", "fields": {}, "identifiers": "x"}), "`identifiers`"),
+        ] {
+            match parse(record.clone()) {
+                Err(Error::InvalidEvent(message)) => {
+                    assert!(message.contains(expected), "{record}: {message}")
+                }
+                other => panic!("{record}: {other:?}"),
+            }
+        }
+    }
+}

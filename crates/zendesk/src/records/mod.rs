@@ -1,0 +1,108 @@
+//! `record` events: one warehouse row written to a Zendesk user, organization or ticket, as the
+//! config's `syncMode` says. Each object type implements [`Target`]; [`sync`] runs the mode.
+
+mod organizations;
+mod row;
+mod tickets;
+mod users;
+
+use crate::client::Client;
+use crate::config::Config;
+use crate::outcome::Error;
+use crate::record::Record;
+use crate::sync_config::{ObjectType, SyncMode};
+pub use row::{Identifier, Row};
+
+/// What a record's object type does for each mode.
+trait Target {
+    /// `user`, `organization`, `ticket`.
+    fn noun(&self) -> &'static str;
+    /// The Zendesk id of the record `identifier` names, if it exists.
+    fn find(&mut self, client: &mut Client, identifier: &Identifier) -> Result<Option<u64>, Error>;
+    fn create(&mut self, client: &mut Client) -> Result<Created, Error>;
+    fn update(&mut self, client: &mut Client, id: u64) -> Result<Updated, Error>;
+    /// Creates or updates, in as few calls as the object allows.
+    fn upsert(&mut self, client: &mut Client, identifier: &Identifier) -> Result<(), Error>;
+}
+
+enum Created {
+    Done,
+    /// Zendesk says the record already exists (422): the error, should it not be found.
+    Taken(Error),
+}
+
+enum Updated {
+    Done,
+    /// 404: the id (maybe a cached one) names nothing.
+    Gone,
+}
+
+/// Writes `record` per the config; `Some(reason)` when it was skipped ("exists", "not found").
+pub fn sync(client: &mut Client, config: &Config, record: &Record) -> Result<Option<String>, Error> {
+    let sync = &config.sync;
+    let object = sync.object_type.ok_or_else(|| {
+        Error::InvalidConfig(
+            "set `objectType` (users, organizations or tickets) to sync `record` events".into(),
+        )
+    })?;
+    let row = Row::mapped(client, record, &sync.field_mapping);
+    row.require(object)?;
+    let identifier = row.identifier(sync.identifier_key)?;
+    let mut target: Box<dyn Target> = match object {
+        ObjectType::Users => Box::new(users::UserRow::new(client, config, row)?),
+        ObjectType::Organizations => Box::new(organizations::OrganizationRow::new(client, row)?),
+        ObjectType::Tickets => Box::new(tickets::TicketRow::new(row)?),
+    };
+    run(client, sync.sync_mode, target.as_mut(), &identifier)
+}
+
+fn run(
+    client: &mut Client,
+    mode: SyncMode,
+    target: &mut dyn Target,
+    identifier: &Identifier,
+) -> Result<Option<String>, Error> {
+    let noun = target.noun();
+    let exists = |id: u64| {
+        Some(format!(
+            "exists: Zendesk {noun} #{id} has {identifier} (syncMode insert never overwrites)"
+        ))
+    };
+    let not_found = || {
+        Some(format!(
+            "not found: no Zendesk {noun} has {identifier} (syncMode update never creates)"
+        ))
+    };
+    match mode {
+        SyncMode::Upsert => target.upsert(client, identifier).map(|()| None),
+        SyncMode::Insert => {
+            if let Some(id) = target.find(client, identifier)? {
+                return Ok(exists(id));
+            }
+            match target.create(client)? {
+                Created::Done => Ok(None),
+                // Created meanwhile, or by an earlier attempt whose answer was lost.
+                Created::Taken(error) => match target.find(client, identifier)? {
+                    Some(id) => Ok(exists(id)),
+                    None => Err(error),
+                },
+            }
+        }
+        SyncMode::Update => {
+            let Some(id) = target.find(client, identifier)? else {
+                return Ok(not_found());
+            };
+            if let Updated::Done = target.update(client, id)? {
+                return Ok(None);
+            }
+            // A stale cached id: look once more.
+            match target.find(client, identifier)? {
+                Some(fresh) if fresh != id => match target.update(client, fresh)? {
+                    Updated::Done => Ok(None),
+                    Updated::Gone => Ok(not_found()),
+                },
+                _ => Ok(not_found()),
+            }
+        }
+    }
+}

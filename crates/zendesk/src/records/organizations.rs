@@ -1,0 +1,101 @@
+//! Records synced to Zendesk organizations: standard attributes, the rest as organization
+//! fields. Upserts share the group flow's `create_or_update` (and its adoption by name).
+
+use super::{Created, Identifier, Row, Target, Updated};
+use crate::client::Client;
+use crate::fields::{FieldScope, custom_field_values, ensure_defined};
+use crate::organizations::{self, Organization};
+use crate::outcome::Error;
+use serde_json::{Map, Value, json};
+
+pub struct OrganizationRow {
+    org: Organization,
+}
+
+impl OrganizationRow {
+    pub fn new(client: &Client, mut row: Row) -> Result<OrganizationRow, Error> {
+        let name = row.take_text("name")?;
+        let external_id = row.take_text("external_id")?;
+        let mut attributes = Map::new();
+        for key in ["domain_names", "tags"] {
+            if let Some(list) = row.take_list(key)? {
+                attributes.insert(key.into(), json!(list));
+            }
+        }
+        for key in ["details", "notes", "url"] {
+            if let Some(value) = row.take_text(key)? {
+                attributes.insert(key.into(), value.into());
+            }
+        }
+        row.take_id("id")?;
+        let custom_fields = custom_field_values(client, &row.into_rest(), &[]);
+        Ok(OrganizationRow {
+            org: Organization {
+                external_id,
+                name,
+                attributes,
+                custom_fields,
+            },
+        })
+    }
+
+    /// The organization with its custom fields defined and resolved to their keys.
+    fn resolved(&self, client: &mut Client) -> Result<Organization, Error> {
+        let mut org = self.org.clone();
+        let fields = ensure_defined(client, FieldScope::Organization, &org.custom_fields)?;
+        if !fields.is_empty() {
+            org.attributes
+                .insert("organization_fields".into(), Value::Object(fields));
+        }
+        Ok(org)
+    }
+}
+
+impl Target for OrganizationRow {
+    fn noun(&self) -> &'static str {
+        "organization"
+    }
+
+    fn find(&mut self, client: &mut Client, identifier: &Identifier) -> Result<Option<u64>, Error> {
+        match identifier {
+            Identifier::Id(id) => Ok(Some(*id)),
+            Identifier::ExternalId(external_id) => organizations::find_by_external_id(client, external_id),
+            Identifier::Email(_) => Err(Error::InvalidConfig(
+                "`identifierKey` `email` identifies users only".into(),
+            )),
+        }
+    }
+
+    fn create(&mut self, client: &mut Client) -> Result<Created, Error> {
+        let org = self.resolved(client)?;
+        let reply = client.send("POST", "/api/v2/organizations", Some(&org.body(true)))?;
+        if reply.is_success() {
+            return Ok(Created::Done);
+        }
+        if reply.is_duplicate() {
+            return Ok(Created::Taken(reply.into_error()));
+        }
+        Err(reply.into_error())
+    }
+
+    fn update(&mut self, client: &mut Client, id: u64) -> Result<Updated, Error> {
+        let org = self.resolved(client)?;
+        let path = format!("/api/v2/organizations/{id}");
+        let reply = client.send("PUT", &path, Some(&org.body(true)))?;
+        match reply.status {
+            200..=299 => Ok(Updated::Done),
+            404 => {
+                if let Some(external_id) = &self.org.external_id {
+                    organizations::forget_external_id(client, external_id);
+                }
+                Ok(Updated::Gone)
+            }
+            _ => Err(reply.into_error()),
+        }
+    }
+
+    fn upsert(&mut self, client: &mut Client, _identifier: &Identifier) -> Result<(), Error> {
+        let org = self.resolved(client)?;
+        organizations::upsert(client, &org).map(|_| ())
+    }
+}

@@ -1,0 +1,168 @@
+//! A record's columns under their Zendesk field names (after `fieldMapping`), with typed reads
+//! that name the column, the required-field check, and the identifier.
+
+use crate::client::Client;
+use crate::event::numeric_id;
+use crate::outcome::Error;
+use crate::record::Record;
+use crate::sync_config::{IdentifierKey, ObjectType};
+use crate::traits;
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// What names the record in Zendesk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identifier {
+    ExternalId(String),
+    Email(String),
+    Id(u64),
+}
+
+impl fmt::Display for Identifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Identifier::ExternalId(value) => write!(f, "external_id {value:?}"),
+            Identifier::Email(value) => write!(f, "email {value:?}"),
+            Identifier::Id(value) => write!(f, "id {value}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row(Map<String, Value>);
+
+impl Row {
+    /// The record's columns under their Zendesk names. Without a mapping every column is a
+    /// Zendesk name already (RudderStack's VDM v2 maps them); with one, only the mapped columns
+    /// and the identifiers are written, so a warehouse's bookkeeping columns never become
+    /// Zendesk fields. Null values are left out: a sync never clears a field.
+    pub fn mapped(client: &Client, record: &Record, mapping: &[(String, String)]) -> Row {
+        let target = |column: &String| {
+            mapping
+                .iter()
+                .find(|(from, _)| from == column)
+                .map(|(_, to)| to.clone())
+        };
+        let mut row = Map::new();
+        let mut left_out = Vec::new();
+        for (column, value) in &record.fields {
+            match target(column) {
+                Some(to) => {
+                    row.insert(to, value.clone());
+                }
+                None if mapping.is_empty() => {
+                    row.insert(column.clone(), value.clone());
+                }
+                None => left_out.push(column.as_str()),
+            }
+        }
+        for (column, value) in &record.identifiers {
+            row.insert(target(column).unwrap_or_else(|| column.clone()), value.clone());
+        }
+        if !left_out.is_empty() {
+            client.debug(
+                "record columns not in fieldMapping: not written",
+                &[("columns", &left_out.join(", "))],
+            );
+        }
+        row.retain(|_, value| !value.is_null());
+        Row(row)
+    }
+
+    /// The seed's required fields: users name and email, organizations name, tickets subject
+    /// and description.
+    pub fn require(&self, object: ObjectType) -> Result<(), Error> {
+        let required: &[&str] = match object {
+            ObjectType::Users => &["name", "email"],
+            ObjectType::Organizations => &["name"],
+            ObjectType::Tickets => &["subject", "description"],
+        };
+        let missing: Vec<&str> = required
+            .iter()
+            .copied()
+            .filter(|key| !matches!(self.0.get(*key), Some(Value::String(s)) if !s.trim().is_empty()))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(Error::InvalidEvent(format!(
+            "the record lacks {}: {} records need {} (map a column to each in `fieldMapping`)",
+            missing
+                .iter()
+                .map(|key| format!("`{key}`"))
+                .collect::<Vec<_>>()
+                .join(" and "),
+            object.name(),
+            required.join(" and ")
+        )))
+    }
+
+    pub fn identifier(&self, key: IdentifierKey) -> Result<Identifier, Error> {
+        let missing = || {
+            Error::InvalidEvent(format!(
+                "the record has no `{}`, its identifierKey",
+                key.name()
+            ))
+        };
+        let text = || traits::text(&self.0, key.name())?.ok_or_else(missing);
+        match key {
+            IdentifierKey::ExternalId => text().map(Identifier::ExternalId),
+            IdentifierKey::Email => text().map(Identifier::Email),
+            IdentifierKey::Id => {
+                let value = self.0.get("id").ok_or_else(missing)?;
+                numeric_id(value).map(Identifier::Id).ok_or_else(|| {
+                    Error::InvalidEvent("the record's `id` must be a Zendesk id (a number)".into())
+                })
+            }
+        }
+    }
+
+    /// Removes and returns a text column (strings, or numbers as their decimal text).
+    pub fn take_text(&mut self, key: &str) -> Result<Option<String>, Error> {
+        let value = traits::text(&self.0, key).map_err(|_| wrong(key, "a string"))?;
+        self.0.remove(key);
+        Ok(value)
+    }
+
+    /// Removes and returns a list column: a list of strings, or one comma-separated string.
+    pub fn take_list(&mut self, key: &str) -> Result<Option<Vec<String>>, Error> {
+        let list = match self.0.remove(key) {
+            None => None,
+            Some(Value::String(s)) => Some(
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            ),
+            Some(Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .map(|item| item.as_str().map(|s| s.trim().to_string()))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| wrong(key, "a list of strings"))?,
+            ),
+            Some(_) => return Err(wrong(key, "a list of strings")),
+        };
+        Ok(list)
+    }
+
+    /// Removes and returns a Zendesk id column.
+    pub fn take_id(&mut self, key: &str) -> Result<Option<u64>, Error> {
+        match self.0.remove(key) {
+            None => Ok(None),
+            Some(value) => numeric_id(&value)
+                .map(Some)
+                .ok_or_else(|| wrong(key, "a Zendesk id (a number)")),
+        }
+    }
+
+    /// Whatever is left: the custom field columns.
+    pub fn into_rest(self) -> Map<String, Value> {
+        self.0
+    }
+}
+
+fn wrong(key: &str, expected: &str) -> Error {
+    Error::InvalidEvent(format!("the record's `{key}` must be {expected}"))
+}

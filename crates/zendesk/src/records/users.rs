@@ -1,0 +1,116 @@
+//! Records synced to Zendesk users: standard attributes, the rest as user fields.
+
+use super::{Created, Identifier, Row, Target, Updated};
+use crate::client::Client;
+use crate::config::Config;
+use crate::fields::{FieldScope, custom_field_values, ensure_defined};
+use crate::outcome::Error;
+use crate::users::{self, Person};
+use serde_json::{Map, Value, json};
+
+pub struct UserRow<'c> {
+    config: &'c Config,
+    /// Standard attributes (name, email, external_id, phone, time_zone, organization_id).
+    user: Map<String, Value>,
+    /// Custom field values by column name, resolved to field keys before a write.
+    custom: Map<String, Value>,
+}
+
+impl<'c> UserRow<'c> {
+    pub fn new(client: &Client, config: &'c Config, mut row: Row) -> Result<UserRow<'c>, Error> {
+        let mut user = Map::new();
+        for key in ["name", "email", "external_id", "phone", "time_zone"] {
+            if let Some(value) = row.take_text(key)? {
+                user.insert(key.into(), value.into());
+            }
+        }
+        if let Some(organization_id) = row.take_id("organization_id")? {
+            user.insert("organization_id".into(), organization_id.into());
+        }
+        // The Zendesk id identifies; it is never written.
+        row.take_id("id")?;
+        let custom = custom_field_values(client, &row.into_rest(), &[]);
+        Ok(UserRow {
+            config,
+            user,
+            custom,
+        })
+    }
+
+    /// The `user` object to send, with its custom fields defined first.
+    fn body(&self, client: &mut Client, creating: bool) -> Result<Map<String, Value>, Error> {
+        let mut user = self.user.clone();
+        let fields = ensure_defined(client, FieldScope::User, &self.custom)?;
+        if !fields.is_empty() {
+            user.insert("user_fields".into(), Value::Object(fields));
+        }
+        if creating {
+            users::add_verification_flags(self.config, &mut user);
+        }
+        Ok(user)
+    }
+}
+
+fn person(identifier: &Identifier) -> Person {
+    match identifier {
+        Identifier::ExternalId(external_id) => Person {
+            external_id: Some(external_id.clone()),
+            ..Person::default()
+        },
+        Identifier::Email(email) => Person {
+            email: Some(email.clone()),
+            ..Person::default()
+        },
+        Identifier::Id(_) => Person::default(),
+    }
+}
+
+impl Target for UserRow<'_> {
+    fn noun(&self) -> &'static str {
+        "user"
+    }
+
+    fn find(&mut self, client: &mut Client, identifier: &Identifier) -> Result<Option<u64>, Error> {
+        if let Identifier::Id(id) = identifier {
+            return Ok(Some(*id));
+        }
+        Ok(users::find(client, &person(identifier), true)?.map(|found| found.id))
+    }
+
+    fn create(&mut self, client: &mut Client) -> Result<Created, Error> {
+        let user = self.body(client, true)?;
+        let reply = client.send("POST", "/api/v2/users", Some(&json!({ "user": user })))?;
+        if reply.is_success() {
+            return Ok(Created::Done);
+        }
+        if reply.is_duplicate() {
+            return Ok(Created::Taken(reply.into_error()));
+        }
+        Err(reply.into_error())
+    }
+
+    fn update(&mut self, client: &mut Client, id: u64) -> Result<Updated, Error> {
+        let user = self.body(client, false)?;
+        let path = format!("/api/v2/users/{id}");
+        let reply = client.send("PUT", &path, Some(&json!({ "user": user })))?;
+        match reply.status {
+            200..=299 => Ok(Updated::Done),
+            404 => {
+                let person = Person {
+                    external_id: self.user.get("external_id").and_then(Value::as_str).map(str::to_string),
+                    email: self.user.get("email").and_then(Value::as_str).map(str::to_string),
+                    name: None,
+                };
+                users::forget(client, &person);
+                Ok(Updated::Gone)
+            }
+            _ => Err(reply.into_error()),
+        }
+    }
+
+    /// One `create_or_update`: Zendesk matches by external_id, then by email.
+    fn upsert(&mut self, client: &mut Client, _identifier: &Identifier) -> Result<(), Error> {
+        let user = self.body(client, true)?;
+        users::create_or_update(client, user).map(|_| ())
+    }
+}

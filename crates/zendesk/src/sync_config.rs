@@ -1,0 +1,212 @@
+//! The warehouse-sync settings: what `record` rows are and how they are written, and how
+//! audiences land on a checkbox user field. Parsed with the rest of the config.
+
+use crate::config::{Settings, wrong_type};
+use crate::fields::normalize_key;
+use crate::outcome::Error;
+use serde_json::Value;
+
+/// The Zendesk object a model's rows are synced to (`objectType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectType {
+    Users,
+    Organizations,
+    Tickets,
+}
+
+impl ObjectType {
+    pub fn parse(text: &str) -> Option<ObjectType> {
+        match text {
+            "users" => Some(ObjectType::Users),
+            "organizations" => Some(ObjectType::Organizations),
+            "tickets" => Some(ObjectType::Tickets),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ObjectType::Users => "users",
+            ObjectType::Organizations => "organizations",
+            ObjectType::Tickets => "tickets",
+        }
+    }
+}
+
+/// How a record is written (`syncMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// Create or update.
+    Upsert,
+    /// Create only; an existing record is skipped ("exists").
+    Insert,
+    /// Update only; a missing record is skipped ("not found").
+    Update,
+}
+
+/// What identifies a record in Zendesk (`identifierKey`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentifierKey {
+    ExternalId,
+    /// Users only.
+    Email,
+    /// The Zendesk id: `syncMode: update` only (an upsert cannot create a record with that id).
+    Id,
+}
+
+impl IdentifierKey {
+    pub fn name(self) -> &'static str {
+        match self {
+            IdentifierKey::ExternalId => "external_id",
+            IdentifierKey::Email => "email",
+            IdentifierKey::Id => "id",
+        }
+    }
+}
+
+/// How an audience's lists change its checkbox field (`audienceSyncMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudienceSyncMode {
+    /// `add` entries: field true. `remove` entries are left alone.
+    Add,
+    /// `add` entries (the audience's members) : field false. `remove` entries are left alone.
+    Remove,
+    /// What the platform computed: `add` true, `remove` false (the default).
+    Mirror,
+    /// Add, and missing users are created.
+    Upsert,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncSettings {
+    /// `None`: this config does not take `record` events.
+    pub object_type: Option<ObjectType>,
+    pub sync_mode: SyncMode,
+    /// Source column -> Zendesk field, in the config's order.
+    pub field_mapping: Vec<(String, String)>,
+    pub identifier_key: IdentifierKey,
+    /// The audience's checkbox user field, as named (`None`: no `audiencelist` events).
+    pub audience_key: Option<String>,
+    pub audience_sync_mode: AudienceSyncMode,
+    /// The tag Zendesk sets on members when the field is created.
+    pub audience_field_tag: Option<String>,
+}
+
+impl SyncSettings {
+    pub(crate) fn parse(settings: &Settings) -> Result<SyncSettings, Error> {
+        let object_type = settings
+            .choice("objectType", &["users", "organizations", "tickets"])?
+            .map(|name| ObjectType::parse(name).expect("a listed choice"));
+        let sync_mode = match settings.choice("syncMode", &["upsert", "insert", "update"])? {
+            None | Some("upsert") => SyncMode::Upsert,
+            Some("insert") => SyncMode::Insert,
+            Some(_) => SyncMode::Update,
+        };
+        let identifier_key = match settings.choice("identifierKey", &["external_id", "email", "id"])?
+        {
+            None | Some("external_id") => IdentifierKey::ExternalId,
+            Some("email") => IdentifierKey::Email,
+            Some(_) => IdentifierKey::Id,
+        };
+        if identifier_key == IdentifierKey::Email
+            && matches!(
+                object_type,
+                Some(ObjectType::Organizations | ObjectType::Tickets)
+            )
+        {
+            return Err(Error::InvalidConfig(
+                "`identifierKey` `email` identifies users only: use `external_id` or `id` for \
+                 organizations and tickets"
+                    .into(),
+            ));
+        }
+        if identifier_key == IdentifierKey::Id && sync_mode != SyncMode::Update {
+            return Err(Error::InvalidConfig(
+                "`identifierKey` `id` needs `syncMode` `update`: Zendesk assigns ids, so an \
+                 insert or upsert cannot create a record with a given id"
+                    .into(),
+            ));
+        }
+        let audience_key = settings.string("audienceKey")?;
+        if let Some(key) = &audience_key
+            && normalize_key(key).is_none()
+        {
+            return Err(Error::InvalidConfig(format!(
+                "`audienceKey` {key:?} cannot become a Zendesk field key: use letters or digits \
+                 (not only digits)"
+            )));
+        }
+        let audience_sync_mode =
+            match settings.choice("audienceSyncMode", &["add", "remove", "mirror", "upsert"])? {
+                Some("add") => AudienceSyncMode::Add,
+                Some("remove") => AudienceSyncMode::Remove,
+                None | Some("mirror") => AudienceSyncMode::Mirror,
+                Some(_) => AudienceSyncMode::Upsert,
+            };
+        let audience_field_tag = settings.string("audienceFieldTag")?;
+        if audience_field_tag
+            .as_ref()
+            .is_some_and(|tag| tag.contains(char::is_whitespace))
+        {
+            return Err(wrong_type(
+                "audienceFieldTag",
+                "one Zendesk tag (no spaces)",
+            ));
+        }
+        Ok(SyncSettings {
+            object_type,
+            sync_mode,
+            field_mapping: field_mapping(settings)?,
+            identifier_key,
+            audience_key,
+            audience_sync_mode,
+            audience_field_tag,
+        })
+    }
+}
+
+/// `fieldMapping` as an object (`{"column": "field"}`) or as RudderStack's list of
+/// `{"from": "column", "to": "field"}`. Two columns may not write the same field.
+fn field_mapping(settings: &Settings) -> Result<Vec<(String, String)>, Error> {
+    const EXPECTED: &str = "an object of source column -> Zendesk field, or a list of \
+                            {\"from\": column, \"to\": field}, with non-blank strings";
+    let wrong = || wrong_type("fieldMapping", EXPECTED);
+    let pairs: Vec<(Option<String>, Option<String>)> = match settings.get("fieldMapping") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(from, to)| (filled(&Value::String(from.clone())), filled(to)))
+            .collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                (
+                    item.get("from").and_then(filled),
+                    item.get("to").and_then(filled),
+                )
+            })
+            .collect(),
+        Some(_) => return Err(wrong()),
+    };
+    let mut mapping: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+    for pair in pairs {
+        let (Some(from), Some(to)) = pair else {
+            return Err(wrong());
+        };
+        if let Some((other, _)) = mapping.iter().find(|(_, target)| *target == to) {
+            return Err(Error::InvalidConfig(format!(
+                "`fieldMapping` maps both {other:?} and {from:?} to {to:?}: a field takes one column"
+            )));
+        }
+        mapping.push((from, to));
+    }
+    Ok(mapping)
+}
+
+fn filled(value: &Value) -> Option<String> {
+    value
+        .as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
