@@ -33,6 +33,9 @@ impl Default for NextIds {
     }
 }
 
+/// The first id of Zendesk's system ticket fields.
+const SYSTEM_TICKET_FIELD_IDS: u64 = 360_000_001;
+
 #[derive(Clone, Debug, Copy)]
 pub(crate) enum IdKind {
     User,
@@ -54,7 +57,11 @@ pub(crate) struct Account {
 impl Account {
     pub fn new(subdomain: &str) -> Self {
         Account {
-            data: AccountSnapshot::default(),
+            data: AccountSnapshot {
+                // Numbered apart from the custom fields, as in Zendesk.
+                ticket_fields: crate::fields::system_ticket_fields(SYSTEM_TICKET_FIELD_IDS),
+                ..AccountSnapshot::default()
+            },
             base_url: format!("https://{subdomain}.zendesk.com"),
             next: NextIds::default(),
         }

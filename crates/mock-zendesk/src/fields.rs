@@ -1,15 +1,31 @@
-//! Custom user / organization field definitions: paginated listing and creation with Zendesk's
-//! key rule ("only letters, numbers, and underscores. It can't be only numbers").
+//! Field definitions: user and organization fields (paginated listing, creation with Zendesk's
+//! key rule: "only letters, numbers, and underscores. It can't be only numbers"; checkbox tags;
+//! dropdown options) and ticket fields (Zendesk's system fields plus custom ones, keyless).
 
 use serde_json::{Value, json};
 
 use crate::account::{Account, Call, IdKind};
-use crate::attrs::{self, Patch};
+use crate::attrs;
 use crate::http::{Handled, Response, record_invalid, record_not_found};
-use crate::model::FieldDef;
+use crate::model::{FieldDef, FieldOption};
 use crate::pagination::{PageRequest, page_body};
 use crate::render;
 use crate::time::now_iso8601;
+
+/// Ticket field types (`tagger` is the dropdown).
+const TICKET_FIELD_TYPES: [&str; 11] = [
+    "checkbox",
+    "date",
+    "decimal",
+    "integer",
+    "lookup",
+    "multiselect",
+    "partialcreditcard",
+    "regexp",
+    "tagger",
+    "text",
+    "textarea",
+];
 
 const FIELD_TYPES: [&str; 10] = [
     "checkbox",
@@ -28,6 +44,7 @@ const FIELD_TYPES: [&str; 10] = [
 pub(crate) enum FieldScope {
     User,
     Organization,
+    Ticket,
 }
 
 impl FieldScope {
@@ -35,6 +52,7 @@ impl FieldScope {
         match self {
             FieldScope::User => "user_fields",
             FieldScope::Organization => "organization_fields",
+            FieldScope::Ticket => "ticket_fields",
         }
     }
 
@@ -42,6 +60,7 @@ impl FieldScope {
         match self {
             FieldScope::User => "user_field",
             FieldScope::Organization => "organization_field",
+            FieldScope::Ticket => "ticket_field",
         }
     }
 
@@ -49,6 +68,7 @@ impl FieldScope {
         match self {
             FieldScope::User => &account.data.user_fields,
             FieldScope::Organization => &account.data.organization_fields,
+            FieldScope::Ticket => &account.data.ticket_fields,
         }
     }
 
@@ -56,6 +76,7 @@ impl FieldScope {
         match self {
             FieldScope::User => &mut account.data.user_fields,
             FieldScope::Organization => &mut account.data.organization_fields,
+            FieldScope::Ticket => &mut account.data.ticket_fields,
         }
     }
 }
@@ -66,15 +87,90 @@ pub(crate) fn is_valid_key(key: &str) -> bool {
         && !key.chars().all(|c| c.is_ascii_digit())
 }
 
+/// What a new field definition says (the API body's inner object, or a seed).
+pub(crate) struct NewField {
+    pub key: String,
+    pub title: String,
+    pub field_type: String,
+    pub tag: Option<String>,
+    pub options: Vec<FieldOption>,
+    pub required: bool,
+}
+
+impl NewField {
+    pub fn new(key: &str, title: &str, field_type: &str) -> NewField {
+        NewField {
+            key: key.to_string(),
+            title: title.to_string(),
+            field_type: field_type.to_string(),
+            tag: None,
+            options: Vec::new(),
+            required: false,
+        }
+    }
+
+    /// Parses `{key, title, type, tag, custom_field_options, required}`; type defaults to text.
+    pub fn parse(attrs: &serde_json::Map<String, Value>) -> Result<NewField, Response> {
+        let text = |key: &str| -> Result<Option<String>, Response> {
+            Ok(attrs::text(attrs, key)?.as_set().cloned())
+        };
+        let options = match attrs.get("custom_field_options") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| {
+                    let name = item.get("name").and_then(Value::as_str);
+                    let value = item.get("value").and_then(Value::as_str);
+                    match (name, value) {
+                        (Some(name), Some(value)) => Ok(FieldOption {
+                            name: name.to_string(),
+                            value: value.to_string(),
+                        }),
+                        _ => Err(record_invalid(
+                            "custom_field_options",
+                            "Custom field options: each needs a name and a value",
+                            "InvalidValue",
+                        )),
+                    }
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => {
+                return Err(record_invalid(
+                    "custom_field_options",
+                    "Custom field options: must be a list",
+                    "InvalidValue",
+                ));
+            }
+        };
+        Ok(NewField {
+            key: text("key")?.unwrap_or_default(),
+            title: text("title")?.unwrap_or_default(),
+            field_type: text("type")?.unwrap_or_else(|| "text".to_string()),
+            tag: text("tag")?,
+            options,
+            required: attrs::boolean(attrs, "required")?
+                .as_set()
+                .copied()
+                .unwrap_or(false),
+        })
+    }
+}
+
 /// Validated creation shared by the API and the seeding helpers.
-pub(crate) fn add(
-    account: &mut Account,
-    scope: FieldScope,
-    key: &str,
-    title: &str,
-    field_type: &str,
-) -> Result<u64, Response> {
-    if !is_valid_key(key) {
+pub(crate) fn add(account: &mut Account, scope: FieldScope, new: NewField) -> Result<u64, Response> {
+    let NewField {
+        key,
+        title,
+        field_type,
+        tag,
+        options,
+        required,
+    } = new;
+    let keyed = scope != FieldScope::Ticket;
+    if keyed && !is_valid_key(&key) {
+        if key.is_empty() {
+            return Err(record_invalid("key", "Key: cannot be blank", "BlankValue"));
+        }
         return Err(record_invalid(
             "key",
             &format!(
@@ -90,10 +186,11 @@ pub(crate) fn add(
             "BlankValue",
         ));
     }
-    if !FIELD_TYPES.contains(&field_type) {
+    let types: &[&str] = if keyed { &FIELD_TYPES } else { &TICKET_FIELD_TYPES };
+    if !types.contains(&field_type.as_str()) {
         return Err(record_invalid("type", "Type: is invalid", "InvalidValue"));
     }
-    if scope.definitions(account).iter().any(|f| f.key == key) {
+    if keyed && scope.definitions(account).iter().any(|f| f.key == key) {
         return Err(record_invalid(
             "key",
             "Key: has already been taken",
@@ -106,15 +203,60 @@ pub(crate) fn add(
     let position = definitions.len() as u64;
     definitions.push(FieldDef {
         id,
-        key: key.to_string(),
+        key: if keyed { key } else { String::new() },
         title: title.trim().to_string(),
-        r#type: field_type.to_string(),
+        // Zendesk keeps a tag on checkboxes only.
+        tag: tag.filter(|_| field_type == "checkbox"),
+        r#type: field_type,
         active: true,
         position,
+        options,
+        required,
+        removable: true,
         created_at: now.clone(),
         updated_at: now,
     });
     Ok(id)
+}
+
+/// Zendesk's system ticket fields, present in every account.
+pub(crate) fn system_ticket_fields(first_id: u64) -> Vec<FieldDef> {
+    let options = |values: &[&str]| -> Vec<FieldOption> {
+        values
+            .iter()
+            .map(|v| FieldOption {
+                name: attrs::humanize(v),
+                value: v.to_string(),
+            })
+            .collect()
+    };
+    let now = now_iso8601();
+    [
+        ("subject", "Subject", Vec::new(), true),
+        ("description", "Description", Vec::new(), true),
+        ("status", "Status", options(&["new", "open", "pending", "hold", "solved"]), false),
+        ("tickettype", "Type", options(&["question", "incident", "problem", "task"]), false),
+        ("priority", "Priority", options(&["low", "normal", "high", "urgent"]), false),
+        ("group", "Group", Vec::new(), false),
+        ("assignee", "Assignee", Vec::new(), true),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(position, (field_type, title, options, required))| FieldDef {
+        id: first_id + position as u64,
+        key: String::new(),
+        title: title.to_string(),
+        r#type: field_type.to_string(),
+        active: true,
+        position: position as u64,
+        tag: None,
+        options,
+        required,
+        removable: false,
+        created_at: now.clone(),
+        updated_at: now.clone(),
+    })
+    .collect()
 }
 
 /// `GET /user_fields` / `GET /organization_fields` (cursor, offset, or the first 100 by default).
@@ -134,22 +276,11 @@ pub(crate) fn list(call: Call, scope: FieldScope) -> Handled {
     ))
 }
 
-/// `POST /user_fields` `{"user_field":{key,title,type?}}` -> 201; type defaults to text.
+/// `POST /user_fields` `{"user_field":{key,title,type?,tag?,custom_field_options?}}` -> 201.
 pub(crate) fn create(call: Call, scope: FieldScope) -> Handled {
     let attrs = attrs::wrapped_object(&call.body, scope.wrapper())?;
-    let key = match attrs::text(attrs, "key")? {
-        Patch::Set(key) => key,
-        _ => return Err(record_invalid("key", "Key: cannot be blank", "BlankValue")),
-    };
-    let title = attrs::text(attrs, "title")?
-        .as_set()
-        .cloned()
-        .unwrap_or_default();
-    let field_type = attrs::text(attrs, "type")?
-        .as_set()
-        .cloned()
-        .unwrap_or_else(|| "text".to_string());
-    let id = add(call.account, scope, &key, &title, &field_type)?;
+    let new = NewField::parse(attrs)?;
+    let id = add(call.account, scope, new)?;
     let account = &*call.account;
     let field = scope
         .definitions(account)

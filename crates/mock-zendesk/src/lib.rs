@@ -58,7 +58,7 @@ use serde_json::{Value, json};
 
 use account::{Account, Call};
 pub use faults::{FaultKind, Faults};
-use fields::FieldScope;
+use fields::{FieldScope, NewField};
 pub use http::{Request, Response};
 pub use model::{
     Comment, CustomFieldValue, FieldDef, Identity, Membership, Organization, Profile, Ticket, User,
@@ -385,19 +385,47 @@ impl MockZendesk {
     }
 
     pub fn seed_user_field(&self, subdomain: &str, key: &str, field_type: &str) -> u64 {
-        self.seed_field(subdomain, FieldScope::User, key, field_type)
+        let title = attrs::humanize(key);
+        self.seed_field(subdomain, FieldScope::User, NewField::new(key, &title, field_type))
     }
 
     pub fn seed_organization_field(&self, subdomain: &str, key: &str, field_type: &str) -> u64 {
-        self.seed_field(subdomain, FieldScope::Organization, key, field_type)
+        let title = attrs::humanize(key);
+        self.seed_field(
+            subdomain,
+            FieldScope::Organization,
+            NewField::new(key, &title, field_type),
+        )
     }
 
-    fn seed_field(&self, subdomain: &str, scope: FieldScope, key: &str, field_type: &str) -> u64 {
-        self.with_account(subdomain, |account| {
-            fields::add(account, scope, key, &attrs::humanize(key), field_type)
-        })
-        .map_err(seed_error)
-        .unwrap_or_else(|e| panic!("seeding field `{key}`: {e}"))
+    /// A custom ticket field (`text`, `checkbox`, `tagger`...), named by its title.
+    pub fn seed_ticket_field(&self, subdomain: &str, title: &str, field_type: &str) -> u64 {
+        self.seed_field(subdomain, FieldScope::Ticket, NewField::new("", title, field_type))
+    }
+
+    /// Any field definition, as the API's create body would give it: `collection` is
+    /// `user_fields`, `organization_fields` or `ticket_fields`; `definition` e.g.
+    /// `{"key": "plan", "title": "Plan", "type": "dropdown", "custom_field_options": [...]}`.
+    pub fn seed_field_definition(&self, subdomain: &str, collection: &str, definition: Value) -> u64 {
+        let scope = match collection {
+            "user_fields" => FieldScope::User,
+            "organization_fields" => FieldScope::Organization,
+            "ticket_fields" => FieldScope::Ticket,
+            other => panic!("seed_field_definition: unknown collection {other}"),
+        };
+        let new = definition
+            .as_object()
+            .ok_or_else(|| "the definition must be an object".to_string())
+            .and_then(|attrs| NewField::parse(attrs).map_err(seed_error))
+            .unwrap_or_else(|e| panic!("seeding a field: {e}"));
+        self.seed_field(subdomain, scope, new)
+    }
+
+    fn seed_field(&self, subdomain: &str, scope: FieldScope, new: NewField) -> u64 {
+        let title = new.title.clone();
+        self.with_account(subdomain, |account| fields::add(account, scope, new))
+            .map_err(seed_error)
+            .unwrap_or_else(|e| panic!("seeding field `{title}`: {e}"))
     }
 }
 

@@ -18,6 +18,8 @@ pub struct User {
     pub role: String,
     /// Only keys of defined user fields are ever stored.
     pub user_fields: Map<String, Value>,
+    /// The tags of the user's checked checkbox fields that carry a `tag`.
+    pub tags: Vec<String>,
     /// The default organization (kept in sync with `memberships`).
     pub organization_id: Option<u64>,
     /// True once a verification email went out for this user (an identity added while neither
@@ -67,17 +69,33 @@ pub struct Membership {
     pub updated_at: String,
 }
 
-/// A custom user or organization field definition.
+/// A user, organization or ticket field definition.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FieldDef {
     pub id: u64,
+    /// User and organization fields only (ticket fields have none: empty).
     pub key: String,
     pub title: String,
     pub r#type: String,
     pub active: bool,
     pub position: u64,
+    /// Checkbox fields: the tag Zendesk sets on a record whose box is checked.
+    pub tag: Option<String>,
+    /// Dropdown and multiselect choices (`custom_field_options`), or a system ticket field's
+    /// `system_field_options`.
+    pub options: Vec<FieldOption>,
+    /// Ticket fields: required of agents.
+    pub required: bool,
+    /// False for Zendesk's system ticket fields (subject, description, status...).
+    pub removable: bool,
     pub created_at: String,
     pub updated_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FieldOption {
+    pub name: String,
+    pub value: String,
 }
 
 /// A Sunshine profile: one per distinct (source, type) per user; Zendesk caps them at 20.

@@ -27,6 +27,7 @@ pub(crate) fn user(account: &Account, user: &User) -> Value {
         "verified": user.verified,
         "role": user.role,
         "user_fields": custom_field_values(&account.data.user_fields, &user.user_fields),
+        "tags": user.tags,
         "organization_id": user.organization_id,
         "created_at": user.created_at,
         "updated_at": user.updated_at,
@@ -89,18 +90,40 @@ pub(crate) fn membership(account: &Account, membership: &Membership) -> Value {
 }
 
 pub(crate) fn field(account: &Account, field: &FieldDef, collection: &str) -> Value {
-    json!({
+    let mut rendered = json!({
         "id": field.id,
         "url": format!("{}/api/v2/{collection}/{}.json", account.base_url, field.id),
-        "key": field.key,
         "title": field.title,
         "type": field.r#type,
         "active": field.active,
         "position": field.position,
-        "system": false,
         "created_at": field.created_at,
         "updated_at": field.updated_at,
-    })
+    });
+    let options: Vec<Value> = field
+        .options
+        .iter()
+        .map(|o| json!({"name": o.name, "value": o.value}))
+        .collect();
+    if collection == "ticket_fields" {
+        rendered["required"] = field.required.into();
+        rendered["removable"] = field.removable.into();
+        if !field.removable && !options.is_empty() {
+            rendered["system_field_options"] = options.into();
+        } else if !options.is_empty() {
+            rendered["custom_field_options"] = options.into();
+        }
+    } else {
+        rendered["key"] = field.key.clone().into();
+        rendered["system"] = false.into();
+        if !options.is_empty() {
+            rendered["custom_field_options"] = options.into();
+        }
+    }
+    if field.r#type == "checkbox" {
+        rendered["tag"] = field.tag.clone().into();
+    }
+    rendered
 }
 
 pub(crate) fn ticket(account: &Account, ticket: &Ticket) -> Value {

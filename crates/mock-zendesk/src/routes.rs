@@ -89,6 +89,8 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
         ("POST", ["user_fields"]) => fields::create(call, FieldScope::User),
         ("GET", ["organization_fields"]) => fields::list(call, FieldScope::Organization),
         ("POST", ["organization_fields"]) => fields::create(call, FieldScope::Organization),
+        ("GET", ["ticket_fields"]) => fields::list(call, FieldScope::Ticket),
+        ("POST", ["ticket_fields"]) => fields::create(call, FieldScope::Ticket),
         // tickets
         ("POST", ["tickets"]) => tickets::create(call),
         ("GET", ["tickets"]) => tickets::list(call),

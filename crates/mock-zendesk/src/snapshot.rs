@@ -14,6 +14,8 @@ pub struct AccountSnapshot {
     pub memberships: Vec<Membership>,
     pub user_fields: Vec<FieldDef>,
     pub organization_fields: Vec<FieldDef>,
+    /// Zendesk's system ticket fields, then the custom ones.
+    pub ticket_fields: Vec<FieldDef>,
     pub events: Vec<UserEvent>,
     pub profiles: Vec<Profile>,
     pub tickets: Vec<Ticket>,

@@ -145,6 +145,7 @@ fn create(account: &mut Account, input: UserInput) -> u64 {
             .cloned()
             .unwrap_or_else(|| "end-user".to_string()),
         user_fields,
+        tags: Vec::new(),
         organization_id: None,
         verification_email_sent: false,
         created_at: now.clone(),
@@ -165,7 +166,30 @@ fn create(account: &mut Account, input: UserInput) -> u64 {
         make_sole_organization(account, id, *org_id);
     }
     account.sync_identity_summary(id);
+    sync_checkbox_tags(account, id);
     id
+}
+
+/// Zendesk tags a user with the `tag` of each checked checkbox field, and untags when unchecked.
+fn sync_checkbox_tags(account: &mut Account, user_id: u64) {
+    let tagged: Vec<(String, String)> = account
+        .data
+        .user_fields
+        .iter()
+        .filter(|f| f.r#type == "checkbox")
+        .filter_map(|f| Some((f.key.clone(), f.tag.clone()?)))
+        .collect();
+    if let Some(user) = account.data.users.iter_mut().find(|u| u.id == user_id) {
+        for (key, tag) in tagged {
+            let checked = user.user_fields.get(&key) == Some(&Value::Bool(true));
+            let has = user.tags.contains(&tag);
+            if checked && !has {
+                user.tags.push(tag);
+            } else if !checked && has {
+                user.tags.retain(|t| *t != tag);
+            }
+        }
+    }
 }
 
 /// Updates the user; the input must have passed `validate(.., Some(user_id))`.
@@ -186,6 +210,7 @@ fn update(account: &mut Account, user_id: u64, input: UserInput) {
             attrs::merge_custom_fields(&mut user.user_fields, incoming, &defined);
         }
     }
+    sync_checkbox_tags(account, user_id);
     // `email` never replaces the primary: an unknown address is added as a secondary identity,
     // carrying the request's `verified` flag; otherwise `verified` applies to the named
     // identity, or to the primary when no email is given.

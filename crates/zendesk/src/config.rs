@@ -231,14 +231,22 @@ impl Settings<'_> {
         self.0.get(key)
     }
 
-    /// One of `choices`, exactly as listed.
-    pub(crate) fn choice(&self, key: &str, choices: &[&'static str]) -> Result<Option<&'static str>, Error> {
-        let Some(value) = self.string(key)? else {
-            return Ok(None);
-        };
-        match choices.iter().find(|choice| **choice == value) {
-            Some(choice) => Ok(Some(choice)),
-            None => Err(wrong_type(key, &format!("one of {}", choices.join(", ")))),
+    /// One of `choices`, exactly as listed (blank or null: `None`).
+    pub(crate) fn choice(
+        &self,
+        key: &str,
+        choices: &[&'static str],
+    ) -> Result<Option<&'static str>, Error> {
+        let wrong = || wrong_type(key, &format!("one of {}", choices.join(", ")));
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) => choices
+                .iter()
+                .find(|choice| **choice == s.as_str())
+                .map(|choice| Some(*choice))
+                .ok_or_else(wrong),
+            Some(_) => Err(wrong()),
         }
     }
 

@@ -22,7 +22,11 @@ pub const SETTINGS_SCHEMA: &str = r##"{
       {"required": ["accessToken"], "properties": {"accessToken": {"$ref": "#/$defs/filled"}}}
     ]},
     {"if": {"required": ["oauthToken"], "properties": {"oauthToken": {"$ref": "#/$defs/filled"}}},
-     "else": {"properties": {"accessToken": {"type": ["string", "null"]}}}}
+     "else": {"properties": {"accessToken": {"type": ["string", "null"]}}}},
+    {"if": {"required": ["identifierKey", "objectType"], "properties": {"identifierKey": {"const": "email"}, "objectType": {"enum": ["organizations", "tickets"]}}},
+     "then": false},
+    {"if": {"required": ["identifierKey"], "properties": {"identifierKey": {"const": "id"}}},
+     "then": {"required": ["syncMode"], "properties": {"syncMode": {"const": "update"}}}}
   ],
   "properties": {
     "subdomain": {"type": ["string", "null"], "description": "Your Zendesk subdomain: `acme` for acme.zendesk.com (a pasted acme.zendesk.com or https://acme.zendesk.com/agent is accepted)."},
@@ -42,7 +46,19 @@ pub const SETTINGS_SCHEMA: &str = r##"{
     "events": {"type": ["array", "null"], "items": {"type": "string"}, "default": [], "description": "Allow-list of track event names sent to the Events API; empty sends all. Ticket events are not affected."},
     "ticketCreatedEvent": {"type": ["string", "null"], "default": "Ticket Created", "description": "Track event name that creates a ticket."},
     "ticketUpdatedEvent": {"type": ["string", "null"], "default": "Ticket Updated", "description": "Track event name that updates a ticket."},
-    "skipUnchangedWithinSeconds": {"type": ["integer", "null"], "minimum": 0, "maximum": 86400, "default": 0, "description": "Skip an identify or group identical to one delivered less than this many seconds ago (SDKs often repeat identify on every page). 0 writes every event."}
+    "skipUnchangedWithinSeconds": {"type": ["integer", "null"], "minimum": 0, "maximum": 86400, "default": 0, "description": "Skip an identify or group identical to one delivered less than this many seconds ago (SDKs often repeat identify on every page). 0 writes every event."},
+    "objectType": {"anyOf": [{"$ref": "#/$defs/blank"}, {"enum": ["users", "organizations", "tickets"]}], "description": "The Zendesk object `record` events (warehouse rows) are synced to. Required for record events."},
+    "syncMode": {"anyOf": [{"$ref": "#/$defs/blank"}, {"enum": ["upsert", "insert", "update"]}], "default": "upsert", "description": "How a record is written: `upsert` creates or updates; `insert` creates only (an existing record is skipped as \"exists\"); `update` updates only (a missing record is skipped as \"not found\")."},
+    "fieldMapping": {"description": "Source column -> Zendesk field: a user or organization field key or standard attribute, a ticket field title or id. An object, or a list of {from, to}. When set, only mapped columns (and the identifiers) are written; when several columns feed one field, the first with a value wins.",
+      "anyOf": [
+        {"type": "null"},
+        {"type": "object", "propertyNames": {"pattern": "\\S"}, "additionalProperties": {"$ref": "#/$defs/filled"}},
+        {"type": "array", "items": {"type": "object", "required": ["from", "to"], "properties": {"from": {"$ref": "#/$defs/filled"}, "to": {"$ref": "#/$defs/filled"}}}}
+      ]},
+    "identifierKey": {"anyOf": [{"$ref": "#/$defs/blank"}, {"enum": ["external_id", "email", "id"]}], "default": "external_id", "description": "What identifies a record in Zendesk: `external_id`, `email` (users only), or the Zendesk `id` (syncMode update only)."},
+    "audienceKey": {"type": ["string", "null"], "anyOf": [{"$ref": "#/$defs/blank"}, {"pattern": "[A-Za-z]"}], "description": "The checkbox user field that holds audience membership for `audiencelist` events (needs a letter a-z; created once when missing; an existing field of that key, snake_case key or case-insensitive key is reused)."},
+    "audienceSyncMode": {"anyOf": [{"$ref": "#/$defs/blank"}, {"enum": ["add", "remove", "mirror", "upsert"]}], "default": "mirror", "description": "`add` sets the field for listData.add; `remove` clears it for listData.add; `mirror` sets it for add and clears it for remove (as the platform computed: no snapshot is kept); `upsert` is add plus creating missing users."},
+    "audienceFieldTag": {"type": ["string", "null"], "pattern": "^\\s*\\S*\\s*$", "description": "The tag of the audience field when it is created: Zendesk tags its members with it."}
   }
 }"##;
 
@@ -66,6 +82,7 @@ mod tests {
             assert!(
                 property["type"].is_string()
                     || property["type"].is_array()
+                    || property["anyOf"].is_array()
                     || *key == "accessToken",
                 "{key} has no type"
             );

@@ -2,7 +2,6 @@
 //! audiences land on a checkbox user field. Parsed with the rest of the config.
 
 use crate::config::{Settings, wrong_type};
-use crate::fields::normalize_key;
 use crate::outcome::Error;
 use serde_json::Value;
 
@@ -82,7 +81,8 @@ pub struct SyncSettings {
     /// `None`: this config does not take `record` events.
     pub object_type: Option<ObjectType>,
     pub sync_mode: SyncMode,
-    /// Source column -> Zendesk field, in the config's order.
+    /// Source column -> Zendesk field, in the config's order (the first column with a value
+    /// wins when several feed one field).
     pub field_mapping: Vec<(String, String)>,
     pub identifier_key: IdentifierKey,
     /// The audience's checkbox user field, as named (`None`: no `audiencelist` events).
@@ -128,12 +128,12 @@ impl SyncSettings {
             ));
         }
         let audience_key = settings.string("audienceKey")?;
+        // An ASCII letter makes a usable field key (`normalize_key`), and is what the schema says.
         if let Some(key) = &audience_key
-            && normalize_key(key).is_none()
+            && !key.contains(|c: char| c.is_ascii_alphabetic())
         {
             return Err(Error::InvalidConfig(format!(
-                "`audienceKey` {key:?} cannot become a Zendesk field key: use letters or digits \
-                 (not only digits)"
+                "`audienceKey` {key:?} cannot become a Zendesk field key: it needs a letter (a-z)"
             )));
         }
         let audience_sync_mode =
@@ -166,7 +166,8 @@ impl SyncSettings {
 }
 
 /// `fieldMapping` as an object (`{"column": "field"}`) or as RudderStack's list of
-/// `{"from": "column", "to": "field"}`. Two columns may not write the same field.
+/// `{"from": "column", "to": "field"}`. Several columns may feed one field: the first of them
+/// (in the config's order) that has a value wins.
 fn field_mapping(settings: &Settings) -> Result<Vec<(String, String)>, Error> {
     const EXPECTED: &str = "an object of source column -> Zendesk field, or a list of \
                             {\"from\": column, \"to\": field}, with non-blank strings";
@@ -193,11 +194,6 @@ fn field_mapping(settings: &Settings) -> Result<Vec<(String, String)>, Error> {
         let (Some(from), Some(to)) = pair else {
             return Err(wrong());
         };
-        if let Some((other, _)) = mapping.iter().find(|(_, target)| *target == to) {
-            return Err(Error::InvalidConfig(format!(
-                "`fieldMapping` maps both {other:?} and {from:?} to {to:?}: a field takes one column"
-            )));
-        }
         mapping.push((from, to));
     }
     Ok(mapping)

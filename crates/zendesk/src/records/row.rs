@@ -35,35 +35,37 @@ impl Row {
     /// The record's columns under their Zendesk names. Without a mapping every column is a
     /// Zendesk name already (RudderStack's VDM v2 maps them); with one, only the mapped columns
     /// and the identifiers are written, so a warehouse's bookkeeping columns never become
-    /// Zendesk fields. Null values are left out: a sync never clears a field.
+    /// Zendesk fields. When several columns feed one field, the first with a value wins. Null
+    /// values are left out: a sync never clears a field.
     pub fn mapped(client: &Client, record: &Record, mapping: &[(String, String)]) -> Row {
-        let target = |column: &String| {
-            mapping
-                .iter()
-                .find(|(from, _)| from == column)
-                .map(|(_, to)| to.clone())
-        };
         let mut row = Map::new();
-        let mut left_out = Vec::new();
-        for (column, value) in &record.fields {
-            match target(column) {
-                Some(to) => {
-                    row.insert(to, value.clone());
+        if mapping.is_empty() {
+            row.extend(record.fields.clone());
+        } else {
+            for (from, to) in mapping {
+                if let Some(value) = record.fields.get(from).filter(|v| !v.is_null()) {
+                    row.entry(to.clone()).or_insert_with(|| value.clone());
                 }
-                None if mapping.is_empty() => {
-                    row.insert(column.clone(), value.clone());
-                }
-                None => left_out.push(column.as_str()),
+            }
+            let left_out: Vec<&str> = record
+                .fields
+                .keys()
+                .filter(|column| !mapping.iter().any(|(from, _)| from == *column))
+                .map(String::as_str)
+                .collect();
+            if !left_out.is_empty() {
+                client.debug(
+                    "record columns not in fieldMapping: not written",
+                    &[("columns", &left_out.join(", "))],
+                );
             }
         }
         for (column, value) in &record.identifiers {
-            row.insert(target(column).unwrap_or_else(|| column.clone()), value.clone());
-        }
-        if !left_out.is_empty() {
-            client.debug(
-                "record columns not in fieldMapping: not written",
-                &[("columns", &left_out.join(", "))],
-            );
+            let target = mapping
+                .iter()
+                .find(|(from, _)| from == column)
+                .map_or(column, |(_, to)| to);
+            row.insert(target.clone(), value.clone());
         }
         row.retain(|_, value| !value.is_null());
         Row(row)
