@@ -1,67 +1,10 @@
 //! The guest's business logic, natively, against the stateful mock Zendesk (no wasm): whole event
 //! streams, their final state, and that replaying them changes nothing.
 
-use mock_zendesk::MockZendesk;
+mod common;
+
+use common::{MockHost, SUB};
 use serde_json::{Value, json};
-use std::cell::RefCell;
-use std::collections::HashMap;
-use zendesk::{FetchError, Host, HttpRequest, HttpResponse, Level, Outcome, transform};
-
-const SUB: &str = "acme";
-
-/// The mock as the guest's host, with an in-memory cache.
-struct MockHost {
-    mock: MockZendesk,
-    cache: RefCell<HashMap<String, String>>,
-}
-
-impl MockHost {
-    fn new() -> Self {
-        MockHost {
-            mock: MockZendesk::new(),
-            cache: RefCell::default(),
-        }
-    }
-
-    fn send(&self, config: &Value, event: Value) -> Outcome {
-        let config = base_config(config);
-        transform(self, &config, &event.to_string()).unwrap_or_else(|e| panic!("{event}: {e}"))
-    }
-}
-
-impl Host for MockHost {
-    fn fetch(&self, request: HttpRequest) -> Result<HttpResponse, FetchError> {
-        let response = self.mock.handle(&mock_zendesk::Request {
-            method: request.method,
-            url: request.url,
-            headers: request.headers,
-            body: request.body.unwrap_or_default(),
-        });
-        Ok(HttpResponse {
-            status: response.status,
-            headers: response.headers,
-            body: response.body,
-        })
-    }
-    fn cache_get(&self, key: &str) -> Option<String> {
-        self.cache.borrow().get(key).cloned()
-    }
-    fn cache_set(&self, key: &str, value: &str, _ttl_seconds: u32) {
-        self.cache.borrow_mut().insert(key.into(), value.into());
-    }
-    fn cache_remove(&self, key: &str) {
-        self.cache.borrow_mut().remove(key);
-    }
-    fn log(&self, _level: Level, _message: &str, _fields: &[(&str, &str)]) {}
-}
-
-fn base_config(extra: &Value) -> String {
-    let mut config = json!({"subdomain": SUB, "email": "admin@acme.com", "apiToken": "t0k"});
-    if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
-        config.extend(extra.clone());
-    }
-    config.to_string()
-}
 
 /// The parts of the state that must not grow on a replay.
 fn counts(host: &MockHost) -> [usize; 6] {
