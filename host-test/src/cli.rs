@@ -1,4 +1,4 @@
-//! The `host-test` command line: `demo`, `run`, `mock-zendesk`, `describe`.
+//! The `host-test` command line: `demo`, `run`, `fields`, `mock-zendesk`, `describe`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,9 +11,10 @@ use clap::{Args, Parser, Subcommand};
 use mock_zendesk::{Faults, MockZendesk};
 
 use crate::demo::{self, DemoOptions};
+use crate::fields;
 use crate::output::{plugin_path, print_stdout};
 use crate::runner::{self, PluginSource, RetryPolicy, RunOptions, Target};
-use destination_host::{Runtime, RuntimeOptions};
+use destination_host::{ObjectType, Runtime, RuntimeOptions};
 
 use crate::transports::LoopbackOrigin;
 
@@ -39,6 +40,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Delivers a multi-tenant JSONL event stream through the plugin.
     Run(RunArgs),
+    /// Lists every field a warehouse `record` of one object type can write (standard attributes
+    /// and the account's custom fields), for building a field mapping.
+    Fields(FieldsArgs),
     /// Serves the stateful mock Zendesk over HTTP on a loopback address.
     MockZendesk(MockArgs),
     /// Prints the plugin's description (name, version, event types, settings schema) as JSON.
@@ -96,6 +100,31 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct FieldsArgs {
+    /// The tenants file (as for `run`).
+    #[arg(long, required_unless_present = "demo", conflicts_with = "demo")]
+    pub tenants: Option<PathBuf>,
+    /// The tenant whose account is read.
+    #[arg(long, required_unless_present = "demo", conflicts_with = "demo")]
+    pub tenant: Option<String>,
+    /// users, organizations or tickets.
+    #[arg(long)]
+    pub object: ObjectType,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// The demo account: the in-process mock after the bundled sample stream.
+    #[arg(long)]
+    pub demo: bool,
+    /// The plugin component (default: the one built with this binary).
+    #[arg(long)]
+    pub plugin: Option<PathBuf>,
+    /// Send every request to this loopback origin instead (e.g. a `host-test mock-zendesk`).
+    #[arg(long, value_name = "http://127.0.0.1:PORT", conflicts_with = "demo")]
+    pub zendesk_origin: Option<LoopbackOrigin>,
+}
+
+#[derive(Debug, Args)]
 pub struct MockArgs {
     /// Loopback address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
     #[arg(long)]
@@ -126,6 +155,7 @@ pub fn main() -> ExitCode {
             events: args.events,
         }),
         Command::Run(args) => run_stream(args),
+        Command::Fields(args) => list_fields(args),
         Command::MockZendesk(args) => serve_mock(args),
         Command::Describe(args) => describe(args),
     };
@@ -173,6 +203,35 @@ fn run_stream(args: RunArgs) -> Result<u8> {
     }
     eprint!("{}", summary.render());
     Ok(summary.exit_code())
+}
+
+fn list_fields(args: FieldsArgs) -> Result<u8> {
+    let plugin = plugin_path(&args.plugin)?;
+    let (tenants_json, tenant, target) = if args.demo {
+        let (mock, tenants) = fields::demo_account(plugin.clone())?;
+        (tenants, demo::TENANT_ID.to_string(), Target::Mock(mock))
+    } else {
+        let path = args.tenants.context("--tenants is required")?;
+        let target = match args.zendesk_origin {
+            Some(origin) => Target::Loopback(origin),
+            None => Target::Zendesk,
+        };
+        let tenant = args.tenant.context("--tenant is required")?;
+        (read(&path, "tenants")?, tenant, target)
+    };
+    let listed = fields::list(&fields::FieldsOptions {
+        tenants_json,
+        tenant,
+        object: args.object,
+        plugin,
+        target,
+    })?;
+    let text = match args.json {
+        true => fields::render_json(&listed)?,
+        false => fields::render_table(&listed),
+    };
+    print_stdout(&text);
+    Ok(0)
 }
 
 fn serve_mock(args: MockArgs) -> Result<u8> {

@@ -59,7 +59,7 @@ pub fn run_demo(args: &DemoOptions) -> Result<u8> {
 /// Wraps each event line as `{"tenant": "acme", "event": ...}` for the runner. Blank lines stay
 /// blank and lines that are not JSON are passed through, so line numbers match the input and
 /// the runner reports bad lines instead of them vanishing.
-fn for_tenant(events: &str) -> String {
+pub fn for_tenant(events: &str) -> String {
     events
         .lines()
         .map(|line| match serde_json::from_str::<Value>(line) {

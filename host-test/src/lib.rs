@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod demo;
+pub mod fields;
 pub mod output;
 pub mod runner;
 pub mod transports;

@@ -7,7 +7,7 @@ use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, Linker};
 
 use crate::call_state::CallState;
-use crate::report::{ConfigFacts, Description, GuestError, Operation, Outcome};
+use crate::report::{ConfigFacts, Description, FieldInfo, GuestError, ObjectType, Operation, Outcome};
 
 /// `cdp:destination@0.1.0`, frozen.
 pub mod v0_1 {
@@ -140,6 +140,44 @@ impl Instance {
                 })
                 .map_err(Into::into),
         })
+    }
+}
+
+impl Instance {
+    /// `list-fields` (new in 0.2.0); `None` for a 0.1.0 plugin, which does not export it.
+    pub fn list_fields(
+        &self,
+        store: &mut Store<CallState>,
+        config: &str,
+        object: ObjectType,
+    ) -> wasmtime::Result<Option<Result<Vec<FieldInfo>, GuestError>>> {
+        use v0_2::exports::cdp::destination::destination as v2;
+        let Instance::V0_2(instance) = self else {
+            return Ok(None);
+        };
+        let object = match object {
+            ObjectType::Users => v2::ObjectType::Users,
+            ObjectType::Organizations => v2::ObjectType::Organizations,
+            ObjectType::Tickets => v2::ObjectType::Tickets,
+        };
+        let listed = instance
+            .cdp_destination_destination()
+            .call_list_fields(store, config, object)?;
+        Ok(Some(listed.map_err(Into::into).map(|fields| {
+            fields
+                .into_iter()
+                .map(|f| FieldInfo {
+                    key: f.key,
+                    id: f.id,
+                    title: f.title,
+                    field_type: f.field_type,
+                    options: f.options.into_iter().map(|o| (o.name, o.value)).collect(),
+                    required: f.required,
+                    active: f.active,
+                    custom: f.custom,
+                })
+                .collect()
+        })))
     }
 }
 

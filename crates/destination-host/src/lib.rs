@@ -85,8 +85,8 @@ pub use plugin::{LoadError, LoadErrorKind, Plugin};
 pub use policy::{AllowedUrl, OriginTemplate, OutboundPolicy, TemplateError};
 pub use redact::{REDACTED, Redactor, is_secret_header, redact_headers};
 pub use report::{
-    CallError, CallReport, ConfigFacts, Description, FetchRecord, GuestError, LogRecord, Operation,
-    Outcome, TrapKind,
+    CallError, CallReport, ConfigFacts, Description, FetchRecord, FieldInfo, GuestError, LogRecord,
+    ObjectType, Operation, Outcome, Scrub, TrapKind,
 };
 pub use tenant::Tenant;
 #[cfg(feature = "https")]

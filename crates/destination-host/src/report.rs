@@ -8,18 +8,70 @@ use serde::Serialize;
 
 use crate::redact::Redactor;
 
-/// Everything the host learned from one call of `transform`.
+/// Everything the host learned from one call: of `transform` (an [`Outcome`]), or of another
+/// export (e.g. `list-fields`: a list of [`FieldInfo`]).
 #[derive(Clone, Debug, Serialize)]
-pub struct CallReport {
+pub struct CallReport<T = Outcome> {
     pub tenant: String,
     /// The version (from `describe`) of the plugin that served the call.
     pub plugin_version: String,
-    pub result: Result<Outcome, CallError>,
+    pub result: Result<T, CallError>,
     /// Every outbound request the guest attempted, in order (headers redacted).
     pub fetches: Vec<FetchRecord>,
     /// Guest and host log records of this call.
     pub logs: Vec<LogRecord>,
     pub duration: Duration,
+}
+
+/// A destination object a warehouse model syncs to (`list-fields`, contract 0.2.0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectType {
+    Users,
+    Organizations,
+    Tickets,
+}
+
+impl ObjectType {
+    pub const ALL: [ObjectType; 3] = [
+        ObjectType::Users,
+        ObjectType::Organizations,
+        ObjectType::Tickets,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ObjectType::Users => "users",
+            ObjectType::Organizations => "organizations",
+            ObjectType::Tickets => "tickets",
+        }
+    }
+}
+
+impl std::str::FromStr for ObjectType {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ObjectType, String> {
+        ObjectType::ALL
+            .into_iter()
+            .find(|object| object.name() == text)
+            .ok_or_else(|| format!("unknown object type {text:?}: use users, organizations or tickets"))
+    }
+}
+
+/// One field a record of an object type can write (`list-fields`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldInfo {
+    /// What a field mapping targets; `None` for fields named by `id` only.
+    pub key: Option<String>,
+    pub id: Option<u64>,
+    pub title: String,
+    pub field_type: String,
+    /// (name, value) of each choice.
+    pub options: Vec<(String, String)>,
+    pub required: bool,
+    pub active: bool,
+    pub custom: bool,
 }
 
 /// What the plugin did with an event that did not fail.
@@ -48,6 +100,8 @@ pub enum CallError {
     Instantiate(String),
     /// The tenant's limits cannot be enforced by this runtime (see [`crate::Limits::validate`]).
     InvalidLimits(String),
+    /// The plugin's contract version does not have the export called.
+    Unsupported(String),
 }
 
 /// The error variants of the contract, as returned by the plugin.
@@ -135,6 +189,7 @@ impl CallError {
             },
             CallError::Instantiate(_) => "instantiate",
             CallError::InvalidLimits(_) => "invalid-limits",
+            CallError::Unsupported(_) => "unsupported-export",
         }
     }
 }
@@ -146,6 +201,7 @@ impl fmt::Display for CallError {
             CallError::Trap { kind, message } => write!(f, "guest stopped ({kind:?}): {message}"),
             CallError::Instantiate(message) => write!(f, "could not instantiate plugin: {message}"),
             CallError::InvalidLimits(message) => write!(f, "invalid tenant limits: {message}"),
+            CallError::Unsupported(message) => write!(f, "not supported by the plugin: {message}"),
         }
     }
 }
@@ -206,19 +262,45 @@ pub struct ConfigFacts {
     pub secrets: Vec<String>,
 }
 
-impl CallReport {
-    /// Scrubs every text of the report that could carry a credential.
-    pub(crate) fn scrub(&mut self, redactor: &Redactor) {
-        if let Ok(outcome) = &mut self.result {
-            for op in &mut outcome.operations {
-                redactor.scrub_in_place(&mut op.path);
+/// A call's result, scrubbed of credentials like the rest of its report.
+pub trait Scrub {
+    fn scrub(&mut self, redactor: &Redactor);
+}
+
+impl Scrub for Outcome {
+    fn scrub(&mut self, redactor: &Redactor) {
+        for op in &mut self.operations {
+            redactor.scrub_in_place(&mut op.path);
+        }
+        if let Some(skipped) = &mut self.skipped {
+            redactor.scrub_in_place(skipped);
+        }
+    }
+}
+
+impl Scrub for Vec<FieldInfo> {
+    fn scrub(&mut self, redactor: &Redactor) {
+        for field in self {
+            let texts = [&mut field.title, &mut field.field_type]
+                .into_iter()
+                .chain(field.key.as_mut());
+            for text in texts {
+                redactor.scrub_in_place(text);
             }
-            if let Some(skipped) = &mut outcome.skipped {
-                redactor.scrub_in_place(skipped);
+            for (name, value) in &mut field.options {
+                redactor.scrub_in_place(name);
+                redactor.scrub_in_place(value);
             }
         }
-        if let Err(error) = &mut self.result {
-            error.scrub(redactor);
+    }
+}
+
+impl<T: Scrub> CallReport<T> {
+    /// Scrubs every text of the report that could carry a credential.
+    pub(crate) fn scrub(&mut self, redactor: &Redactor) {
+        match &mut self.result {
+            Ok(value) => value.scrub(redactor),
+            Err(error) => error.scrub(redactor),
         }
         for fetch in &mut self.fetches {
             redactor.scrub_in_place(&mut fetch.url);
@@ -249,7 +331,8 @@ impl CallError {
             CallError::Guest(error) => error.scrub(redactor),
             CallError::Trap { message, .. }
             | CallError::Instantiate(message)
-            | CallError::InvalidLimits(message) => redactor.scrub_in_place(message),
+            | CallError::InvalidLimits(message)
+            | CallError::Unsupported(message) => redactor.scrub_in_place(message),
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::permits::InstancePermits;
 use crate::plugin::{self, LoadError, Plugin};
 use crate::policy::OutboundPolicy;
 use crate::redact::Redactor;
-use crate::report::{CallError, CallReport, ConfigFacts};
+use crate::report::{CallError, CallReport, ConfigFacts, FieldInfo, ObjectType, Scrub};
 use crate::sandbox::run_call;
 use crate::tenant::{Prepared, Tenant};
 
@@ -72,6 +72,43 @@ impl Runtime {
     /// Runs `transform(config, event)` for `tenant` in a fresh sandbox. The report is scrubbed
     /// of the tenant's credentials.
     pub fn transform(&self, plugin: &Plugin, tenant: &Tenant, event_json: &str) -> CallReport {
+        self.call(plugin, tenant, |instance, store| {
+            instance
+                .transform(store, &tenant.config, event_json)
+                .map(|returned| returned.map_err(CallError::Guest))
+        })
+    }
+
+    /// Runs `list-fields(config, object)` for `tenant` in a fresh sandbox: every field a record
+    /// of `object` can write (schema introspection for a mapping UI). A `0.1.0` plugin does not
+    /// have it ([`CallError::Unsupported`]).
+    pub fn list_fields(
+        &self,
+        plugin: &Plugin,
+        tenant: &Tenant,
+        object: ObjectType,
+    ) -> CallReport<Vec<FieldInfo>> {
+        self.call(plugin, tenant, |instance, store| {
+            Ok(match instance.list_fields(store, &tenant.config, object)? {
+                Some(listed) => listed.map_err(CallError::Guest),
+                None => Err(CallError::Unsupported(format!(
+                    "`list-fields` needs contract 0.2.0; this plugin implements {}",
+                    plugin.contract_version()
+                ))),
+            })
+        })
+    }
+
+    /// One export call for `tenant` in a fresh sandbox under the tenant's policy, scrubbed.
+    fn call<T: Scrub>(
+        &self,
+        plugin: &Plugin,
+        tenant: &Tenant,
+        export: impl FnOnce(
+            &contract::Instance,
+            &mut wasmtime::Store<CallState>,
+        ) -> wasmtime::Result<Result<T, CallError>>,
+    ) -> CallReport<T> {
         let started = Instant::now();
         let report = |result, fetches, logs| CallReport {
             tenant: tenant.id.clone(),
@@ -94,12 +131,8 @@ impl Runtime {
             Arc::clone(&prepared.policy),
             Arc::clone(&self.routing_headers),
         );
-        let output = run_call(plugin.pre(), state, |instance, store| {
-            instance.transform(store, &tenant.config, event_json)
-        });
-        let result = output
-            .result
-            .and_then(|returned| returned.map_err(CallError::Guest));
+        let output = run_call(plugin.pre(), state, export);
+        let result = output.result.and_then(|returned| returned);
         let mut report = report(result, output.fetches, output.logs);
         report.scrub(&prepared.redactor);
         report

@@ -249,7 +249,7 @@ fn load_plugin(source: &PluginSource, options: RuntimeOptions) -> Result<(Arc<Ru
     }
 }
 
-fn transport_for(target: &Target) -> Arc<dyn Transport> {
+pub fn transport_for(target: &Target) -> Arc<dyn Transport> {
     match target {
         Target::Mock(mock) => Arc::new(MockTransport::new(mock.clone())),
         Target::Loopback(origin) => Arc::new(RoutingTransport::new(
