@@ -69,6 +69,20 @@ pub fn create_or_update(client: &mut Client, user: Map<String, Value>) -> Result
     Ok(user)
 }
 
+/// Remembers the id of a user Zendesk answered with (e.g. after `POST /users`), under its
+/// external id and email.
+pub fn remember_answer(client: &Client, answer: &Value) {
+    let user = answer.get("user").unwrap_or(&Value::Null);
+    if let Some(id) = user.get("id").and_then(Value::as_u64) {
+        remember(
+            client,
+            id,
+            user.get("external_id").and_then(Value::as_str),
+            user.get("email").and_then(Value::as_str),
+        );
+    }
+}
+
 /// The user's `verified` / `skip_verify_email` flags per the config. `verified: false` is never
 /// sent: Zendesk would unverify an existing user's primary identity.
 pub fn add_verification_flags(config: &Config, user: &mut Map<String, Value>) {

@@ -70,6 +70,10 @@ impl Target for OrganizationRow {
         let org = self.resolved(client)?;
         let reply = client.send("POST", "/api/v2/organizations", Some(&org.body(true)))?;
         if reply.is_success() {
+            let id = crate::client::id_in(&reply.json()?, "organization")?;
+            if let Some(external_id) = &self.org.external_id {
+                organizations::remember_external_id(client, external_id, id);
+            }
             return Ok(Created::Done);
         }
         if reply.is_duplicate() {

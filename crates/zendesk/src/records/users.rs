@@ -81,6 +81,7 @@ impl Target for UserRow<'_> {
         let user = self.body(client, true)?;
         let reply = client.send("POST", "/api/v2/users", Some(&json!({ "user": user })))?;
         if reply.is_success() {
+            users::remember_answer(client, &reply.json()?);
             return Ok(Created::Done);
         }
         if reply.is_duplicate() {
