@@ -91,8 +91,39 @@ fn main() -> anyhow::Result<()> {
     let rate = (n * threads) as f64 / started.elapsed().as_secs_f64();
     println!("| identify events/s, {threads} threads / {threads} tenants | {rate:.0} |");
 
+    record_sync(&runtime, &plugin);
     calls_per_event(&runtime, &plugin);
     Ok(())
+}
+
+/// A 10,000-record users sync in upsert mode: Zendesk calls per record, and records per second.
+fn record_sync(runtime: &Runtime, plugin: &destination_host::Plugin) {
+    let mock = MockZendesk::new();
+    let config = json!({"subdomain": "rows", "email": "admin@example.com",
+        "apiToken": "bench-token", "objectType": "users"});
+    let transport = Arc::new(MockTransport::new(mock.clone()));
+    let tenant =
+        host_test::zendesk_tenant("rows", config.to_string(), Limits::default(), transport);
+    let records = 10_000;
+    let started = Instant::now();
+    for i in 0..records {
+        let row = json!({"type": "record", "action": "insert",
+            "fields": {"name": format!("User {i}"), "email": format!("u{i}@example.com"),
+                "plan": if i % 2 == 0 { "pro" } else { "free" }},
+            "identifiers": {"external_id": format!("u-{i}")}});
+        let report = runtime.transform(plugin, &tenant, &row.to_string());
+        assert!(report.result.is_ok(), "{:?}", report.result);
+    }
+    let elapsed = started.elapsed();
+    let calls = mock.requests_for("rows").len();
+    println!(
+        "| users sync, 10,000 records, upsert: Zendesk calls per record | {:.4} ({calls} calls) |",
+        calls as f64 / f64::from(records)
+    );
+    println!(
+        "| users sync records/s, 1 thread (in-process mock) | {:.0} |",
+        f64::from(records) / elapsed.as_secs_f64()
+    );
 }
 
 /// Zendesk calls made per event type, on a fresh account (cold) and once everything is cached.

@@ -70,23 +70,40 @@ pub fn for_tenant(events: &str) -> String {
         .join("\n")
 }
 
-/// Who each event is about ("userId u-1", "groupId g-1"), by line number.
+/// Who each event is about ("userId u-1", "groupId g-1", a record's identifiers, an audience
+/// list's sizes), by line number.
 fn event_labels(events: &str) -> BTreeMap<usize, String> {
     events
         .lines()
         .enumerate()
         .filter_map(|(index, line)| {
             let event: Value = serde_json::from_str(line).ok()?;
-            let ids: Vec<String> = ["userId", "groupId"]
-                .iter()
-                .filter_map(|key| match event.get(*key)? {
-                    Value::String(id) => Some(format!("{key} {id}")),
-                    other => Some(format!("{key} {other}")),
-                })
-                .collect();
-            Some((index + 1, ids.join(", ")))
+            Some((index + 1, label(&event)))
         })
         .collect()
+}
+
+fn label(event: &Value) -> String {
+    let text = |value: &Value| match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    if let Some(identifiers) = event.get("identifiers").and_then(Value::as_object) {
+        let ids: Vec<String> = identifiers
+            .iter()
+            .map(|(key, value)| format!("{key} {}", text(value)))
+            .collect();
+        return ids.join(", ");
+    }
+    if let Some(list) = event.pointer("/properties/listData") {
+        let size = |key: &str| list.get(key).and_then(Value::as_array).map_or(0, Vec::len);
+        return format!("add {}, remove {}", size("add"), size("remove"));
+    }
+    let ids: Vec<String> = ["userId", "groupId"]
+        .iter()
+        .filter_map(|key| Some(format!("{key} {}", text(event.get(*key)?))))
+        .collect();
+    ids.join(", ")
 }
 
 fn render_event(report: &EventReport, label: &str) -> String {
@@ -125,7 +142,7 @@ fn render_summary(summary: &Summary) -> String {
     for (event_type, events, calls, per_event) in summary.calls_by_event_type() {
         let _ = writeln!(
             out,
-            "  {event_type:<10} {events:>3} events {calls:>4} calls ({per_event:.1} per event)"
+            "  {event_type:<12} {events:>3} events {calls:>4} calls ({per_event:.1} per event)"
         );
     }
     out

@@ -94,7 +94,9 @@ pub fn render_table(fields: &[FieldInfo]) -> String {
             ]
         })
         .collect();
-    let header = ["key / id", "title", "type", "required", "active", "custom", "options"];
+    let header = [
+        "key / id", "title", "type", "required", "active", "custom", "options",
+    ];
     let mut widths = header.map(str::len);
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {

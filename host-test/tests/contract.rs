@@ -35,7 +35,11 @@ fn assert_exports_exactly_the_contract(engine: &Engine, component: &Component, v
         .map(|(name, _)| name)
         .collect();
     functions.sort_unstable();
-    assert_eq!(functions, ["describe", "transform", "validate-config"]);
+    let expected: &[&str] = match version {
+        "0.1.0" => &["describe", "transform", "validate-config"],
+        _ => &["describe", "list-fields", "transform", "validate-config"],
+    };
+    assert_eq!(functions, expected);
 }
 
 fn imports(engine: &Engine, component: &Component) -> Vec<String> {

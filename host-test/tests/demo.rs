@@ -41,7 +41,11 @@ fn the_demo_delivers_the_sample_and_shows_the_final_state() {
         "Umbrella Labs",
         "Peter Gibbons",
         "Order o-1 arrived damaged",
-        "Summary: 16 events",
+        "Summary: 18 events",
+        // A warehouse row and an audience list.
+        "record (",
+        "audiencelist (",
+        "power_users=true",
         "0 failed",
     ];
     for text in expect {

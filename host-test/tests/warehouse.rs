@@ -39,17 +39,37 @@ fn records_are_upserted_inserted_once_and_updated_only_when_found() {
     assert_eq!(user["name"], "Ann");
     assert_eq!(user["user_fields"]["plan"], "pro");
 
-    let insert = upsert.sibling("acme-insert", json!({"objectType": "users", "syncMode": "insert"}));
+    let insert = upsert.sibling(
+        "acme-insert",
+        json!({"objectType": "users", "syncMode": "insert"}),
+    );
     insert.deliver(row.clone());
     let again = insert.deliver(row.clone());
     let skipped = again.outcome().skipped.clone().unwrap();
     assert!(skipped.starts_with("exists: Zendesk user #"), "{skipped}");
-    assert_eq!(again.calls(), Vec::<String>::new(), "the id is cached: no call");
+    assert_eq!(
+        again.calls(),
+        Vec::<String>::new(),
+        "the id is cached: no call"
+    );
 
-    let update = upsert.sibling("acme-update", json!({"objectType": "users", "syncMode": "update"}));
+    let update = upsert.sibling(
+        "acme-update",
+        json!({"objectType": "users", "syncMode": "update"}),
+    );
     let missing = update.deliver(row);
-    assert!(missing.outcome().skipped.as_deref().unwrap().starts_with("not found"));
-    assert_eq!(missing.calls(), vec!["GET /api/v2/users/search?external_id=u-1"]);
+    assert!(
+        missing
+            .outcome()
+            .skipped
+            .as_deref()
+            .unwrap()
+            .starts_with("not found")
+    );
+    assert_eq!(
+        missing.calls(),
+        vec!["GET /api/v2/users/search?external_id=u-1"]
+    );
     assert_eq!(update.state().count("users"), 0);
 }
 
@@ -57,7 +77,10 @@ fn records_are_upserted_inserted_once_and_updated_only_when_found() {
 fn an_audience_list_mirrors_onto_its_checkbox_field() {
     let scenario = Scenario::with_settings(json!({"audienceKey": "Power Users",
         "audienceFieldTag": "power"}));
-    scenario.mock.seed_user(SUB, json!({"name": "A", "email": "a@x.com", "external_id": "u-a"}));
+    scenario.mock.seed_user(
+        SUB,
+        json!({"name": "A", "email": "a@x.com", "external_id": "u-a"}),
+    );
     scenario.mock.seed_user(
         SUB,
         json!({"name": "B", "email": "b@x.com", "external_id": "u-b"}),
@@ -69,7 +92,10 @@ fn an_audience_list_mirrors_onto_its_checkbox_field() {
     let a = state.user_by_external_id("u-a");
     assert_eq!(a["user_fields"]["power_users"], true);
     assert_eq!(a["tags"], json!(["power"]));
-    assert_eq!(state.user_by_external_id("u-b")["user_fields"]["power_users"], false);
+    assert_eq!(
+        state.user_by_external_id("u-b")["user_fields"]["power_users"],
+        false
+    );
 }
 
 #[test]
@@ -92,7 +118,12 @@ fn list_fields_reads_every_page_in_the_sandbox() {
     assert_eq!(fields.last().unwrap().key.as_deref(), Some("region_119"));
     let calls: Vec<String> = mock.requests_for(SUB).iter().map(call_line).collect();
     assert_eq!(calls.len(), 2, "{calls:?}");
-    assert!(calls.iter().all(|c| c.starts_with("GET /api/v2/organization_fields")), "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.starts_with("GET /api/v2/organization_fields")),
+        "{calls:?}"
+    );
 }
 
 #[test]
@@ -127,7 +158,12 @@ fn the_fields_command_lists_the_demo_account() {
         .output()
         .expect("the binary runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let row = |key: &str, kind: &str| {
         stdout
             .lines()
@@ -150,7 +186,11 @@ fn the_fields_command_reads_two_pages_over_http_as_json() {
     let server = mock_zendesk::server::serve(mock.clone(), ([127, 0, 0, 1], 0).into()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tenants = dir.path().join("tenants.json");
-    std::fs::write(&tenants, json!({"tenants": {"t1": config_with(json!({}))}}).to_string()).unwrap();
+    std::fs::write(
+        &tenants,
+        json!({"tenants": {"t1": config_with(json!({}))}}).to_string(),
+    )
+    .unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_host-test"))
         .args(["fields", "--object", "users", "--json", "--tenant", "t1"])
         .arg("--tenants")
@@ -159,7 +199,12 @@ fn the_fields_command_reads_two_pages_over_http_as_json() {
         .arg(format!("http://{}", server.addr()))
         .output()
         .expect("the binary runs");
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let fields: Vec<Value> = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(fields.len(), 6 + 130);
     assert_eq!(fields[6]["key"], "attr_000");

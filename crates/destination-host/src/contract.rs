@@ -7,7 +7,9 @@ use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, Linker};
 
 use crate::call_state::CallState;
-use crate::report::{ConfigFacts, Description, FieldInfo, GuestError, ObjectType, Operation, Outcome};
+use crate::report::{
+    ConfigFacts, Description, FieldInfo, GuestError, ObjectType, Operation, Outcome,
+};
 
 /// `cdp:destination@0.1.0`, frozen.
 pub mod v0_1 {

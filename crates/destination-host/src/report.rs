@@ -55,7 +55,9 @@ impl std::str::FromStr for ObjectType {
         ObjectType::ALL
             .into_iter()
             .find(|object| object.name() == text)
-            .ok_or_else(|| format!("unknown object type {text:?}: use users, organizations or tickets"))
+            .ok_or_else(|| {
+                format!("unknown object type {text:?}: use users, organizations or tickets")
+            })
     }
 }
 

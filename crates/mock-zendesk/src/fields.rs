@@ -157,7 +157,11 @@ impl NewField {
 }
 
 /// Validated creation shared by the API and the seeding helpers.
-pub(crate) fn add(account: &mut Account, scope: FieldScope, new: NewField) -> Result<u64, Response> {
+pub(crate) fn add(
+    account: &mut Account,
+    scope: FieldScope,
+    new: NewField,
+) -> Result<u64, Response> {
     let NewField {
         key,
         title,
@@ -186,7 +190,11 @@ pub(crate) fn add(account: &mut Account, scope: FieldScope, new: NewField) -> Re
             "BlankValue",
         ));
     }
-    let types: &[&str] = if keyed { &FIELD_TYPES } else { &TICKET_FIELD_TYPES };
+    let types: &[&str] = if keyed {
+        &FIELD_TYPES
+    } else {
+        &TICKET_FIELD_TYPES
+    };
     if !types.contains(&field_type.as_str()) {
         return Err(record_invalid("type", "Type: is invalid", "InvalidValue"));
     }
@@ -234,28 +242,45 @@ pub(crate) fn system_ticket_fields(first_id: u64) -> Vec<FieldDef> {
     [
         ("subject", "Subject", Vec::new(), true),
         ("description", "Description", Vec::new(), true),
-        ("status", "Status", options(&["new", "open", "pending", "hold", "solved"]), false),
-        ("tickettype", "Type", options(&["question", "incident", "problem", "task"]), false),
-        ("priority", "Priority", options(&["low", "normal", "high", "urgent"]), false),
+        (
+            "status",
+            "Status",
+            options(&["new", "open", "pending", "hold", "solved"]),
+            false,
+        ),
+        (
+            "tickettype",
+            "Type",
+            options(&["question", "incident", "problem", "task"]),
+            false,
+        ),
+        (
+            "priority",
+            "Priority",
+            options(&["low", "normal", "high", "urgent"]),
+            false,
+        ),
         ("group", "Group", Vec::new(), false),
         ("assignee", "Assignee", Vec::new(), true),
     ]
     .into_iter()
     .enumerate()
-    .map(|(position, (field_type, title, options, required))| FieldDef {
-        id: first_id + position as u64,
-        key: String::new(),
-        title: title.to_string(),
-        r#type: field_type.to_string(),
-        active: true,
-        position: position as u64,
-        tag: None,
-        options,
-        required,
-        removable: false,
-        created_at: now.clone(),
-        updated_at: now.clone(),
-    })
+    .map(
+        |(position, (field_type, title, options, required))| FieldDef {
+            id: first_id + position as u64,
+            key: String::new(),
+            title: title.to_string(),
+            r#type: field_type.to_string(),
+            active: true,
+            position: position as u64,
+            tag: None,
+            options,
+            required,
+            removable: false,
+            created_at: now.clone(),
+            updated_at: now.clone(),
+        },
+    )
     .collect()
 }
 

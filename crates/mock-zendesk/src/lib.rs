@@ -386,7 +386,11 @@ impl MockZendesk {
 
     pub fn seed_user_field(&self, subdomain: &str, key: &str, field_type: &str) -> u64 {
         let title = attrs::humanize(key);
-        self.seed_field(subdomain, FieldScope::User, NewField::new(key, &title, field_type))
+        self.seed_field(
+            subdomain,
+            FieldScope::User,
+            NewField::new(key, &title, field_type),
+        )
     }
 
     pub fn seed_organization_field(&self, subdomain: &str, key: &str, field_type: &str) -> u64 {
@@ -400,13 +404,22 @@ impl MockZendesk {
 
     /// A custom ticket field (`text`, `checkbox`, `tagger`...), named by its title.
     pub fn seed_ticket_field(&self, subdomain: &str, title: &str, field_type: &str) -> u64 {
-        self.seed_field(subdomain, FieldScope::Ticket, NewField::new("", title, field_type))
+        self.seed_field(
+            subdomain,
+            FieldScope::Ticket,
+            NewField::new("", title, field_type),
+        )
     }
 
     /// Any field definition, as the API's create body would give it: `collection` is
     /// `user_fields`, `organization_fields` or `ticket_fields`; `definition` e.g.
     /// `{"key": "plan", "title": "Plan", "type": "dropdown", "custom_field_options": [...]}`.
-    pub fn seed_field_definition(&self, subdomain: &str, collection: &str, definition: Value) -> u64 {
+    pub fn seed_field_definition(
+        &self,
+        subdomain: &str,
+        collection: &str,
+        definition: Value,
+    ) -> u64 {
         let scope = match collection {
             "user_fields" => FieldScope::User,
             "organization_fields" => FieldScope::Organization,

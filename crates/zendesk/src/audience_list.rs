@@ -142,10 +142,22 @@ mod tests {
     fn bad_lists_name_the_entry() {
         for (event, expected) in [
             (json!({"type": "audiencelist"}), "properties.listData"),
-            (json!({"type": "audiencelist", "properties": {"listData": {"add": {}}}}), "listData.add`"),
-            (json!({"type": "audiencelist", "properties": {"listData": {"add": [1]}}}), "listData.add[0]"),
-            (json!({"type": "audiencelist", "properties": {"listData": {"remove": [{"name": "x"}]}}}), "listData.remove[0]` names no user"),
-            (json!({"type": "audiencelist", "properties": {"listData": {"add": [{"id": "x1"}]}}}), "Zendesk user id"),
+            (
+                json!({"type": "audiencelist", "properties": {"listData": {"add": {}}}}),
+                "listData.add`",
+            ),
+            (
+                json!({"type": "audiencelist", "properties": {"listData": {"add": [1]}}}),
+                "listData.add[0]",
+            ),
+            (
+                json!({"type": "audiencelist", "properties": {"listData": {"remove": [{"name": "x"}]}}}),
+                "listData.remove[0]` names no user",
+            ),
+            (
+                json!({"type": "audiencelist", "properties": {"listData": {"add": [{"id": "x1"}]}}}),
+                "Zendesk user id",
+            ),
         ] {
             match parse(event.clone()) {
                 Err(Error::InvalidEvent(message)) => {

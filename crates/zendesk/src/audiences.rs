@@ -17,7 +17,11 @@ use crate::users::{self, Person};
 use serde_json::json;
 
 /// Applies the list; `Some(reason)` when nothing was changed.
-pub fn apply(client: &mut Client, config: &Config, list: &AudienceList) -> Result<Option<String>, Error> {
+pub fn apply(
+    client: &mut Client,
+    config: &Config,
+    list: &AudienceList,
+) -> Result<Option<String>, Error> {
     let sync = &config.sync;
     let audience = sync.audience_key.as_deref().ok_or_else(|| {
         Error::InvalidConfig(
@@ -60,9 +64,8 @@ pub fn apply(client: &mut Client, config: &Config, list: &AudienceList) -> Resul
         "listed users not found in Zendesk: not created (only audienceSyncMode upsert creates)",
         &[("count", &missing.to_string())],
     );
-    Ok((missing == changes.len()).then(|| {
-        format!("not found: none of the {missing} listed users exists in Zendesk")
-    }))
+    Ok((missing == changes.len())
+        .then(|| format!("not found: none of the {missing} listed users exists in Zendesk")))
 }
 
 /// (member, whether they belong to the audience) for each entry the mode applies.
@@ -146,4 +149,3 @@ fn upsert(client: &mut Client, config: &Config, key: &str, member: &Member) -> R
 #[cfg(test)]
 #[path = "audiences_tests.rs"]
 mod tests;
-

@@ -17,7 +17,12 @@ fn an_audience_needs_its_key_and_a_mode_that_applies_something() {
     ));
     // Add ignores the remove list: nothing to do, no call.
     let config = config_json(json!({"audienceKey": "vip", "audienceSyncMode": "add"}));
-    let outcome = transform(&host, &config, &list(json!([]), json!([{"email": "a@x.com"}]))).unwrap();
+    let outcome = transform(
+        &host,
+        &config,
+        &list(json!([]), json!([{"email": "a@x.com"}])),
+    )
+    .unwrap();
     assert!(outcome.skipped.unwrap().starts_with("nothing to change"));
     assert!(host.requests().is_empty());
 }
@@ -25,11 +30,31 @@ fn an_audience_needs_its_key_and_a_mode_that_applies_something() {
 #[test]
 fn the_field_is_created_with_its_tag_then_set_per_user() {
     let host = FakeHost::new();
-    host.on("GET", "/api/v2/user_fields?page[size]=100", 200, json!({"user_fields": []}));
-    host.on("POST", "/api/v2/user_fields", 201, json!({"user_field": {"id": 1}}));
-    host.on("GET", "/api/v2/users/search?external_id=u1", 200, json!({"users": [{"id": 10}]}));
+    host.on(
+        "GET",
+        "/api/v2/user_fields?page[size]=100",
+        200,
+        json!({"user_fields": []}),
+    );
+    host.on(
+        "POST",
+        "/api/v2/user_fields",
+        201,
+        json!({"user_field": {"id": 1}}),
+    );
+    host.on(
+        "GET",
+        "/api/v2/users/search?external_id=u1",
+        200,
+        json!({"users": [{"id": 10}]}),
+    );
     host.on("PUT", "/api/v2/users/10", 200, json!({"user": {"id": 10}}));
-    host.on("PUT", "/api/v2/users/42", 404, json!({"error": "RecordNotFound"}));
+    host.on(
+        "PUT",
+        "/api/v2/users/42",
+        404,
+        json!({"error": "RecordNotFound"}),
+    );
     let config = config_json(json!({"audienceKey": "Churn Risk", "audienceFieldTag": "churn"}));
     let outcome = transform(
         &host,
@@ -52,7 +77,13 @@ fn the_field_is_created_with_its_tag_then_set_per_user() {
         host.body(1),
         json!({"user_field": {"key": "churn_risk", "title": "Churn Risk", "type": "checkbox", "tag": "churn"}})
     );
-    assert_eq!(host.body(3), json!({"user": {"user_fields": {"churn_risk": true}}}));
-    assert_eq!(host.body(4), json!({"user": {"user_fields": {"churn_risk": false}}}));
+    assert_eq!(
+        host.body(3),
+        json!({"user": {"user_fields": {"churn_risk": true}}})
+    );
+    assert_eq!(
+        host.body(4),
+        json!({"user": {"user_fields": {"churn_risk": false}}})
+    );
     assert!(host.logged("not found"));
 }

@@ -82,7 +82,10 @@ impl wit::Guest for Component {
         }
     }
 
-    fn list_fields(config: String, object: wit::ObjectType) -> Result<Vec<wit::FieldInfo>, wit::Error> {
+    fn list_fields(
+        config: String,
+        object: wit::ObjectType,
+    ) -> Result<Vec<wit::FieldInfo>, wit::Error> {
         let object = match object {
             wit::ObjectType::Users => crate::ObjectType::Users,
             wit::ObjectType::Organizations => crate::ObjectType::Organizations,

@@ -196,7 +196,11 @@ pub fn ensure_defined(
 
 /// The key of the checkbox user field named `name` (an audience), reusing an existing field as
 /// [`ensure_defined`] does, or creating it with `tag` so that Zendesk also tags its members.
-pub fn ensure_checkbox(client: &mut Client, name: &str, tag: Option<&str>) -> Result<String, Error> {
+pub fn ensure_checkbox(
+    client: &mut Client,
+    name: &str,
+    tag: Option<&str>,
+) -> Result<String, Error> {
     let scope = FieldScope::User;
     if let Some(cached) = cached_keys(client, scope)
         && let Some(key) = existing_key(&cached, name)

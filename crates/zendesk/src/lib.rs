@@ -96,7 +96,11 @@ pub fn transform(host: &dyn Host, config: &str, event: &str) -> Result<Outcome, 
 
 /// Every field a `record` of `object` can write, for a mapping UI: standard attributes and the
 /// account's custom fields (read from Zendesk's fields APIs, nothing else).
-pub fn list_fields(host: &dyn Host, config: &str, object: ObjectType) -> Result<Vec<FieldInfo>, Error> {
+pub fn list_fields(
+    host: &dyn Host,
+    config: &str,
+    object: ObjectType,
+) -> Result<Vec<FieldInfo>, Error> {
     let config = Config::parse(config)?;
     let mut client = Client::new(host, &config);
     introspection::list_fields(&mut client, object)

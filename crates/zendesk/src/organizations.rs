@@ -259,7 +259,11 @@ pub fn find_by_external_id(client: &mut Client, external_id: &str) -> Result<Opt
 
 /// Remembers the id of an organization created with this external id.
 pub fn remember_external_id(client: &Client, external_id: &str, id: u64) {
-    client.cache_set(&external_id_key(external_id), &id.to_string(), ORG_TTL_SECONDS);
+    client.cache_set(
+        &external_id_key(external_id),
+        &id.to_string(),
+        ORG_TTL_SECONDS,
+    );
 }
 
 /// Forgets a cached organization id (Zendesk answered 404 for it).

@@ -102,10 +102,19 @@ mod tests {
         ));
         for (record, expected) in [
             (json!({"type": "record", "fields": {"a": 1}}), "`action`"),
-            (json!({"type": "record", "action": "merge", "fields": {"a": 1}}), "merge"),
+            (
+                json!({"type": "record", "action": "merge", "fields": {"a": 1}}),
+                "merge",
+            ),
             (json!({"type": "record", "action": "insert"}), "no `fields`"),
-            (json!({"type": "record", "action": "insert", "fields": [1]}), "`fields`"),
-            (json!({"type": "record", "action": "insert", "fields": {}, "identifiers": "x"}), "`identifiers`"),
+            (
+                json!({"type": "record", "action": "insert", "fields": [1]}),
+                "`fields`",
+            ),
+            (
+                json!({"type": "record", "action": "insert", "fields": {}, "identifiers": "x"}),
+                "`identifiers`",
+            ),
         ] {
             match parse(record.clone()) {
                 Err(Error::InvalidEvent(message)) => {

@@ -102,12 +102,12 @@ impl SyncSettings {
             Some("insert") => SyncMode::Insert,
             Some(_) => SyncMode::Update,
         };
-        let identifier_key = match settings.choice("identifierKey", &["external_id", "email", "id"])?
-        {
-            None | Some("external_id") => IdentifierKey::ExternalId,
-            Some("email") => IdentifierKey::Email,
-            Some(_) => IdentifierKey::Id,
-        };
+        let identifier_key =
+            match settings.choice("identifierKey", &["external_id", "email", "id"])? {
+                None | Some("external_id") => IdentifierKey::ExternalId,
+                Some("email") => IdentifierKey::Email,
+                Some(_) => IdentifierKey::Id,
+            };
         if identifier_key == IdentifierKey::Email
             && matches!(
                 object_type,
@@ -205,4 +205,46 @@ fn filled(value: &Value) -> Option<String> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::config;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_and_both_mapping_shapes() {
+        let sync = config(json!({})).sync;
+        assert_eq!(sync.object_type, None);
+        assert_eq!(sync.sync_mode, SyncMode::Upsert);
+        assert_eq!(sync.identifier_key, IdentifierKey::ExternalId);
+        assert_eq!(sync.audience_sync_mode, AudienceSyncMode::Mirror);
+        assert!(sync.field_mapping.is_empty());
+
+        let pairs = |mapping: Value| config(json!({"fieldMapping": mapping})).sync.field_mapping;
+        let expected = vec![
+            ("mail".to_string(), "email".to_string()),
+            ("full_name".to_string(), "name".to_string()),
+        ];
+        assert_eq!(
+            pairs(json!([{"from": "mail", "to": "email"}, {"from": " full_name ", "to": "name"}])),
+            expected
+        );
+        // serde_json's map is ordered by key.
+        assert_eq!(
+            pairs(json!({"mail": "email", "full_name": "name"})),
+            vec![expected[1].clone(), expected[0].clone()]
+        );
+
+        let sync = config(json!({"objectType": "tickets", "syncMode": "update",
+            "identifierKey": "id", "audienceKey": "VIP", "audienceSyncMode": "upsert",
+            "audienceFieldTag": " vip "}))
+        .sync;
+        assert_eq!(sync.object_type, Some(ObjectType::Tickets));
+        assert_eq!(sync.identifier_key, IdentifierKey::Id);
+        assert_eq!(sync.audience_key.as_deref(), Some("VIP"));
+        assert_eq!(sync.audience_sync_mode, AudienceSyncMode::Upsert);
+        assert_eq!(sync.audience_field_tag.as_deref(), Some("vip"));
+    }
 }

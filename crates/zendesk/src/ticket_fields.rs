@@ -26,7 +26,10 @@ pub fn list_definitions(client: &mut Client) -> Result<Vec<Value>, Error> {
 /// `columns` (name -> value) as `custom_fields` entries. A column names a field by its id or its
 /// title (exact, then case-insensitive). A cached list that misses one is listed again once; a
 /// column that still names no field is an invalid event.
-pub fn custom_fields(client: &mut Client, columns: &Map<String, Value>) -> Result<Vec<Value>, Error> {
+pub fn custom_fields(
+    client: &mut Client,
+    columns: &Map<String, Value>,
+) -> Result<Vec<Value>, Error> {
     if columns.is_empty() {
         return Ok(Vec::new());
     }
@@ -88,10 +91,15 @@ mod tests {
     fn columns_name_fields_by_id_or_title_and_a_stale_cache_relists_once() {
         let host = FakeHost::new();
         host.put_cache(CACHE_KEY, r#"[{"id":11,"title":"Plan"}]"#);
-        host.on("GET", LIST, 200, json!({"ticket_fields": [
+        host.on(
+            "GET",
+            LIST,
+            200,
+            json!({"ticket_fields": [
             {"id": 1, "type": "subject", "title": "Subject", "removable": false},
             {"id": 11, "type": "text", "title": "Plan", "removable": true},
-            {"id": 12, "type": "checkbox", "title": "VIP Customer", "removable": true}]}));
+            {"id": 12, "type": "checkbox", "title": "VIP Customer", "removable": true}]}),
+        );
         let config = config(json!({}));
         let mut client = Client::new(&host, &config);
         let columns = json!({"Plan": "pro"});
@@ -116,7 +124,10 @@ mod tests {
         // A system field is not a custom field; an unknown title fails naming it.
         let columns = json!({"Subject": "x"});
         let error = custom_fields(&mut client, columns.as_object().unwrap()).unwrap_err();
-        assert!(matches!(&error, Error::InvalidEvent(m) if m.contains("\"Subject\"")), "{error:?}");
+        assert!(
+            matches!(&error, Error::InvalidEvent(m) if m.contains("\"Subject\"")),
+            "{error:?}"
+        );
         assert_eq!(host.requests().len(), 2);
     }
 }

@@ -27,9 +27,10 @@ fn account() -> (MockHost, u64, u64) {
         json!({"name": "In", "email": "in@x.com", "external_id": "u-in",
             "user_fields": {"churn_risk": true}}),
     );
-    let other = host
-        .mock
-        .seed_user(SUB, json!({"name": "Out", "email": "out@x.com", "external_id": "u-out"}));
+    let other = host.mock.seed_user(
+        SUB,
+        json!({"name": "Out", "email": "out@x.com", "external_id": "u-out"}),
+    );
     host.mock.clear_requests();
     (host, member, other)
 }
@@ -50,8 +51,16 @@ fn membership(host: &MockHost) -> Vec<(String, Option<Value>, Vec<String>)> {
         .collect()
 }
 
-fn member(external_id: &str, value: Option<bool>, tagged: bool) -> (String, Option<Value>, Vec<String>) {
-    let tags = if tagged { vec!["churn".to_string()] } else { Vec::new() };
+fn member(
+    external_id: &str,
+    value: Option<bool>,
+    tagged: bool,
+) -> (String, Option<Value>, Vec<String>) {
+    let tags = if tagged {
+        vec!["churn".to_string()]
+    } else {
+        Vec::new()
+    };
     (external_id.to_string(), value.map(Value::Bool), tags)
 }
 
@@ -65,7 +74,10 @@ fn add_remove_and_mirror_for_existing_and_missing_users() {
         (
             "add",
             // Out joins; the remove list is left alone; the ghost is not created.
-            vec![member("u-in", Some(true), true), member("u-out", Some(true), true)],
+            vec![
+                member("u-in", Some(true), true),
+                member("u-out", Some(true), true),
+            ],
             vec![
                 "GET /api/v2/user_fields?page[size]=100",
                 "GET /api/v2/users/search?external_id=u-out",
@@ -76,7 +88,10 @@ fn add_remove_and_mirror_for_existing_and_missing_users() {
         (
             "remove",
             // The audience's members (the add list) are taken out.
-            vec![member("u-in", Some(true), true), member("u-out", Some(false), false)],
+            vec![
+                member("u-in", Some(true), true),
+                member("u-out", Some(false), false),
+            ],
             vec![
                 "GET /api/v2/user_fields?page[size]=100",
                 "GET /api/v2/users/search?external_id=u-out",
@@ -87,7 +102,10 @@ fn add_remove_and_mirror_for_existing_and_missing_users() {
         (
             "mirror",
             // What the platform computed: Out joins, In leaves.
-            vec![member("u-in", Some(false), false), member("u-out", Some(true), true)],
+            vec![
+                member("u-in", Some(false), false),
+                member("u-out", Some(true), true),
+            ],
             vec![
                 "GET /api/v2/user_fields?page[size]=100",
                 "GET /api/v2/users/search?external_id=u-out",
@@ -104,11 +122,18 @@ fn add_remove_and_mirror_for_existing_and_missing_users() {
         assert_eq!(outcome.skipped, None, "{mode}");
         assert_eq!(membership(&host), expected, "{mode}");
         assert_eq!(host.take_calls(), calls, "{mode}");
-        assert!(host.logs.borrow().iter().any(|l| l.contains("not found")), "{mode}");
+        assert!(
+            host.logs.borrow().iter().any(|l| l.contains("not found")),
+            "{mode}"
+        );
         // Replaying the same list changes nothing, and the ids are cached now.
         host.send(&config(mode), list.clone());
         assert_eq!(membership(&host), expected, "{mode} replayed");
-        assert_eq!(host.mock.account(SUB).users.len(), 2, "{mode}: nobody created");
+        assert_eq!(
+            host.mock.account(SUB).users.len(),
+            2,
+            "{mode}: nobody created"
+        );
     }
 }
 
@@ -134,22 +159,40 @@ fn upsert_creates_the_missing_users() {
     assert_eq!(created.user_fields["churn_risk"], true);
     assert_eq!(created.tags, vec!["churn"]);
     // Upsert adds: the removal is left alone, as in Add.
-    assert_eq!(state.user_by_external_id("u-in").unwrap().user_fields["churn_risk"], true);
+    assert_eq!(
+        state.user_by_external_id("u-in").unwrap().user_fields["churn_risk"],
+        true
+    );
     host.send(&config("upsert"), list);
-    assert_eq!(host.mock.account(SUB).users.len(), 3, "a replay creates no one");
+    assert_eq!(
+        host.mock.account(SUB).users.len(),
+        3,
+        "a replay creates no one"
+    );
 }
 
 #[test]
 fn the_audience_field_is_created_once_with_its_tag() {
     let host = MockHost::new();
-    host.mock
-        .seed_user(SUB, json!({"name": "A", "email": "a@x.com", "external_id": "u-a"}));
+    host.mock.seed_user(
+        SUB,
+        json!({"name": "A", "email": "a@x.com", "external_id": "u-a"}),
+    );
     let config = json!({"audienceKey": "Churn Risk", "audienceFieldTag": "churn"});
-    host.send(&config, audience_list(json!([{"userId": "u-a"}]), json!([])));
-    host.send(&config, audience_list(json!([]), json!([{"userId": "u-a"}])));
+    host.send(
+        &config,
+        audience_list(json!([{"userId": "u-a"}]), json!([])),
+    );
+    host.send(
+        &config,
+        audience_list(json!([]), json!([{"userId": "u-a"}])),
+    );
     let state = host.mock.account(SUB);
     let field = state.user_field("churn_risk").expect("created");
-    assert_eq!((field.r#type.as_str(), field.tag.as_deref()), ("checkbox", Some("churn")));
+    assert_eq!(
+        (field.r#type.as_str(), field.tag.as_deref()),
+        ("checkbox", Some("churn"))
+    );
     assert_eq!(state.user_fields.len(), 1);
     assert_eq!(state.users[0].user_fields["churn_risk"], false);
     assert!(state.users[0].tags.is_empty());
@@ -198,6 +241,9 @@ fn segment_engage_audiences_arrive_as_boolean_identify_traits() {
             "traits": {"name": "New", "email": "new@x.com", "churn_risk": true}}),
     );
     let state = host.mock.account(SUB);
-    assert_eq!(state.user_by_external_id("u-new").unwrap().user_fields["churn_risk"], true);
+    assert_eq!(
+        state.user_by_external_id("u-new").unwrap().user_fields["churn_risk"],
+        true
+    );
     assert_eq!(state.user_fields.len(), 1, "the existing field is reused");
 }

@@ -15,7 +15,8 @@ fn list(host: &MockHost, object: ObjectType) -> Vec<FieldInfo> {
 fn users_list_standard_attributes_then_every_page_of_user_fields() {
     let host = MockHost::new();
     for i in 0..150 {
-        host.mock.seed_user_field(SUB, &format!("field_{i:03}"), "text");
+        host.mock
+            .seed_user_field(SUB, &format!("field_{i:03}"), "text");
     }
     host.mock.seed_field_definition(
         SUB,
@@ -29,7 +30,10 @@ fn users_list_standard_attributes_then_every_page_of_user_fields() {
     let calls = host.take_calls();
     assert_eq!(calls.len(), 2, "{calls:?}");
     assert_eq!(calls[0], "GET /api/v2/user_fields?page[size]=100");
-    assert!(calls[1].starts_with("GET /api/v2/user_fields?page[size]=100&page[after]="), "{calls:?}");
+    assert!(
+        calls[1].starts_with("GET /api/v2/user_fields?page[size]=100&page[after]="),
+        "{calls:?}"
+    );
     assert_eq!(fields.len(), 6 + 151);
     let standard: Vec<(&str, bool)> = fields
         .iter()
@@ -47,11 +51,17 @@ fn users_list_standard_attributes_then_every_page_of_user_fields() {
             ("organization_id", false)
         ]
     );
-    let plan = fields.iter().find(|f| f.key.as_deref() == Some("plan")).unwrap();
+    let plan = fields
+        .iter()
+        .find(|f| f.key.as_deref() == Some("plan"))
+        .unwrap();
     assert_eq!(plan.field_type, "dropdown");
     assert_eq!(
         plan.options,
-        vec![("Free".to_string(), "free".to_string()), ("Pro".into(), "pro".into())]
+        vec![
+            ("Free".to_string(), "free".to_string()),
+            ("Pro".into(), "pro".into())
+        ]
     );
     assert!(plan.custom && plan.active && !plan.required && plan.id.is_some());
     assert!(fields.iter().any(|f| f.key.as_deref() == Some("field_149")));
@@ -69,7 +79,10 @@ fn tickets_list_the_system_fields_records_write_and_custom_fields_by_id() {
     );
     host.mock.clear_requests();
     let fields = list(&host, ObjectType::Tickets);
-    assert_eq!(host.take_calls(), vec!["GET /api/v2/ticket_fields?page[size]=100"]);
+    assert_eq!(
+        host.take_calls(),
+        vec!["GET /api/v2/ticket_fields?page[size]=100"]
+    );
     let summary: Vec<(Option<&str>, &str, bool, bool)> = fields
         .iter()
         .map(|f| (f.key.as_deref(), f.title.as_str(), f.required, f.custom))
@@ -96,7 +109,10 @@ fn tickets_list_the_system_fields_records_write_and_custom_fields_by_id() {
     let status = &fields[7];
     assert!(status.options.iter().any(|(_, value)| value == "solved"));
     assert_eq!(fields[11].field_type, "tagger");
-    assert_eq!(fields[11].options, vec![("Gold".to_string(), "gold".to_string())]);
+    assert_eq!(
+        fields[11].options,
+        vec![("Gold".to_string(), "gold".to_string())]
+    );
 }
 
 #[test]
@@ -105,11 +121,23 @@ fn organizations_list_their_fields_and_a_bad_config_calls_nothing() {
     host.mock.seed_organization_field(SUB, "region", "text");
     host.mock.clear_requests();
     let fields = list(&host, ObjectType::Organizations);
-    assert_eq!(host.take_calls(), vec!["GET /api/v2/organization_fields?page[size]=100"]);
+    assert_eq!(
+        host.take_calls(),
+        vec!["GET /api/v2/organization_fields?page[size]=100"]
+    );
     let keys: Vec<&str> = fields.iter().filter_map(|f| f.key.as_deref()).collect();
     assert_eq!(
         keys,
-        vec!["name", "external_id", "domain_names", "tags", "details", "notes", "url", "region"]
+        vec![
+            "name",
+            "external_id",
+            "domain_names",
+            "tags",
+            "details",
+            "notes",
+            "url",
+            "region"
+        ]
     );
     assert!(list_fields(&host, "{}", ObjectType::Users).is_err());
     assert!(host.take_calls().is_empty());

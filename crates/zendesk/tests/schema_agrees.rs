@@ -117,7 +117,10 @@ fn the_schema_and_validate_config_agree() {
             with(json!({"objectType": "users", "syncMode": "insert", "identifierKey": "email"})),
             true,
         ),
-        (with(json!({"objectType": "tickets", "syncMode": null})), true),
+        (
+            with(json!({"objectType": "tickets", "syncMode": null})),
+            true,
+        ),
         (with(json!({"objectType": "", "syncMode": " "})), true),
         (with(json!({"objectType": "Users"})), false),
         (with(json!({"objectType": "contacts"})), false),
@@ -160,11 +163,16 @@ fn the_schema_and_validate_config_agree() {
         (with(json!({"fieldMapping": "mail=email"})), false),
         // Audiences.
         (
-            with(json!({"audienceKey": "Churn Risk", "audienceSyncMode": "upsert",
-                "audienceFieldTag": "churn_risk"})),
+            with(
+                json!({"audienceKey": "Churn Risk", "audienceSyncMode": "upsert",
+                "audienceFieldTag": "churn_risk"}),
+            ),
             true,
         ),
-        (with(json!({"audienceKey": "", "audienceFieldTag": " "})), true),
+        (
+            with(json!({"audienceKey": "", "audienceFieldTag": " "})),
+            true,
+        ),
         (with(json!({"audienceKey": "2024"})), false),
         (with(json!({"audienceKey": "名前"})), false),
         (with(json!({"audienceKey": 5})), false),

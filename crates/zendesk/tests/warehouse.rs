@@ -73,30 +73,140 @@ fn sync_config(object: &str, mode: &str) -> Value {
 }
 
 /// (object, mode, existing, expected skip prefix, expected calls)
-fn cases() -> Vec<(&'static str, &'static str, bool, Option<&'static str>, Vec<String>)> {
+type Case = (
+    &'static str,
+    &'static str,
+    bool,
+    Option<&'static str>,
+    Vec<String>,
+);
+
+fn cases() -> Vec<Case> {
     let s = |calls: &[&str]| calls.iter().map(|c| c.to_string()).collect::<Vec<_>>();
     let user_search = "GET /api/v2/users/search?external_id=u-1";
     let org_search = "GET /api/v2/organizations/search?external_id=o-1";
     let ticket_search = "GET /api/v2/tickets?external_id=t-1";
     vec![
-        ("users", "upsert", false, None, s(&[USER_FIELDS, "POST /api/v2/users/create_or_update"])),
-        ("users", "upsert", true, None, s(&[USER_FIELDS, "POST /api/v2/users/create_or_update"])),
-        ("users", "insert", false, None, s(&[user_search, USER_FIELDS, "POST /api/v2/users"])),
+        (
+            "users",
+            "upsert",
+            false,
+            None,
+            s(&[USER_FIELDS, "POST /api/v2/users/create_or_update"]),
+        ),
+        (
+            "users",
+            "upsert",
+            true,
+            None,
+            s(&[USER_FIELDS, "POST /api/v2/users/create_or_update"]),
+        ),
+        (
+            "users",
+            "insert",
+            false,
+            None,
+            s(&[user_search, USER_FIELDS, "POST /api/v2/users"]),
+        ),
         ("users", "insert", true, Some("exists"), s(&[user_search])),
-        ("users", "update", false, Some("not found"), s(&[user_search])),
-        ("users", "update", true, None, s(&[user_search, USER_FIELDS, "PUT /api/v2/users/1000"])),
-        ("organizations", "upsert", false, None, s(&[ORG_FIELDS, "POST /api/v2/organizations/create_or_update"])),
-        ("organizations", "upsert", true, None, s(&[ORG_FIELDS, "POST /api/v2/organizations/create_or_update"])),
-        ("organizations", "insert", false, None, s(&[org_search, ORG_FIELDS, "POST /api/v2/organizations"])),
-        ("organizations", "insert", true, Some("exists"), s(&[org_search])),
-        ("organizations", "update", false, Some("not found"), s(&[org_search])),
-        ("organizations", "update", true, None, s(&[org_search, ORG_FIELDS, "PUT /api/v2/organizations/5000"])),
-        ("tickets", "upsert", false, None, s(&[ticket_search, TICKET_FIELDS, "POST /api/v2/tickets"])),
-        ("tickets", "upsert", true, None, s(&[ticket_search, TICKET_FIELDS, "PUT /api/v2/tickets/1"])),
-        ("tickets", "insert", false, None, s(&[ticket_search, TICKET_FIELDS, "POST /api/v2/tickets"])),
-        ("tickets", "insert", true, Some("exists"), s(&[ticket_search])),
-        ("tickets", "update", false, Some("not found"), s(&[ticket_search])),
-        ("tickets", "update", true, None, s(&[ticket_search, TICKET_FIELDS, "PUT /api/v2/tickets/1"])),
+        (
+            "users",
+            "update",
+            false,
+            Some("not found"),
+            s(&[user_search]),
+        ),
+        (
+            "users",
+            "update",
+            true,
+            None,
+            s(&[user_search, USER_FIELDS, "PUT /api/v2/users/1000"]),
+        ),
+        (
+            "organizations",
+            "upsert",
+            false,
+            None,
+            s(&[ORG_FIELDS, "POST /api/v2/organizations/create_or_update"]),
+        ),
+        (
+            "organizations",
+            "upsert",
+            true,
+            None,
+            s(&[ORG_FIELDS, "POST /api/v2/organizations/create_or_update"]),
+        ),
+        (
+            "organizations",
+            "insert",
+            false,
+            None,
+            s(&[org_search, ORG_FIELDS, "POST /api/v2/organizations"]),
+        ),
+        (
+            "organizations",
+            "insert",
+            true,
+            Some("exists"),
+            s(&[org_search]),
+        ),
+        (
+            "organizations",
+            "update",
+            false,
+            Some("not found"),
+            s(&[org_search]),
+        ),
+        (
+            "organizations",
+            "update",
+            true,
+            None,
+            s(&[org_search, ORG_FIELDS, "PUT /api/v2/organizations/5000"]),
+        ),
+        (
+            "tickets",
+            "upsert",
+            false,
+            None,
+            s(&[ticket_search, TICKET_FIELDS, "POST /api/v2/tickets"]),
+        ),
+        (
+            "tickets",
+            "upsert",
+            true,
+            None,
+            s(&[ticket_search, TICKET_FIELDS, "PUT /api/v2/tickets/1"]),
+        ),
+        (
+            "tickets",
+            "insert",
+            false,
+            None,
+            s(&[ticket_search, TICKET_FIELDS, "POST /api/v2/tickets"]),
+        ),
+        (
+            "tickets",
+            "insert",
+            true,
+            Some("exists"),
+            s(&[ticket_search]),
+        ),
+        (
+            "tickets",
+            "update",
+            false,
+            Some("not found"),
+            s(&[ticket_search]),
+        ),
+        (
+            "tickets",
+            "update",
+            true,
+            None,
+            s(&[ticket_search, TICKET_FIELDS, "PUT /api/v2/tickets/1"]),
+        ),
     ]
 }
 
@@ -124,7 +234,11 @@ fn every_mode_of_every_object_with_the_record_existing_and_missing() {
         match object {
             "users" => {
                 let user = state.user_by_external_id("u-1");
-                assert_eq!(state.users.len(), usize::from(existing || written), "{case}");
+                assert_eq!(
+                    state.users.len(),
+                    usize::from(existing || written),
+                    "{case}"
+                );
                 if let Some(user) = user {
                     let expect_name = if written { "Ann" } else { "Old" };
                     assert_eq!(user.name, expect_name, "{case}");
@@ -134,7 +248,11 @@ fn every_mode_of_every_object_with_the_record_existing_and_missing() {
                 }
             }
             "organizations" => {
-                assert_eq!(state.organizations.len(), usize::from(existing || written), "{case}");
+                assert_eq!(
+                    state.organizations.len(),
+                    usize::from(existing || written),
+                    "{case}"
+                );
                 if let Some(org) = state.organization_by_external_id("o-1") {
                     let expect_name = if written { "Acme" } else { "Old Org" };
                     assert_eq!(org.name, expect_name, "{case}");
@@ -145,7 +263,11 @@ fn every_mode_of_every_object_with_the_record_existing_and_missing() {
                 }
             }
             _ => {
-                assert_eq!(state.tickets.len(), usize::from(existing || written), "{case}");
+                assert_eq!(
+                    state.tickets.len(),
+                    usize::from(existing || written),
+                    "{case}"
+                );
                 if let Some(ticket) = state.tickets_by_external_id("t-1").first() {
                     let expect_subject = if written { "Help" } else { "Old" };
                     assert_eq!(ticket.subject.as_deref(), Some(expect_subject), "{case}");
@@ -216,7 +338,10 @@ fn records_need_an_object_type_and_their_identifier() {
 fn users_by_email_and_by_zendesk_id() {
     let (host, _) = account(true);
     let by_email = json!({"objectType": "users", "syncMode": "update", "identifierKey": "email"});
-    let event = record(json!({"name": "Ann E", "email": "ann@example.com"}), json!({}));
+    let event = record(
+        json!({"name": "Ann E", "email": "ann@example.com"}),
+        json!({}),
+    );
     assert_eq!(host.send(&by_email, event).skipped, None);
     assert_eq!(
         host.take_calls(),
@@ -226,13 +351,22 @@ fn users_by_email_and_by_zendesk_id() {
         ]
     );
     let by_id = json!({"objectType": "users", "syncMode": "update", "identifierKey": "id"});
-    let event = record(json!({"name": "Ann I", "email": "ann@example.com"}), json!({"id": 1000}));
+    let event = record(
+        json!({"name": "Ann I", "email": "ann@example.com"}),
+        json!({"id": 1000}),
+    );
     assert_eq!(host.send(&by_id, event).skipped, None);
     assert_eq!(host.take_calls(), vec!["PUT /api/v2/users/1000"]);
     assert_eq!(host.mock.account(SUB).users[0].name, "Ann I");
-    let event = record(json!({"name": "Nobody", "email": "n@x.com"}), json!({"id": 999}));
+    let event = record(
+        json!({"name": "Nobody", "email": "n@x.com"}),
+        json!({"id": 999}),
+    );
     let skipped = host.send(&by_id, event).skipped.unwrap();
-    assert!(skipped.starts_with("not found: no Zendesk user has id 999"), "{skipped}");
+    assert!(
+        skipped.starts_with("not found: no Zendesk user has id 999"),
+        "{skipped}"
+    );
     assert_eq!(host.mock.account(SUB).users.len(), 1);
 }
 
@@ -342,7 +476,10 @@ fn a_replayed_record_stream_duplicates_nothing() {
     for (config, event) in &stream {
         let mut config = config.clone();
         config["syncMode"] = "insert".into();
-        let skipped = host.send(&config, event.clone()).skipped.unwrap_or_default();
+        let skipped = host
+            .send(&config, event.clone())
+            .skipped
+            .unwrap_or_default();
         assert!(skipped.starts_with("exists"), "{event}: {skipped}");
     }
     assert_eq!(final_state(&host.mock), once);

@@ -173,7 +173,7 @@ struct Table {
     rows: Vec<Vec<String>>,
 }
 
-const MAX_CELL_CHARS: usize = 70;
+const MAX_CELL_CHARS: usize = 90;
 
 impl Table {
     fn new(headers: &[&str]) -> Table {

@@ -38,7 +38,11 @@ enum Updated {
 }
 
 /// Writes `record` per the config; `Some(reason)` when it was skipped ("exists", "not found").
-pub fn sync(client: &mut Client, config: &Config, record: &Record) -> Result<Option<String>, Error> {
+pub fn sync(
+    client: &mut Client,
+    config: &Config,
+    record: &Record,
+) -> Result<Option<String>, Error> {
     let sync = &config.sync;
     let object = sync.object_type.ok_or_else(|| {
         Error::InvalidConfig(

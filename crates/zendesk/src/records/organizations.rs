@@ -59,7 +59,9 @@ impl Target for OrganizationRow {
     fn find(&mut self, client: &mut Client, identifier: &Identifier) -> Result<Option<u64>, Error> {
         match identifier {
             Identifier::Id(id) => Ok(Some(*id)),
-            Identifier::ExternalId(external_id) => organizations::find_by_external_id(client, external_id),
+            Identifier::ExternalId(external_id) => {
+                organizations::find_by_external_id(client, external_id)
+            }
             Identifier::Email(_) => Err(Error::InvalidConfig(
                 "`identifierKey` `email` identifies users only".into(),
             )),

@@ -82,7 +82,9 @@ impl Row {
         let missing: Vec<&str> = required
             .iter()
             .copied()
-            .filter(|key| !matches!(self.0.get(*key), Some(Value::String(s)) if !s.trim().is_empty()))
+            .filter(
+                |key| !matches!(self.0.get(*key), Some(Value::String(s)) if !s.trim().is_empty()),
+            )
             .collect();
         if missing.is_empty() {
             return Ok(());

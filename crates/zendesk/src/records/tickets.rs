@@ -89,7 +89,11 @@ impl Target for TicketRow {
         if let Some((key, requester)) = &self.requester {
             ticket.insert((*key).into(), requester.clone());
         }
-        client.call("POST", "/api/v2/tickets", Some(&json!({ "ticket": ticket })))?;
+        client.call(
+            "POST",
+            "/api/v2/tickets",
+            Some(&json!({ "ticket": ticket })),
+        )?;
         Ok(Created::Done)
     }
 

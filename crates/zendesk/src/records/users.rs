@@ -98,8 +98,16 @@ impl Target for UserRow<'_> {
             200..=299 => Ok(Updated::Done),
             404 => {
                 let person = Person {
-                    external_id: self.user.get("external_id").and_then(Value::as_str).map(str::to_string),
-                    email: self.user.get("email").and_then(Value::as_str).map(str::to_string),
+                    external_id: self
+                        .user
+                        .get("external_id")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    email: self
+                        .user
+                        .get("email")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
                     name: None,
                 };
                 users::forget(client, &person);
