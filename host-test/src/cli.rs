@@ -13,7 +13,7 @@ use mock_zendesk::{Faults, MockZendesk};
 use crate::demo::{self, DemoOptions};
 use crate::fields;
 use crate::output::{plugin_path, print_stdout};
-use crate::runner::{self, PluginSource, RetryPolicy, RunOptions, Target};
+use crate::runner::{self, EventSource, PluginSource, RetryPolicy, RunOptions, Target};
 use destination_host::{ObjectType, Runtime, RuntimeOptions};
 
 use crate::transports::LoopbackOrigin;
@@ -64,7 +64,7 @@ pub struct RunArgs {
     /// {"tenants": {"<id>": <plugin config>}, "limits": {"<id>" | "*": limits}}
     #[arg(long)]
     pub tenants: PathBuf,
-    /// JSONL, one {"tenant": "<id>", "event": {...}} per line.
+    /// JSONL, one {"tenant": "<id>", "event": {...}} per line; `-` reads stdin.
     #[arg(long)]
     pub events: PathBuf,
     /// The plugin component (default: the one built with this binary).
@@ -88,15 +88,13 @@ pub struct RunArgs {
     /// Write the summary as JSON here.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
-    /// Tenants delivered in parallel.
+    /// Events delivered in parallel (events of one user always one after the other).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub concurrency: u32,
-    /// Attempts per event, the first included.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub max_attempts: u32,
-    /// Longest wait between attempts, even when Zendesk asks for longer.
-    #[arg(long, default_value_t = 30_000)]
-    pub max_backoff_ms: u64,
+    /// How long after its first attempt an event is still retried (e.g. 90s, 10m, 4h); Zendesk's
+    /// Retry-After is always waited out in full.
+    #[arg(long, default_value = "10m", value_parser = destination_host::parse_duration)]
+    pub retry_for: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -180,11 +178,11 @@ fn run_stream(args: RunArgs) -> Result<u8> {
         (None, Some(origin)) => Target::Loopback(origin),
         (None, None) => Target::Zendesk,
     };
-    let mut options = RunOptions::new(
-        read(&args.tenants, "tenants")?,
-        read(&args.events, "events")?,
-        target,
-    );
+    let mut options = RunOptions::new(read(&args.tenants, "tenants")?, "", target);
+    options.events = match args.events.to_str() {
+        Some("-") => EventSource::Stdin,
+        _ => EventSource::File(args.events.clone()),
+    };
     options.plugin = PluginSource::File(plugin_path(&args.plugin)?);
     options.watch = args.watch;
     options.trace = args.trace;
@@ -192,8 +190,7 @@ fn run_stream(args: RunArgs) -> Result<u8> {
     options.summary_json = args.summary_json;
     options.concurrency = args.concurrency as usize;
     options.retry = RetryPolicy {
-        max_attempts: args.max_attempts,
-        max_backoff: Duration::from_millis(args.max_backoff_ms),
+        retry_for: args.retry_for,
         ..RetryPolicy::default()
     };
     options.progress = true;

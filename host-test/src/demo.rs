@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use mock_zendesk::MockZendesk;
@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 
 use crate::output::{plugin_path, print_stdout};
 use crate::runner::state_view::render_mock_state;
-use crate::runner::{self, Disposition, EventReport, PluginSource, RunOptions, Summary, Target};
+use crate::runner::{
+    self, Disposition, EventReport, PluginSource, RetryPolicy, RunOptions, Summary, Target,
+};
 
 /// The sample stream: one event JSON per line.
 pub const SAMPLE_EVENTS: &str = include_str!("../demo/events.jsonl");
@@ -42,15 +44,33 @@ pub fn run_demo(args: &DemoOptions) -> Result<u8> {
     let mut options = RunOptions::new(tenants, for_tenant(&events), Target::Mock(mock.clone()));
     options.plugin = PluginSource::File(plugin_path(&args.plugin)?);
     // The mock never fails on purpose: one attempt shows the plugin's real outcome.
-    options.retry.max_attempts = 1;
+    options.retry = RetryPolicy::never();
+    // One worker delivers in input order: the stream's cross-user steps (an organization
+    // created by one user's group, joined by another's identify) stay as written.
+    options.concurrency = 1;
+    let reports: Arc<Mutex<Vec<EventReport>>> = Arc::default();
+    let collected = Arc::clone(&reports);
     options.on_event = Some(Arc::new(move |report: &EventReport| {
-        let label = labels.get(&report.line).map_or("", String::as_str);
-        print_stdout(&render_event(report, label));
+        collected
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(report.clone());
     }));
     print_stdout(&format!(
         "Running the sample stream for tenant `{TENANT_ID}` through the plugin:\n\n"
     ));
     let summary = runner::run(options)?;
+    // Users are delivered in parallel; show the events in input order.
+    let mut reports = std::mem::take(
+        &mut *reports
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+    );
+    reports.sort_by_key(|report| report.line);
+    for report in &reports {
+        let label = labels.get(&report.line).map_or("", String::as_str);
+        print_stdout(&render_event(report, label));
+    }
     print_stdout(&format!("\n{}\n", render_mock_state(&mock)));
     print_stdout(&render_summary(&summary));
     Ok(summary.exit_code())

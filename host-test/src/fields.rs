@@ -64,6 +64,7 @@ pub fn demo_account(plugin: PathBuf) -> Result<(MockZendesk, String)> {
         Target::Mock(mock.clone()),
     );
     options.plugin = PluginSource::File(plugin);
+    options.concurrency = 1;
     let summary = runner::run(options)?;
     if summary.dead_lettered > 0 {
         bail!("the demo stream did not deliver: {}", summary.render());

@@ -166,7 +166,7 @@ fn comparable(account: &AccountSnapshot) -> Value {
 #[test]
 fn injected_faults_are_retried_to_the_same_final_state() {
     let retry = RetryPolicy {
-        max_attempts: 25,
+        retry_for: Duration::from_secs(60),
         base: Duration::from_millis(5),
         max_backoff: Duration::from_millis(40),
     };
@@ -191,10 +191,14 @@ fn injected_faults_are_retried_to_the_same_final_state() {
     assert_eq!(without_faults.retries, 0);
     assert_eq!(with_faults.dead_lettered, 0, "{with_faults:#?}");
     assert_eq!(with_faults.delivered, 30);
-    assert!(
-        with_faults.retries > 0,
-        "faults at rate 0.3 must cause retries"
+    // Idempotent requests are sent again within the call, so an event does not repeat the
+    // calls that already succeeded: the faulted run costs about 1 / (1 - 0.3) of the clean one.
+    let ratio = with_faults.zendesk_calls as f64 / without_faults.zendesk_calls as f64;
+    println!(
+        "30% faults: {} calls against {} clean ({ratio:.2}x), {} event retries",
+        with_faults.zendesk_calls, without_faults.zendesk_calls, with_faults.retries
     );
+    assert!(ratio < 1.6, "{ratio}");
     let faulted = faulty
         .requests()
         .iter()

@@ -43,7 +43,7 @@ fn the_token_appears_in_no_trace_dead_letter_summary_or_console_output() {
         .args(["--trace", path("trace.jsonl").to_str().unwrap()])
         .args(["--dead-letter", path("dead.jsonl").to_str().unwrap()])
         .args(["--summary-json", path("summary.json").to_str().unwrap()])
-        .args(["--max-attempts", "2", "--max-backoff-ms", "10"])
+        .args(["--retry-for", "2s"])
         .env("HOST_TEST_LOG", "trace")
         .output()
         .expect("the binary runs");

@@ -1,6 +1,7 @@
 //! What a Store holds for one call: the tenant, a minimal WASI context, the limits and what the
 //! call produced so far.
 
+use crate::retry::RequestRetry;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,8 @@ pub struct CallState {
     pub policy: Arc<OutboundPolicy>,
     /// The platform's routing headers, stripped from guest requests.
     pub routing_headers: Arc<[String]>,
+    /// How idempotent requests are resent within the call.
+    pub request_retry: RequestRetry,
     pub limiter: CallLimiter,
     pub budget: Budget,
     pub fetches: Vec<FetchRecord>,
@@ -38,6 +41,7 @@ impl CallState {
         tenant: &Tenant,
         policy: Arc<OutboundPolicy>,
         routing_headers: Arc<[String]>,
+        request_retry: RequestRetry,
     ) -> CallState {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         // Nothing inherited: no args, env, files, stdin/stdout or network. Stderr is captured so
@@ -52,6 +56,7 @@ impl CallState {
         CallState {
             policy,
             routing_headers,
+            request_retry,
             limiter: CallLimiter::new(limits.memory_mib),
             budget: Budget::new(
                 Duration::from_millis(limits.cpu_ms),

@@ -4,9 +4,11 @@
 use std::time::{Duration, Instant};
 
 use crate::call_state::CallState;
+use crate::pacing::RateSignal;
 use crate::policy::strip_headers;
 use crate::redact::redact_headers;
 use crate::report::{FetchRecord, TrapKind};
+use crate::retry::Transient;
 use crate::transport::{FetchFailure, InboundResponse, OutboundRequest};
 
 /// A request as the guest made it (any contract version).
@@ -15,6 +17,8 @@ pub struct GuestRequest {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
+    /// The guest says a second send has the effect of one (contract 0.2.0; false before).
+    pub idempotent: bool,
 }
 
 /// Why a request produced no response (the contract's `fetch-error`).
@@ -27,15 +31,73 @@ pub enum FetchRefusal {
 }
 
 /// The `http-fetch` import. `Err` ends the call (a per-call budget was exceeded); `Ok(Err)` is a
-/// failed request the guest handles.
+/// failed request the guest handles. An idempotent request that fails transiently is sent again
+/// here ([`crate::RequestRetry`]), within the call's wall budget; every send is recorded.
 pub fn fetch(
     state: &mut CallState,
     request: GuestRequest,
 ) -> wasmtime::Result<Result<InboundResponse, FetchRefusal>> {
-    check_budgets(state, &request)?;
+    let mut sent = 0;
+    loop {
+        check_budgets(state, &request)?;
+        sent += 1;
+        let result = send_and_record(state, &request);
+        let failure = match &result {
+            _ if !request.idempotent => None,
+            Ok(response) => Transient::of_status(response.status, retry_after(response)),
+            Err(FetchRefusal::Timeout | FetchRefusal::Connection(_)) => Some(Transient::Failed),
+            Err(_) => None,
+        };
+        let Some(failure) = failure else {
+            return Ok(result);
+        };
+        // Leave the next send a second of the call's budget.
+        let room = state
+            .budget
+            .wall_remaining()
+            .saturating_sub(Duration::from_secs(1));
+        let Some(wait) = state
+            .request_retry
+            .wait(sent, failure, room, fastrand::f64())
+        else {
+            return Ok(result);
+        };
+        state.logs.host(
+            "info",
+            format!(
+                "{} {} failed transiently ({}): sent again in {} ms",
+                request.method,
+                request.url,
+                match &result {
+                    Ok(response) => response.status.to_string(),
+                    Err(refusal) => describe(refusal),
+                },
+                wait.as_millis()
+            ),
+            Vec::new(),
+        );
+        std::thread::sleep(wait);
+        state.budget.add_host_time(wait);
+    }
+}
+
+/// `Retry-After` in seconds, when the response has one.
+fn retry_after(response: &InboundResponse) -> Option<Duration> {
+    response
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
+        .and_then(|(_, value)| value.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+fn send_and_record(
+    state: &mut CallState,
+    request: &GuestRequest,
+) -> Result<InboundResponse, FetchRefusal> {
     let started = Instant::now();
     let mut sent_to = None;
-    let result = send(state, &request, &mut sent_to);
+    let result = send(state, request, &mut sent_to);
     let spent = started.elapsed();
     // Time waiting on the network is not the guest's CPU time (it still counts as wall time).
     state.budget.add_host_time(spent);
@@ -44,8 +106,8 @@ pub fn fetch(
         Err(refusal) => (None, Some(describe(refusal))),
     };
     state.fetches.push(FetchRecord {
-        method: request.method,
-        url: request.url,
+        method: request.method.clone(),
+        url: request.url.clone(),
         sent_to,
         headers: redact_headers(&request.headers),
         body: request
@@ -56,7 +118,7 @@ pub fn fetch(
         error,
         duration_ms: u64::try_from(spent.as_millis()).unwrap_or(u64::MAX),
     });
-    Ok(result)
+    result
 }
 
 /// The per-call budgets: request count, request body size and bytes recorded. They are checked
@@ -141,7 +203,19 @@ fn send(
         return Err(FetchRefusal::Timeout);
     }
 
-    // 4. Send, reading at most the response cap.
+    // 4. Pace to the account's rate limit: wait for the tenant's next slot (as long as the
+    //    call's budget allows; past it the request goes anyway and a 429 says the rest).
+    let pace = state
+        .tenant
+        .rate
+        .take(&state.tenant.id, limits.requests_per_minute)
+        .min(timeout.saturating_sub(Duration::from_secs(1)));
+    if !pace.is_zero() {
+        std::thread::sleep(pace);
+    }
+    let timeout = timeout.saturating_sub(pace);
+
+    // 5. Send, reading at most the response cap.
     let max_response_bytes = limits.max_response_kib.saturating_mul(1024);
     let outbound = OutboundRequest {
         method: request.method.clone(),
@@ -159,10 +233,14 @@ fn send(
             FetchFailure::Connection(message) => FetchRefusal::Connection(message),
             FetchFailure::TooLarge(cap) => FetchRefusal::TooLarge(cap),
         })?;
-    // 5. Transports stop reading at the cap; check again so a lax transport cannot bypass it.
+    // 6. Transports stop reading at the cap; check again so a lax transport cannot bypass it.
     if response.body.len() as u64 > max_response_bytes {
         return Err(FetchRefusal::TooLarge(max_response_bytes));
     }
+    state.tenant.rate.observe(
+        &state.tenant.id,
+        RateSignal::from_headers(response.status, &response.headers),
+    );
     if let Some(actual) = &response.sent_to {
         *sent_to = Some(actual.clone());
     }

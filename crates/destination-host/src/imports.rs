@@ -8,6 +8,23 @@ use crate::contract::{v0_1, v0_2};
 use crate::fetch::{self, FetchRefusal, GuestRequest};
 
 /// The import interfaces have the same shape in every version: one adapter, stamped per version.
+/// Whether a version's request says it may be sent twice (0.1.0 requests cannot say: never).
+trait Idempotency {
+    fn idempotent(&self) -> bool;
+}
+
+impl Idempotency for v0_1::cdp::destination::http_fetch::Request {
+    fn idempotent(&self) -> bool {
+        false
+    }
+}
+
+impl Idempotency for v0_2::cdp::destination::http_fetch::Request {
+    fn idempotent(&self) -> bool {
+        self.idempotent
+    }
+}
+
 macro_rules! impl_imports {
     ($version:ident) => {
         impl $version::cdp::destination::http_fetch::Host for CallState {
@@ -22,6 +39,7 @@ macro_rules! impl_imports {
             > {
                 use $version::cdp::destination::http_fetch as wit;
                 let request = GuestRequest {
+                    idempotent: request.idempotent(),
                     method: request.method,
                     url: request.url,
                     headers: request.headers,

@@ -58,6 +58,7 @@
 mod cache;
 mod call_state;
 mod contract;
+pub mod delivery;
 mod engine;
 mod error;
 mod fetch;
@@ -65,11 +66,13 @@ mod hot_swap;
 mod imports;
 mod limits;
 mod logs;
+pub mod pacing;
 mod permits;
 mod plugin;
 mod policy;
 mod redact;
 mod report;
+mod retry;
 mod runtime;
 mod sandbox;
 mod tenant;
@@ -88,6 +91,7 @@ pub use report::{
     CallError, CallReport, ConfigFacts, Description, FetchRecord, FieldInfo, GuestError, LogRecord,
     ObjectType, Operation, Outcome, Scrub, TrapKind,
 };
+pub use retry::{Decision, RequestRetry, RetryPolicy, Transient, parse_duration};
 pub use tenant::Tenant;
 #[cfg(feature = "https")]
 pub use transport::HttpTransport;

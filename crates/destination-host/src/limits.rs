@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::retry::RequestRetry;
+
 /// Engine-wide sizing of the pooling allocator (fixed up front, shared by every tenant).
 #[derive(Clone, Debug)]
 pub struct RuntimeOptions {
@@ -13,6 +15,9 @@ pub struct RuntimeOptions {
     /// Request headers the platform's own routing layer uses. Stripped from every guest request,
     /// like the hop-by-hop headers, so a guest cannot steer that layer.
     pub routing_headers: Vec<String>,
+    /// How the host resends a guest's idempotent request after a transient failure, within the
+    /// call (`RequestRetry { attempts: 1, .. }` turns it off).
+    pub request_retry: RequestRetry,
 }
 
 impl Default for RuntimeOptions {
@@ -21,6 +26,7 @@ impl Default for RuntimeOptions {
             max_instances: 64,
             max_memory_mib: 256,
             routing_headers: Vec::new(),
+            request_retry: RequestRetry::default(),
         }
     }
 }
@@ -47,6 +53,9 @@ pub struct Limits {
     pub max_log_kib: u64,
     /// Bytes of fetch records (URLs, headers, request bodies) kept for one call, in KiB.
     pub max_recorded_kib: u64,
+    /// The destination account's requests a minute for this tenant (0: the account's own
+    /// limit, learned from its rate-limit headers). Requests are paced under it.
+    pub requests_per_minute: u32,
 }
 
 impl Default for Limits {
@@ -61,6 +70,7 @@ impl Default for Limits {
             max_fetches: 200,
             max_log_kib: 256,
             max_recorded_kib: 2048,
+            requests_per_minute: 0,
         }
     }
 }

@@ -130,6 +130,7 @@ impl Runtime {
             tenant,
             Arc::clone(&prepared.policy),
             Arc::clone(&self.routing_headers),
+            self.options.request_retry,
         );
         let output = run_call(plugin.pre(), state, export);
         let result = output.result.and_then(|returned| returned);
@@ -173,6 +174,7 @@ impl Runtime {
             tenant,
             Arc::new(OutboundPolicy::deny_all(&tenant.id)),
             Arc::clone(&self.routing_headers),
+            self.options.request_retry,
         );
         let output = run_call(plugin.pre(), state, |instance, store| {
             instance.validate_config(store, &tenant.config)

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::cache::TenantCache;
 use crate::limits::Limits;
+use crate::pacing::{LocalRateBudget, RateBudget};
 use crate::policy::{OriginTemplate, OutboundPolicy};
 use crate::redact::Redactor;
 use crate::report::{ConfigFacts, GuestError};
@@ -18,6 +19,8 @@ pub struct Tenant {
     pub config: String,
     pub limits: Limits,
     pub transport: Arc<dyn Transport>,
+    /// The tenant's share of its account's rate limit (see [`crate::pacing`]).
+    pub rate: Arc<dyn RateBudget>,
     allowed_origins: Arc<[OriginTemplate]>,
     cache: TenantCache,
     prepared: Arc<Mutex<Option<Arc<Prepared>>>>,
@@ -47,6 +50,7 @@ impl Tenant {
             config: config_json.into(),
             limits,
             transport,
+            rate: Arc::new(LocalRateBudget::new()),
             allowed_origins: Arc::from(Vec::new()),
             cache: TenantCache::new(),
             prepared: Arc::default(),
@@ -61,6 +65,12 @@ impl Tenant {
     ) -> Tenant {
         self.allowed_origins = templates.into_iter().collect();
         self.prepared = Arc::default();
+        self
+    }
+
+    /// Shares a rate budget with the tenant's other senders (threads, processes, a fleet).
+    pub fn with_rate_budget(mut self, rate: Arc<dyn RateBudget>) -> Tenant {
+        self.rate = rate;
         self
     }
 

@@ -37,6 +37,7 @@ mod memberships;
 mod model;
 mod organizations;
 mod pagination;
+mod rate_limit;
 mod render;
 mod routes;
 mod search;
@@ -91,6 +92,8 @@ struct Inner {
     /// Requests seen since the faults were last set: the input of the fault decision.
     fault_counter: u64,
     credentials: HashMap<String, String>,
+    /// Accounts with a requests-per-minute limit.
+    rate_limits: HashMap<String, rate_limit::RateLimit>,
 }
 
 impl Inner {
@@ -189,10 +192,32 @@ impl MockZendesk {
             )),
         };
 
-        let (sequence, fault, faults) = {
+        let (sequence, fault, faults, rate_headers) = {
             let mut inner = self.lock();
             let sequence = inner.next_sequence;
             inner.next_sequence += 1;
+            let admission = inner
+                .rate_limits
+                .get_mut(&subdomain)
+                .map(|limit| limit.admit(std::time::Instant::now()));
+            let rate_headers = match admission {
+                Some(rate_limit::Admission::Throttled(response)) => {
+                    inner.recorded.push((
+                        sequence,
+                        RecordedRequest {
+                            subdomain: subdomain.clone(),
+                            method: request.method.to_ascii_uppercase(),
+                            path: url.path_and_query.clone(),
+                            body: recorded_body,
+                            status: 429,
+                            fault: Some("rate_limit".to_string()),
+                        },
+                    ));
+                    return response;
+                }
+                Some(rate_limit::Admission::Admitted(headers)) => headers,
+                None => Vec::new(),
+            };
             let fault = inner.faults.decide(inner.fault_counter);
             inner.fault_counter += 1;
             inner.recorded.push((
@@ -206,7 +231,7 @@ impl MockZendesk {
                     fault: fault.map(|f| f.name().to_string()),
                 },
             ));
-            (sequence, fault, inner.faults.clone())
+            (sequence, fault, inner.faults.clone(), rate_headers)
         };
 
         // Faults are decided before any state is touched: a faulted request changes nothing.
@@ -221,9 +246,27 @@ impl MockZendesk {
         }
 
         let mut inner = self.lock();
-        let response = Self::answer(&mut inner, &subdomain, request, &url, body);
+        let mut response = Self::answer(&mut inner, &subdomain, request, &url, body);
         inner.set_recorded_status(sequence, response.status);
+        response.headers.extend(rate_headers);
         response
+    }
+
+    /// Limits `subdomain` to `per_minute` requests in any rolling minute, as Zendesk's plans do
+    /// (200 to 2,500); `None` lifts the limit. Throttled requests are recorded with status 429
+    /// and fault `rate_limit`, and change nothing.
+    pub fn set_rate_limit(&self, subdomain: &str, per_minute: Option<u32>) {
+        let mut inner = self.lock();
+        match per_minute {
+            Some(limit) => {
+                inner
+                    .rate_limits
+                    .insert(subdomain.to_string(), rate_limit::RateLimit::new(limit));
+            }
+            None => {
+                inner.rate_limits.remove(subdomain);
+            }
+        }
     }
 
     fn finish_record(&self, sequence: u64, status: u16) {

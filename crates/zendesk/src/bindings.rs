@@ -21,6 +21,7 @@ impl Host for ComponentHost {
             url: request.url,
             headers: request.headers,
             body: request.body,
+            idempotent: request.idempotent,
         };
         match http_fetch::fetch(&request) {
             Ok(r) => Ok(HttpResponse {

@@ -75,6 +75,22 @@ impl Reply {
     }
 }
 
+/// Whether Zendesk ends in the same state when the request is sent twice, so the host may retry
+/// a transient failure of it on its own. Upserts, lookups, updates and deletes are; a create
+/// that answers 422 "already exists" is too (every caller handles that answer). A user event
+/// (`POST /users/{id}/events`), a new ticket, and a ticket update that adds a comment are not:
+/// Zendesk has no idempotency key for them, and a lost answer would record them twice.
+fn is_idempotent(method: &str, path: &str, body: Option<&Value>) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    match method {
+        "POST" => !(path.ends_with("/events") || path == "/api/v2/tickets"),
+        "PUT" if path.starts_with("/api/v2/tickets/") => {
+            body.and_then(|b| b.pointer("/ticket/comment")).is_none()
+        }
+        _ => true,
+    }
+}
+
 /// A 2xx answer whose body is not what Zendesk documents.
 pub fn unexpected(status: u16, what: &str) -> Error {
     Error::Rejected {
@@ -114,6 +130,7 @@ impl<'h> Client<'h> {
                 ("Accept".into(), "application/json".into()),
             ],
             body: body.map(|b| b.to_string().into_bytes()),
+            idempotent: is_idempotent(method, path, body),
         };
         let response = self.host.fetch(request).map_err(|e| {
             self.log(
@@ -260,6 +277,30 @@ mod tests {
     use super::*;
     use crate::testing::{FakeHost, config};
     use serde_json::json;
+
+    #[test]
+    fn only_calls_zendesk_cannot_deduplicate_are_marked_unrepeatable() {
+        let comment = json!({"ticket": {"comment": {"body": "x"}}});
+        let status = json!({"ticket": {"status": "solved"}});
+        for (method, path, body, idempotent) in [
+            ("GET", "/api/v2/users/search?external_id=u", None, true),
+            ("POST", "/api/v2/users/create_or_update", None, true),
+            ("POST", "/api/v2/organization_memberships", None, true),
+            ("POST", "/api/v2/user_fields", None, true),
+            ("PUT", "/api/v2/users/5", None, true),
+            ("DELETE", "/api/v2/organization_memberships/7", None, true),
+            ("PUT", "/api/v2/tickets/3", Some(&status), true),
+            ("POST", "/api/v2/users/5/events", None, false),
+            ("POST", "/api/v2/tickets", None, false),
+            ("PUT", "/api/v2/tickets/3", Some(&comment), false),
+        ] {
+            assert_eq!(
+                is_idempotent(method, path, body),
+                idempotent,
+                "{method} {path}"
+            );
+        }
+    }
 
     #[test]
     fn sends_headers_and_records_operations() {

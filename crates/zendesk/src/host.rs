@@ -10,6 +10,8 @@ pub struct HttpRequest {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
+    /// Sending it twice has the effect of sending it once: the host may retry it.
+    pub idempotent: bool,
 }
 
 /// A response of any status.

@@ -197,25 +197,38 @@ impl ParsedEvents {
 pub fn parse_events(text: &str, known_tenants: &HashSet<&str>) -> ParsedEvents {
     let mut parsed = ParsedEvents::default();
     for (index, raw) in text.lines().enumerate() {
-        if raw.trim().is_empty() {
-            continue;
-        }
-        let line = index + 1;
-        match parse_event_line(raw, known_tenants) {
-            Ok((tenant, event)) => parsed.events.push(EventLine {
-                line,
-                tenant,
-                event,
-            }),
-            Err((tenant, reason)) => parsed.malformed.push(MalformedLine {
-                line,
-                raw: raw.to_string(),
-                tenant,
-                reason,
-            }),
+        match parse_line(index + 1, raw, known_tenants) {
+            Some(Ok(event)) => parsed.events.push(event),
+            Some(Err(malformed)) => parsed.malformed.push(malformed),
+            None => {}
         }
     }
     parsed
+}
+
+/// One input line (1-based `line`): an event, a malformed line with the reason, or `None` for a
+/// blank line.
+pub fn parse_line(
+    line: usize,
+    raw: &str,
+    known_tenants: &HashSet<&str>,
+) -> Option<Result<EventLine, MalformedLine>> {
+    if raw.trim().is_empty() {
+        return None;
+    }
+    Some(match parse_event_line(raw, known_tenants) {
+        Ok((tenant, event)) => Ok(EventLine {
+            line,
+            tenant,
+            event,
+        }),
+        Err((tenant, reason)) => Err(MalformedLine {
+            line,
+            raw: raw.to_string(),
+            tenant,
+            reason,
+        }),
+    })
 }
 
 type LineError = (Option<String>, String);

@@ -1,23 +1,25 @@
 //! The multi-tenant runner: delivers a JSONL event stream for many tenants through the plugin.
 //!
-//! Events of one tenant are delivered strictly in input order (a user's identify before its
-//! track); tenants run in parallel on a bounded pool of worker threads. Every input line ends
-//! delivered, skipped (with a reason) or dead-lettered, and [`Summary::check_adds_up`] proves it.
+//! The stream is read line by line (a file or stdin, memory bounded by the delivery core's
+//! queue). Events with the same order key (tenant + user) are delivered in input order; an
+//! event waiting for its retry holds back only its own key, and every other key keeps flowing
+//! on a pool of worker threads. Every input line ends delivered, skipped (with a reason) or
+//! dead-lettered, and [`Summary::check_adds_up`] proves it.
 
 pub mod console;
 pub mod dead_letter;
 pub mod input;
 pub mod jsonl;
-pub mod retry;
 pub mod state_view;
 pub mod summary;
 pub mod trace;
 mod worker;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use mock_zendesk::MockZendesk;
@@ -30,8 +32,9 @@ use destination_host::{
 use crate::transports::{LoopbackOrigin, MockTransport, RoutingTransport};
 use console::Console;
 use destination_host::Redactor;
+pub use destination_host::RetryPolicy;
+use destination_host::delivery::{KeyedQueue, OrderKey};
 use jsonl::JsonlFile;
-pub use retry::RetryPolicy;
 pub use summary::{Disposition, Summary};
 pub use worker::{EventReport, HttpCall};
 
@@ -61,11 +64,22 @@ pub type EventObserver = Arc<dyn Fn(&EventReport) + Send + Sync>;
 /// Called when `watch` swapped in a new plugin version or rejected a new file.
 pub type SwapObserver = Arc<dyn Fn(&SwapEvent) + Send + Sync>;
 
+/// Where the event stream comes from: one `{"tenant": "<id>", "event": {...}}` per line.
+#[derive(Clone, Debug)]
+pub enum EventSource {
+    Text(String),
+    File(PathBuf),
+    Stdin,
+}
+
+/// Events held by the delivery core at once (queued, parked for a retry, in flight): the reader
+/// waits when it is full, so memory stays bounded whatever the stream's length.
+pub const QUEUE_CAPACITY: usize = 10_000;
+
 pub struct RunOptions {
     /// The tenants file's text: `{"tenants": {...}, "limits": {...}}`.
     pub tenants_json: String,
-    /// The event stream: one `{"tenant": "<id>", "event": {...}}` per line.
-    pub events_jsonl: String,
+    pub events: EventSource,
     pub plugin: PluginSource,
     pub target: Target,
     /// Hot-swap the plugin when its file changes (needs `PluginSource::File`).
@@ -73,7 +87,7 @@ pub struct RunOptions {
     pub trace: Option<PathBuf>,
     pub dead_letter: Option<PathBuf>,
     pub summary_json: Option<PathBuf>,
-    /// Tenants delivered at the same time.
+    /// Events delivered at the same time (worker threads).
     pub concurrency: usize,
     pub retry: RetryPolicy,
     /// Show a progress bar (only ever drawn when stderr is a terminal).
@@ -84,7 +98,8 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    /// Options with the defaults of the CLI: the built plugin, 8 tenants at a time, 5 attempts.
+    /// Options with the defaults of the CLI: the built plugin, 8 events at a time, retries for
+    /// 10 minutes. `events_jsonl` is the stream's text.
     pub fn new(
         tenants_json: impl Into<String>,
         events_jsonl: impl Into<String>,
@@ -92,7 +107,7 @@ impl RunOptions {
     ) -> Self {
         RunOptions {
             tenants_json: tenants_json.into(),
-            events_jsonl: events_jsonl.into(),
+            events: EventSource::Text(events_jsonl.into()),
             plugin: PluginSource::File(PathBuf::from(env!("ZENDESK_WASM"))),
             target,
             watch: false,
@@ -109,15 +124,12 @@ impl RunOptions {
 }
 
 /// Runs the stream to the end. `Err` only when the run could not happen (bad tenants file,
-/// unloadable plugin, unwritable output) or the accounting does not add up; failed events are
-/// dead-lettered and counted in the summary instead.
+/// unloadable plugin, unreadable input, unwritable output) or the accounting does not add up;
+/// failed events are dead-lettered and counted in the summary instead.
 pub fn run(options: RunOptions) -> Result<Summary> {
     let started = Instant::now();
     if options.concurrency == 0 {
         bail!("concurrency must be at least 1");
-    }
-    if options.retry.max_attempts == 0 {
-        bail!("max attempts must be at least 1");
     }
     let runtime_options = match &options.plugin {
         PluginSource::Loaded(runtime, _) => runtime.options().clone(),
@@ -125,8 +137,7 @@ pub fn run(options: RunOptions) -> Result<Summary> {
     };
     let specs = input::parse_tenants(&options.tenants_json, &runtime_options)?;
     let secrets = Redactor::from_configs(specs.iter().map(|s| s.config_json.as_str()));
-    let known: HashSet<&str> = specs.iter().map(|s| s.id.as_str()).collect();
-    let parsed = input::parse_events(&options.events_jsonl, &known);
+    let (reader, total_lines) = open_events(&options.events)?;
 
     let (runtime, plugin) = load_plugin(&options.plugin, runtime_options)?;
     let slot = Arc::new(PluginSlot::new(plugin));
@@ -145,30 +156,9 @@ pub fn run(options: RunOptions) -> Result<Summary> {
             .transpose()
     };
     let transport = transport_for(&options.target);
-    let context = worker::RunContext {
-        runtime: Arc::clone(&runtime),
-        slot,
-        retry: options.retry,
-        console: Console::new(
-            options.progress,
-            parsed.line_count() as u64,
-            secrets.clone(),
-        ),
-        trace: create(&options.trace)?,
-        dead_letters: create(&options.dead_letter)?,
-        summary: Mutex::new(Summary::default()),
-        on_event: options.on_event.clone(),
-    };
-
-    for malformed in &parsed.malformed {
-        context.dead_letter_malformed(malformed);
-    }
-
-    let mut groups = parsed.by_tenant();
-    let mut work: Vec<worker::TenantWork> = specs
+    let tenants: HashMap<String, Tenant> = specs
         .iter()
-        .filter_map(|spec| {
-            let events = groups.remove(&spec.id)?;
+        .map(|spec| {
             let tenant = Tenant::new(
                 spec.id.clone(),
                 spec.config_json.clone(),
@@ -176,22 +166,34 @@ pub fn run(options: RunOptions) -> Result<Summary> {
                 Arc::clone(&transport),
             )
             .with_allowed_origins(spec.allowed_origins.clone());
-            Some(worker::TenantWork { tenant, events })
+            (spec.id.clone(), tenant)
         })
         .collect();
-    // Longest streams first: the pool finishes sooner when the big tenants start early.
-    work.sort_by_key(|w| std::cmp::Reverse(w.events.len()));
-    let queue = Mutex::new(VecDeque::from(work));
-    std::thread::scope(|scope| {
-        for _ in 0..options.concurrency.min(queue_len(&queue)).max(1) {
-            scope.spawn(|| {
-                while let Some(work) = next_tenant(&queue) {
-                    context.deliver_tenant(work);
-                }
-            });
+    let context = worker::RunContext {
+        runtime: Arc::clone(&runtime),
+        slot,
+        tenants,
+        retry: options.retry,
+        console: Console::new(options.progress, total_lines, secrets.clone()),
+        trace: create(&options.trace)?,
+        dead_letters: create(&options.dead_letter)?,
+        summary: Mutex::new(Summary::default()),
+        on_event: options.on_event.clone(),
+        last_success: Mutex::new(None),
+    };
+    let known: HashSet<&str> = specs.iter().map(|s| s.id.as_str()).collect();
+    let queue = KeyedQueue::new(QUEUE_CAPACITY);
+    let read = std::thread::scope(|scope| {
+        for _ in 0..options.concurrency {
+            scope.spawn(|| context.work(&queue));
         }
+        let read = read_events(reader, &known, &context, &queue);
+        // Close even after a read error, so the workers finish what they hold and stop.
+        queue.close();
+        read
     });
     context.console.finish();
+    let lines = read?;
 
     for file in [&context.trace, &context.dead_letters]
         .into_iter()
@@ -199,12 +201,17 @@ pub fn run(options: RunOptions) -> Result<Summary> {
     {
         file.finish()?;
     }
+    let last_success = *context
+        .last_success
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut summary = context
         .summary
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     summary.finish(started.elapsed());
-    summary.check_adds_up(parsed.line_count() as u64)?;
+    summary.last_success_ms = last_success.map(|at| millis(at.duration_since(started)));
+    summary.check_adds_up(lines)?;
     if let Some(path) = &options.summary_json {
         let json = serde_json::to_string_pretty(&summary)?;
         std::fs::write(path, secrets.scrub(&json).as_bytes())
@@ -213,15 +220,55 @@ pub fn run(options: RunOptions) -> Result<Summary> {
     Ok(summary)
 }
 
-fn queue_len(queue: &Mutex<VecDeque<worker::TenantWork>>) -> usize {
-    queue.lock().map(|q| q.len()).unwrap_or(0)
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn next_tenant(queue: &Mutex<VecDeque<worker::TenantWork>>) -> Option<worker::TenantWork> {
-    queue
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .pop_front()
+/// The stream's reader and, for the progress bar, its line count (0 when unknown: stdin).
+fn open_events(source: &EventSource) -> Result<(Box<dyn BufRead + Send>, u64)> {
+    Ok(match source {
+        EventSource::Text(text) => (
+            Box::new(std::io::Cursor::new(text.clone().into_bytes())),
+            text.lines().filter(|l| !l.trim().is_empty()).count() as u64,
+        ),
+        EventSource::File(path) => {
+            let open = || {
+                std::fs::File::open(path)
+                    .with_context(|| format!("cannot read the events file {}", path.display()))
+            };
+            // One streaming pass to count, for the progress bar; memory stays flat.
+            let mut count = 0u64;
+            for line in std::io::BufReader::new(open()?).lines() {
+                count += u64::from(!line?.trim().is_empty());
+            }
+            (Box::new(std::io::BufReader::new(open()?)), count)
+        }
+        EventSource::Stdin => (Box::new(std::io::BufReader::new(std::io::stdin())), 0),
+    })
+}
+
+/// Reads the stream line by line into the queue (waiting while it is full); malformed lines are
+/// dead-lettered at once. Returns the number of non-blank lines.
+fn read_events(
+    reader: Box<dyn BufRead + Send>,
+    known: &HashSet<&str>,
+    context: &worker::RunContext,
+    queue: &KeyedQueue<worker::Job>,
+) -> Result<u64> {
+    let mut lines = 0u64;
+    for (index, raw) in reader.lines().enumerate() {
+        let raw = raw.context("cannot read the event stream")?;
+        match input::parse_line(index + 1, &raw, known) {
+            None => continue,
+            Some(Ok(event)) => {
+                let key = OrderKey::of(&event.tenant, &event.event);
+                queue.push(key, worker::Job::new(event));
+            }
+            Some(Err(malformed)) => context.dead_letter_malformed(&malformed),
+        }
+        lines += 1;
+    }
+    Ok(lines)
 }
 
 /// The runtime of a run: room for every worker's instance plus hot-swap checks, and the

@@ -1,6 +1,9 @@
-//! Delivering one tenant's events, in order, with retries; and reporting each line's fate.
+//! Delivering events through the delivery core: one attempt at a time per order key, settled
+//! by the library's retry policy, and each line's fate reported.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -9,27 +12,49 @@ use super::console::Console;
 use super::dead_letter::{DeadLetter, MALFORMED_INPUT};
 use super::input::{EventLine, MalformedLine};
 use super::jsonl::JsonlFile;
-use super::retry::{RetryPolicy, SystemBackoff, with_retries};
 use super::summary::{Disposition, LineResult, Summary};
 use super::trace::TraceLine;
-use destination_host::{CallError, FetchRecord, GuestError, PluginSlot, Runtime, Tenant};
+use destination_host::delivery::{KeyedQueue, OrderKey, Settlement, settle};
+use destination_host::{CallError, FetchRecord, PluginSlot, RetryPolicy, Runtime, Tenant};
 
-/// One tenant's share of the stream.
-pub(super) struct TenantWork {
-    pub tenant: Tenant,
-    pub events: Vec<EventLine>,
+/// Past this much pacing backlog, an event waits in the queue rather than in its call.
+const PACING_PARK: Duration = Duration::from_secs(1);
+
+/// One event line on its way: what the queue holds.
+pub(super) struct Job {
+    pub event: EventLine,
+    pub attempts: u32,
+    /// When the first attempt started (the retry budget counts from there).
+    pub first_attempt: Option<Instant>,
+    /// HTTP requests over all attempts so far.
+    pub calls: u64,
+}
+
+impl Job {
+    pub fn new(event: EventLine) -> Job {
+        Job {
+            event,
+            attempts: 0,
+            first_attempt: None,
+            calls: 0,
+        }
+    }
 }
 
 /// State shared by the worker threads.
 pub(super) struct RunContext {
     pub runtime: Arc<Runtime>,
     pub slot: Arc<PluginSlot>,
+    pub tenants: HashMap<String, Tenant>,
     pub retry: RetryPolicy,
     pub console: Console,
     pub trace: Option<JsonlFile>,
     pub dead_letters: Option<JsonlFile>,
     pub summary: Mutex<Summary>,
     pub on_event: Option<EventObserver>,
+    /// When the last Zendesk request of a delivered or skipped event finished (for the
+    /// head-of-line measurement: how long everything but the dead letters took).
+    pub last_success: Mutex<Option<Instant>>,
 }
 
 /// What happened to one event line (given to [`EventObserver`]s, e.g. the demo's printout).
@@ -89,88 +114,115 @@ fn path_and_query(url: &str) -> String {
 }
 
 impl RunContext {
-    pub fn deliver_tenant(&self, work: TenantWork) {
-        // Checked once before the tenant's first event: a tenant with a bad config dead-letters
-        // its events without calling the plugin for each of them.
-        let config_error = self
-            .runtime
-            .validate_config(&self.slot.current(), &work.tenant)
-            .err();
-        for event in &work.events {
-            let (disposition, attempts, calls, report) = match &config_error {
-                Some(error) => {
-                    let disposition = self.dead_letter_event(event, error, 0);
-                    (disposition, 0, 0, (None, Vec::new()))
-                }
-                None => self.deliver_event(&work.tenant, event),
-            };
-            let event_type = event.event_type();
-            self.record(&LineResult {
-                tenant: Some(&event.tenant),
-                event_type: Some(&event_type),
-                disposition: &disposition,
-                attempts,
-                zendesk_calls: calls,
-            });
-            if let Some(observer) = &self.on_event {
-                let (plugin_version, fetches) = report;
-                observer(&EventReport {
-                    line: event.line,
-                    tenant: event.tenant.clone(),
-                    event_type,
-                    event_name: event.event_name().map(str::to_string),
-                    disposition,
-                    attempts,
-                    plugin_version,
-                    calls: fetches.iter().map(HttpCall::from_fetch).collect(),
-                });
-            }
+    /// Takes events from `queue` until it is closed and empty.
+    pub fn work(&self, queue: &KeyedQueue<Job>) {
+        while let Some((key, job)) = queue.next() {
+            self.attempt(queue, key, job);
         }
     }
 
-    /// Returns the disposition, the attempts, the HTTP requests made over all attempts, and the
-    /// plugin version + requests of the last attempt.
-    #[allow(clippy::type_complexity)]
-    fn deliver_event(
-        &self,
-        tenant: &Tenant,
-        event: &EventLine,
-    ) -> (Disposition, u32, u64, (Option<String>, Vec<FetchRecord>)) {
-        let event_json = event.event.to_string();
-        let mut calls = 0u64;
-        let mut last = (None, Vec::new());
-        let retry_hint = |error: &CallError| error.is_retryable().then(|| error.retry_after());
-        let (result, attempts) = with_retries(&self.retry, &SystemBackoff, retry_hint, |attempt| {
-            // Taken per attempt, so a hot swap applies from the next call on.
-            let plugin = self.slot.current();
-            let report = self.runtime.transform(&plugin, tenant, &event_json);
-            calls += report.fetches.len() as u64;
-            if let Some(trace) = &self.trace {
-                for fetch in &report.fetches {
-                    trace.append(&TraceLine::new(&tenant.id, event.line, attempt, fetch));
-                }
-            }
-            self.console.logs(&tenant.id, event.line, &report.logs);
-            if let Err(error) = &report.result
-                && error.is_retryable()
-            {
-                self.console
-                    .logs(&tenant.id, event.line, &[retry_log(attempt, error)]);
-            }
-            last = (Some(report.plugin_version), report.fetches);
-            report.result
-        });
-        let disposition = match result {
-            Ok(outcome) => match outcome.skipped {
-                Some(reason) => Disposition::Skipped { reason },
-                None => Disposition::Delivered,
-            },
-            Err(CallError::Guest(GuestError::UnsupportedEvent(reason))) => {
-                Disposition::Skipped { reason }
-            }
-            Err(error) => self.dead_letter_event(event, &error, attempts),
+    /// One attempt of `job`; then it is finished (delivered, skipped, dead-lettered) or parked
+    /// for its retry.
+    fn attempt(&self, queue: &KeyedQueue<Job>, key: OrderKey, mut job: Job) {
+        let Some(tenant) = self.tenants.get(&job.event.tenant) else {
+            unreachable!("the reader only queues events of known tenants");
         };
-        (disposition, attempts, calls, last)
+        let plugin = self.slot.current();
+        // Checked before the first attempt (the runtime keeps the answer per tenant and plugin
+        // version): a bad config dead-letters without a call.
+        if let Err(error) = self.runtime.validate_config(&plugin, tenant) {
+            let disposition = self.dead_letter_event(&job.event, &error, job.attempts);
+            self.finish(&job, disposition, (None, Vec::new()));
+            queue.done(key);
+            return;
+        }
+        // A tenant far behind its account's rate limit: wait out the backlog without holding a
+        // sandbox (the key is parked; other tenants keep flowing).
+        let backlog = tenant
+            .rate
+            .backlog(&tenant.id, tenant.limits.requests_per_minute);
+        if backlog > PACING_PARK {
+            queue.retry(key, job, Instant::now() + backlog);
+            return;
+        }
+        job.attempts += 1;
+        let first = *job.first_attempt.get_or_insert_with(Instant::now);
+        let event_json = job.event.event.to_string();
+        let report = self.runtime.transform(&plugin, tenant, &event_json);
+        job.calls += report.fetches.len() as u64;
+        if let Some(trace) = &self.trace {
+            for fetch in &report.fetches {
+                trace.append(&TraceLine::new(
+                    &tenant.id,
+                    job.event.line,
+                    job.attempts,
+                    fetch,
+                ));
+            }
+        }
+        self.console.logs(&tenant.id, job.event.line, &report.logs);
+        let last = (Some(report.plugin_version), report.fetches);
+        let failure = report.result.as_ref().err().map(ToString::to_string);
+        let settlement = settle(
+            report.result,
+            job.attempts,
+            first.elapsed(),
+            &self.retry,
+            fastrand::f64(),
+        );
+        let disposition = match settlement {
+            Settlement::RetryAfter(wait) => {
+                self.console.logs(
+                    &tenant.id,
+                    job.event.line,
+                    &[retry_log(job.attempts, wait, failure.as_deref())],
+                );
+                queue.retry(key, job, Instant::now() + wait);
+                return;
+            }
+            Settlement::Delivered(_) => Disposition::Delivered,
+            Settlement::Skipped(reason) => Disposition::Skipped { reason },
+            Settlement::DeadLetter(error) => {
+                self.dead_letter_event(&job.event, &error, job.attempts)
+            }
+        };
+        if !matches!(disposition, Disposition::DeadLettered { .. }) && !last.1.is_empty() {
+            *self
+                .last_success
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Instant::now());
+        }
+        self.finish(&job, disposition, last);
+        queue.done(key);
+    }
+
+    fn finish(
+        &self,
+        job: &Job,
+        disposition: Disposition,
+        (plugin_version, fetches): (Option<String>, Vec<FetchRecord>),
+    ) {
+        let event = &job.event;
+        let event_type = event.event_type();
+        self.record(&LineResult {
+            tenant: Some(&event.tenant),
+            event_type: Some(&event_type),
+            disposition: &disposition,
+            attempts: job.attempts,
+            zendesk_calls: job.calls,
+        });
+        if let Some(observer) = &self.on_event {
+            observer(&EventReport {
+                line: event.line,
+                tenant: event.tenant.clone(),
+                event_type,
+                event_name: event.event_name().map(str::to_string),
+                disposition,
+                attempts: job.attempts,
+                plugin_version,
+                calls: fetches.iter().map(HttpCall::from_fetch).collect(),
+            });
+        }
     }
 
     fn dead_letter_event(
@@ -244,11 +296,15 @@ impl RunContext {
 }
 
 /// An info-level host record for a failed attempt (shown with HOST_TEST_LOG=info or lower).
-fn retry_log(attempt: u32, error: &CallError) -> destination_host::LogRecord {
+fn retry_log(attempt: u32, wait: Duration, error: Option<&str>) -> destination_host::LogRecord {
     destination_host::LogRecord {
         level: "info".into(),
         source: "host".into(),
-        message: format!("attempt {attempt} failed with a retryable error: {error}"),
+        message: format!(
+            "attempt {attempt} failed with a retryable error ({}): tried again in {} ms",
+            error.unwrap_or("-"),
+            wait.as_millis()
+        ),
         fields: Vec::new(),
     }
 }

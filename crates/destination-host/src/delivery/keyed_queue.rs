@@ -1,0 +1,251 @@
+//! Per-key ordered work with parking: the head of each key's queue is handed out once; when its
+//! attempt must wait (a retry), the key is parked until then and only that key's later events
+//! wait behind it. Every other key keeps flowing, oldest event first (one worker delivers in
+//! input order). The queue holds at most `capacity` events, so a reader that pushes a long
+//! stream blocks instead of buffering it all.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use super::OrderKey;
+
+pub struct KeyedQueue<T> {
+    state: Mutex<State<T>>,
+    /// A key became ready, a parked key came due, or the queue was closed.
+    work: Condvar,
+    /// An event finished: there is room for another.
+    room: Condvar,
+    capacity: usize,
+}
+
+struct State<T> {
+    /// Each key's events with their push sequence numbers, oldest first.
+    keys: HashMap<OrderKey, VecDeque<(u64, T)>>,
+    /// Keys whose head can be handed out, by the head's sequence number (oldest first).
+    ready: BinaryHeap<Reverse<(u64, OrderKey)>>,
+    pushed: u64,
+    /// Keys whose head waits for a retry, by when.
+    parked: BinaryHeap<Reverse<(Instant, OrderKey)>>,
+    /// Events pushed and not yet finished (queued, parked or in flight).
+    held: usize,
+    closed: bool,
+}
+
+impl<T> KeyedQueue<T> {
+    pub fn new(capacity: usize) -> KeyedQueue<T> {
+        KeyedQueue {
+            state: Mutex::new(State {
+                keys: HashMap::new(),
+                ready: BinaryHeap::new(),
+                pushed: 0,
+                parked: BinaryHeap::new(),
+                held: 0,
+                closed: false,
+            }),
+            work: Condvar::new(),
+            room: Condvar::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds an event behind the earlier ones of its key; blocks while the queue is full.
+    pub fn push(&self, key: OrderKey, job: T) {
+        let mut state = self.lock();
+        while state.held >= self.capacity {
+            state = self
+                .room
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        state.held += 1;
+        state.pushed += 1;
+        let sequence = state.pushed;
+        match state.keys.get_mut(&key) {
+            Some(jobs) => jobs.push_back((sequence, job)),
+            None => {
+                state
+                    .keys
+                    .insert(key.clone(), VecDeque::from([(sequence, job)]));
+                state.ready.push(Reverse((sequence, key)));
+                self.work.notify_one();
+            }
+        }
+    }
+
+    /// No more pushes: `next` returns `None` once everything held has finished.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.work.notify_all();
+    }
+
+    /// The next event whose key is free, waiting for one (or for a parked key to come due).
+    /// `None` when the queue is closed and empty.
+    pub fn next(&self) -> Option<(OrderKey, T)> {
+        let mut state = self.lock();
+        loop {
+            let now = Instant::now();
+            while let Some(Reverse((due, _))) = state.parked.peek() {
+                if *due > now {
+                    break;
+                }
+                let Some(Reverse((_, key))) = state.parked.pop() else {
+                    break;
+                };
+                state.make_ready(key);
+            }
+            if let Some(Reverse((_, key))) = state.ready.pop() {
+                let (_, job) = state
+                    .keys
+                    .get_mut(&key)
+                    .and_then(VecDeque::pop_front)
+                    .expect("a ready key has a head");
+                return Some((key, job));
+            }
+            if state.closed && state.held == 0 {
+                return None;
+            }
+            state = match state.parked.peek() {
+                Some(Reverse((due, _))) => {
+                    let wait = due.saturating_duration_since(now);
+                    self.work
+                        .wait_timeout(state, wait)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .0
+                }
+                None => self
+                    .work
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            };
+        }
+    }
+
+    /// The event handed out for `key` finished: the key's next event (if any) becomes ready.
+    pub fn done(&self, key: OrderKey) {
+        let mut state = self.lock();
+        state.held = state.held.saturating_sub(1);
+        let more = state.keys.get(&key).is_some_and(|jobs| !jobs.is_empty());
+        if more {
+            state.make_ready(key);
+        } else {
+            state.keys.remove(&key);
+        }
+        self.room.notify_one();
+        // Also wakes `next` callers waiting for the queue to drain after `close`.
+        self.work.notify_all();
+    }
+
+    /// The event handed out for `key` is tried again at `at`; until then its key is parked and
+    /// the key's later events wait behind it.
+    pub fn retry(&self, key: OrderKey, job: T, at: Instant) {
+        let mut state = self.lock();
+        // Back at the head, with a sequence number before its key's later events.
+        if let Some(jobs) = state.keys.get_mut(&key) {
+            let sequence = jobs.front().map_or(0, |(next, _)| next.saturating_sub(1));
+            jobs.push_front((sequence, job));
+        }
+        state.parked.push(Reverse((at, key)));
+        self.work.notify_all();
+    }
+
+    /// Events held: queued, parked or in flight.
+    pub fn held(&self) -> usize {
+        self.lock().held
+    }
+
+    /// Keys parked for a retry right now.
+    pub fn parked(&self) -> usize {
+        self.lock().parked.len()
+    }
+}
+
+impl<T> State<T> {
+    /// Queues `key` to be handed out, ordered by its head event's age.
+    fn make_ready(&mut self, key: OrderKey) {
+        if let Some((sequence, _)) = self.keys.get(&key).and_then(VecDeque::front) {
+            self.ready.push(Reverse((*sequence, key)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn key(user: &str) -> OrderKey {
+        OrderKey::of("t", &json!({ "userId": user }))
+    }
+
+    #[test]
+    fn a_parked_key_holds_back_only_its_own_events() {
+        let queue = KeyedQueue::new(100);
+        queue.push(key("a"), "a1");
+        queue.push(key("a"), "a2");
+        queue.push(key("b"), "b1");
+        queue.push(key("b"), "b2");
+        let (k, job) = queue.next().unwrap();
+        assert_eq!(job, "a1");
+        queue.retry(k, job, Instant::now() + Duration::from_millis(200));
+        // While `a` is parked, `b` flows.
+        let (k, job) = queue.next().unwrap();
+        assert_eq!(job, "b1");
+        queue.done(k);
+        let (k, job) = queue.next().unwrap();
+        assert_eq!(job, "b2");
+        queue.done(k);
+        // Then `a1` again (after its wait), and only then `a2`.
+        let started = Instant::now();
+        let (k, job) = queue.next().unwrap();
+        assert_eq!(job, "a1");
+        assert!(started.elapsed() >= Duration::from_millis(150));
+        queue.done(k);
+        let (k, job) = queue.next().unwrap();
+        assert_eq!(job, "a2");
+        queue.done(k);
+        queue.close();
+        assert!(queue.next().is_none());
+    }
+
+    #[test]
+    fn one_worker_takes_the_oldest_event_first() {
+        let queue = KeyedQueue::new(100);
+        for (user, job) in [("a", 1), ("a", 2), ("b", 3), ("a", 4), ("c", 5)] {
+            queue.push(key(user), job);
+        }
+        queue.close();
+        let mut order = Vec::new();
+        while let Some((k, job)) = queue.next() {
+            order.push(job);
+            queue.done(k);
+        }
+        assert_eq!(order, vec![1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn a_full_queue_blocks_the_reader_until_an_event_finishes() {
+        let queue = Arc::new(KeyedQueue::new(2));
+        queue.push(key("a"), 1);
+        queue.push(key("b"), 2);
+        let reader = {
+            let queue = Arc::clone(&queue);
+            std::thread::spawn(move || queue.push(key("c"), 3))
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(queue.held(), 2, "the third push waits");
+        let (k, _) = queue.next().unwrap();
+        queue.done(k);
+        reader.join().unwrap();
+        assert_eq!(queue.held(), 2);
+    }
+}

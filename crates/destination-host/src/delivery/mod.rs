@@ -1,0 +1,52 @@
+//! The delivery core shared by every source (a file, stdin, a queue): per-key order with
+//! parking ([`KeyedQueue`], [`OrderKey`]), and what a finished attempt means for its event
+//! ([`settle`]) under the time-based [`RetryPolicy`](crate::RetryPolicy).
+
+mod keyed_queue;
+mod order_key;
+
+pub use keyed_queue::KeyedQueue;
+pub use order_key::OrderKey;
+
+use std::time::Duration;
+
+use crate::report::{CallError, GuestError, Outcome};
+use crate::retry::{Decision, RetryPolicy};
+
+/// Where an attempt leaves its event.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Settlement {
+    Delivered(Outcome),
+    /// Deliberately not forwarded, with the reason (an allow-list, an unsupported event type).
+    Skipped(String),
+    /// Never going to succeed, or out of retry budget: to the dead letters.
+    DeadLetter(CallError),
+    /// Try again after this long.
+    RetryAfter(Duration),
+}
+
+/// What one attempt's result means, `attempts` (>= 1) attempts in, the first `elapsed` ago.
+/// Non-retryable errors (invalid event or config, 401, 403, 422, traps) are dead letters at
+/// once; retryable ones wait as `policy` says, until its budget ends.
+pub fn settle(
+    result: Result<Outcome, CallError>,
+    attempts: u32,
+    elapsed: Duration,
+    policy: &RetryPolicy,
+    jitter: f64,
+) -> Settlement {
+    match result {
+        Ok(outcome) => match outcome.skipped {
+            Some(reason) => Settlement::Skipped(reason),
+            None => Settlement::Delivered(outcome),
+        },
+        Err(CallError::Guest(GuestError::UnsupportedEvent(reason))) => Settlement::Skipped(reason),
+        Err(error) if error.is_retryable() => {
+            match policy.decide(attempts, elapsed, error.retry_after(), jitter) {
+                Decision::RetryAfter(wait) => Settlement::RetryAfter(wait),
+                Decision::GiveUp => Settlement::DeadLetter(error),
+            }
+        }
+        Err(error) => Settlement::DeadLetter(error),
+    }
+}

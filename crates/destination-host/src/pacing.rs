@@ -1,0 +1,233 @@
+//! Pacing a tenant to its destination account's rate limit.
+//!
+//! Zendesk limits each account to a number of requests a minute (200 to 2,500 by plan) and
+//! answers 429 with `Retry-After` past it. A tenant's requests are spaced evenly at a little
+//! under the limit (a virtual schedule: each request gets the next free slot), so a backlog
+//! drains at close to the limit with few 429s. The limit starts at the tenant's
+//! `requests_per_minute` and follows what the account says (`X-Rate-Limit`,
+//! `ratelimit-limit`); a 429 or an exhausted `X-Rate-Limit-Remaining` pauses the tenant until
+//! the window resets. Every sender of a tenant must share one [`RateBudget`]: a process shares
+//! one [`LocalRateBudget`], a fleet shares one in its coordination store.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The fraction of the limit actually used: the rest absorbs other clients of the account and
+/// clock differences between the account's window and ours.
+pub const HEADROOM: f64 = 0.95;
+
+/// What a response said about the account's limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RateSignal {
+    /// Requests a minute the account allows.
+    pub limit: Option<u32>,
+    /// Requests left in the current window.
+    pub remaining: Option<u32>,
+    /// When the window resets (or `Retry-After` of a 429).
+    pub reset: Option<Duration>,
+    /// The request was refused for the rate limit (429).
+    pub throttled: bool,
+}
+
+impl RateSignal {
+    /// Reads Zendesk's rate-limit headers (case-insensitive).
+    pub fn from_headers(status: u16, headers: &[(String, String)]) -> RateSignal {
+        let number = |names: &[&str]| -> Option<u64> {
+            headers
+                .iter()
+                .find(|(name, _)| names.iter().any(|n| name.eq_ignore_ascii_case(n)))
+                .and_then(|(_, value)| value.trim().parse().ok())
+        };
+        let limit = number(&["x-rate-limit", "ratelimit-limit"]).map(clamp_u32);
+        let remaining = number(&["x-rate-limit-remaining", "ratelimit-remaining"]).map(clamp_u32);
+        let throttled = status == 429;
+        let reset = if throttled {
+            number(&["retry-after"]).or(number(&["ratelimit-reset"]))
+        } else {
+            number(&["ratelimit-reset"])
+        }
+        .map(Duration::from_secs);
+        RateSignal {
+            limit,
+            remaining,
+            reset,
+            throttled,
+        }
+    }
+}
+
+fn clamp_u32(value: u64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+/// A tenant's share of its account's requests, for everything that sends for the tenant.
+pub trait RateBudget: Send + Sync {
+    /// Reserves the next request slot of `tenant`; returns how long to wait before sending.
+    fn take(&self, tenant: &str, requests_per_minute: u32) -> Duration;
+    /// How long until `tenant` could send (without reserving): a scheduler waits this out
+    /// before starting an event, instead of holding a sandbox.
+    fn backlog(&self, tenant: &str, requests_per_minute: u32) -> Duration;
+    /// What a response said about the account's limit.
+    fn observe(&self, tenant: &str, signal: RateSignal);
+}
+
+/// The schedule of one tenant.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Schedule {
+    /// The account's limit when it told us (overrides the configured one).
+    pub learned_limit: Option<u32>,
+    /// The earliest moment the next request may go out.
+    pub next_slot: Instant,
+}
+
+impl Schedule {
+    pub fn new(now: Instant) -> Schedule {
+        Schedule {
+            learned_limit: None,
+            next_slot: now,
+        }
+    }
+
+    /// The spacing of requests: under the lower of the configured and the learned limit; none
+    /// while neither is known (0 configured means "the account's own limit").
+    fn interval(&self, configured: u32) -> Duration {
+        let limit = [Some(configured), self.learned_limit]
+            .into_iter()
+            .flatten()
+            .filter(|limit| *limit > 0)
+            .min();
+        match limit {
+            Some(limit) => Duration::from_secs_f64(60.0 / (f64::from(limit) * HEADROOM)),
+            None => Duration::ZERO,
+        }
+    }
+
+    /// Reserves a slot: the wait before it, from `now`.
+    pub fn take(&mut self, now: Instant, configured: u32) -> Duration {
+        let slot = self.next_slot.max(now);
+        self.next_slot = slot + self.interval(configured);
+        slot - now
+    }
+
+    pub fn apply(&mut self, now: Instant, signal: RateSignal) {
+        if let Some(limit) = signal.limit.filter(|l| *l > 0) {
+            self.learned_limit = Some(limit);
+        }
+        let exhausted = signal.throttled || signal.remaining == Some(0);
+        if exhausted {
+            let pause = signal.reset.unwrap_or(Duration::from_secs(1));
+            self.next_slot = self.next_slot.max(now + pause);
+        }
+    }
+}
+
+/// One process's budgets, by tenant.
+#[derive(Default)]
+pub struct LocalRateBudget {
+    schedules: Mutex<HashMap<String, Schedule>>,
+}
+
+impl LocalRateBudget {
+    pub fn new() -> LocalRateBudget {
+        LocalRateBudget::default()
+    }
+
+    fn with<R>(&self, tenant: &str, f: impl FnOnce(&mut Schedule, Instant) -> R) -> R {
+        let now = Instant::now();
+        let mut schedules = self
+            .schedules
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let schedule = schedules
+            .entry(tenant.to_string())
+            .or_insert_with(|| Schedule::new(now));
+        f(schedule, now)
+    }
+}
+
+impl RateBudget for LocalRateBudget {
+    fn take(&self, tenant: &str, requests_per_minute: u32) -> Duration {
+        self.with(tenant, |schedule, now| {
+            schedule.take(now, requests_per_minute)
+        })
+    }
+
+    fn backlog(&self, tenant: &str, _requests_per_minute: u32) -> Duration {
+        self.with(tenant, |schedule, now| {
+            schedule.next_slot.saturating_duration_since(now)
+        })
+    }
+
+    fn observe(&self, tenant: &str, signal: RateSignal) {
+        self.with(tenant, |schedule, now| schedule.apply(now, signal));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn nothing_is_paced_until_a_limit_is_known() {
+        let start = Instant::now();
+        let mut schedule = Schedule::new(start);
+        assert_eq!(schedule.take(start, 0), Duration::ZERO);
+        assert_eq!(schedule.take(start, 0), Duration::ZERO);
+    }
+
+    #[test]
+    fn requests_are_spaced_under_the_limit() {
+        let start = Instant::now();
+        let mut schedule = Schedule::new(start);
+        // 600 a minute at 95%: one every ~105 ms.
+        let waits: Vec<u128> = (0..4)
+            .map(|_| schedule.take(start, 600).as_millis())
+            .collect();
+        assert_eq!(waits, vec![0, 105, 210, 315]);
+        // Time passing frees the slots again.
+        assert_eq!(
+            schedule.take(start + Duration::from_secs(5), 600),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn the_account_s_headers_adapt_and_pause_the_schedule() {
+        let start = Instant::now();
+        let mut schedule = Schedule::new(start);
+        let said = RateSignal::from_headers(
+            200,
+            &headers(&[("X-Rate-Limit", "60"), ("X-Rate-Limit-Remaining", "10")]),
+        );
+        assert_eq!(said.limit, Some(60));
+        schedule.apply(start, said);
+        schedule.take(start, 6000);
+        // The lower limit wins: the account's 60 a minute over the configured 6,000.
+        assert!(schedule.take(start, 6000) >= Duration::from_millis(1000));
+
+        let throttled = RateSignal::from_headers(429, &headers(&[("Retry-After", "7")]));
+        assert_eq!(
+            (throttled.throttled, throttled.reset),
+            (true, Some(Duration::from_secs(7)))
+        );
+        let mut schedule = Schedule::new(start);
+        schedule.apply(start, throttled);
+        assert_eq!(schedule.take(start, 600), Duration::from_secs(7));
+
+        let empty = RateSignal::from_headers(
+            200,
+            &headers(&[("ratelimit-remaining", "0"), ("ratelimit-reset", "3")]),
+        );
+        let mut schedule = Schedule::new(start);
+        schedule.apply(start, empty);
+        assert_eq!(schedule.take(start, 600), Duration::from_secs(3));
+    }
+}
