@@ -1,4 +1,5 @@
-//! The `host-test` command line: `demo`, `run`, `fields`, `mock-zendesk`, `describe`.
+//! The `host-test` command line: `demo`, `run`, `produce`, `worker`, `dead-letters`, `fields`,
+//! `mock-zendesk`, `describe`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,9 +12,9 @@ use clap::{Args, Parser, Subcommand};
 use mock_zendesk::{Faults, MockZendesk};
 
 use crate::demo::{self, DemoOptions};
-use crate::fields;
 use crate::output::{plugin_path, print_stdout};
 use crate::runner::{self, EventSource, PluginSource, RetryPolicy, RunOptions, Target};
+use crate::{fields, fleet};
 use destination_host::{ObjectType, Runtime, RuntimeOptions};
 
 use crate::transports::LoopbackOrigin;
@@ -40,6 +41,12 @@ pub enum Command {
     Demo(DemoArgs),
     /// Delivers a multi-tenant JSONL event stream through the plugin.
     Run(RunArgs),
+    /// Publishes a JSONL event stream (the `run` format) to NATS JetStream for the workers.
+    Produce(ProduceArgs),
+    /// Delivers events from NATS JetStream: run any number, anywhere; SIGTERM drains.
+    Worker(WorkerArgs),
+    /// Prints the fleet's dead letters as JSONL (non-destructive); `--replay` publishes them again.
+    DeadLetters(DeadLettersArgs),
     /// Lists every field a warehouse `record` of one object type can write (standard attributes
     /// and the account's custom fields), for building a field mapping.
     Fields(FieldsArgs),
@@ -98,6 +105,54 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ProduceArgs {
+    /// The NATS server, e.g. nats://127.0.0.1:4222.
+    #[arg(long)]
+    pub nats: String,
+    /// JSONL, one {"tenant": "<id>", "event": {...}} per line; `-` reads stdin.
+    #[arg(long)]
+    pub events: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The NATS server, e.g. nats://127.0.0.1:4222.
+    #[arg(long)]
+    pub nats: String,
+    /// {"tenants": {"<id>": <plugin config>}, "limits": {"<id>" | "*": limits}}
+    #[arg(long)]
+    pub tenants: PathBuf,
+    /// The plugin component (default: the one built with this binary).
+    #[arg(long)]
+    pub plugin: Option<PathBuf>,
+    /// Hot-swap the plugin when the --plugin file changes (write it atomically: temp + rename).
+    #[arg(long, requires = "plugin")]
+    pub watch: bool,
+    /// Send every request to this loopback origin instead (e.g. a `host-test mock-zendesk`).
+    #[arg(long, value_name = "http://127.0.0.1:PORT")]
+    pub zendesk_origin: Option<LoopbackOrigin>,
+    /// How long after its first publish an event is still retried (e.g. 90s, 10m, 4h).
+    #[arg(long, default_value = "4h", value_parser = destination_host::parse_duration)]
+    pub retry_for: Duration,
+    /// Serve /metrics (Prometheus) and /healthz on this address, e.g. 127.0.0.1:9100.
+    #[arg(long)]
+    pub metrics: Option<SocketAddr>,
+    /// Plugin calls at the same time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct DeadLettersArgs {
+    /// The NATS server, e.g. nats://127.0.0.1:4222.
+    #[arg(long)]
+    pub nats: String,
+    /// Publish every dead letter's event again (after fixing what failed).
+    #[arg(long)]
+    pub replay: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct FieldsArgs {
     /// The tenants file (as for `run`).
     #[arg(long, required_unless_present = "demo", conflicts_with = "demo")]
@@ -153,6 +208,9 @@ pub fn main() -> ExitCode {
             events: args.events,
         }),
         Command::Run(args) => run_stream(args),
+        Command::Produce(args) => produce(args),
+        Command::Worker(args) => worker(args),
+        Command::DeadLetters(args) => dead_letters(args),
         Command::Fields(args) => list_fields(args),
         Command::MockZendesk(args) => serve_mock(args),
         Command::Describe(args) => describe(args),
@@ -200,6 +258,72 @@ fn run_stream(args: RunArgs) -> Result<u8> {
     }
     eprint!("{}", summary.render());
     Ok(summary.exit_code())
+}
+
+fn async_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn produce(args: ProduceArgs) -> Result<u8> {
+    let reader: Box<dyn std::io::BufRead> = match args.events.to_str() {
+        Some("-") => Box::new(std::io::BufReader::new(std::io::stdin())),
+        _ => Box::new(std::io::BufReader::new(
+            std::fs::File::open(&args.events).with_context(|| {
+                format!("cannot read the events file {}", args.events.display())
+            })?,
+        )),
+    };
+    let produced = async_runtime()?.block_on(async {
+        let fleet = fleet::Fleet::connect(&args.nats).await?;
+        let produced = fleet::produce::produce(&fleet, reader).await?;
+        fleet.client.flush().await?;
+        anyhow::Ok(produced)
+    })?;
+    eprintln!(
+        "{} lines: {} published, {} already in the stream, {} dead-lettered",
+        produced.lines, produced.published, produced.duplicates, produced.dead_lettered
+    );
+    Ok(produced.exit_code())
+}
+
+fn worker(args: WorkerArgs) -> Result<u8> {
+    let target = match args.zendesk_origin {
+        Some(origin) => Target::Loopback(origin),
+        None => Target::Zendesk,
+    };
+    fleet::worker::run_worker(fleet::worker::WorkerOptions {
+        nats: args.nats,
+        tenants_json: read(&args.tenants, "tenants")?,
+        plugin: plugin_path(&args.plugin)?,
+        watch: args.watch,
+        target,
+        retry: RetryPolicy {
+            retry_for: args.retry_for,
+            ..RetryPolicy::default()
+        },
+        metrics: args.metrics,
+        concurrency: args.concurrency as usize,
+    })
+}
+
+fn dead_letters(args: DeadLettersArgs) -> Result<u8> {
+    let listed = async_runtime()?.block_on(async {
+        let fleet = fleet::Fleet::connect(&args.nats).await?;
+        let mut stdout = std::io::stdout().lock();
+        let listed = fleet::dead_letters::list(&fleet, &mut stdout, args.replay).await?;
+        fleet.client.flush().await?;
+        anyhow::Ok(listed)
+    })?;
+    if args.replay {
+        eprintln!(
+            "{} dead letters: {} events published again, {} without an event (malformed input)",
+            listed.dead_letters, listed.replayed, listed.not_replayable
+        );
+    }
+    Ok(0)
 }
 
 fn list_fields(args: FieldsArgs) -> Result<u8> {

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod demo;
 pub mod fields;
+pub mod fleet;
 pub mod output;
 pub mod runner;
 pub mod transports;

@@ -126,7 +126,8 @@ fn while_other_tenants_run<R>(violation: impl FnOnce() -> R) -> R {
 }
 
 /// An "ok" call under `limits` succeeds; an endless loop is stopped by the `expected` budget
-/// well within 1.5 s while other tenants keep working. Returns the loop's error.
+/// within a few seconds (the budget is a fraction of a second; the margin absorbs a loaded
+/// 2-core machine) while other tenants keep working. Returns the loop's error.
 fn endless_loop_is_stopped(limits: Limits, expected: TrapKind) -> CallError {
     let (_, transport) = mock_transport();
     let tenant = adversary_tenant(limits, transport, None);
@@ -138,7 +139,7 @@ fn endless_loop_is_stopped(limits: Limits, expected: TrapKind) -> CallError {
     let looped = while_other_tenants_run(|| run(&tenant, r#"{"type":"loop"}"#));
     assert_eq!(trap_kind(&looped), Some(expected), "{:?}", looped.result);
     assert!(
-        started.elapsed() < Duration::from_millis(1500),
+        started.elapsed() < Duration::from_secs(5),
         "{:?}",
         started.elapsed()
     );

@@ -1,4 +1,6 @@
-//! The tenant-scoped cache behind the `cache` import: in memory, TTL honoured, bounded.
+//! The tenant-scoped cache behind the `cache` import: the [`CacheStore`] trait (one store per
+//! tenant), and [`TenantCache`], the in-memory store: TTL honoured, bounded. A fleet plugs in a
+//! shared store instead (e.g. a key-value bucket), so all its workers share what plugins learn.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -10,6 +12,28 @@ const MAX_ENTRIES: usize = 10_000;
 const MAX_VALUE_BYTES: usize = 64 * 1024;
 /// Largest key accepted, in bytes.
 const MAX_KEY_BYTES: usize = 1024;
+
+/// One tenant's best-effort cache: entries may vanish at any time. Implementations must keep
+/// tenants apart (each tenant gets its own store, or a store scoped to it).
+pub trait CacheStore: Send + Sync {
+    fn get(&self, key: &str) -> Option<String>;
+    fn set(&self, key: &str, value: &str, ttl: Duration);
+    fn remove(&self, key: &str);
+}
+
+impl CacheStore for TenantCache {
+    fn get(&self, key: &str) -> Option<String> {
+        TenantCache::get(self, key)
+    }
+
+    fn set(&self, key: &str, value: &str, ttl: Duration) {
+        TenantCache::set(self, key, value, ttl);
+    }
+
+    fn remove(&self, key: &str) {
+        TenantCache::remove(self, key);
+    }
+}
 
 /// One tenant's cache. Clones share the entries; tenants never share a `TenantCache`.
 #[derive(Clone, Default)]

@@ -79,7 +79,7 @@ mod tenant;
 mod transport;
 mod watch;
 
-pub use cache::TenantCache;
+pub use cache::{CacheStore, TenantCache};
 pub use contract::CONTRACT_VERSIONS;
 pub use error::HostError;
 pub use hot_swap::{PluginSlot, SwapEvent, SwapReport};

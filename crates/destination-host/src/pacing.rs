@@ -10,7 +10,8 @@
 //! one [`LocalRateBudget`], a fleet shares one in its coordination store.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The fraction of the limit actually used: the rest absorbs other clients of the account and
@@ -105,8 +106,13 @@ impl Schedule {
 
     /// Reserves a slot: the wait before it, from `now`.
     pub fn take(&mut self, now: Instant, configured: u32) -> Duration {
+        self.take_share(now, configured, 1)
+    }
+
+    /// Reserves a slot when `senders` processes pace the same account, each at its share.
+    pub fn take_share(&mut self, now: Instant, configured: u32, senders: u32) -> Duration {
         let slot = self.next_slot.max(now);
-        self.next_slot = slot + self.interval(configured);
+        self.next_slot = slot + self.interval(configured) * senders.max(1);
         slot - now
     }
 
@@ -122,15 +128,31 @@ impl Schedule {
     }
 }
 
-/// One process's budgets, by tenant.
+/// One process's budgets, by tenant. In a fleet, each of `senders` processes paces at its share
+/// of the account's limit (the fleet keeps the count current, e.g. from worker heartbeats).
 #[derive(Default)]
 pub struct LocalRateBudget {
     schedules: Mutex<HashMap<String, Schedule>>,
+    senders: Option<Arc<AtomicU32>>,
 }
 
 impl LocalRateBudget {
     pub fn new() -> LocalRateBudget {
         LocalRateBudget::default()
+    }
+
+    /// A budget for one of `senders` processes sharing each tenant's account.
+    pub fn shared_by(senders: Arc<AtomicU32>) -> LocalRateBudget {
+        LocalRateBudget {
+            schedules: Mutex::default(),
+            senders: Some(senders),
+        }
+    }
+
+    fn senders(&self) -> u32 {
+        self.senders
+            .as_ref()
+            .map_or(1, |count| count.load(Ordering::Relaxed).max(1))
     }
 
     fn with<R>(&self, tenant: &str, f: impl FnOnce(&mut Schedule, Instant) -> R) -> R {
@@ -148,8 +170,9 @@ impl LocalRateBudget {
 
 impl RateBudget for LocalRateBudget {
     fn take(&self, tenant: &str, requests_per_minute: u32) -> Duration {
+        let senders = self.senders();
         self.with(tenant, |schedule, now| {
-            schedule.take(now, requests_per_minute)
+            schedule.take_share(now, requests_per_minute, senders)
         })
     }
 

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::cache::TenantCache;
+use crate::cache::{CacheStore, TenantCache};
 use crate::limits::Limits;
 use crate::pacing::{LocalRateBudget, RateBudget};
 use crate::policy::{OriginTemplate, OutboundPolicy};
@@ -22,7 +22,7 @@ pub struct Tenant {
     /// The tenant's share of its account's rate limit (see [`crate::pacing`]).
     pub rate: Arc<dyn RateBudget>,
     allowed_origins: Arc<[OriginTemplate]>,
-    cache: TenantCache,
+    cache: Arc<dyn CacheStore>,
     prepared: Arc<Mutex<Option<Arc<Prepared>>>>,
 }
 
@@ -52,7 +52,7 @@ impl Tenant {
             transport,
             rate: Arc::new(LocalRateBudget::new()),
             allowed_origins: Arc::from(Vec::new()),
-            cache: TenantCache::new(),
+            cache: Arc::new(TenantCache::new()),
             prepared: Arc::default(),
         }
     }
@@ -79,8 +79,14 @@ impl Tenant {
     }
 
     /// This tenant's cache, shared by all its calls.
-    pub fn cache(&self) -> &TenantCache {
-        &self.cache
+    pub fn cache(&self) -> &dyn CacheStore {
+        self.cache.as_ref()
+    }
+
+    /// Replaces the tenant's in-memory cache with a shared store (scoped to this tenant).
+    pub fn with_cache(mut self, cache: Arc<dyn CacheStore>) -> Tenant {
+        self.cache = cache;
+        self
     }
 
     pub(crate) fn prepared_for(&self, plugin_id: u64) -> Option<Arc<Prepared>> {

@@ -213,6 +213,19 @@ pub fn parse_line(
     raw: &str,
     known_tenants: &HashSet<&str>,
 ) -> Option<Result<EventLine, MalformedLine>> {
+    parse_line_for(line, raw, Some(known_tenants))
+}
+
+/// [`parse_line`] for any tenant (a producer does not know the tenants; workers check them).
+pub fn parse_line_any_tenant(line: usize, raw: &str) -> Option<Result<EventLine, MalformedLine>> {
+    parse_line_for(line, raw, None)
+}
+
+fn parse_line_for(
+    line: usize,
+    raw: &str,
+    known_tenants: Option<&HashSet<&str>>,
+) -> Option<Result<EventLine, MalformedLine>> {
     if raw.trim().is_empty() {
         return None;
     }
@@ -235,7 +248,7 @@ type LineError = (Option<String>, String);
 
 fn parse_event_line(
     raw: &str,
-    known_tenants: &HashSet<&str>,
+    known_tenants: Option<&HashSet<&str>>,
 ) -> Result<(String, Value), LineError> {
     let value: Value =
         serde_json::from_str(raw).map_err(|e| (None, format!("not valid JSON: {e}")))?;
@@ -250,7 +263,7 @@ fn parse_event_line(
         Some(_) => return Err((None, "\"tenant\" must be a string".into())),
         None => return Err((None, "missing \"tenant\"".into())),
     };
-    if !known_tenants.contains(tenant.as_str()) {
+    if known_tenants.is_some_and(|known| !known.contains(tenant.as_str())) {
         let reason = format!("unknown tenant {tenant:?} (not in the tenants file)");
         return Err((Some(tenant), reason));
     }

@@ -307,7 +307,7 @@ pub fn transport_for(target: &Target) -> Arc<dyn Transport> {
     }
 }
 
-fn watch_plugin(
+pub(crate) fn watch_plugin(
     runtime: &Arc<Runtime>,
     slot: &Arc<PluginSlot>,
     path: PathBuf,

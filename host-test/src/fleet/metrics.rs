@@ -1,0 +1,108 @@
+//! `worker --metrics ADDR`: `/metrics` in the Prometheus text format and `/healthz`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Result, anyhow};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+/// The worker's figures, by tenant and event type where it matters.
+pub struct Metrics {
+    registry: Registry,
+    /// Finished events: `outcome` is delivered, skipped or dead_lettered.
+    pub events: IntCounterVec,
+    pub retries: IntCounterVec,
+    pub zendesk_calls: IntCounterVec,
+    pub call_seconds: Histogram,
+    pub in_flight: IntGauge,
+    /// Messages not yet delivered to this worker in the partitions it owns.
+    pub consumer_lag: IntGauge,
+    pub partitions: IntGauge,
+    /// False while draining (SIGTERM).
+    pub healthy: AtomicBool,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Arc<Metrics>> {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec> {
+            let counter = IntCounterVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(counter.clone()))?;
+            Ok(counter)
+        };
+        let gauge = |name: &str, help: &str| -> Result<IntGauge> {
+            let gauge = IntGauge::new(name, help)?;
+            registry.register(Box::new(gauge.clone()))?;
+            Ok(gauge)
+        };
+        let call_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "cdp_call_duration_seconds",
+                "Duration of one plugin call (an attempt of an event), Zendesk requests included",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+        )?;
+        registry.register(Box::new(call_seconds.clone()))?;
+        Ok(Arc::new(Metrics {
+            events: counter(
+                "cdp_events_total",
+                "Events finished, by tenant, event type and outcome",
+                &["tenant", "type", "outcome"],
+            )?,
+            retries: counter(
+                "cdp_retries_total",
+                "Attempts that will be retried (NAK with delay), by tenant and event type",
+                &["tenant", "type"],
+            )?,
+            zendesk_calls: counter(
+                "cdp_zendesk_calls_total",
+                "HTTP requests the plugin made, by tenant and event type",
+                &["tenant", "type"],
+            )?,
+            call_seconds,
+            in_flight: gauge("cdp_in_flight", "Plugin calls running now")?,
+            consumer_lag: gauge(
+                "cdp_consumer_lag",
+                "Events waiting in the partitions this worker owns",
+            )?,
+            partitions: gauge("cdp_partitions_owned", "Partitions this worker delivers")?,
+            healthy: AtomicBool::new(true),
+            registry,
+        }))
+    }
+
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
+        String::from_utf8_lossy(&buffer).into_owned()
+    }
+
+    /// Serves `/metrics` and `/healthz` on `addr` from a thread of its own.
+    pub fn serve(self: &Arc<Self>, addr: SocketAddr) -> Result<SocketAddr> {
+        let server = tiny_http::Server::http(addr)
+            .map_err(|e| anyhow!("cannot serve metrics on {addr}: {e}"))?;
+        let bound = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| anyhow!("the metrics server has no IP address"))?;
+        let metrics = Arc::clone(self);
+        std::thread::spawn(move || {
+            for request in server.incoming_requests() {
+                let (status, body) = match request.url() {
+                    "/metrics" => (200, metrics.render()),
+                    "/healthz" if metrics.healthy.load(Ordering::Relaxed) => (200, "ok\n".into()),
+                    "/healthz" => (503, "draining\n".into()),
+                    _ => (404, "not found\n".into()),
+                };
+                let response = tiny_http::Response::from_string(body).with_status_code(status);
+                let _ = request.respond(response);
+            }
+        });
+        Ok(bound)
+    }
+}
