@@ -61,6 +61,26 @@ impl Leases {
     /// Renews what is held (dropping what another worker took) and claims free partitions up to
     /// this worker's share. Returns the partitions newly claimed, and the ones lost.
     pub async fn renew(&mut self) -> Result<(Vec<(u32, Claim)>, Vec<u32>)> {
+        let lost = self.renew_held().await?;
+        let workers = self.live_workers().await?.max(1);
+        let share = PARTITIONS.div_ceil(workers) as usize;
+        let mut claimed = Vec::new();
+        for partition in 0..PARTITIONS {
+            if self.held.len() >= share {
+                break;
+            }
+            if self.held.contains_key(&partition) {
+                continue;
+            }
+            if let Some(claim) = self.try_claim(partition).await? {
+                claimed.push((partition, claim));
+            }
+        }
+        Ok((claimed, lost))
+    }
+
+    /// Renews the heartbeat and the leases held; returns the partitions another worker took.
+    pub async fn renew_held(&mut self) -> Result<Vec<u32>> {
         self.store
             .put(worker_key(&self.worker), Bytes::from_static(b"alive"))
             .await?;
@@ -81,21 +101,7 @@ impl Leases {
                 }
             }
         }
-        let workers = self.live_workers().await?.max(1);
-        let share = PARTITIONS.div_ceil(workers) as usize;
-        let mut claimed = Vec::new();
-        for partition in 0..PARTITIONS {
-            if self.held.len() >= share {
-                break;
-            }
-            if self.held.contains_key(&partition) {
-                continue;
-            }
-            if let Some(claim) = self.try_claim(partition).await? {
-                claimed.push((partition, claim));
-            }
-        }
-        Ok((claimed, lost))
+        Ok(lost)
     }
 
     async fn try_claim(&mut self, partition: u32) -> Result<Option<Claim>> {

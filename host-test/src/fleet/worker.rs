@@ -44,7 +44,7 @@ pub struct WorkerOptions {
 }
 
 /// Messages pulled from a partition at once.
-const BATCH: usize = 64;
+const BATCH: usize = 16;
 /// How often a running call tells JetStream it is still being worked on.
 const PROGRESS_EVERY: Duration = Duration::from_secs(3);
 /// Past this pacing backlog, an event is NAKed until then instead of waiting in its call.
@@ -132,34 +132,41 @@ async fn work(options: WorkerOptions) -> Result<u8> {
     );
     eprintln!("worker {worker_id} started");
     let mut leases = Leases::new(fleet.leases.clone(), worker_id);
-    let mut partitions: HashMap<u32, (watch::Sender<bool>, tokio::task::JoinHandle<()>)> =
-        HashMap::new();
+    let mut partitions: HashMap<u32, Delivering> = HashMap::new();
+    // Partitions over this worker's share, finishing before they are handed back (their leases
+    // are renewed until then).
+    let mut handing_back: HashMap<u32, Delivering> = HashMap::new();
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
+    // The loop never waits for deliveries: leases must be renewed on time whatever they do.
     loop {
         let (claimed, lost) = leases.renew().await.context("cannot renew the leases")?;
         for partition in lost {
-            if let Some((stop, task)) = partitions.remove(&partition) {
-                let _ = stop.send(true);
-                let _ = task.await;
+            eprintln!("partition {partition}: lease lost, stopping");
+            for delivering in [partitions.remove(&partition), handing_back.remove(&partition)]
+                .into_iter()
+                .flatten()
+            {
+                delivering.stop();
             }
         }
         for (partition, claim) in claimed {
-            let (stop, stopped) = watch::channel(false);
-            let task = tokio::spawn(deliver_partition(
-                Arc::clone(&context),
-                partition,
-                claim,
-                stopped,
-            ));
-            partitions.insert(partition, (stop, task));
+            partitions.insert(partition, Delivering::start(&context, partition, claim));
         }
         for partition in leases.surplus().await.unwrap_or_default() {
-            if let Some((stop, task)) = partitions.remove(&partition) {
-                let _ = stop.send(true);
-                let _ = task.await;
-                leases.release(partition).await;
+            if let Some(delivering) = partitions.remove(&partition) {
+                delivering.stop();
+                handing_back.insert(partition, delivering);
             }
+        }
+        let finished: Vec<u32> = handing_back
+            .iter()
+            .filter(|(_, delivering)| delivering.task.is_finished())
+            .map(|(partition, _)| *partition)
+            .collect();
+        for partition in finished {
+            handing_back.remove(&partition);
+            leases.release(partition).await;
         }
         workers.store(live_workers(&leases).await, Ordering::Relaxed);
         metrics.partitions.set(partitions.len() as i64);
@@ -171,19 +178,69 @@ async fn work(options: WorkerOptions) -> Result<u8> {
         }
     }
 
-    // Drain: stop pulling, let in-flight calls finish and be acknowledged, hand back.
+    // Drain: stop pulling, let in-flight calls finish and be acknowledged, hand back. The
+    // leases are renewed meanwhile, so no one else takes the partitions too early.
     eprintln!("draining");
     metrics.healthy.store(false, Ordering::Relaxed);
-    for (stop, _) in partitions.values() {
-        let _ = stop.send(true);
+    let mut all: Vec<Delivering> = partitions
+        .into_values()
+        .chain(handing_back.into_values())
+        .collect();
+    for delivering in &all {
+        delivering.stop();
     }
-    for (_, (_, task)) in partitions.drain() {
-        let _ = task.await;
+    while !all.iter().all(|delivering| delivering.task.is_finished()) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if leases_due(&mut all) {
+            let _ = leases.renew_held().await;
+        }
     }
     leases.leave().await;
     fleet.client.flush().await.context("cannot flush to NATS")?;
     eprintln!("drained");
     Ok(0)
+}
+
+/// A partition being delivered, and how to stop it.
+struct Delivering {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    renewed: Instant,
+}
+
+impl Delivering {
+    fn start(context: &Arc<Shared>, partition: u32, claim: Claim) -> Delivering {
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(deliver_partition(
+            Arc::clone(context),
+            partition,
+            claim,
+            stopped,
+        ));
+        Delivering {
+            stop,
+            task,
+            renewed: Instant::now(),
+        }
+    }
+
+    /// Stops pulling; what is in flight finishes, what is not started goes back to JetStream.
+    fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Whether the leases need renewing while draining (every `RENEW_EVERY`).
+fn leases_due(all: &mut [Delivering]) -> bool {
+    let due = all
+        .first()
+        .is_some_and(|delivering| delivering.renewed.elapsed() >= RENEW_EVERY);
+    if due {
+        for delivering in all.iter_mut() {
+            delivering.renewed = Instant::now();
+        }
+    }
+    due
 }
 
 fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal> {
@@ -264,8 +321,10 @@ async fn deliver_partition(
                 continue;
             }
         };
-        // The batch's messages by order key, each key's in stream order.
-        let mut keys: Vec<(String, Vec<Message>)> = Vec::new();
+        // The batch's messages by order key, each key's in stream order; each one is kept
+        // alive (progress acks) from now until it is settled, so none is redelivered elsewhere
+        // while it waits its turn here.
+        let mut keys: Vec<(String, Vec<(Message, Alive)>)> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         while let Some(message) = batch.next().await {
             let Ok(message) = message else {
@@ -275,11 +334,12 @@ async fn deliver_partition(
                 Some((tenant, event)) => key_of(&tenant, &event).as_str().to_string(),
                 None => String::new(),
             };
+            let alive = Alive::keep(&message, &context.fleet.client);
             match index.get(&key) {
-                Some(at) => keys[*at].1.push(message),
+                Some(at) => keys[*at].1.push((message, alive)),
                 None => {
                     index.insert(key.clone(), keys.len());
-                    keys.push((key, vec![message]));
+                    keys.push((key, vec![(message, alive)]));
                 }
             }
         }
@@ -287,13 +347,43 @@ async fn deliver_partition(
         for (key, messages) in keys {
             let context = Arc::clone(&context);
             let parking = Arc::clone(&parking);
+            let stop = stop.clone();
             running.spawn(async move {
-                for message in messages {
+                for (message, _alive) in messages {
+                    if *stop.borrow() {
+                        // Not started: back to JetStream at once, in order, for the next owner.
+                        let _ = message.ack_with(AckKind::Nak(None)).await;
+                        continue;
+                    }
                     handle(&context, &parking, &key, message).await;
                 }
             });
         }
         while running.join_next().await.is_some() {}
+    }
+}
+
+/// Progress acks for one message until dropped.
+struct Alive(tokio::task::JoinHandle<()>);
+
+impl Alive {
+    fn keep(message: &Message, client: &async_nats::Client) -> Alive {
+        let (reply, client) = (message.reply.clone(), client.clone());
+        Alive(tokio::spawn(async move {
+            let Some(reply) = reply else {
+                return;
+            };
+            loop {
+                tokio::time::sleep(PROGRESS_EVERY).await;
+                let _ = client.publish(reply.clone(), "+WPI".into()).await;
+            }
+        }))
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -389,7 +479,6 @@ async fn handle(context: &Shared, parking: &Mutex<Parking>, key: &str, message: 
     let report = {
         let _permit = context.calls.acquire().await;
         context.metrics.in_flight.inc();
-        let progress = keep_alive(&message, &context.fleet.client);
         let started = Instant::now();
         let runtime = Arc::clone(&context.runtime);
         let tenant = tenant.clone();
@@ -400,7 +489,6 @@ async fn handle(context: &Shared, parking: &Mutex<Parking>, key: &str, message: 
                 Ok(_) => Ok(runtime.transform(&plugin, &tenant, &event_json)),
             })
             .await;
-        progress.abort();
         context.metrics.in_flight.dec();
         context
             .metrics
@@ -494,18 +582,4 @@ async fn dead_letter_and_ack(
         }
         Err(error) => eprintln!("cannot dead-letter stream sequence {sequence}: {error:#}"),
     }
-}
-
-/// Tells JetStream every few seconds that `message` is still being worked on.
-fn keep_alive(message: &Message, client: &async_nats::Client) -> tokio::task::JoinHandle<()> {
-    let (reply, client) = (message.reply.clone(), client.clone());
-    tokio::spawn(async move {
-        let Some(reply) = reply else {
-            return;
-        };
-        loop {
-            tokio::time::sleep(PROGRESS_EVERY).await;
-            let _ = client.publish(reply.clone(), "+WPI".into()).await;
-        }
-    })
 }

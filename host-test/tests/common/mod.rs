@@ -8,6 +8,7 @@
 
 mod credentials;
 mod delivery;
+pub mod fleet;
 mod flaky;
 mod query;
 mod retries;

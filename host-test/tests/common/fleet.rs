@@ -1,0 +1,168 @@
+//! The fleet's real parts for tests: a `nats-server` of the test's own (random loopback port,
+//! own store directory, killed by PID), worker and producer processes of the built binary.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A JetStream-enabled nats-server for one test.
+pub struct NatsServer {
+    child: Child,
+    pub url: String,
+    _store: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free loopback port")
+}
+
+impl NatsServer {
+    /// Starts one, or `None` when `nats-server` is not installed (outside CI only: under
+    /// `CI=true` that is a failure, since `.ci/run` installs it).
+    pub fn start() -> Option<NatsServer> {
+        let installed = Command::new("nats-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if !installed {
+            assert!(
+                std::env::var("CI").is_err(),
+                "nats-server is not installed (.ci/run installs Debian's package)"
+            );
+            eprintln!("skipped: nats-server is not installed");
+            return None;
+        }
+        let store = tempfile::tempdir().expect("a store directory");
+        let port = free_port();
+        let log = std::fs::File::create(store.path().join("nats.log")).expect("log file");
+        let child = Command::new("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(store.path())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("nats-server starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(NatsServer {
+            child,
+            url: format!("nats://127.0.0.1:{port}"),
+            _store: store,
+        })
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_host-test")
+}
+
+/// `host-test produce`; returns its exit status and stderr.
+pub fn produce(nats: &str, events: &Path) -> (i32, String) {
+    let output = Command::new(binary())
+        .args(["produce", "--nats", nats, "--events"])
+        .arg(events)
+        .output()
+        .expect("produce runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `host-test dead-letters` (optionally `--replay`): the printed lines as JSON.
+pub fn dead_letters(nats: &str, replay: bool) -> Vec<serde_json::Value> {
+    let mut command = Command::new(binary());
+    command.args(["dead-letters", "--nats", nats]);
+    if replay {
+        command.arg("--replay");
+    }
+    let output = command.output().expect("dead-letters runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a dead letter is JSON"))
+        .collect()
+}
+
+/// A running `host-test worker`, its stderr in a file.
+pub struct Worker {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Worker {
+    pub fn start(nats: &str, tenants: &Path, origin: &str, extra: &[&str], log: PathBuf) -> Worker {
+        let child = Command::new(binary())
+            .args(["worker", "--nats", nats, "--zendesk-origin", origin, "--tenants"])
+            .arg(tenants)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("worker log"))
+            .spawn()
+            .expect("the worker starts");
+        Worker { child, log }
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// SIGTERM, then the exit status (it must drain within `within`).
+    pub fn terminate(mut self, within: Duration) -> i32 {
+        self.signal("-TERM");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the worker did not drain within {within:?}:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: no drain, no goodbye.
+    pub fn kill(mut self) {
+        self.signal("-KILL");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until `done` holds (polling), up to `limit`; returns how long it took.
+pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    started.elapsed()
+}
