@@ -33,11 +33,15 @@ fn write_lines(path: &Path, lines: &[Value]) {
 fn sequences(mock: &MockZendesk, tenant: &str) -> BTreeMap<String, Vec<u64>> {
     let mut seen: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for request in mock.requests_for(tenant) {
-        if request.path != "/api/v2/users/create_or_update" || !(200..300).contains(&request.status) {
+        if request.path != "/api/v2/users/create_or_update" || !(200..300).contains(&request.status)
+        {
             continue;
         }
         let body = request.body.unwrap_or(Value::Null);
-        let user = body["user"]["external_id"].as_str().unwrap_or_default().to_string();
+        let user = body["user"]["external_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         if let Some(seq) = body["user"]["user_fields"]["seq"].as_u64() {
             seen.entry(user).or_default().push(seq);
         }
@@ -67,7 +71,10 @@ fn workers_deliver_in_order_survive_a_kill_and_dead_letter_only_the_bad_tenant()
         .parse()
         .unwrap();
     let mock = MockZendesk::with_faults(faults);
-    mock.require_credentials("bad", &common::basic_auth("admin@bad.example", "right-token"));
+    mock.require_credentials(
+        "bad",
+        &common::basic_auth("admin@bad.example", "right-token"),
+    );
     let server = serve(mock.clone(), ([127, 0, 0, 1], 0).into()).unwrap();
     let origin = format!("http://{}", server.addr());
     let good = ["t1", "t2", "t3"];
@@ -110,30 +117,52 @@ fn workers_deliver_in_order_survive_a_kill_and_dead_letter_only_the_bad_tenant()
             .map(|t| sequences(&mock, t).values().map(Vec::len).sum::<usize>())
             .sum::<usize>()
     };
-    wait_until(Duration::from_secs(60), "some deliveries", || delivered() > 150);
+    wait_until(Duration::from_secs(60), "some deliveries", || {
+        delivered() > 150
+    });
     w2.kill();
     let w4 = Worker::start(&nats.url, &tenants_path, &origin, &extra, log(4));
 
     let all_delivered = || {
         good.iter().all(|tenant| {
             let seen = sequences(&mock, tenant);
-            seen.len() == 20 && seen.values().all(|s| s.iter().collect::<BTreeSet<_>>().len() == 20)
+            seen.len() == 20
+                && seen
+                    .values()
+                    .all(|s| s.iter().collect::<BTreeSet<_>>().len() == 20)
         })
     };
-    wait_until(Duration::from_secs(180), "every good event delivered", all_delivered);
+    wait_until(
+        Duration::from_secs(180),
+        "every good event delivered",
+        all_delivered,
+    );
     let letters = || dead_letters(&nats.url, false);
-    wait_until(Duration::from_secs(60), "the bad tenant's dead letters", || {
-        letters().len() == 30
-    });
+    wait_until(
+        Duration::from_secs(60),
+        "the bad tenant's dead letters",
+        || letters().len() == 30,
+    );
     for worker in [w1, w3, w4] {
-        assert_eq!(worker.terminate(Duration::from_secs(30)), 0, "drained and exited 0");
+        assert_eq!(
+            worker.terminate(Duration::from_secs(30)),
+            0,
+            "drained and exited 0"
+        );
     }
 
     // No user's sequence goes backwards; nothing lost.
     for tenant in good {
         for (user, seqs) in sequences(&mock, tenant) {
-            assert!(seqs.windows(2).all(|w| w[0] <= w[1]), "{tenant} {user}: {seqs:?}");
-            assert_eq!(seqs.iter().collect::<BTreeSet<_>>().len(), 20, "{tenant} {user}");
+            assert!(
+                seqs.windows(2).all(|w| w[0] <= w[1]),
+                "{tenant} {user}: {seqs:?}"
+            );
+            assert_eq!(
+                seqs.iter().collect::<BTreeSet<_>>().len(),
+                20,
+                "{tenant} {user}"
+            );
         }
     }
     // The only dead letters are the bad tenant's 401s, each event once.
@@ -150,15 +179,15 @@ fn workers_deliver_in_order_survive_a_kill_and_dead_letter_only_the_bad_tenant()
     }
     // Some message really was redelivered: faults made events wait (NAK with delay), and the
     // killed worker's unacknowledged messages came back.
-    let redelivered = mock
-        .requests()
-        .iter()
-        .filter(|r| r.fault.is_some())
-        .count();
+    let redelivered = mock.requests().iter().filter(|r| r.fault.is_some()).count();
     assert!(redelivered > 0);
 
     // The same final state as a fault-free single-process run.
     let clean = MockZendesk::new();
+    clean.require_credentials(
+        "bad",
+        &common::basic_auth("admin@bad.example", "right-token"),
+    );
     let mut options = RunOptions::new(
         json!({ "tenants": tenants }).to_string(),
         std::fs::read_to_string(&events).unwrap(),
@@ -167,9 +196,13 @@ fn workers_deliver_in_order_survive_a_kill_and_dead_letter_only_the_bad_tenant()
     options.plugin = PluginSource::File(env!("ZENDESK_WASM").into());
     options.retry = RetryPolicy::never();
     let summary = runner::run(options).unwrap();
-    assert_eq!(summary.delivered, 1200);
+    assert_eq!((summary.delivered, summary.dead_lettered), (1200, 30));
     for tenant in good {
-        assert_eq!(users(&mock, tenant), users(&clean, tenant), "tenant {tenant}");
+        assert_eq!(
+            users(&mock, tenant),
+            users(&clean, tenant),
+            "tenant {tenant}"
+        );
     }
     drop(server);
 }
@@ -190,22 +223,45 @@ fn produce_deduplicates_dead_letters_malformed_lines_and_replays() {
     )
     .unwrap();
     let events = dir.path().join("events.jsonl");
-    let mut lines: Vec<String> = (0..10).map(|seq| identify("t1", 1, seq).to_string()).collect();
+    let mut lines: Vec<String> = (0..10)
+        .map(|seq| identify("t1", 1, seq).to_string())
+        .collect();
     lines.push("{not json".into());
     lines.push(json!({"tenant": "nobody", "event": {"type": "identify"}}).to_string());
     std::fs::write(&events, lines.join("\n")).unwrap();
 
     let (status, stderr) = produce(&nats.url, &events);
-    assert_eq!(status, 1, "a dead-lettered line makes the exit status non-zero: {stderr}");
-    assert!(stderr.contains("11 published") && stderr.contains("1 dead-lettered"), "{stderr}");
+    assert_eq!(
+        status, 1,
+        "a dead-lettered line makes the exit status non-zero: {stderr}"
+    );
+    assert!(
+        stderr.contains("11 published") && stderr.contains("1 dead-lettered"),
+        "{stderr}"
+    );
     let (_, stderr) = produce(&nats.url, &events);
-    assert!(stderr.contains("0 published, 11 already in the stream"), "{stderr}");
+    assert!(
+        stderr.contains("0 published, 11 already in the stream"),
+        "{stderr}"
+    );
 
-    let worker = Worker::start(&nats.url, &tenants_path, &origin, &[], dir.path().join("w.log"));
-    wait_until(Duration::from_secs(60), "delivery and the unknown tenant's letter", || {
-        sequences(&mock, "t1").get("u1").is_some_and(|s| s.len() == 10)
-            && dead_letters(&nats.url, false).len() == 2
-    });
+    let worker = Worker::start(
+        &nats.url,
+        &tenants_path,
+        &origin,
+        &[],
+        dir.path().join("w.log"),
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "delivery and the unknown tenant's letter",
+        || {
+            sequences(&mock, "t1")
+                .get("u1")
+                .is_some_and(|s| s.len() == 10)
+                && dead_letters(&nats.url, false).len() == 2
+        },
+    );
     assert_eq!(worker.terminate(Duration::from_secs(30)), 0);
     assert_eq!(sequences(&mock, "t1")["u1"], (0..10).collect::<Vec<u64>>());
 
@@ -216,7 +272,12 @@ fn produce_deduplicates_dead_letters_malformed_lines_and_replays() {
     assert_eq!(letters[0]["raw"], "{not json");
     assert_eq!(letters[0]["line"], 11);
     assert_eq!(letters[1]["tenant"], "nobody");
-    assert!(letters[1]["error"].as_str().unwrap().contains("unknown tenant"));
+    assert!(
+        letters[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown tenant")
+    );
     for key in ["line", "tenant", "error_class", "error", "attempts"] {
         assert!(letters[1].get(key).is_some(), "{key}: {}", letters[1]);
     }
@@ -259,8 +320,7 @@ fn a_waiting_user_holds_back_only_its_own_events_in_the_worker_and_in_run() {
     let run = |lines: &[Value]| {
         let mock = MockZendesk::new();
         let text: Vec<String> = lines.iter().map(Value::to_string).collect();
-        let mut options =
-            RunOptions::new(tenants.to_string(), text.join("\n"), Target::Mock(mock));
+        let mut options = RunOptions::new(tenants.to_string(), text.join("\n"), Target::Mock(mock));
         options.plugin = PluginSource::File(env!("ZENDESK_WASM").into());
         options.retry.retry_for = Duration::from_secs(70);
         options.dead_letter = Some(dir.path().join("run-dead.jsonl"));
@@ -282,7 +342,10 @@ fn a_waiting_user_holds_back_only_its_own_events_in_the_worker_and_in_run() {
     assert!(blocked_ms <= 1.5 * clean_ms, "{blocked_ms} vs {clean_ms}");
     let letters = std::fs::read_to_string(dir.path().join("run-dead.jsonl")).unwrap();
     assert_eq!(letters.lines().count(), 20);
-    assert!(letters.contains("no Zendesk user with external_id \\\"ghost-7\\\""), "{letters}");
+    assert!(
+        letters.contains("no Zendesk user with external_id \\\"ghost-7\\\""),
+        "{letters}"
+    );
 
     let (clean_worker, blocked_worker) = worker_run.join().unwrap();
     println!("worker: clean {clean_worker:?}, with 20 waiting users {blocked_worker:?}");
@@ -304,7 +367,8 @@ fn worker_timing(nats: &str, dir: &Path, with_ghosts: &[Value]) -> (Duration, Du
             l
         })
         .collect();
-    let tenants = json!({"tenants": {"t1": config("t1", "token-1"), "clean": config("clean", "token-c")}});
+    let tenants =
+        json!({"tenants": {"t1": config("t1", "token-1"), "clean": config("clean", "token-c")}});
     let tenants_path = dir.join("hol-tenants.json");
     std::fs::write(&tenants_path, tenants.to_string()).unwrap();
     let mock = MockZendesk::new();
@@ -336,7 +400,11 @@ fn worker_timing(nats: &str, dir: &Path, with_ghosts: &[Value]) -> (Duration, Du
         dead_letters(nats, false).len() == 20
     });
     let letters = dead_letters(nats, false);
-    assert!(letters.iter().all(|l| l["error"].as_str().unwrap().contains("ghost-")));
+    assert!(
+        letters
+            .iter()
+            .all(|l| l["error"].as_str().unwrap().contains("ghost-"))
+    );
     assert_eq!(worker.terminate(Duration::from_secs(30)), 0);
     drop(server);
     (clean, blocked)

@@ -1,28 +1,41 @@
-//! Parked keys of one partition: the head event waiting for its retry (a NAK with delay) and
-//! until when. Later events of a parked key are NAKed behind it, so they never overtake it, while
-//! other keys keep flowing. The map lives in the `cdp_parked` bucket, so the partition's next
-//! owner (after a drain or a crash) keeps honouring it.
+//! Parked keys of one partition. A key is parked while its head event waits for a retry (a
+//! NAK with delay): the key's later events that arrive meanwhile are NAKed behind it and join
+//! its waiting list, and a key's event is delivered only when it is the oldest on that list, so
+//! nothing overtakes an earlier event of its key, while other keys keep flowing. The lists live
+//! in the `cdp_parked` bucket, so the partition's next owner (after a drain or a crash) keeps
+//! honouring them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream::kv;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Parked {
-    /// The stream sequence of the key's waiting head event.
-    pub head: u64,
-    /// Unix ms when its retry is due.
-    pub until_ms: u64,
+/// A waiting list older than this past its due time is stale (its events went elsewhere).
+const STALE_AFTER: Duration = Duration::from_secs(60);
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Waiting {
+    /// Stream sequences of the key's events that wait, oldest first.
+    sequences: BTreeSet<u64>,
+    /// Unix ms when the oldest one's retry is due.
+    until_ms: u64,
+}
+
+/// What to do with an event of a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Turn {
+    /// Deliver it now.
+    Go,
+    /// NAK it for this long: an older event of its key waits.
+    Wait(Duration),
 }
 
 pub struct Parking {
     store: kv::Store,
     partition: u32,
-    /// Order key -> its waiting head.
-    keys: HashMap<String, Parked>,
+    keys: HashMap<String, Waiting>,
 }
 
 pub fn now_ms() -> u64 {
@@ -32,7 +45,7 @@ pub fn now_ms() -> u64 {
 }
 
 impl Parking {
-    /// The partition's parked keys as its last owner left them.
+    /// The partition's waiting lists as its last owner left them.
     pub async fn load(store: kv::Store, partition: u32) -> Parking {
         let keys = match store.get(format!("p.{partition}")).await {
             Ok(Some(value)) => serde_json::from_slice(&value).unwrap_or_default(),
@@ -45,22 +58,52 @@ impl Parking {
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<Parked> {
-        self.keys.get(key).copied()
+    /// Whether the event `sequence` of `key` goes now; if not, it joins the key's list.
+    pub async fn turn(&mut self, key: &str, sequence: u64) -> Turn {
+        let now = now_ms();
+        let Some(waiting) = self.keys.get_mut(key) else {
+            return Turn::Go;
+        };
+        let stale = now > waiting.until_ms + STALE_AFTER.as_millis() as u64;
+        if stale {
+            self.keys.remove(key);
+            self.save().await;
+            return Turn::Go;
+        }
+        if waiting.sequences.first() == Some(&sequence) {
+            return Turn::Go;
+        }
+        let added = waiting.sequences.insert(sequence);
+        let rank = waiting.sequences.range(..sequence).count() as u64;
+        let wait = waiting.until_ms.saturating_sub(now).max(200) + 20 * rank;
+        if added {
+            self.save().await;
+        }
+        Turn::Wait(Duration::from_millis(wait))
     }
 
-    pub async fn park(&mut self, key: &str, head: u64, wait: Duration) {
+    /// The event `sequence` of `key` is retried after `wait`: it heads the key's list.
+    pub async fn park(&mut self, key: &str, sequence: u64, wait: Duration) {
         let until_ms = now_ms().saturating_add(u64::try_from(wait.as_millis()).unwrap_or(0));
-        self.keys.insert(key.to_string(), Parked { head, until_ms });
+        let waiting = self.keys.entry(key.to_string()).or_default();
+        waiting.sequences.insert(sequence);
+        waiting.until_ms = until_ms;
         self.save().await;
     }
 
-    /// The key's head finished: its later events may go.
-    pub async fn release(&mut self, key: &str, head: u64) {
-        if self.keys.get(key).is_some_and(|parked| parked.head == head) {
+    /// The event `sequence` of `key` is settled: the next on its list may go.
+    pub async fn settled(&mut self, key: &str, sequence: u64) {
+        let Some(waiting) = self.keys.get_mut(key) else {
+            return;
+        };
+        waiting.sequences.remove(&sequence);
+        if waiting.sequences.is_empty() {
             self.keys.remove(key);
-            self.save().await;
+        } else {
+            // The next one was NAKed to come back about now.
+            waiting.until_ms = now_ms();
         }
+        self.save().await;
     }
 
     async fn save(&self) {

@@ -25,7 +25,7 @@ use destination_host::{PluginSlot, RetryPolicy, Runtime, Tenant, WatchHandle};
 use super::kv_cache::KvCache;
 use super::leases::{Claim, Leases, RENEW_EVERY};
 use super::metrics::Metrics;
-use super::parking::{Parking, now_ms};
+use super::parking::{Parking, Turn};
 use super::produce::publish_dead_letter;
 use super::{ACK_WAIT, Fleet, LINE_HEADER, key_of};
 use crate::runner::dead_letter::{DeadLetter, MALFORMED_INPUT};
@@ -143,9 +143,12 @@ async fn work(options: WorkerOptions) -> Result<u8> {
         let (claimed, lost) = leases.renew().await.context("cannot renew the leases")?;
         for partition in lost {
             eprintln!("partition {partition}: lease lost, stopping");
-            for delivering in [partitions.remove(&partition), handing_back.remove(&partition)]
-                .into_iter()
-                .flatten()
+            for delivering in [
+                partitions.remove(&partition),
+                handing_back.remove(&partition),
+            ]
+            .into_iter()
+            .flatten()
             {
                 delivering.stop();
             }
@@ -324,7 +327,7 @@ async fn deliver_partition(
         // The batch's messages by order key, each key's in stream order; each one is kept
         // alive (progress acks) from now until it is settled, so none is redelivered elsewhere
         // while it waits its turn here.
-        let mut keys: Vec<(String, Vec<(Message, Alive)>)> = Vec::new();
+        let mut keys: Vec<(String, Vec<(u64, Message, Alive)>)> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         while let Some(message) = batch.next().await {
             let Ok(message) = message else {
@@ -335,13 +338,19 @@ async fn deliver_partition(
                 None => String::new(),
             };
             let alive = Alive::keep(&message, &context.fleet.client);
+            let sequence = message.info().map_or(0, |info| info.stream_sequence);
+            let entry = (sequence, message, alive);
             match index.get(&key) {
-                Some(at) => keys[*at].1.push((message, alive)),
+                Some(at) => keys[*at].1.push(entry),
                 None => {
                     index.insert(key.clone(), keys.len());
-                    keys.push((key, vec![(message, alive)]));
+                    keys.push((key, vec![entry]));
                 }
             }
+        }
+        // Redeliveries may come back mixed with newer events: each key in stream order.
+        for (_, messages) in &mut keys {
+            messages.sort_by_key(|(sequence, _, _)| *sequence);
         }
         let mut running = JoinSet::new();
         for (key, messages) in keys {
@@ -349,7 +358,7 @@ async fn deliver_partition(
             let parking = Arc::clone(&parking);
             let stop = stop.clone();
             running.spawn(async move {
-                for (message, _alive) in messages {
+                for (_, message, _alive) in messages {
                     if *stop.borrow() {
                         // Not started: back to JetStream at once, in order, for the next owner.
                         let _ = message.ack_with(AckKind::Nak(None)).await;
@@ -456,14 +465,9 @@ async fn handle(context: &Shared, parking: &Mutex<Parking>, key: &str, message: 
         return;
     };
 
-    // A parked key's later events wait behind its head (a little longer, in stream order).
-    if let Some(parked) = parking.lock().await.get(key)
-        && parked.head != sequence
-        && sequence > parked.head
-    {
-        let wait = parked.until_ms.saturating_sub(now_ms()).max(200);
-        let behind = (sequence - parked.head).min(1000);
-        nak(&message, Duration::from_millis(wait + behind)).await;
+    // An older event of the key waits for its retry: this one waits behind it.
+    if let Turn::Wait(wait) = parking.lock().await.turn(key, sequence).await {
+        nak(&message, wait).await;
         return;
     }
     let backlog = tenant
@@ -517,8 +521,8 @@ async fn handle(context: &Shared, parking: &Mutex<Parking>, key: &str, message: 
                 Settlement::Delivered(_) => "delivered",
                 _ => "skipped",
             };
-            parking.lock().await.release(key, sequence).await;
             let _ = message.ack().await;
+            parking.lock().await.settled(key, sequence).await;
             count(context, &labels, outcome);
         }
         Settlement::RetryAfter(wait) => {
@@ -543,7 +547,7 @@ async fn handle(context: &Shared, parking: &Mutex<Parking>, key: &str, message: 
                 },
             )
             .await;
-            parking.lock().await.release(key, sequence).await;
+            parking.lock().await.settled(key, sequence).await;
         }
     }
 }

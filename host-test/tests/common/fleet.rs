@@ -92,7 +92,11 @@ pub fn dead_letters(nats: &str, replay: bool) -> Vec<serde_json::Value> {
         command.arg("--replay");
     }
     let output = command.output().expect("dead-letters runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(|line| serde_json::from_str(line).expect("a dead letter is JSON"))
@@ -108,7 +112,14 @@ pub struct Worker {
 impl Worker {
     pub fn start(nats: &str, tenants: &Path, origin: &str, extra: &[&str], log: PathBuf) -> Worker {
         let child = Command::new(binary())
-            .args(["worker", "--nats", nats, "--zendesk-origin", origin, "--tenants"])
+            .args([
+                "worker",
+                "--nats",
+                nats,
+                "--zendesk-origin",
+                origin,
+                "--tenants",
+            ])
             .arg(tenants)
             .args(extra)
             .stdout(Stdio::null())

@@ -8,8 +8,8 @@
 
 mod credentials;
 mod delivery;
-pub mod fleet;
 mod flaky;
+pub mod fleet;
 mod query;
 mod retries;
 mod state;
