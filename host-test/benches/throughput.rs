@@ -5,10 +5,12 @@
 //! mock, and the number of Zendesk calls per event by type, cold (nothing cached) and warm.
 //! Numbers, not assertions: the call counts are asserted by tests/economy.rs.
 
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use destination_host::{Limits, PluginSlot, Runtime, RuntimeOptions, Tenant};
+use host_test::runner::{self, PluginSource, RunOptions, Target};
 use host_test::transports::MockTransport;
 use mock_zendesk::MockZendesk;
 use serde_json::json;
@@ -93,7 +95,116 @@ fn main() -> anyhow::Result<()> {
 
     record_sync(&runtime, &plugin);
     calls_per_event(&runtime, &plugin);
+    delivery()?;
     Ok(())
+}
+
+/// Events per second through the delivery core: `run` against the in-process mock and the HTTP
+/// mock, and 1, 2 and 4 workers (processes of the release binary) over NATS JetStream against
+/// the HTTP mock.
+fn delivery() -> anyhow::Result<()> {
+    const EVENTS: usize = 10_000;
+    let lines = |tenant: &str| -> Vec<String> {
+        (0..EVENTS)
+            .map(|i| {
+                json!({"tenant": tenant, "event": {"type": "identify",
+                    "userId": format!("u{}", i % 1000), "messageId": format!("{tenant}-{i}"),
+                    "traits": {"name": format!("User {i}"), "email": format!("u{}@x.example", i % 1000)}}})
+                .to_string()
+            })
+            .collect()
+    };
+    let tenants = |tenant: &str| {
+        json!({"tenants": {tenant: {"subdomain": tenant, "email": "a@x.example", "apiToken": "t"}}})
+            .to_string()
+    };
+    println!("\n| delivery ({EVENTS} identifies, 1,000 users) | events/s |\n|---|---|");
+    for (name, http) in [("run, in-process mock", false), ("run, HTTP mock", true)] {
+        let mock = MockZendesk::new();
+        let server = mock_zendesk::server::serve(mock.clone(), ([127, 0, 0, 1], 0).into())?;
+        let target = match http {
+            true => Target::Loopback(
+                format!("http://{}", server.addr())
+                    .parse()
+                    .map_err(anyhow::Error::msg)?,
+            ),
+            false => Target::Mock(mock.clone()),
+        };
+        let mut options = RunOptions::new(tenants("bench"), lines("bench").join("\n"), target);
+        options.plugin = PluginSource::File(WASM.into());
+        let started = Instant::now();
+        let summary = runner::run(options)?;
+        assert_eq!(summary.delivered as usize, EVENTS);
+        let rate = EVENTS as f64 / started.elapsed().as_secs_f64();
+        println!("| {name} | {rate:.0} |");
+    }
+    if !Command::new("nats-server").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        println!("| workers | (nats-server not installed) |");
+        return Ok(());
+    }
+    for workers in [1, 2, 4] {
+        let rate = workers_rate(workers, &tenants("fleet"), &lines("fleet"))?;
+        println!("| {workers} worker(s), HTTP mock, NATS JetStream | {rate:.0} |");
+    }
+    Ok(())
+}
+
+fn workers_rate(workers: usize, tenants: &str, lines: &[String]) -> anyhow::Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut nats = Command::new("nats-server")
+        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let url = format!("nats://127.0.0.1:{port}");
+    let mock = MockZendesk::new();
+    let server = mock_zendesk::server::serve(mock.clone(), ([127, 0, 0, 1], 0).into())?;
+    let tenants_path = dir.path().join("tenants.json");
+    std::fs::write(&tenants_path, tenants)?;
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, lines.join("\n"))?;
+    let binary = env!("CARGO_BIN_EXE_host-test");
+    let status = Command::new(binary)
+        .args(["produce", "--nats", &url, "--events"])
+        .arg(&events)
+        .stderr(Stdio::null())
+        .status()?;
+    assert!(status.success());
+    let origin = format!("http://{}", server.addr());
+    let started = Instant::now();
+    let mut children: Vec<std::process::Child> = (0..workers)
+        .map(|_| {
+            Command::new(binary)
+                .args(["worker", "--nats", &url, "--zendesk-origin", &origin, "--tenants"])
+                .arg(&tenants_path)
+                .stderr(Stdio::null())
+                .spawn()
+        })
+        .collect::<Result<_, _>>()?;
+    let done = |mock: &MockZendesk| {
+        mock.requests_for("fleet")
+            .iter()
+            .filter(|r| r.status < 300)
+            .count()
+            >= lines.len()
+    };
+    while !done(&mock) {
+        std::thread::sleep(Duration::from_millis(20));
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(600), "workers too slow");
+    }
+    let rate = lines.len() as f64 / started.elapsed().as_secs_f64();
+    for child in &mut children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let _ = nats.kill();
+    let _ = nats.wait();
+    Ok(rate)
 }
 
 /// A 10,000-record users sync in upsert mode: Zendesk calls per record, and records per second.

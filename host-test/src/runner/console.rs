@@ -20,10 +20,14 @@ fn level_rank(level: &str) -> usize {
         .unwrap_or(LEVELS.len() - 1)
 }
 
+/// Dead-lettered lines shown one by one; past it, one notice (the file and summary have all).
+const SHOWN_DEAD_LETTERS: u64 = 100;
+
 pub struct Console {
     progress: Option<ProgressBar>,
     min_level: usize,
     secrets: Redactor,
+    dead_letters: std::sync::atomic::AtomicU64,
 }
 
 impl Console {
@@ -45,6 +49,20 @@ impl Console {
             progress,
             min_level,
             secrets,
+            dead_letters: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Prints a dead letter's line, up to a hundred of them (a million-line stream with a broken
+    /// tenant must not flood the terminal).
+    pub fn dead_letter(&self, text: &str) {
+        let shown = self
+            .dead_letters
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if shown < SHOWN_DEAD_LETTERS {
+            self.line(text);
+        } else if shown == SHOWN_DEAD_LETTERS {
+            self.line("… further dead letters are not shown: see --dead-letter and the summary");
         }
     }
 

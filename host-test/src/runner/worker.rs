@@ -232,7 +232,7 @@ impl RunContext {
         attempts: u32,
     ) -> Disposition {
         let message = error.to_string();
-        self.console.line(&format!(
+        self.console.dead_letter(&format!(
             "line {} ({}): dead-lettered after {attempts} attempt(s) ({}): {message}",
             event.line,
             event.tenant,
@@ -255,7 +255,7 @@ impl RunContext {
 
     /// Dead-letters an input line that is not an event of a known tenant.
     pub fn dead_letter_malformed(&self, malformed: &MalformedLine) {
-        self.console.line(&format!(
+        self.console.dead_letter(&format!(
             "line {}: dead-lettered ({MALFORMED_INPUT}): {}",
             malformed.line, malformed.reason
         ));
