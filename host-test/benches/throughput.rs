@@ -138,7 +138,11 @@ fn delivery() -> anyhow::Result<()> {
         let rate = EVENTS as f64 / started.elapsed().as_secs_f64();
         println!("| {name} | {rate:.0} |");
     }
-    if !Command::new("nats-server").arg("--version").output().is_ok_and(|o| o.status.success()) {
+    if !Command::new("nats-server")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
         println!("| workers | (nats-server not installed) |");
         return Ok(());
     }
@@ -151,7 +155,9 @@ fn delivery() -> anyhow::Result<()> {
 
 fn workers_rate(workers: usize, tenants: &str, lines: &[String]) -> anyhow::Result<f64> {
     let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let mut nats = Command::new("nats-server")
         .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
         .arg(dir.path())
@@ -180,7 +186,14 @@ fn workers_rate(workers: usize, tenants: &str, lines: &[String]) -> anyhow::Resu
     let mut children: Vec<std::process::Child> = (0..workers)
         .map(|_| {
             Command::new(binary)
-                .args(["worker", "--nats", &url, "--zendesk-origin", &origin, "--tenants"])
+                .args([
+                    "worker",
+                    "--nats",
+                    &url,
+                    "--zendesk-origin",
+                    &origin,
+                    "--tenants",
+                ])
                 .arg(&tenants_path)
                 .stderr(Stdio::null())
                 .spawn()
@@ -195,7 +208,10 @@ fn workers_rate(workers: usize, tenants: &str, lines: &[String]) -> anyhow::Resu
     };
     while !done(&mock) {
         std::thread::sleep(Duration::from_millis(20));
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(600), "workers too slow");
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "workers too slow"
+        );
     }
     let rate = lines.len() as f64 / started.elapsed().as_secs_f64();
     for child in &mut children {

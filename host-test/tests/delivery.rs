@@ -27,7 +27,9 @@ fn identify(tenant: &str, user: usize, step: usize) -> String {
 
 /// 3,000 identifies of 300 users: one Zendesk call each.
 fn backlog(tenant: &str) -> Vec<String> {
-    (0..3000).map(|i| identify(tenant, i % 300, i / 300)).collect()
+    (0..3000)
+        .map(|i| identify(tenant, i % 300, i / 300))
+        .collect()
 }
 
 const LIMIT: u32 = 1200;
@@ -48,7 +50,11 @@ fn a_backlog_drains_at_the_account_s_rate_limit_in_one_process_and_across_two_wo
     let mock = MockZendesk::new();
     mock.set_rate_limit("solo", Some(LIMIT));
     let tenants = json!({"tenants": {"solo": config("solo")}}).to_string();
-    let mut options = RunOptions::new(tenants, backlog("solo").join("\n"), Target::Mock(mock.clone()));
+    let mut options = RunOptions::new(
+        tenants,
+        backlog("solo").join("\n"),
+        Target::Mock(mock.clone()),
+    );
     options.plugin = PluginSource::File(env!("ZENDESK_WASM").into());
     options.retry.retry_for = Duration::from_secs(600);
     let started = Instant::now();
@@ -59,7 +65,10 @@ fn a_backlog_drains_at_the_account_s_rate_limit_in_one_process_and_across_two_wo
     println!("run: {calls} calls in {elapsed:?} (limit floor {floor:?}), {refused} answered 429");
     assert_eq!((summary.delivered, summary.dead_lettered), (3000, 0));
     assert!(elapsed <= floor.mul_f64(1.25), "{elapsed:?} vs {floor:?}");
-    assert!((refused as f64) < 0.02 * calls as f64, "{refused} of {calls}");
+    assert!(
+        (refused as f64) < 0.02 * calls as f64,
+        "{refused} of {calls}"
+    );
 
     fleet.join().unwrap();
 }
@@ -71,7 +80,11 @@ fn two_workers(nats: &NatsServer) {
     let server = serve(mock.clone(), ([127, 0, 0, 1], 0).into()).unwrap();
     let origin = format!("http://{}", server.addr());
     let tenants = dir.path().join("tenants.json");
-    std::fs::write(&tenants, json!({"tenants": {"pair": config("pair")}}).to_string()).unwrap();
+    std::fs::write(
+        &tenants,
+        json!({"tenants": {"pair": config("pair")}}).to_string(),
+    )
+    .unwrap();
     let events = dir.path().join("events.jsonl");
     std::fs::write(&events, backlog("pair").join("\n")).unwrap();
     let workers: Vec<Worker> = (0..2)
@@ -90,12 +103,19 @@ fn two_workers(nats: &NatsServer) {
             .filter(|r| r.status < 300)
             .count()
     };
-    let elapsed = wait_until(Duration::from_secs(400), "the pair's backlog", || upserts() >= 3000);
+    let elapsed = wait_until(Duration::from_secs(400), "the pair's backlog", || {
+        upserts() >= 3000
+    });
     let (calls, refused) = throttled(&mock, "pair");
     let floor = Duration::from_secs_f64(calls as f64 / f64::from(LIMIT) * 60.0);
-    println!("2 workers: {calls} calls in {elapsed:?} (limit floor {floor:?}), {refused} answered 429");
+    println!(
+        "2 workers: {calls} calls in {elapsed:?} (limit floor {floor:?}), {refused} answered 429"
+    );
     assert!(elapsed <= floor.mul_f64(1.25), "{elapsed:?} vs {floor:?}");
-    assert!((refused as f64) < 0.02 * calls as f64, "{refused} of {calls}");
+    assert!(
+        (refused as f64) < 0.02 * calls as f64,
+        "{refused} of {calls}"
+    );
     assert!(common::fleet::dead_letters(&nats.url, false).is_empty());
     for worker in workers {
         assert_eq!(worker.terminate(Duration::from_secs(30)), 0);
@@ -143,7 +163,11 @@ fn at_a_30_percent_fault_rate_first_identifies_cost_under_one_and_a_half_times_t
     let faulty = run(&faulty_mock);
     assert_eq!(clean.zendesk_calls, 6 * 20);
     assert_eq!((faulty.delivered, faulty.dead_lettered), (20, 0));
-    let faulted = faulty_mock.requests().iter().filter(|r| r.fault.is_some()).count();
+    let faulted = faulty_mock
+        .requests()
+        .iter()
+        .filter(|r| r.fault.is_some())
+        .count();
     let ratio = faulty.zendesk_calls as f64 / clean.zendesk_calls as f64;
     println!(
         "30% faults: {} calls ({faulted} faulted) against {} clean: {ratio:.2}x; {} event retries",
@@ -191,7 +215,10 @@ fn a_million_line_stream_is_read_in_bounded_memory() {
     let summary = runner::run(options).unwrap();
     let grown_mib = peak_rss_kb().saturating_sub(before) / 1024;
     println!("1,000,000 lines: peak RSS grew by {grown_mib} MiB");
-    assert_eq!((summary.lines, summary.dead_lettered), (1_000_000, 1_000_000));
+    assert_eq!(
+        (summary.lines, summary.dead_lettered),
+        (1_000_000, 1_000_000)
+    );
     assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), 1_000_000);
     assert!(grown_mib < 200, "{grown_mib} MiB");
 }

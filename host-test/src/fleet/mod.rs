@@ -18,6 +18,7 @@ mod kv_cache;
 mod leases;
 pub mod metrics;
 mod parking;
+mod partition;
 pub mod produce;
 pub mod worker;
 
