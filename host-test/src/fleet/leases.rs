@@ -136,6 +136,11 @@ impl Leases {
         }))
     }
 
+    /// Drops every lease held without a word to the store (they could not be renewed).
+    pub fn forget(&mut self) {
+        self.held.clear();
+    }
+
     /// Hands `partition` back as free (after its deliveries finished).
     pub async fn release(&mut self, partition: u32) {
         if let Some(revision) = self.held.remove(&partition) {

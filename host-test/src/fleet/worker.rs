@@ -126,7 +126,23 @@ async fn work(options: WorkerOptions) -> Result<u8> {
     let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
     // The loop never waits for deliveries: leases must be renewed on time whatever they do.
     loop {
-        let (claimed, lost) = leases.renew().await.context("cannot renew the leases")?;
+        let (claimed, lost) = match leases.renew().await {
+            Ok(renewed) => renewed,
+            Err(error) => {
+                // Ownership cannot be proven (NATS unreachable?): stop delivering everything
+                // until the leases are renewed again; the leases expire for the others anyway.
+                eprintln!("cannot renew the leases: {error:#}; stopping deliveries");
+                for (_, delivering) in partitions.drain().chain(handing_back.drain()) {
+                    delivering.stop();
+                }
+                leases.forget();
+                tokio::select! {
+                    _ = tokio::time::sleep(RENEW_EVERY) => continue,
+                    _ = terminate.recv() => break,
+                    _ = interrupt.recv() => break,
+                }
+            }
+        };
         for partition in lost {
             eprintln!("partition {partition}: lease lost, stopping");
             for delivering in [
