@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use super::PARTITIONS;
 
 /// An entry not renewed for this long is gone: its partition is free, its worker dead.
-pub const LEASE_TTL: Duration = Duration::from_secs(6);
+pub const LEASE_TTL: Duration = Duration::from_secs(10);
 /// How often leases and the worker's own heartbeat are renewed.
 pub const RENEW_EVERY: Duration = Duration::from_secs(2);
 const FREE: &[u8] = b"free";
@@ -26,6 +26,15 @@ fn lease_key(partition: u32) -> String {
 
 fn worker_key(worker: &str) -> String {
     format!("w.{worker}")
+}
+
+/// Whether `worker` holds `partition`'s lease right now: checked before every pull, so a worker
+/// whose lease lapsed (a slow renewal) never delivers next to the partition's new owner.
+pub async fn holds(store: &kv::Store, partition: u32, worker: &str) -> bool {
+    matches!(
+        store.get(lease_key(partition)).await,
+        Ok(Some(value)) if value.as_ref() == worker.as_bytes()
+    )
 }
 
 /// How a partition came to this worker.

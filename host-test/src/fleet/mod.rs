@@ -81,6 +81,30 @@ impl Fleet {
             .await
             .with_context(|| format!("cannot connect to NATS at {url}"))?;
         let js = jetstream::new(client.clone());
+        // Producers and workers starting at once race to create the same streams; a loser sees
+        // an error for a stream that now exists, and finds it on the next try.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match Self::create_missing(&js).await {
+                Ok(()) => break,
+                Err(_) if tries < 5 => tokio::time::sleep(Duration::from_millis(200)).await,
+                Err(error) => return Err(error),
+            }
+        }
+        let leases = bucket(&js, LEASES_BUCKET, leases::LEASE_TTL).await?;
+        let parked = bucket(&js, PARKED_BUCKET, Duration::ZERO).await?;
+        let cache = bucket(&js, CACHE_BUCKET, kv_cache::MAX_TTL).await?;
+        Ok(Fleet {
+            client,
+            js,
+            leases,
+            parked,
+            cache,
+        })
+    }
+
+    async fn create_missing(js: &jetstream::Context) -> Result<()> {
         let events = js
             .get_or_create_stream(stream::Config {
                 name: EVENTS_STREAM.into(),
@@ -120,16 +144,14 @@ impl Fleet {
         })
         .await
         .context("cannot create the dead-letter stream")?;
-        let leases = bucket(&js, LEASES_BUCKET, leases::LEASE_TTL).await?;
-        let parked = bucket(&js, PARKED_BUCKET, Duration::ZERO).await?;
-        let cache = bucket(&js, CACHE_BUCKET, kv_cache::MAX_TTL).await?;
-        Ok(Fleet {
-            client,
-            js,
-            leases,
-            parked,
-            cache,
-        })
+        for (name, max_age) in [
+            (LEASES_BUCKET, leases::LEASE_TTL),
+            (PARKED_BUCKET, Duration::ZERO),
+            (CACHE_BUCKET, kv_cache::MAX_TTL),
+        ] {
+            bucket(js, name, max_age).await?;
+        }
+        Ok(())
     }
 
     pub async fn consumer(&self, partition: u32) -> Result<consumer::PullConsumer> {

@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 
 use destination_host::delivery::{Settlement, settle};
 
-use super::leases::Claim;
+use super::leases::{self, Claim};
 use super::parking::{Parking, Turn};
 use super::produce::publish_dead_letter;
 use super::worker::Shared;
@@ -60,6 +60,10 @@ pub(super) async fn deliver_partition(
         Parking::load(context.fleet.parked.clone(), partition).await,
     ));
     while !*stop.borrow() {
+        if !leases::holds(&context.fleet.leases, partition, &context.worker_id).await {
+            // The lease lapsed or moved: deliver nothing more (the worker's loop notices too).
+            break;
+        }
         let batch = consumer
             .batch()
             .max_messages(BATCH)

@@ -45,6 +45,8 @@ pub(super) struct Shared {
     pub(super) retry: RetryPolicy,
     pub(super) metrics: Arc<Metrics>,
     pub(super) calls: Semaphore,
+    /// This worker's id, as its leases name it.
+    pub(super) worker_id: String,
 }
 
 pub fn run_worker(options: WorkerOptions) -> Result<u8> {
@@ -100,6 +102,12 @@ async fn work(options: WorkerOptions) -> Result<u8> {
         let bound = metrics.serve(addr)?;
         eprintln!("metrics on http://{bound}/metrics");
     }
+    let worker_id = format!(
+        "{}-{}-{:08x}",
+        hostname(),
+        std::process::id(),
+        fastrand::u32(..)
+    );
     let context = Arc::new(Shared {
         fleet: fleet.clone(),
         runtime,
@@ -108,14 +116,8 @@ async fn work(options: WorkerOptions) -> Result<u8> {
         retry: options.retry,
         metrics: Arc::clone(&metrics),
         calls: Semaphore::new(options.concurrency.max(1)),
+        worker_id: worker_id.clone(),
     });
-
-    let worker_id = format!(
-        "{}-{}-{:08x}",
-        hostname(),
-        std::process::id(),
-        fastrand::u32(..)
-    );
     eprintln!("worker {worker_id} started");
     let mut leases = Leases::new(fleet.leases.clone(), worker_id);
     let mut partitions: HashMap<u32, Delivering> = HashMap::new();
