@@ -12,7 +12,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::{DEAD_SUBJECT, Fleet, LINE_HEADER, events_subject, key_of, kv_token, partition_of};
-use crate::runner::dead_letter::{DeadLetter, MALFORMED_INPUT};
+use crate::runner::dead_letter::DeadLetter;
 use crate::runner::input::{self, EventLine, MalformedLine};
 
 /// Publishes awaiting their acknowledgement at once.
@@ -110,15 +110,7 @@ async fn settle(
 }
 
 async fn dead_letter_malformed(fleet: &Fleet, malformed: &MalformedLine) -> Result<()> {
-    let letter = DeadLetter {
-        line: malformed.line,
-        tenant: malformed.tenant.as_deref(),
-        event: None,
-        raw: Some(&malformed.raw),
-        error_class: MALFORMED_INPUT,
-        error: &malformed.reason,
-        attempts: 0,
-    };
+    let letter = DeadLetter::malformed(malformed);
     let id = format!(
         "malformed:{}:{:016x}",
         malformed.line,

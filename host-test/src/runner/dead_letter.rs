@@ -22,3 +22,18 @@ pub struct DeadLetter<'a> {
     /// Delivery attempts made (0 when the event was never sent to the plugin).
     pub attempts: u32,
 }
+
+impl<'a> DeadLetter<'a> {
+    /// The dead letter of an input line that is not an event of a known tenant.
+    pub fn malformed(malformed: &'a super::input::MalformedLine) -> DeadLetter<'a> {
+        DeadLetter {
+            line: malformed.line,
+            tenant: malformed.tenant.as_deref(),
+            event: None,
+            raw: Some(&malformed.raw),
+            error_class: MALFORMED_INPUT,
+            error: &malformed.reason,
+            attempts: 0,
+        }
+    }
+}

@@ -259,15 +259,7 @@ impl RunContext {
             "line {}: dead-lettered ({MALFORMED_INPUT}): {}",
             malformed.line, malformed.reason
         ));
-        self.dead_letter(&DeadLetter {
-            line: malformed.line,
-            tenant: malformed.tenant.as_deref(),
-            event: None,
-            raw: Some(&malformed.raw),
-            error_class: MALFORMED_INPUT,
-            error: &malformed.reason,
-            attempts: 0,
-        });
+        self.dead_letter(&DeadLetter::malformed(malformed));
         self.record(&LineResult {
             tenant: malformed.tenant.as_deref(),
             event_type: None,
