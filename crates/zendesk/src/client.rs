@@ -18,6 +18,8 @@ pub struct Client<'h> {
     /// Never logged, never part of an error.
     authorization: String,
     operations: Vec<Operation>,
+    /// `skipUnchangedWithinSeconds`: how long an identical write is known to be in place.
+    unchanged_window_seconds: u32,
 }
 
 /// One answer, any status.
@@ -115,7 +117,13 @@ impl<'h> Client<'h> {
             base_url: format!("https://{}.zendesk.com", config.subdomain),
             authorization: config.auth.header_value(),
             operations: Vec::new(),
+            unchanged_window_seconds: config.skip_unchanged_seconds,
         }
+    }
+
+    /// How long an identical write stays known to be in place (0: always write).
+    pub fn unchanged_window_seconds(&self) -> u32 {
+        self.unchanged_window_seconds
     }
 
     /// Sends one request and returns the answer whatever its status; only a request that never

@@ -38,6 +38,12 @@ pub const KNOWN_KEYS: &[&str] = &[
 /// The longest `skipUnchangedWithinSeconds` accepted (one day).
 const MAX_SKIP_UNCHANGED_SECONDS: u64 = 86_400;
 
+/// `skipUnchangedWithinSeconds` when the config does not set it. Web SDKs send the same identify
+/// (and group) on every page load; a second identical write within a minute changes nothing in
+/// Zendesk but spends the user's create_or_update allowance (5 a minute). A minute is short
+/// enough that an agent's edit in between is rarely overwritten late, and 0 turns it off.
+pub const DEFAULT_SKIP_UNCHANGED_SECONDS: u32 = 60;
+
 /// How we authenticate. `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Auth {
@@ -202,7 +208,11 @@ impl Config {
                 .string("ticketUpdatedEvent")?
                 .unwrap_or_else(|| "Ticket Updated".into()),
             skip_unchanged_seconds: settings
-                .seconds("skipUnchangedWithinSeconds", MAX_SKIP_UNCHANGED_SECONDS)?,
+                .seconds(
+                "skipUnchangedWithinSeconds",
+                MAX_SKIP_UNCHANGED_SECONDS,
+                DEFAULT_SKIP_UNCHANGED_SECONDS,
+            )?,
             sync: SyncSettings::parse(&settings)?,
             tokens,
         })
@@ -267,9 +277,9 @@ impl Settings<'_> {
         }
     }
 
-    fn seconds(&self, key: &str, max: u64) -> Result<u32, Error> {
+    fn seconds(&self, key: &str, max: u64, default: u32) -> Result<u32, Error> {
         match self.0.get(key) {
-            None | Some(Value::Null) => Ok(0),
+            None | Some(Value::Null) => Ok(default),
             Some(Value::Number(n)) => match n.as_u64() {
                 Some(s) if s <= max => Ok(s as u32),
                 _ => Err(wrong_type(

@@ -57,6 +57,12 @@ impl Fingerprint {
     }
 }
 
+/// A cache key naming `content` under this plugin version: `{prefix}:{hash}`.
+pub fn content_key(prefix: &str, content: &serde_json::Value) -> String {
+    let versioned = json!([crate::VERSION, content]);
+    format!("{prefix}:{:016x}", fnv1a(versioned.to_string().as_bytes()))
+}
+
 /// 64-bit FNV-1a: small, stable across builds and platforms (unlike std's randomised hasher).
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {

@@ -6,28 +6,52 @@ use crate::event::numeric_id;
 use crate::outcome::Error;
 use serde_json::{Value, json};
 
+/// How long a membership this plugin made or saw is trusted. Short: an agent may remove it.
+const MEMBERSHIP_TTL_SECONDS: u32 = 3_600;
+
 /// Adds the user to the organization. "Already a member" (422 DuplicateValue) is success: the call
 /// is idempotent without a read-before-write. Any other 422 (e.g. an unknown organization) fails.
+/// A membership known from the last hour costs no call. The key holds both ids, so a user or
+/// organization that was recreated (new id) is added again.
 pub fn add(client: &mut Client, user_id: u64, organization_id: u64) -> Result<(), Error> {
+    if is_known(client, user_id, organization_id) {
+        client.debug("membership known: nothing to do", &[]);
+        return Ok(());
+    }
     let body = json!({"organization_membership": {"user_id": user_id, "organization_id": organization_id}});
     let reply = client.send("POST", "/api/v2/organization_memberships", Some(&body))?;
     match reply.status {
-        200..=299 => Ok(()),
+        200..=299 => {}
         422 if reply.is_duplicate() => {
             let (user, org) = (user_id.to_string(), organization_id.to_string());
             client.debug(
                 "membership already exists (422): nothing to do",
                 &[("user_id", &user), ("organization_id", &org)],
             );
-            Ok(())
         }
-        _ => Err(reply.into_error()),
+        _ => return Err(reply.into_error()),
     }
+    remember(client, user_id, organization_id);
+    Ok(())
+}
+
+/// Whether the membership is known to exist (made or seen within the last hour).
+pub fn is_known(client: &Client, user_id: u64, organization_id: u64) -> bool {
+    client.cache_get(&key(user_id, organization_id)).is_some()
+}
+
+pub fn remember(client: &Client, user_id: u64, organization_id: u64) {
+    client.cache_set(&key(user_id, organization_id), "1", MEMBERSHIP_TTL_SECONDS);
+}
+
+fn key(user_id: u64, organization_id: u64) -> String {
+    format!("member:{user_id}:{organization_id}")
 }
 
 /// Removes the user from the organization: looks through all of the user's memberships (every
 /// page) and deletes the matching one. Not a member, or already deleted (404), is success.
 pub fn remove(client: &mut Client, user_id: u64, organization_id: u64) -> Result<(), Error> {
+    client.cache_remove(&key(user_id, organization_id));
     let path = format!("/api/v2/users/{user_id}/organization_memberships?page[size]=100");
     let memberships = client.list_all(&path, "organization_memberships")?;
     let membership_id = memberships

@@ -76,9 +76,17 @@ impl Organization {
     }
 }
 
-/// Creates or updates the organization and returns its id.
+/// Creates or updates the organization and returns its id. The same payload written less than
+/// the config's unchanged window ago is not written again (many users' groups name one
+/// organization with the same traits).
 pub fn upsert(client: &mut Client, org: &Organization) -> Result<u64, Error> {
-    match &org.external_id {
+    let window = client.unchanged_window_seconds();
+    let written_key = (window > 0).then(|| unchanged_key(org));
+    if let Some(id) = written_key.as_deref().and_then(|key| cached(client, key)) {
+        client.debug("organization unchanged within the window: not written again", &[]);
+        return Ok(id);
+    }
+    let id = match &org.external_id {
         Some(external_id) => upsert_by_external_id(client, org, external_id),
         None => {
             let name = org.name.as_deref().ok_or_else(|| {
@@ -86,7 +94,22 @@ pub fn upsert(client: &mut Client, org: &Organization) -> Result<u64, Error> {
             })?;
             upsert_by_name(client, org, name)
         }
+    }?;
+    remember_written(client, org, id);
+    Ok(id)
+}
+
+/// Remembers that `org`'s payload is in place in organization `id` for the unchanged window.
+pub fn remember_written(client: &Client, org: &Organization, id: u64) {
+    let window = client.unchanged_window_seconds();
+    if window > 0 {
+        client.cache_set(&unchanged_key(org), &id.to_string(), window);
     }
+}
+
+/// The cache key of an organization payload written recently (its value: the organization id).
+pub fn unchanged_key(org: &Organization) -> String {
+    crate::dedupe::content_key("org:written", &org.body(true))
 }
 
 fn upsert_by_external_id(

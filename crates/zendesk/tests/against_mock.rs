@@ -120,19 +120,18 @@ fn known_users_and_fields_cost_one_call_per_identify_and_track() {
         json!({"type": "track", "userId": "u-ann", "event": "Seen"}),
     );
     assert_eq!(track.operations.len(), 1);
-    let group = host.send(
-        &config,
-        json!({"type": "group", "userId": "u-ann", "groupId": "g-1",
-        "traits": {"name": "Acme Inc"}}),
-    );
-    assert_eq!(
-        group
-            .operations
-            .iter()
-            .map(|o| o.status)
-            .collect::<Vec<_>>(),
-        vec![200, 422]
-    );
+    // A known member of an organization written with the same payload a moment ago: no call.
+    let group = json!({"type": "group", "userId": "u-ann", "groupId": "g-1",
+        "traits": {"name": "Acme Inc"}});
+    assert_eq!(host.send(&config, group.clone()).operations, vec![]);
+    // Without the unchanged window the organization is written; the membership is still known.
+    let outcome = host.send(&json!({"skipUnchangedWithinSeconds": 0}), group);
+    let calls: Vec<_> = outcome
+        .operations
+        .iter()
+        .map(|o| (o.path.as_str(), o.status))
+        .collect();
+    assert_eq!(calls, vec![("/api/v2/organizations/create_or_update", 200)]);
 }
 
 #[test]
@@ -183,6 +182,9 @@ fn primary_email_keeps_the_old_address_as_secondary() {
     let mut emails = state.emails_of(user);
     emails.sort();
     assert_eq!(emails, vec!["new@x.com", "old@x.com"]);
-    let again = host.send(&json!({"updatePrimaryEmail": true}), event);
-    assert_eq!(again.operations.len(), 1);
+    // The same identify again: skipped within the default unchanged window, else one call.
+    let again = host.send(&json!({"updatePrimaryEmail": true}), event.clone());
+    assert!(again.operations.is_empty());
+    let config = json!({"updatePrimaryEmail": true, "skipUnchangedWithinSeconds": 0});
+    assert_eq!(host.send(&config, event).operations.len(), 1);
 }
