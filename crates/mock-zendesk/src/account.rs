@@ -51,6 +51,8 @@ pub(crate) struct Account {
     pub data: AccountSnapshot,
     /// "https://<sub>.zendesk.com": resource `url`s and absolute pagination links use it.
     pub base_url: String,
+    /// Bulk jobs and the account's bulk settings.
+    pub jobs: crate::jobs::Jobs,
     next: NextIds,
 }
 
@@ -63,6 +65,7 @@ impl Account {
                 ..AccountSnapshot::default()
             },
             base_url: format!("https://{subdomain}.zendesk.com"),
+            jobs: Default::default(),
             next: NextIds::default(),
         }
     }

@@ -219,3 +219,48 @@ pub(crate) fn errors_list(status: u16, code: &str, title: &str) -> Response {
 
 /// Handlers return `Err(response)` for early exits (validation, not found) so they can use `?`.
 pub(crate) type Handled = Result<Response, Response>;
+
+/// What `show_many?ids=1,2` or `?external_ids=a,b` asks for (exactly one of them, at most 100).
+pub(crate) struct ShowMany {
+    wanted: Vec<String>,
+    by_external_id: bool,
+}
+
+impl ShowMany {
+    pub fn parse(query: &Query) -> Result<ShowMany, Response> {
+        let (values, by_external_id) = match (query.get("ids"), query.get("external_ids")) {
+            (Some(ids), None) => (ids, false),
+            (None, Some(external_ids)) => (external_ids, true),
+            _ => {
+                return Err(bad_request(
+                    "InvalidParameter",
+                    "exactly one of ids or external_ids is required",
+                ));
+            }
+        };
+        let wanted: Vec<String> = values
+            .split(',')
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .collect();
+        if wanted.len() > 100 {
+            return Err(bad_request(
+                "InvalidParameter",
+                "at most 100 values are allowed",
+            ));
+        }
+        Ok(ShowMany {
+            wanted,
+            by_external_id,
+        })
+    }
+
+    /// Whether a record with this id and external id (case-insensitive) is asked for.
+    pub fn matches(&self, id: u64, external_id: Option<&str>) -> bool {
+        self.wanted.iter().any(|w| match self.by_external_id {
+            true => external_id.is_some_and(|e| e.eq_ignore_ascii_case(w)),
+            false => w.parse::<u64>() == Ok(id),
+        })
+    }
+}

@@ -7,12 +7,16 @@
 //! Endpoints (under `/api/v2`, `.json` suffix optional; every request needs `Authorization`):
 //! - users: `POST users/create_or_update`, `POST users`, `GET|PUT users/{id}`,
 //!   `GET users?external_id=`, `GET users/show_many`, `GET users/search?external_id=|query=`;
-//!   `POST users/create_or_update_many|create_many` answer 403 (bulk import is off by default)
+//!   bulk jobs `POST users/create_or_update_many|create_many` (403 unless bulk import is on, see
+//!   [`BulkSettings`]), `PUT users/update_many`
+//! - jobs: `GET job_statuses/{id}`, `GET job_statuses/show_many?ids=`
 //! - identities: `GET|POST users/{id}/identities`, `GET|PUT|DELETE users/{id}/identities/{iid}`,
 //!   `PUT users/{id}/identities/{iid}/make_primary|verify`
 //! - organizations: `POST organizations/create_or_update`, `POST organizations`,
-//!   `GET|PUT organizations/{id}`, `GET organizations`, `GET organizations/search?external_id=|name=`
-//! - memberships: `POST|GET organization_memberships`, `GET|DELETE organization_memberships/{id}`,
+//!   `GET|PUT organizations/{id}`, `GET organizations`, `GET organizations/search?external_id=|name=`,
+//!   `GET organizations/show_many?ids=|external_ids=`, jobs `POST organizations/create_many`,
+//!   `PUT organizations/update_many`
+//! - memberships: `POST|GET organization_memberships`, job `POST organization_memberships/create_many`, `GET|DELETE organization_memberships/{id}`,
 //!   `POST|GET users/{id}/organization_memberships`, `DELETE users/{id}/organization_memberships/{mid}`,
 //!   `DELETE users/{id}/organizations/{oid}`, `GET organizations/{id}/organization_memberships`,
 //!   `PUT users/{id}/organization_memberships/{mid}/make_default`,
@@ -33,6 +37,7 @@ mod faults;
 mod fields;
 mod http;
 mod identities;
+mod jobs;
 mod memberships;
 mod model;
 mod organizations;
@@ -61,6 +66,7 @@ use account::{Account, Call};
 pub use faults::{FaultKind, Faults};
 use fields::{FieldScope, NewField};
 pub use http::{Request, Response};
+pub use jobs::{BulkSettings, MAX_INFLIGHT_JOBS};
 pub use model::{
     Comment, CustomFieldValue, FieldDef, Identity, Membership, Organization, Profile, Ticket, User,
     UserEvent,
@@ -252,6 +258,11 @@ impl MockZendesk {
         response
     }
 
+    /// How the account's bulk endpoints behave (user import on or off, job delay, failures).
+    pub fn set_bulk(&self, subdomain: &str, settings: BulkSettings) {
+        self.with_account(subdomain, |account| account.jobs.settings = settings);
+    }
+
     /// Limits `subdomain` to `per_minute` requests in any rolling minute, as Zendesk's plans do
     /// (200 to 2,500); `None` lifts the limit. Throttled requests are recorded with status 429
     /// and fault `rate_limit`, and change nothing.
@@ -296,6 +307,7 @@ impl MockZendesk {
             .accounts
             .entry(subdomain.to_string())
             .or_insert_with(|| Account::new(subdomain));
+        jobs::run_due(account);
         let call = Call {
             account,
             query: http::Query::parse(&url.query),

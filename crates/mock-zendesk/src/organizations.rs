@@ -251,3 +251,21 @@ pub(crate) fn search(call: Call) -> Handled {
         &single_page_body("organizations", orgs),
     ))
 }
+
+/// `GET /organizations/show_many?ids=1,2` or `?external_ids=a,b` (at most 100; exact,
+/// case-insensitive external ids).
+pub(crate) fn show_many(call: Call) -> Handled {
+    let account = &*call.account;
+    let asked = crate::http::ShowMany::parse(&call.query)?;
+    let found = account
+        .data
+        .organizations
+        .iter()
+        .filter(|o| asked.matches(o.id, o.external_id.as_deref()))
+        .map(|o| render::organization(account, o))
+        .collect();
+    Ok(Response::json(
+        200,
+        &single_page_body("organizations", found),
+    ))
+}

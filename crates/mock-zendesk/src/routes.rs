@@ -4,17 +4,9 @@
 use crate::account::Call;
 use crate::fields::FieldScope;
 use crate::http::{Handled, Response, not_found_endpoint};
+use crate::jobs;
 use crate::memberships::{DefaultTarget, Scope};
 use crate::{events, fields, identities, memberships, organizations, search, tickets, users};
-
-/// Zendesk's default: "Bulk user imports are not enabled by default... A 403 Forbidden error is
-/// returned if data imports are not enabled".
-fn bulk_import_disabled() -> Response {
-    Response::json(
-        403,
-        &serde_json::json!({"error": "Forbidden", "description": "Bulk user imports are not enabled for this account"}),
-    )
-}
 
 fn id(segment: &str) -> Result<u64, Response> {
     segment.parse().map_err(|_| not_found_endpoint())
@@ -32,7 +24,9 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
     match (method.as_str(), segments.as_slice()) {
         // users
         ("POST", ["users", "create_or_update"]) => users::create_or_update(call),
-        ("POST", ["users", "create_or_update_many" | "create_many"]) => Err(bulk_import_disabled()),
+        ("POST", ["users", "create_or_update_many"]) => jobs::users_create_or_update_many(call),
+        ("POST", ["users", "create_many"]) => jobs::users_create_many(call),
+        ("PUT", ["users", "update_many"]) => jobs::users_update_many(call),
         ("GET", ["users", "search"]) => search::search_users(call),
         ("GET", ["users", "show_many"]) => users::show_many(call),
         ("GET", ["users"]) => users::list(call),
@@ -54,6 +48,9 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
         // events
         ("POST", ["users", u, "events"]) => events::create(call, id(u)?),
         // memberships
+        ("POST", ["organization_memberships", "create_many"]) => {
+            jobs::memberships_create_many(call)
+        }
         ("POST", ["organization_memberships"]) => memberships::create(call, None),
         ("GET", ["organization_memberships"]) => memberships::list(call, Scope::All),
         ("GET", ["organization_memberships", m]) => memberships::show(call, id(m)?),
@@ -80,10 +77,16 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
         // organizations
         ("POST", ["organizations", "create_or_update"]) => organizations::create_or_update(call),
         ("GET", ["organizations", "search"]) => organizations::search(call),
+        ("GET", ["organizations", "show_many"]) => organizations::show_many(call),
+        ("POST", ["organizations", "create_many"]) => jobs::organizations_create_many(call),
+        ("PUT", ["organizations", "update_many"]) => jobs::organizations_update_many(call),
         ("GET", ["organizations"]) => organizations::list(call),
         ("POST", ["organizations"]) => organizations::create_only(call),
         ("GET", ["organizations", o]) => organizations::show(call, id(o)?),
         ("PUT", ["organizations", o]) => organizations::update_by_id(call, id(o)?),
+        // bulk jobs
+        ("GET", ["job_statuses", "show_many"]) => jobs::show_many(call),
+        ("GET", ["job_statuses", j]) => jobs::show(call, j),
         // custom field definitions
         ("GET", ["user_fields"]) => fields::list(call, FieldScope::User),
         ("POST", ["user_fields"]) => fields::create(call, FieldScope::User),

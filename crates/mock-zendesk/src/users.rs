@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use crate::account::{Account, Call, IdKind};
 use crate::attrs::{self, Patch};
-use crate::http::{Handled, Response, bad_request, record_invalid, record_not_found};
+use crate::http::{Handled, Response, record_invalid, record_not_found};
 use crate::identities::add_identity;
 use crate::memberships::make_sole_organization;
 use crate::model::User;
@@ -357,41 +357,13 @@ pub(crate) fn exact_external_id(account: &Account, external_id: &str) -> Respons
 /// `GET /users/show_many?ids=1,2` or `?external_ids=a,b` (at most 100).
 pub(crate) fn show_many(call: Call) -> Handled {
     let account = &*call.account;
-    let (values, by_external_id) = match (call.query.get("ids"), call.query.get("external_ids")) {
-        (Some(ids), None) => (ids, false),
-        (None, Some(external_ids)) => (external_ids, true),
-        _ => {
-            return Err(bad_request(
-                "InvalidParameter",
-                "exactly one of ids or external_ids is required",
-            ));
-        }
-    };
-    let wanted: Vec<&str> = values
-        .split(',')
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .collect();
-    if wanted.len() > 100 {
-        return Err(bad_request(
-            "InvalidParameter",
-            "at most 100 values are allowed",
-        ));
-    }
-    let users = account
+    let asked = crate::http::ShowMany::parse(&call.query)?;
+    let found = account
         .data
         .users
         .iter()
-        .filter(|u| {
-            wanted.iter().any(|w| match by_external_id {
-                true => u
-                    .external_id
-                    .as_deref()
-                    .is_some_and(|e| e.eq_ignore_ascii_case(w)),
-                false => w.parse::<u64>() == Ok(u.id),
-            })
-        })
+        .filter(|u| asked.matches(u.id, u.external_id.as_deref()))
         .map(|u| render::user(account, u))
         .collect();
-    Ok(Response::json(200, &single_page_body("users", users)))
+    Ok(Response::json(200, &single_page_body("users", found)))
 }

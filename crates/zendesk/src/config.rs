@@ -207,8 +207,7 @@ impl Config {
             ticket_updated_event: settings
                 .string("ticketUpdatedEvent")?
                 .unwrap_or_else(|| "Ticket Updated".into()),
-            skip_unchanged_seconds: settings
-                .seconds(
+            skip_unchanged_seconds: settings.seconds(
                 "skipUnchangedWithinSeconds",
                 MAX_SKIP_UNCHANGED_SECONDS,
                 DEFAULT_SKIP_UNCHANGED_SECONDS,

@@ -83,7 +83,10 @@ pub fn upsert(client: &mut Client, org: &Organization) -> Result<u64, Error> {
     let window = client.unchanged_window_seconds();
     let written_key = (window > 0).then(|| unchanged_key(org));
     if let Some(id) = written_key.as_deref().and_then(|key| cached(client, key)) {
-        client.debug("organization unchanged within the window: not written again", &[]);
+        client.debug(
+            "organization unchanged within the window: not written again",
+            &[],
+        );
         return Ok(id);
     }
     let id = match &org.external_id {

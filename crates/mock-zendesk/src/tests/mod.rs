@@ -3,6 +3,7 @@
 mod faults;
 mod fields_events;
 mod identities;
+mod jobs;
 mod organizations;
 mod requests;
 mod search;

@@ -1,0 +1,363 @@
+//! Bulk endpoints and their background jobs: `users/create_or_update_many|create_many|update_many`,
+//! `organizations/create_many|update_many`, `organization_memberships/create_many`, and
+//! `job_statuses/{id}|show_many`.
+//!
+//! As in Zendesk, a bulk request only queues a job and answers its `job_status` (`queued`); the
+//! job runs once its delay has passed (on the account's next request), item by item through the
+//! same handlers as the single endpoints, and its status then carries one result per item keyed
+//! by `index` (`id`, `status`, `success`, or `error` and `details`). Settings per account
+//! ([`BulkSettings`]): bulk user import (off by default: 403), the job delay, and deterministic
+//! whole-job and per-item failures. At most [`MAX_INFLIGHT_JOBS`] jobs may be queued at once
+//! (TooManyJobs); every bulk answer says how many remain in `Zendesk-RateLimit-inflight-jobs`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use crate::account::{Account, Call};
+use crate::faults::splitmix64;
+use crate::http::{Handled, Query, Response, bad_request};
+use crate::{memberships, organizations, users};
+
+/// Zendesk's cap on queued or running jobs per account.
+pub const MAX_INFLIGHT_JOBS: usize = 30;
+/// Items one bulk request may carry.
+const MAX_ITEMS: usize = 100;
+
+/// How an account's bulk endpoints behave.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BulkSettings {
+    /// Bulk user import (create_many, create_or_update_many); off in Zendesk until Support
+    /// enables it. `update_many` and the organization and membership jobs work either way.
+    pub user_import: bool,
+    /// How long a job stays `queued` before it runs.
+    pub job_delay: Duration,
+    /// Probability (0..=1) that a job fails as a whole (`failed`, nothing applied).
+    pub job_failure_rate: f64,
+    /// Probability (0..=1) that one item fails with a transient error (nothing applied for it).
+    pub item_failure_rate: f64,
+    pub seed: u64,
+}
+
+impl Default for BulkSettings {
+    fn default() -> Self {
+        BulkSettings {
+            user_import: false,
+            job_delay: Duration::ZERO,
+            job_failure_rate: 0.0,
+            item_failure_rate: 0.0,
+            seed: 0,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum JobKind {
+    UsersCreateOrUpdate,
+    UsersCreate,
+    UsersUpdate,
+    OrganizationsCreate,
+    OrganizationsUpdate,
+    MembershipsCreate,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum JobState {
+    Queued,
+    Completed(Vec<Value>),
+    Failed(String),
+}
+
+#[derive(Clone, Debug)]
+struct Job {
+    id: String,
+    kind: JobKind,
+    items: Vec<Value>,
+    due: Instant,
+    state: JobState,
+}
+
+/// One account's jobs (kept for the account's lifetime; Zendesk keeps them a day).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Jobs {
+    pub settings: BulkSettings,
+    jobs: Vec<Job>,
+    /// Jobs and items drawn so far: the input of the failure decisions.
+    draws: u64,
+}
+
+impl Jobs {
+    fn inflight(&self) -> usize {
+        self.jobs
+            .iter()
+            .filter(|j| j.state == JobState::Queued)
+            .count()
+    }
+
+    fn draw(&mut self, rate: f64) -> bool {
+        self.draws += 1;
+        rate > 0.0 && unit(self.settings.seed, self.draws) < rate
+    }
+}
+
+/// Runs every queued job of the account whose delay has passed, oldest first.
+pub(crate) fn run_due(account: &mut Account) {
+    let now = Instant::now();
+    while let Some(index) = account
+        .jobs
+        .jobs
+        .iter()
+        .position(|j| j.state == JobState::Queued && j.due <= now)
+    {
+        let job = account.jobs.jobs[index].clone();
+        let state = if account.jobs.draw(account.jobs.settings.job_failure_rate) {
+            JobState::Failed("Job failed: an internal error occurred, please retry".into())
+        } else {
+            JobState::Completed(run(account, &job))
+        };
+        account.jobs.jobs[index].state = state;
+    }
+}
+
+fn run(account: &mut Account, job: &Job) -> Vec<Value> {
+    job.items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            if account.jobs.draw(account.jobs.settings.item_failure_rate) {
+                return failed(index, "InternalError", "Could not be saved, please retry");
+            }
+            let (answer, key) = apply(account, job.kind, item);
+            match answer {
+                Ok(response) => {
+                    let created = response.status == 201;
+                    let id = response.json_body()[key]["id"].clone();
+                    json!({"index": index, "id": id, "success": true,
+                        "action": if created { "create" } else { "update" },
+                        "status": if created { "Created" } else { "Updated" }})
+                }
+                Err(response) => {
+                    let body = response.json_body();
+                    let (error, details) = first_error(&body);
+                    failed(index, &error, &details)
+                }
+            }
+        })
+        .collect()
+}
+
+/// One item through the single endpoint's handler: (its answer, the answer's object key).
+fn apply(account: &mut Account, kind: JobKind, item: &Value) -> (Handled, &'static str) {
+    let call = |account, key: &str, item: &Value| Call {
+        account,
+        query: Query::default(),
+        body: Some(json!({ key: item })),
+    };
+    let without_id = |item: &Value| -> (Option<u64>, Value) {
+        let mut attrs = item.as_object().cloned().unwrap_or_default();
+        let id = attrs.remove("id").and_then(|id| id.as_u64());
+        (id, Value::Object(attrs))
+    };
+    match kind {
+        JobKind::UsersCreateOrUpdate => {
+            (users::create_or_update(call(account, "user", item)), "user")
+        }
+        JobKind::UsersCreate => (users::create_only(call(account, "user", item)), "user"),
+        JobKind::UsersUpdate => {
+            let (id, attrs) = without_id(item);
+            let answer = match id {
+                Some(id) => users::update_by_id(call(account, "user", &attrs), id),
+                None => Err(missing_id()),
+            };
+            (answer, "user")
+        }
+        JobKind::OrganizationsCreate => (
+            organizations::create_only(call(account, "organization", item)),
+            "organization",
+        ),
+        JobKind::OrganizationsUpdate => {
+            let (id, attrs) = without_id(item);
+            let answer = match id {
+                Some(id) => organizations::update_by_id(call(account, "organization", &attrs), id),
+                None => Err(missing_id()),
+            };
+            (answer, "organization")
+        }
+        JobKind::MembershipsCreate => (
+            memberships::create(call(account, "organization_membership", item), None),
+            "organization_membership",
+        ),
+    }
+}
+
+fn missing_id() -> Response {
+    crate::http::record_invalid("id", "Id cannot be blank", "BlankValue")
+}
+
+fn failed(index: usize, error: &str, details: &str) -> Value {
+    json!({"index": index, "status": "Failed", "success": false, "error": error, "details": details})
+}
+
+/// The first field error of a Zendesk error body: (code, description).
+fn first_error(body: &Value) -> (String, String) {
+    let field_error = body["details"]
+        .as_object()
+        .and_then(|details| details.values().next())
+        .and_then(|errors| errors.get(0));
+    match field_error {
+        Some(e) => (
+            e["error"].as_str().unwrap_or("RecordInvalid").to_string(),
+            e["description"].as_str().unwrap_or("").to_string(),
+        ),
+        None => (
+            body["error"]
+                .as_str()
+                .unwrap_or("RecordInvalid")
+                .to_string(),
+            body["description"].as_str().unwrap_or("").to_string(),
+        ),
+    }
+}
+
+// ---- the endpoints ----------------------------------------------------------------------------
+
+pub(crate) fn users_create_or_update_many(call: Call) -> Handled {
+    user_import(call, JobKind::UsersCreateOrUpdate)
+}
+
+pub(crate) fn users_create_many(call: Call) -> Handled {
+    user_import(call, JobKind::UsersCreate)
+}
+
+fn user_import(call: Call, kind: JobKind) -> Handled {
+    if !call.account.jobs.settings.user_import {
+        // "Bulk user imports are not enabled by default... A 403 Forbidden error is returned".
+        return Err(Response::json(
+            403,
+            &json!({"error": "Forbidden", "description": "Bulk user imports are not enabled for this account"}),
+        ));
+    }
+    submit(call, "users", kind)
+}
+
+pub(crate) fn users_update_many(call: Call) -> Handled {
+    submit(call, "users", JobKind::UsersUpdate)
+}
+
+pub(crate) fn organizations_create_many(call: Call) -> Handled {
+    submit(call, "organizations", JobKind::OrganizationsCreate)
+}
+
+pub(crate) fn organizations_update_many(call: Call) -> Handled {
+    submit(call, "organizations", JobKind::OrganizationsUpdate)
+}
+
+pub(crate) fn memberships_create_many(call: Call) -> Handled {
+    submit(call, "organization_memberships", JobKind::MembershipsCreate)
+}
+
+fn submit(call: Call, key: &str, kind: JobKind) -> Handled {
+    let items = match call.body.as_ref().and_then(|b| b.get(key)) {
+        Some(Value::Array(items)) => items.clone(),
+        _ => return Err(crate::http::missing_parameter(key)),
+    };
+    if items.is_empty() || items.len() > MAX_ITEMS {
+        return Err(bad_request(
+            "InvalidParameter",
+            &format!("`{key}` must hold 1 to {MAX_ITEMS} items"),
+        ));
+    }
+    let account = call.account;
+    let jobs = &mut account.jobs;
+    if jobs.inflight() >= MAX_INFLIGHT_JOBS {
+        return Err(inflight_header(
+            Response::json(
+                429,
+                &json!({"error": "TooManyJobs", "description": format!("Number of allowed concurrent jobs ({MAX_INFLIGHT_JOBS}) exceeded")}),
+            ),
+            jobs,
+        ));
+    }
+    let id = format!(
+        "{:032x}",
+        splitmix64(jobs.settings.seed ^ (jobs.jobs.len() as u64 + 1))
+    );
+    jobs.jobs.push(Job {
+        id: id.clone(),
+        kind,
+        items,
+        due: Instant::now() + jobs.settings.job_delay,
+        state: JobState::Queued,
+    });
+    let status = render(account, &id);
+    Ok(inflight_header(
+        Response::json(200, &json!({ "job_status": status })),
+        &account.jobs,
+    ))
+}
+
+fn inflight_header(response: Response, jobs: &Jobs) -> Response {
+    let remaining = MAX_INFLIGHT_JOBS.saturating_sub(jobs.inflight());
+    response.with_header(
+        "Zendesk-RateLimit-inflight-jobs",
+        &format!("total={MAX_INFLIGHT_JOBS}; remaining={remaining}; resets=1"),
+    )
+}
+
+/// `GET job_statuses/{id}`.
+pub(crate) fn show(call: Call, id: &str) -> Handled {
+    if !call.account.jobs.jobs.iter().any(|j| j.id == id) {
+        return Err(crate::http::record_not_found());
+    }
+    Ok(Response::json(
+        200,
+        &json!({"job_status": render(call.account, id)}),
+    ))
+}
+
+/// `GET job_statuses/show_many?ids=a,b` (unknown ids are left out).
+pub(crate) fn show_many(call: Call) -> Handled {
+    let Some(ids) = call.query.get("ids") else {
+        return Err(bad_request("InvalidParameter", "ids is required"));
+    };
+    let statuses: Vec<Value> = ids
+        .split(',')
+        .map(str::trim)
+        .filter(|id| call.account.jobs.jobs.iter().any(|j| j.id == *id))
+        .map(|id| render(call.account, id))
+        .collect();
+    Ok(Response::json(200, &json!({"job_statuses": statuses})))
+}
+
+fn render(account: &Account, id: &str) -> Value {
+    let Some(job) = account.jobs.jobs.iter().find(|j| j.id == id) else {
+        return Value::Null;
+    };
+    let mut status = Map::new();
+    status.insert("id".into(), id.into());
+    status.insert(
+        "url".into(),
+        format!("{}/api/v2/job_statuses/{id}.json", account.base_url).into(),
+    );
+    status.insert("total".into(), job.items.len().into());
+    let (state, progress, message, results) = match &job.state {
+        JobState::Queued => ("queued", Value::Null, Value::Null, Value::Null),
+        JobState::Completed(results) => (
+            "completed",
+            job.items.len().into(),
+            "Completed".into(),
+            Value::Array(results.clone()),
+        ),
+        JobState::Failed(message) => ("failed", 0.into(), message.clone().into(), Value::Null),
+    };
+    status.insert("status".into(), state.into());
+    status.insert("progress".into(), progress);
+    status.insert("message".into(), message);
+    status.insert("results".into(), results);
+    Value::Object(status)
+}
+
+/// A uniform value in [0, 1) for draw `n` under `seed`.
+fn unit(seed: u64, n: u64) -> f64 {
+    (splitmix64(seed ^ splitmix64(n)) >> 11) as f64 / (1u64 << 53) as f64
+}
