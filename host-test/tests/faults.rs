@@ -79,90 +79,6 @@ fn run_against(mock: &MockZendesk, retry: RetryPolicy) -> Summary {
     summary
 }
 
-/// The account's content, without ids and timestamps, in a stable order.
-fn comparable(account: &AccountSnapshot) -> Value {
-    let ext = |user_id: u64| {
-        account
-            .user(user_id)
-            .and_then(|u| u.external_id.clone())
-            .unwrap_or_default()
-    };
-    let org_name = |org_id: u64| {
-        account
-            .organizations
-            .iter()
-            .find(|o| o.id == org_id)
-            .map(|o| o.name.clone())
-            .unwrap_or_default()
-    };
-    let mut users: Vec<Value> = account
-        .users
-        .iter()
-        .map(|u| {
-            let mut emails: Vec<&str> = account.emails_of(u.id);
-            emails.sort();
-            json!([
-                u.external_id,
-                u.name,
-                u.email,
-                emails,
-                u.user_fields,
-                u.verified
-            ])
-        })
-        .collect();
-    let mut orgs: Vec<Value> = account
-        .organizations
-        .iter()
-        .map(|o| {
-            json!([
-                o.external_id,
-                o.name,
-                o.tags,
-                o.domain_names,
-                o.organization_fields
-            ])
-        })
-        .collect();
-    let mut memberships: Vec<Value> = account
-        .memberships
-        .iter()
-        .map(|m| json!([ext(m.user_id), org_name(m.organization_id), m.default]))
-        .collect();
-    let mut events: Vec<Value> = account
-        .events
-        .iter()
-        .map(|e| {
-            json!([
-                ext(e.user_id),
-                e.event.get("type"),
-                e.event.get("properties")
-            ])
-        })
-        .collect();
-    let mut fields: Vec<Value> = (account
-        .user_fields
-        .iter()
-        .map(|f| json!(["user", f.key, f.r#type])))
-    .chain(
-        account
-            .organization_fields
-            .iter()
-            .map(|f| json!(["org", f.key, f.r#type])),
-    )
-    .collect();
-    for list in [
-        &mut users,
-        &mut orgs,
-        &mut memberships,
-        &mut events,
-        &mut fields,
-    ] {
-        list.sort_by_key(|v| v.to_string());
-    }
-    json!({"users": users, "organizations": orgs, "memberships": memberships, "events": events, "fields": fields})
-}
-
 #[test]
 fn injected_faults_are_retried_to_the_same_final_state() {
     let retry = RetryPolicy {
@@ -208,7 +124,7 @@ fn injected_faults_are_retried_to_the_same_final_state() {
     assert!(with_faults.zendesk_calls > without_faults.zendesk_calls);
 
     for tenant in TENANTS {
-        let clean_state = comparable(&clean.account(tenant));
+        let clean_state = clean.account(tenant).comparable();
         assert_eq!(
             clean_state["users"].as_array().map(Vec::len),
             Some(3),
@@ -225,7 +141,7 @@ fn injected_faults_are_retried_to_the_same_final_state() {
             "{clean_state:#}"
         );
         assert_eq!(
-            comparable(&faulty.account(tenant)),
+            faulty.account(tenant).comparable(),
             clean_state,
             "tenant {tenant}: the faulty run ended in another state"
         );

@@ -158,6 +158,13 @@ impl Budget {
         self.wall.saturating_sub(self.elapsed())
     }
 
+    /// Whether the guest may wait `wait` (the `timer` import) and still have a reserve of the
+    /// wall budget left to finish its call: a fifth of it, at most 5 s.
+    pub fn may_wait(&self, wait: Duration) -> bool {
+        let reserve = (self.wall / 5).min(Duration::from_secs(5));
+        wait.saturating_add(reserve) <= self.wall_remaining()
+    }
+
     /// The budget that is exhausted, if any.
     pub fn exceeded(&self) -> Option<TrapKind> {
         let elapsed = self.elapsed();

@@ -1,7 +1,7 @@
 //! The contract versions this host links, and conversions from their types to the host's own.
 //!
 //! `0.1.0` is frozen (`wit/v0.1.0`): components built against it keep loading. `0.2.0` adds the
-//! config facts to `validate-config`. A plugin is tried against the newest version first.
+//! config facts to `validate-config`, `list-fields`, `transform-batch` and the `timer` import. A plugin is tried against the newest version first.
 
 use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -146,6 +146,29 @@ impl Instance {
 }
 
 impl Instance {
+    /// `transform-batch` (new in 0.2.0): the outer error fails the whole batch. `None` for a
+    /// 0.1.0 plugin, which does not export it.
+    #[allow(clippy::type_complexity)]
+    pub fn transform_batch(
+        &self,
+        store: &mut Store<CallState>,
+        config: &str,
+        events: &[String],
+    ) -> wasmtime::Result<Option<Result<Vec<Result<Outcome, GuestError>>, GuestError>>> {
+        let Instance::V0_2(instance) = self else {
+            return Ok(None);
+        };
+        let returned = instance
+            .cdp_destination_destination()
+            .call_transform_batch(store, config, events)?;
+        Ok(Some(returned.map_err(Into::into).map(|results| {
+            results
+                .into_iter()
+                .map(|result| result.map(Into::into).map_err(Into::into))
+                .collect()
+        })))
+    }
+
     /// `list-fields` (new in 0.2.0); `None` for a 0.1.0 plugin, which does not export it.
     pub fn list_fields(
         &self,
@@ -221,20 +244,31 @@ macro_rules! convert_exports {
                 }
             }
         }
-
-        impl From<$version::exports::cdp::destination::destination::Description> for Description {
-            fn from(
-                d: $version::exports::cdp::destination::destination::Description,
-            ) -> Description {
-                Description {
-                    name: d.name,
-                    version: d.version,
-                    event_types: d.event_types,
-                    settings_schema: d.settings_schema,
-                }
-            }
-        }
     };
+}
+
+impl From<v0_1::exports::cdp::destination::destination::Description> for Description {
+    fn from(d: v0_1::exports::cdp::destination::destination::Description) -> Description {
+        Description {
+            name: d.name,
+            version: d.version,
+            event_types: d.event_types,
+            settings_schema: d.settings_schema,
+            max_batch_size: 1,
+        }
+    }
+}
+
+impl From<v0_2::exports::cdp::destination::destination::Description> for Description {
+    fn from(d: v0_2::exports::cdp::destination::destination::Description) -> Description {
+        Description {
+            name: d.name,
+            version: d.version,
+            event_types: d.event_types,
+            settings_schema: d.settings_schema,
+            max_batch_size: d.max_batch_size.max(1),
+        }
+    }
 }
 
 convert_exports!(v0_1);

@@ -1,4 +1,5 @@
-//! The contract's imports (`http-fetch`, `cache`, `log`) for every contract version: thin
+//! The contract's imports (`http-fetch`, `cache`, `log`, and since 0.2.0 `timer`) for every
+//! contract version: thin
 //! adapters from the generated traits to [`crate::fetch`], [`crate::cache`] and [`crate::logs`].
 
 use std::time::Duration;
@@ -105,3 +106,15 @@ macro_rules! impl_imports {
 
 impl_imports!(v0_1);
 impl_imports!(v0_2);
+
+impl v0_2::cdp::destination::timer::Host for CallState {
+    fn wait(&mut self, millis: u32) -> wasmtime::Result<bool> {
+        let wait = Duration::from_millis(u64::from(millis));
+        if !self.budget.may_wait(wait) {
+            return Ok(false);
+        }
+        std::thread::sleep(wait);
+        self.budget.add_host_time(wait);
+        Ok(true)
+    }
+}

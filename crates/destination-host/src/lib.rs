@@ -88,8 +88,8 @@ pub use plugin::{LoadError, LoadErrorKind, Plugin};
 pub use policy::{AllowedUrl, OriginTemplate, OutboundPolicy, TemplateError};
 pub use redact::{REDACTED, Redactor, is_secret_header, redact_headers};
 pub use report::{
-    CallError, CallReport, ConfigFacts, Description, FetchRecord, FieldInfo, GuestError, LogRecord,
-    ObjectType, Operation, Outcome, Scrub, TrapKind,
+    BatchResults, CallError, CallReport, ConfigFacts, Description, FetchRecord, FieldInfo,
+    GuestError, LogRecord, ObjectType, Operation, Outcome, Scrub, TrapKind,
 };
 pub use retry::{Decision, RequestRetry, RetryPolicy, Transient, parse_duration};
 pub use tenant::Tenant;

@@ -23,6 +23,50 @@ pub struct CallReport<T = Outcome> {
     pub duration: Duration,
 }
 
+impl<T> CallReport<T> {
+    /// The same report around `f(result)` (`Ok` values only).
+    pub fn map<U>(self, f: impl FnOnce(Result<T, CallError>) -> U) -> CallReport<U> {
+        CallReport {
+            tenant: self.tenant,
+            plugin_version: self.plugin_version,
+            result: Ok(f(self.result)),
+            fetches: self.fetches,
+            logs: self.logs,
+            duration: self.duration,
+        }
+    }
+}
+
+impl CallReport<BatchResults> {
+    /// One report for several calls that served one batch, given as (events, report) in input
+    /// order: a call that failed as a whole fails each of its events.
+    pub(crate) fn merge(
+        tenant: &crate::Tenant,
+        plugin: &crate::Plugin,
+        reports: impl Iterator<Item = (usize, CallReport<BatchResults>)>,
+    ) -> CallReport<BatchResults> {
+        let mut merged = CallReport {
+            tenant: tenant.id.clone(),
+            plugin_version: plugin.version().to_string(),
+            result: Ok(Vec::new()),
+            fetches: Vec::new(),
+            logs: Vec::new(),
+            duration: Duration::ZERO,
+        };
+        let results = merged.result.as_mut().expect("built as Ok");
+        for (events, report) in reports {
+            match report.result {
+                Ok(part) => results.extend(part),
+                Err(error) => results.extend(std::iter::repeat_n(Err(error), events)),
+            }
+            merged.fetches.extend(report.fetches);
+            merged.logs.extend(report.logs);
+            merged.duration += report.duration;
+        }
+        merged
+    }
+}
+
 /// A destination object a warehouse model syncs to (`list-fields`, contract 0.2.0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -358,4 +402,20 @@ pub struct Description {
     pub version: String,
     pub event_types: Vec<String>,
     pub settings_schema: String,
+    /// The most events one `transform-batch` call takes (1 for a 0.1.0 plugin, which has none).
+    pub max_batch_size: u32,
+}
+
+/// One result per event of a batch call, in input order.
+pub type BatchResults = Vec<Result<Outcome, CallError>>;
+
+impl Scrub for BatchResults {
+    fn scrub(&mut self, redactor: &Redactor) {
+        for result in self {
+            match result {
+                Ok(outcome) => outcome.scrub(redactor),
+                Err(error) => error.scrub(redactor),
+            }
+        }
+    }
 }

@@ -16,7 +16,9 @@ use crate::permits::InstancePermits;
 use crate::plugin::{self, LoadError, Plugin};
 use crate::policy::OutboundPolicy;
 use crate::redact::Redactor;
-use crate::report::{CallError, CallReport, ConfigFacts, FieldInfo, ObjectType, Scrub};
+use crate::report::{
+    BatchResults, CallError, CallReport, ConfigFacts, FieldInfo, ObjectType, Scrub, TrapKind,
+};
 use crate::sandbox::run_call;
 use crate::tenant::{Prepared, Tenant};
 
@@ -76,6 +78,54 @@ impl Runtime {
             instance
                 .transform(store, &tenant.config, event_json)
                 .map(|returned| returned.map_err(CallError::Guest))
+        })
+    }
+
+    /// Runs `transform-batch(config, events)` for `tenant` in one fresh sandbox: one result per
+    /// event, in input order. A batch longer than the plugin's `max-batch-size` is sent in
+    /// several calls. A plugin without the export (contract 0.1.0) gets one `transform` call per
+    /// event, so callers need not care which contract a plugin implements. A failure of the
+    /// whole call (a bad config, a trap, a plugin answering the wrong number of results) is the
+    /// report's error.
+    pub fn transform_batch(
+        &self,
+        plugin: &Plugin,
+        tenant: &Tenant,
+        events: &[String],
+    ) -> CallReport<BatchResults> {
+        let max = plugin.description().max_batch_size as usize;
+        if max <= 1 || events.len() > max {
+            let per_call = max.max(1);
+            let reports = events.chunks(per_call).map(|chunk| {
+                let report = match chunk {
+                    [event] => self
+                        .transform(plugin, tenant, event)
+                        .map(|result| vec![result]),
+                    chunk => self.transform_batch(plugin, tenant, chunk),
+                };
+                (chunk.len(), report)
+            });
+            return CallReport::merge(tenant, plugin, reports);
+        }
+        self.call(plugin, tenant, |instance, store| {
+            let Some(returned) = instance.transform_batch(store, &tenant.config, events)? else {
+                unreachable!("a plugin with max-batch-size > 1 implements contract 0.2.0");
+            };
+            Ok(match returned {
+                Err(error) => Err(CallError::Guest(error)),
+                Ok(results) if results.len() != events.len() => Err(CallError::Trap {
+                    kind: TrapKind::Other,
+                    message: format!(
+                        "transform-batch answered {} results for {} events",
+                        results.len(),
+                        events.len()
+                    ),
+                }),
+                Ok(results) => Ok(results
+                    .into_iter()
+                    .map(|result| result.map_err(CallError::Guest))
+                    .collect()),
+            })
         })
     }
 

@@ -51,6 +51,7 @@ mod snapshot;
 mod tickets;
 mod time;
 mod users;
+pub mod workload;
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! `AccountSnapshot`: one account's whole state, also the mock's storage, plus finders for tests.
 
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::model::{
     FieldDef, Identity, Membership, Organization, Profile, Ticket, User, UserEvent,
@@ -22,6 +23,91 @@ pub struct AccountSnapshot {
 }
 
 impl AccountSnapshot {
+    /// The account's content, without ids and timestamps, in a stable order.
+    pub fn comparable(&self) -> Value {
+        let account = self;
+        let ext = |user_id: u64| {
+            account
+                .user(user_id)
+                .and_then(|u| u.external_id.clone())
+                .unwrap_or_default()
+        };
+        let org_name = |org_id: u64| {
+            account
+                .organizations
+                .iter()
+                .find(|o| o.id == org_id)
+                .map(|o| o.name.clone())
+                .unwrap_or_default()
+        };
+        let mut users: Vec<Value> = account
+            .users
+            .iter()
+            .map(|u| {
+                let mut emails: Vec<&str> = account.emails_of(u.id);
+                emails.sort();
+                json!([
+                    u.external_id,
+                    u.name,
+                    u.email,
+                    emails,
+                    u.user_fields,
+                    u.verified
+                ])
+            })
+            .collect();
+        let mut orgs: Vec<Value> = account
+            .organizations
+            .iter()
+            .map(|o| {
+                json!([
+                    o.external_id,
+                    o.name,
+                    o.tags,
+                    o.domain_names,
+                    o.organization_fields
+                ])
+            })
+            .collect();
+        let mut memberships: Vec<Value> = account
+            .memberships
+            .iter()
+            .map(|m| json!([ext(m.user_id), org_name(m.organization_id), m.default]))
+            .collect();
+        let mut events: Vec<Value> = account
+            .events
+            .iter()
+            .map(|e| {
+                json!([
+                    ext(e.user_id),
+                    e.event.get("type"),
+                    e.event.get("properties")
+                ])
+            })
+            .collect();
+        let mut fields: Vec<Value> = (account
+            .user_fields
+            .iter()
+            .map(|f| json!(["user", f.key, f.r#type])))
+        .chain(
+            account
+                .organization_fields
+                .iter()
+                .map(|f| json!(["org", f.key, f.r#type])),
+        )
+        .collect();
+        for list in [
+            &mut users,
+            &mut orgs,
+            &mut memberships,
+            &mut events,
+            &mut fields,
+        ] {
+            list.sort_by_key(|v| v.to_string());
+        }
+        json!({"users": users, "organizations": orgs, "memberships": memberships, "events": events, "fields": fields})
+    }
+
     pub fn user(&self, id: u64) -> Option<&User> {
         self.users.iter().find(|u| u.id == id)
     }

@@ -8,7 +8,7 @@ wit_bindgen::generate!({
     world: "destination-plugin",
 });
 
-use cdp::destination::{cache, http_fetch, log};
+use cdp::destination::{cache, http_fetch, log, timer};
 use exports::cdp::destination::destination as wit;
 
 /// The host as seen from inside the component.
@@ -62,6 +62,10 @@ impl Host for ComponentHost {
             .collect();
         log::log(level, message, &fields)
     }
+
+    fn wait(&self, millis: u32) -> bool {
+        timer::wait(millis)
+    }
 }
 
 struct Component;
@@ -73,6 +77,20 @@ impl wit::Guest for Component {
             .map_err(error_to_wit)
     }
 
+    fn transform_batch(
+        config: String,
+        events: Vec<String>,
+    ) -> Result<Vec<Result<wit::Outcome, wit::Error>>, wit::Error> {
+        crate::transform_batch(&ComponentHost, &config, &events)
+            .map(|results| {
+                results
+                    .into_iter()
+                    .map(|result| result.map(outcome_to_wit).map_err(error_to_wit))
+                    .collect()
+            })
+            .map_err(error_to_wit)
+    }
+
     fn describe() -> wit::Description {
         let d = crate::describe();
         wit::Description {
@@ -80,6 +98,7 @@ impl wit::Guest for Component {
             version: d.version,
             event_types: d.event_types,
             settings_schema: d.settings_schema,
+            max_batch_size: d.max_batch_size,
         }
     }
 

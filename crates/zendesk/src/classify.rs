@@ -71,6 +71,14 @@ pub fn parse_retry_after(value: Option<&str>) -> Option<u32> {
     value.and_then(|v| v.trim().parse().ok())
 }
 
+/// `remaining` of a `Zendesk-RateLimit-<name>: total=30; remaining=29; resets=1` header.
+pub fn remaining_in(value: &str) -> Option<u32> {
+    value.split(';').find_map(|part| {
+        let (key, number) = part.split_once('=')?;
+        (key.trim() == "remaining").then(|| number.trim().parse().ok())?
+    })
+}
+
 /// Zendesk's explanation from any of its error shapes, or the plain text, truncated.
 pub fn zendesk_message(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);

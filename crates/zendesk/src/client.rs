@@ -27,6 +27,8 @@ pub struct Client<'h> {
 pub struct Reply {
     pub status: u16,
     retry_after: Option<u32>,
+    /// `Zendesk-RateLimit-inflight-jobs: ...remaining=N`: how many more jobs may be queued.
+    pub inflight_jobs_remaining: Option<u32>,
     body: Vec<u8>,
     /// `METHOD path`, for error context.
     request: String,
@@ -85,7 +87,12 @@ impl Reply {
 fn is_idempotent(method: &str, path: &str, body: Option<&Value>) -> bool {
     let path = path.split('?').next().unwrap_or(path);
     match method {
-        "POST" => !(path.ends_with("/events") || path == "/api/v2/tickets"),
+        // A second organizations/create_many job would fail on the names the first one took.
+        "POST" => {
+            !(path.ends_with("/events")
+                || path == "/api/v2/tickets"
+                || path == "/api/v2/organizations/create_many")
+        }
         "PUT" if path.starts_with("/api/v2/tickets/") => {
             body.and_then(|b| b.pointer("/ticket/comment")).is_none()
         }
@@ -119,6 +126,20 @@ impl<'h> Client<'h> {
             operations: Vec::new(),
             unchanged_window_seconds: config.skip_unchanged_seconds,
         }
+    }
+
+    pub fn host(&self) -> &'h dyn Host {
+        self.host
+    }
+
+    /// The calls made so far, in order.
+    pub fn operations(&self) -> &[Operation] {
+        &self.operations
+    }
+
+    /// Waits between polls; false when the call has not that much time left.
+    pub fn wait(&self, millis: u32) -> bool {
+        self.host.wait(millis)
     }
 
     /// How long an identical write stays known to be in place (0: always write).
@@ -156,6 +177,9 @@ impl<'h> Client<'h> {
         Ok(Reply {
             status: response.status,
             retry_after: parse_retry_after(response.header("Retry-After")),
+            inflight_jobs_remaining: response
+                .header("Zendesk-RateLimit-inflight-jobs")
+                .and_then(crate::classify::remaining_in),
             body: response.body,
             request: format!("{method} {path}"),
         })

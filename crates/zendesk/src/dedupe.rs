@@ -57,6 +57,17 @@ impl Fingerprint {
     }
 }
 
+/// The outcome of an event skipped as unchanged.
+pub fn unchanged(kind: EventType, window_seconds: u32) -> crate::Outcome {
+    crate::Outcome {
+        operations: Vec::new(),
+        skipped: Some(format!(
+            "unchanged: the same {} was delivered less than {window_seconds} s ago",
+            kind.name()
+        )),
+    }
+}
+
 /// A cache key naming `content` under this plugin version: `{prefix}:{hash}`.
 pub fn content_key(prefix: &str, content: &serde_json::Value) -> String {
     let versioned = json!([crate::VERSION, content]);

@@ -58,4 +58,7 @@ pub trait Host {
     fn cache_set(&self, key: &str, value: &str, ttl_seconds: u32);
     fn cache_remove(&self, key: &str);
     fn log(&self, level: Level, message: &str, fields: &[(&str, &str)]);
+    /// Waits `millis` ms (e.g. between polls of a bulk job); false, at once, when the call has
+    /// not that much time left.
+    fn wait(&self, millis: u32) -> bool;
 }

@@ -32,12 +32,12 @@ const RESERVED: &[&str] = &[
 
 /// Everything an identify will do, decided (and validated) before the first call.
 #[derive(Debug, PartialEq)]
-struct Plan {
-    user: Map<String, Value>,
-    custom_fields: Map<String, Value>,
-    join_organization: Option<u64>,
-    leave_organization: Option<u64>,
-    primary_email: Option<String>,
+pub(crate) struct Plan {
+    pub user: Map<String, Value>,
+    pub custom_fields: Map<String, Value>,
+    pub join_organization: Option<u64>,
+    pub leave_organization: Option<u64>,
+    pub primary_email: Option<String>,
 }
 
 pub fn handle(client: &mut Client, config: &Config, event: &Event) -> Result<(), Error> {
@@ -65,7 +65,7 @@ pub fn handle(client: &mut Client, config: &Config, event: &Event) -> Result<(),
     Ok(())
 }
 
-fn plan(client: &Client, config: &Config, event: &Event) -> Result<Plan, Error> {
+pub(crate) fn plan(client: &Client, config: &Config, event: &Event) -> Result<Plan, Error> {
     let traits = event.user_traits();
     let name = traits::person_name(&traits)?.ok_or_else(|| {
         Error::InvalidEvent("identify needs a `name` trait or `firstName`/`lastName`".into())

@@ -5,6 +5,7 @@
 
 pub mod audience_list;
 pub mod audiences;
+pub mod batch;
 pub mod classify;
 pub mod client;
 pub mod config;
@@ -73,14 +74,7 @@ pub fn transform(host: &dyn Host, config: &str, event: &str) -> Result<Outcome, 
     };
     let fingerprint = Fingerprint::of(config_text, config.skip_unchanged_seconds, &event);
     if let Some(fingerprint) = fingerprint.as_ref().filter(|f| f.seen(host)) {
-        return Ok(Outcome {
-            operations: Vec::new(),
-            skipped: Some(format!(
-                "unchanged: the same {} was delivered less than {} s ago",
-                event.kind.name(),
-                fingerprint.window_seconds()
-            )),
-        });
+        return Ok(dedupe::unchanged(event.kind, fingerprint.window_seconds()));
     }
     let mut client = Client::new(host, &config);
     let skipped = match event.kind {
@@ -92,6 +86,17 @@ pub fn transform(host: &dyn Host, config: &str, event: &str) -> Result<Outcome, 
         fingerprint.remember(host);
     }
     Ok(client.into_outcome(skipped))
+}
+
+/// Forwards several messages under one config, on Zendesk's bulk endpoints where it can: one
+/// result per message, in input order (see [`batch`]). A config that cannot be used, or
+/// credentials Zendesk rejects, fail the whole batch.
+pub fn transform_batch(
+    host: &dyn Host,
+    config: &str,
+    events: &[String],
+) -> Result<Vec<Result<Outcome, Error>>, Error> {
+    batch::transform_batch(host, config, events)
 }
 
 /// Every field a `record` of `object` can write, for a mapping UI: standard attributes and the
@@ -113,6 +118,7 @@ pub fn describe() -> Description {
         version: VERSION.into(),
         event_types: message::TYPES.iter().map(|t| t.to_string()).collect(),
         settings_schema: schema::SETTINGS_SCHEMA.into(),
+        max_batch_size: batch::MAX_BATCH_SIZE as u32,
     }
 }
 

@@ -283,6 +283,11 @@ pub fn find_by_external_id(client: &mut Client, external_id: &str) -> Result<Opt
     Ok(found)
 }
 
+/// The remembered id of the organization with this external id.
+pub fn cached_external_id(client: &Client, external_id: &str) -> Option<u64> {
+    cached(client, &external_id_key(external_id))
+}
+
 /// Remembers the id of an organization created with this external id.
 pub fn remember_external_id(client: &Client, external_id: &str, id: u64) {
     client.cache_set(

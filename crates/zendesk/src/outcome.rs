@@ -58,6 +58,8 @@ pub struct Description {
     pub version: String,
     pub event_types: Vec<String>,
     pub settings_schema: String,
+    /// The most events `transform_batch` takes.
+    pub max_batch_size: u32,
 }
 
 /// What the host needs to know about a valid config; mirrors the WIT `config-facts` record.

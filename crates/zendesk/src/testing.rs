@@ -171,6 +171,10 @@ impl Host for FakeHost {
             .collect();
         self.logs.borrow_mut().push((level, message.into(), fields));
     }
+
+    fn wait(&self, _millis: u32) -> bool {
+        true
+    }
 }
 
 /// A valid config (subdomain `acme`, API token `secret-token`) with `extra` keys merged in.

@@ -278,7 +278,7 @@ pub fn forget(client: &Client, person: &Person) {
     }
 }
 
-fn remember(client: &Client, id: u64, external_id: Option<&str>, email: Option<&str>) {
+pub fn remember(client: &Client, id: u64, external_id: Option<&str>, email: Option<&str>) {
     let id = id.to_string();
     if let Some(external_id) = external_id.filter(|e| !e.is_empty()) {
         client.cache_set(&ext_key(external_id), &id, USER_TTL_SECONDS);
@@ -288,15 +288,15 @@ fn remember(client: &Client, id: u64, external_id: Option<&str>, email: Option<&
     }
 }
 
-fn cached(client: &Client, key: &str) -> Option<u64> {
+pub fn cached(client: &Client, key: &str) -> Option<u64> {
     client.cache_get(key).and_then(|v| v.parse().ok())
 }
 
-fn ext_key(external_id: &str) -> String {
+pub fn ext_key(external_id: &str) -> String {
     format!("user:ext:{}", external_id.to_lowercase())
 }
 
-fn email_key(email: &str) -> String {
+pub fn email_key(email: &str) -> String {
     format!("user:email:{}", email.to_lowercase())
 }
 

@@ -14,7 +14,12 @@ pub struct MockHost {
     pub mock: MockZendesk,
     pub cache: RefCell<HashMap<String, String>>,
     pub logs: RefCell<Vec<String>>,
+    /// Virtual milliseconds `wait` has left in the current call (no real sleeping).
+    pub wait_left_ms: std::cell::Cell<u64>,
 }
+
+/// What a call may wait in total, as a host's wall budget would allow.
+pub const WAIT_BUDGET_MS: u64 = 20_000;
 
 impl MockHost {
     pub fn new() -> Self {
@@ -26,6 +31,7 @@ impl MockHost {
             mock,
             cache: RefCell::default(),
             logs: RefCell::default(),
+            wait_left_ms: std::cell::Cell::new(WAIT_BUDGET_MS),
         }
     }
 
@@ -36,7 +42,19 @@ impl MockHost {
     }
 
     pub fn try_send(&self, config: &Value, event: &Value) -> Result<Outcome, Error> {
+        self.wait_left_ms.set(WAIT_BUDGET_MS);
         transform(self, &base_config(config), &event.to_string())
+    }
+
+    /// Delivers `events` in one `transform_batch` call under the base config plus `config`.
+    pub fn send_batch(
+        &self,
+        config: &Value,
+        events: &[Value],
+    ) -> Result<Vec<Result<Outcome, Error>>, Error> {
+        self.wait_left_ms.set(WAIT_BUDGET_MS);
+        let texts: Vec<String> = events.iter().map(Value::to_string).collect();
+        zendesk::transform_batch(self, &base_config(config), &texts)
     }
 
     /// `METHOD path` of every request since the last call, and forgets them.
@@ -77,6 +95,12 @@ impl Host for MockHost {
     }
     fn log(&self, _level: Level, message: &str, _fields: &[(&str, &str)]) {
         self.logs.borrow_mut().push(message.to_string());
+    }
+    fn wait(&self, millis: u32) -> bool {
+        let left = self.wait_left_ms.get();
+        let wanted = u64::from(millis);
+        self.wait_left_ms.set(left.saturating_sub(wanted));
+        wanted <= left
     }
 }
 

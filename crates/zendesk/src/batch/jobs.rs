@@ -1,0 +1,257 @@
+//! Zendesk's asynchronous bulk jobs: submitting one (within the account's in-flight job cap),
+//! polling several at once with `job_statuses/show_many`, and reading each item's result by
+//! `index`.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::client::{Client, encode};
+use crate::outcome::Error;
+
+/// The first polls come quickly (a small job is often done at once), then back off.
+const POLL_DELAYS_MS: [u32; 6] = [0, 250, 500, 1_000, 2_000, 4_000];
+
+/// Item error codes that mean the item itself is wrong: retrying cannot help.
+const PERMANENT_ITEM_ERRORS: &[&str] = &[
+    "BlankValue",
+    "DuplicateValue",
+    "InvalidFormat",
+    "InvalidValue",
+    "PermissionDenied",
+    "RecordInvalid",
+    "RecordNotFound",
+    "TakenValue",
+    "TooLong",
+];
+
+/// One item's result in a finished job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// Created or updated: the record's id.
+    Saved(u64),
+    /// Zendesk's error code and details.
+    Failed { error: String, details: String },
+}
+
+impl Item {
+    /// Whether the item failed because the record already exists (a taken name, a membership
+    /// that is already there).
+    pub fn is_duplicate(&self) -> bool {
+        matches!(self, Item::Failed { error, details }
+            if error == "DuplicateValue" || error == "TakenValue"
+                || details.to_ascii_lowercase().contains("already"))
+    }
+
+    /// The event's error for a failed item (`what` names the item, e.g. `user u1`).
+    pub fn error(&self, what: &str) -> Option<Error> {
+        let Item::Failed { error, details } = self else {
+            return None;
+        };
+        Some(if PERMANENT_ITEM_ERRORS.contains(&error.as_str()) {
+            Error::Rejected {
+                status: 422,
+                message: format!("{what} was refused in its bulk job: {error}: {details}"),
+            }
+        } else {
+            Error::Retryable {
+                message: format!("{what} failed in its bulk job ({error}: {details})"),
+                retry_after_seconds: None,
+            }
+        })
+    }
+}
+
+/// How a job ended, as far as this call saw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobEnd {
+    /// One entry per submitted item, by `index` (`None`: Zendesk reported nothing for it).
+    Completed(Vec<Option<Item>>),
+    /// The whole job failed (nothing to trust of it).
+    Failed(String),
+    /// Still queued or working when the call ran out of time.
+    Unfinished,
+}
+
+impl JobEnd {
+    /// What happened to item `index` (of `what`): its id, or the event's error.
+    pub fn item(&self, index: usize, what: &str) -> Result<&Item, Error> {
+        match self {
+            JobEnd::Completed(items) => {
+                items
+                    .get(index)
+                    .and_then(Option::as_ref)
+                    .ok_or_else(|| Error::Retryable {
+                        message: format!("{what}: its bulk job reported no result for it"),
+                        retry_after_seconds: None,
+                    })
+            }
+            JobEnd::Failed(message) => Err(Error::Retryable {
+                message: format!("{what}: its bulk job failed ({message})"),
+                retry_after_seconds: None,
+            }),
+            JobEnd::Unfinished => Err(Error::Retryable {
+                message: format!("{what}: its bulk job had not finished within the call"),
+                retry_after_seconds: None,
+            }),
+        }
+    }
+}
+
+/// The jobs one call submits.
+#[derive(Default)]
+pub struct Jobs {
+    /// How many more jobs the account may queue, from the last answer that said so.
+    remaining: Option<u32>,
+}
+
+impl Jobs {
+    /// Submits a bulk request (`body` holds at most 100 items); the job's id. A full job queue
+    /// (`Zendesk-RateLimit-inflight-jobs` at 0, or TooManyJobs) is retryable.
+    pub fn submit(
+        &mut self,
+        client: &mut Client,
+        method: &str,
+        path: &str,
+        body: &Value,
+    ) -> Result<String, Error> {
+        if self.remaining == Some(0) {
+            return Err(Error::Retryable {
+                message: "Zendesk's job queue for the account is full (30 jobs in flight)".into(),
+                retry_after_seconds: Some(5),
+            });
+        }
+        let reply = client.send(method, path, Some(body))?;
+        if let Some(remaining) = reply.inflight_jobs_remaining {
+            self.remaining = Some(remaining);
+        }
+        if !reply.is_success() {
+            return Err(reply.into_error());
+        }
+        reply
+            .json()?
+            .pointer("/job_status/id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| crate::client::unexpected(200, &format!("no `job_status.id` ({path})")))
+    }
+
+    /// Polls `ids` together until every job finished or the call has no time left to wait.
+    pub fn wait_all(
+        &mut self,
+        client: &mut Client,
+        ids: &[String],
+    ) -> Result<HashMap<String, JobEnd>, Error> {
+        let mut ends: HashMap<String, JobEnd> = HashMap::new();
+        for delay in POLL_DELAYS_MS.iter().chain(std::iter::repeat(&4_000)) {
+            let pending: Vec<&String> = ids.iter().filter(|id| !ends.contains_key(*id)).collect();
+            if pending.is_empty() || (*delay > 0 && !client.wait(*delay)) {
+                break;
+            }
+            for chunk in pending.chunks(100) {
+                let list: Vec<String> = chunk.iter().map(|id| encode(id)).collect();
+                let path = format!("/api/v2/job_statuses/show_many?ids={}", list.join(","));
+                let answer = client.call("GET", &path, None)?;
+                for status in answer["job_statuses"].as_array().into_iter().flatten() {
+                    if let (Some(id), Some(end)) = (status["id"].as_str(), finished(status)) {
+                        ends.insert(id.to_string(), end);
+                        // A finished job of ours frees a place in the account's queue.
+                        self.remaining = self.remaining.map(|r| r.saturating_add(1));
+                    }
+                }
+            }
+        }
+        for id in ids {
+            ends.entry(id.clone()).or_insert(JobEnd::Unfinished);
+        }
+        Ok(ends)
+    }
+}
+
+/// A job status's end, `None` while it is queued or working.
+fn finished(status: &Value) -> Option<JobEnd> {
+    match status["status"].as_str()? {
+        "completed" => {
+            let total = status["total"].as_u64().unwrap_or(0) as usize;
+            let mut items = vec![None; total];
+            for result in status["results"].as_array().into_iter().flatten() {
+                let Some(index) = result["index"].as_u64().map(|i| i as usize) else {
+                    continue;
+                };
+                if index >= items.len() {
+                    items.resize(index + 1, None);
+                }
+                items[index] = Some(item(result));
+            }
+            Some(JobEnd::Completed(items))
+        }
+        "failed" | "killed" => Some(JobEnd::Failed(
+            status["message"]
+                .as_str()
+                .unwrap_or("no message")
+                .to_string(),
+        )),
+        _ => None,
+    }
+}
+
+fn item(result: &Value) -> Item {
+    let success = result["success"]
+        .as_bool()
+        .unwrap_or(result["error"].is_null());
+    match (success, result["id"].as_u64()) {
+        (true, Some(id)) => Item::Saved(id),
+        _ => Item::Failed {
+            error: result["error"].as_str().unwrap_or("Failed").to_string(),
+            details: match &result["details"] {
+                Value::String(details) => details.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn results_are_read_by_index() {
+        let status = json!({"id": "j", "status": "completed", "total": 3, "results": [
+            {"index": 2, "id": 7, "status": "Created", "success": true},
+            {"index": 0, "status": "Failed", "success": false, "error": "InvalidFormat",
+                "details": "Email: x is not properly formatted"}]});
+        let Some(JobEnd::Completed(items)) = finished(&status) else {
+            panic!("completed")
+        };
+        assert_eq!(items[2], Some(Item::Saved(7)));
+        assert_eq!(items[1], None);
+        let end = JobEnd::Completed(items);
+        assert!(matches!(end.item(0, "user a").unwrap().error("user a"),
+            Some(Error::Rejected { status: 422, message }) if message.contains("InvalidFormat")));
+        assert!(matches!(
+            end.item(1, "user b"),
+            Err(Error::Retryable { .. })
+        ));
+        assert_eq!(finished(&json!({"status": "working"})), None);
+        assert_eq!(
+            finished(&json!({"status": "failed", "message": "boom"})),
+            Some(JobEnd::Failed("boom".into()))
+        );
+    }
+
+    #[test]
+    fn unknown_item_errors_are_retryable() {
+        let item = Item::Failed {
+            error: "InternalError".into(),
+            details: "please retry".into(),
+        };
+        assert!(matches!(
+            item.error("user a"),
+            Some(Error::Retryable { .. })
+        ));
+        assert!(!item.is_duplicate());
+    }
+}

@@ -1,0 +1,325 @@
+//! Sorting a batch's messages: which go to the bulk part (folded per user and per
+//! organization), which run alone, which are settled before any call (invalid, unchanged).
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use crate::client::Client;
+use crate::config::Config;
+use crate::dedupe::Fingerprint;
+use crate::event::{Event, EventType};
+use crate::message::Message;
+use crate::organizations::Organization;
+use crate::outcome::{Error, Outcome};
+use crate::{identify, users};
+
+/// One user's consecutive identifies, folded into one bulk item.
+pub(crate) struct FoldedUser {
+    /// The `user` object to upsert (with `user_fields` once the fields are defined).
+    pub attrs: Map<String, Value>,
+    /// Custom field values, for the definitions to exist first.
+    pub custom: Map<String, Value>,
+    pub events: Vec<usize>,
+    /// Organizations to join: (event, organization id).
+    pub joins: Vec<(usize, u64)>,
+}
+
+impl FoldedUser {
+    /// `user u1` or `user a@x.com`, for messages.
+    pub fn name(&self) -> String {
+        let id = self.attrs.get("external_id").or(self.attrs.get("email"));
+        format!("user {}", id.and_then(Value::as_str).unwrap_or("?"))
+    }
+}
+
+/// One organization's groups, folded into one bulk item.
+pub(crate) struct FoldedOrg {
+    pub org: Organization,
+    pub events: Vec<usize>,
+}
+
+/// Whose membership a group asks for.
+#[derive(Clone, Copy)]
+enum Member {
+    Known(u64),
+    Folded(usize),
+}
+
+struct GroupLink {
+    event: usize,
+    member: Member,
+    org: usize,
+}
+
+/// A membership to make, with the events that ask for it.
+pub(crate) struct WantedMembership {
+    pub user_id: u64,
+    pub organization_id: u64,
+    pub events: Vec<usize>,
+}
+
+pub(crate) struct Plan {
+    /// Events decided before any call: invalid ones, and unchanged ones (skipped).
+    pub settled: Vec<(usize, Result<Outcome, Error>)>,
+    /// Bulk events to remember as delivered when they succeed.
+    pub fingerprints: Vec<(usize, Fingerprint)>,
+    pub organizations: Vec<FoldedOrg>,
+    pub users: Vec<FoldedUser>,
+    groups: Vec<GroupLink>,
+    alone: Vec<bool>,
+    people: Vec<Option<String>>,
+}
+
+impl Plan {
+    pub fn classify(
+        client: &Client,
+        config: &Config,
+        config_text: &str,
+        events: &[String],
+    ) -> Plan {
+        let mut plan = Plan {
+            settled: Vec::new(),
+            fingerprints: Vec::new(),
+            organizations: Vec::new(),
+            users: Vec::new(),
+            groups: Vec::new(),
+            alone: vec![false; events.len()],
+            people: vec![None; events.len()],
+        };
+        let mut sorter = Sorter::default();
+        for (index, text) in events.iter().enumerate() {
+            let event = match Message::parse(text) {
+                Err(error) => {
+                    plan.settled.push((index, Err(error)));
+                    continue;
+                }
+                Ok(Message::Event(event)) => event,
+                // Records and audience lists run alone; they are not per person.
+                Ok(_) => {
+                    plan.alone[index] = true;
+                    continue;
+                }
+            };
+            let person = person_of(&event);
+            plan.people[index] = person.clone();
+            let tainted = person.as_ref().is_some_and(|p| sorter.alone.contains(p));
+            if event.kind == EventType::Track || tainted {
+                plan.alone[index] = true;
+                continue;
+            }
+            let fingerprint = Fingerprint::of(config_text, config.skip_unchanged_seconds, &event);
+            if let Some(fingerprint) = fingerprint.as_ref().filter(|f| f.seen(client.host())) {
+                let skipped = crate::dedupe::unchanged(event.kind, fingerprint.window_seconds());
+                plan.settled.push((index, Ok(skipped)));
+                continue;
+            }
+            let bulk = match event.kind {
+                EventType::Identify => {
+                    plan.fold_identify(&mut sorter, client, config, index, &event)
+                }
+                _ => plan.fold_group(&mut sorter, client, config, index, &event),
+            };
+            match bulk {
+                Ok(true) => plan.fingerprints.extend(fingerprint.map(|f| (index, f))),
+                Ok(false) => {
+                    plan.alone[index] = true;
+                    sorter.alone.extend(person);
+                }
+                Err(error) => plan.settled.push((index, Err(error))),
+            }
+        }
+        plan
+    }
+
+    /// Folds a plain identify into its user's item; false when it must run alone.
+    fn fold_identify(
+        &mut self,
+        sorter: &mut Sorter,
+        client: &Client,
+        config: &Config,
+        index: usize,
+        event: &Event,
+    ) -> Result<bool, Error> {
+        let planned = identify::plan(client, config, event)?;
+        if planned.leave_organization.is_some() || planned.primary_email.is_some() {
+            return Ok(false);
+        }
+        let key = user_key(&planned.user);
+        let folded = sorter.users.get(&key).map(|&i| &mut self.users[i]);
+        let joins: Vec<(usize, u64)> = planned
+            .join_organization
+            .map(|org| (index, org))
+            .into_iter()
+            .collect();
+        match folded {
+            Some(user) if !conflicts(&user.attrs, &planned.user) => {
+                user.attrs.extend(planned.user);
+                user.custom.extend(planned.custom_fields);
+                user.events.push(index);
+                user.joins.extend(joins);
+            }
+            // New, or a new address or phone (an identity of its own): the next item, in order.
+            _ => {
+                sorter.users.insert(key, self.users.len());
+                self.users.push(FoldedUser {
+                    attrs: planned.user,
+                    custom: planned.custom_fields,
+                    events: vec![index],
+                    joins,
+                });
+            }
+        }
+        Ok(true)
+    }
+
+    /// Folds a group by groupId into its organization's item and links its user; false when it
+    /// must run alone (no groupId, a user not known yet, an explicit Zendesk user id).
+    fn fold_group(
+        &mut self,
+        sorter: &mut Sorter,
+        client: &Client,
+        config: &Config,
+        index: usize,
+        event: &Event,
+    ) -> Result<bool, Error> {
+        let org = Organization::from_traits(client, event.group_id.as_deref(), &event.traits)?;
+        let Some(external_id) = org.external_id.clone() else {
+            return Ok(false);
+        };
+        let member = match &event.user_id {
+            _ if event.zendesk_user_id.is_some() => return Ok(false),
+            Some(user_id) => match sorter.users.get(&user_id.to_lowercase()) {
+                Some(&folded) => Some(Member::Folded(folded)),
+                None => match users::cached(client, &users::ext_key(user_id)) {
+                    Some(id) => Some(Member::Known(id)),
+                    None => return Ok(false),
+                },
+            },
+            None if config.send_group_calls_without_user_id => None,
+            None => return Ok(false),
+        };
+        let org_index = match sorter.organizations.get(&external_id.to_lowercase()) {
+            Some(&i) => {
+                let folded = &mut self.organizations[i];
+                folded.org.name = org.name.or(folded.org.name.take());
+                folded.org.attributes.extend(org.attributes);
+                folded.org.custom_fields.extend(org.custom_fields);
+                folded.events.push(index);
+                i
+            }
+            None => {
+                sorter
+                    .organizations
+                    .insert(external_id.to_lowercase(), self.organizations.len());
+                self.organizations.push(FoldedOrg {
+                    org,
+                    events: vec![index],
+                });
+                self.organizations.len() - 1
+            }
+        };
+        if let Some(member) = member {
+            self.groups.push(GroupLink {
+                event: index,
+                member,
+                org: org_index,
+            });
+        }
+        Ok(true)
+    }
+
+    /// The memberships the bulk events ask for, once users and organizations have ids, and the
+    /// events whose user or organization failed (their membership cannot be made yet).
+    pub fn memberships(
+        &self,
+        user_ids: &[Option<u64>],
+        org_ids: &[Option<u64>],
+    ) -> (Vec<WantedMembership>, Vec<usize>) {
+        let mut wanted: Vec<WantedMembership> = Vec::new();
+        let mut orphans = Vec::new();
+        let mut add = |user_id: Option<u64>, organization_id: Option<u64>, event: usize| {
+            let (Some(user_id), Some(organization_id)) = (user_id, organization_id) else {
+                orphans.push(event);
+                return;
+            };
+            match wanted
+                .iter_mut()
+                .find(|w| w.user_id == user_id && w.organization_id == organization_id)
+            {
+                Some(existing) => existing.events.push(event),
+                None => wanted.push(WantedMembership {
+                    user_id,
+                    organization_id,
+                    events: vec![event],
+                }),
+            }
+        };
+        for (user, id) in self.users.iter().zip(user_ids) {
+            for &(event, org) in &user.joins {
+                add(*id, Some(org), event);
+            }
+        }
+        for link in &self.groups {
+            let user_id = match link.member {
+                Member::Known(id) => Some(id),
+                Member::Folded(i) => user_ids[i],
+            };
+            add(user_id, org_ids[link.org], link.event);
+        }
+        (wanted, orphans)
+    }
+
+    pub fn runs_alone(&self, index: usize) -> bool {
+        self.alone[index]
+    }
+
+    pub fn person_of(&self, index: usize) -> Option<&str> {
+        self.people[index].as_deref()
+    }
+}
+
+#[derive(Default)]
+struct Sorter {
+    /// User key -> the index of its latest folded item.
+    users: HashMap<String, usize>,
+    /// Organization external id -> its folded item.
+    organizations: HashMap<String, usize>,
+    /// People with an event that runs alone: their later events run alone too.
+    alone: HashSet<String>,
+}
+
+/// Whose events must keep their order: the userId, else the anonymousId, else the email.
+fn person_of(event: &Event) -> Option<String> {
+    event
+        .user_id
+        .clone()
+        .or_else(|| event.anonymous_id.clone())
+        .or_else(|| {
+            let traits = event.user_traits();
+            traits
+                .get("email")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .map(|p| p.to_lowercase())
+}
+
+fn user_key(user: &Map<String, Value>) -> String {
+    match (user.get("external_id"), user.get("email")) {
+        (Some(Value::String(id)), _) => id.to_lowercase(),
+        (_, Some(Value::String(email))) => format!("email:{}", email.to_lowercase()),
+        _ => String::new(),
+    }
+}
+
+/// Whether `next` sets an email or phone other than the folded item's (each one becomes an
+/// identity of its own, so both writes must happen, in order).
+fn conflicts(folded: &Map<String, Value>, next: &Map<String, Value>) -> bool {
+    ["email", "phone"]
+        .iter()
+        .any(|key| match (folded.get(*key), next.get(*key)) {
+            (Some(Value::String(a)), Some(Value::String(b))) => !a.eq_ignore_ascii_case(b),
+            _ => false,
+        })
+}
