@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use mock_zendesk::{Faults, MockZendesk};
+use mock_zendesk::{BulkSettings, Faults, MockZendesk};
 
 use crate::demo::{self, DemoOptions};
 use crate::output::{plugin_path, print_stdout};
-use crate::runner::{self, EventSource, PluginSource, RetryPolicy, RunOptions, Target};
+use crate::runner::{
+    self, Batching, EventSource, PluginSource, RetryPolicy, RunOptions, Target,
+};
 use crate::{fields, fleet};
 use destination_host::{ObjectType, Runtime, RuntimeOptions};
 
@@ -56,6 +58,27 @@ pub enum Command {
     Describe(DescribeArgs),
 }
 
+/// Batch delivery: events of one tenant (one per user) in each `transform-batch` call.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct BatchArgs {
+    /// Events per plugin call (1: one call per event). Events of one user are never in the same
+    /// batch, so a later one cannot overtake an earlier one still in flight.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub batch_size: u32,
+    /// How long a batch waits to fill before it is sent anyway, in ms.
+    #[arg(long, default_value_t = 200)]
+    pub batch_wait_ms: u64,
+}
+
+impl BatchArgs {
+    pub fn batching(&self) -> Batching {
+        Batching {
+            size: self.batch_size as usize,
+            wait: Duration::from_millis(self.batch_wait_ms),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// The plugin component (default: the one built with this binary).
@@ -64,6 +87,8 @@ pub struct DemoArgs {
     /// Events to run instead of the bundled sample: one event JSON per line, for tenant "acme".
     #[arg(long)]
     pub events: Option<PathBuf>,
+    #[command(flatten)]
+    pub batch: BatchArgs,
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +111,9 @@ pub struct RunArgs {
     /// Use an in-process mock Zendesk and print its final state at the end.
     #[arg(long)]
     pub mock: bool,
+    /// The in-process mock's accounts have bulk user import enabled (Zendesk's default is off).
+    #[arg(long, requires = "mock")]
+    pub mock_bulk_import: bool,
     /// Write every HTTP request (redacted) as JSONL here.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
@@ -102,6 +130,8 @@ pub struct RunArgs {
     /// Retry-After is always waited out in full.
     #[arg(long, default_value = "10m", value_parser = destination_host::parse_duration)]
     pub retry_for: Duration,
+    #[command(flatten)]
+    pub batch: BatchArgs,
 }
 
 #[derive(Debug, Args)]
@@ -188,6 +218,12 @@ pub struct MockArgs {
     /// On Ctrl-C / SIGTERM, write the final state (JSON) here before exiting.
     #[arg(long, value_name = "FILE")]
     pub state_out: Option<PathBuf>,
+    /// Accounts have bulk user import enabled (Zendesk's default is off: 403).
+    #[arg(long)]
+    pub bulk_import: bool,
+    /// Bulk jobs stay queued this long before they run, in ms.
+    #[arg(long, default_value_t = 0)]
+    pub job_delay_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -206,6 +242,7 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => demo::run_demo(&DemoOptions {
             plugin: args.plugin,
             events: args.events,
+            batching: args.batch.batching(),
         }),
         Command::Run(args) => run_stream(args),
         Command::Produce(args) => produce(args),
@@ -231,6 +268,12 @@ fn read(path: &Path, what: &str) -> Result<String> {
 
 fn run_stream(args: RunArgs) -> Result<u8> {
     let mock = args.mock.then(MockZendesk::new);
+    if let (Some(mock), true) = (&mock, args.mock_bulk_import) {
+        mock.set_default_bulk(BulkSettings {
+            user_import: true,
+            ..BulkSettings::default()
+        });
+    }
     let target = match (&mock, args.zendesk_origin) {
         (Some(mock), _) => Target::Mock(mock.clone()),
         (None, Some(origin)) => Target::Loopback(origin),
@@ -247,6 +290,7 @@ fn run_stream(args: RunArgs) -> Result<u8> {
     options.dead_letter = args.dead_letter;
     options.summary_json = args.summary_json;
     options.concurrency = args.concurrency as usize;
+    options.batching = args.batch.batching();
     options.retry = RetryPolicy {
         retry_for: args.retry_for,
         ..RetryPolicy::default()
@@ -363,6 +407,11 @@ fn serve_mock(args: MockArgs) -> Result<u8> {
         );
     }
     let mock = MockZendesk::with_faults(args.faults.unwrap_or_else(Faults::none));
+    mock.set_default_bulk(BulkSettings {
+        user_import: args.bulk_import,
+        job_delay: Duration::from_millis(args.job_delay_ms),
+        ..BulkSettings::default()
+    });
     let server = mock_zendesk::server::serve(mock.clone(), args.listen)
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let (stop_tx, stop_rx) = mpsc::channel();

@@ -7,13 +7,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
-use mock_zendesk::MockZendesk;
+use mock_zendesk::{BulkSettings, MockZendesk};
 use serde_json::{Value, json};
 
 use crate::output::{plugin_path, print_stdout};
 use crate::runner::state_view::render_mock_state;
 use crate::runner::{
-    self, Disposition, EventReport, PluginSource, RetryPolicy, RunOptions, Summary, Target,
+    self, Batching, Disposition, EventReport, PluginSource, RetryPolicy, RunOptions, Summary,
+    Target,
 };
 
 /// The sample stream: one event JSON per line.
@@ -27,6 +28,8 @@ pub const TENANT_ID: &str = "acme";
 pub struct DemoOptions {
     pub plugin: Option<PathBuf>,
     pub events: Option<PathBuf>,
+    /// One plugin call per event (the default) or batches (`--batch-size`).
+    pub batching: Batching,
 }
 
 pub fn run_demo(args: &DemoOptions) -> Result<u8> {
@@ -40,6 +43,13 @@ pub fn run_demo(args: &DemoOptions) -> Result<u8> {
     let tenants = json!({ "tenants": { TENANT_ID: config } }).to_string();
     let labels = event_labels(&events);
     let mock = MockZendesk::new();
+    if args.batching.is_on() {
+        // The demo account is one whose bulk user import Zendesk Support has turned on.
+        mock.set_default_bulk(BulkSettings {
+            user_import: true,
+            ..BulkSettings::default()
+        });
+    }
 
     let mut options = RunOptions::new(tenants, for_tenant(&events), Target::Mock(mock.clone()));
     options.plugin = PluginSource::File(plugin_path(&args.plugin)?);
@@ -48,6 +58,7 @@ pub fn run_demo(args: &DemoOptions) -> Result<u8> {
     // One worker delivers in input order: the stream's cross-user steps (an organization
     // created by one user's group, joined by another's identify) stay as written.
     options.concurrency = 1;
+    options.batching = args.batching;
     let reports: Arc<Mutex<Vec<EventReport>>> = Arc::default();
     let collected = Arc::clone(&reports);
     options.on_event = Some(Arc::new(move |report: &EventReport| {

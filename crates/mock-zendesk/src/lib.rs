@@ -101,9 +101,21 @@ struct Inner {
     credentials: HashMap<String, String>,
     /// Accounts with a requests-per-minute limit.
     rate_limits: HashMap<String, rate_limit::RateLimit>,
+    /// The bulk settings of accounts created from now on.
+    default_bulk: BulkSettings,
 }
 
 impl Inner {
+    /// The account, created on first use.
+    fn account(&mut self, subdomain: &str) -> &mut Account {
+        let bulk = &self.default_bulk;
+        self.accounts.entry(subdomain.to_string()).or_insert_with(|| {
+            let mut account = Account::new(subdomain);
+            account.jobs.settings = bulk.clone();
+            account
+        })
+    }
+
     fn set_recorded_status(&mut self, sequence: u64, status: u16) {
         // Searched from the end: the request is among the latest (keeps long benchmarks linear).
         if let Some((_, record)) = self.recorded.iter_mut().rev().find(|(s, _)| *s == sequence) {
@@ -259,6 +271,12 @@ impl MockZendesk {
         response
     }
 
+    /// The bulk settings of every account used from now on (e.g. user import on for a server
+    /// that stands in for accounts with it enabled).
+    pub fn set_default_bulk(&self, settings: BulkSettings) {
+        self.lock().default_bulk = settings;
+    }
+
     /// How the account's bulk endpoints behave (user import on or off, job delay, failures).
     pub fn set_bulk(&self, subdomain: &str, settings: BulkSettings) {
         self.with_account(subdomain, |account| account.jobs.settings = settings);
@@ -304,10 +322,7 @@ impl MockZendesk {
             Ok(body) => body,
             Err(detail) => return http::unparsable_json(&detail),
         };
-        let account = inner
-            .accounts
-            .entry(subdomain.to_string())
-            .or_insert_with(|| Account::new(subdomain));
+        let account = inner.account(subdomain);
         jobs::run_due(account);
         let call = Call {
             account,
@@ -380,12 +395,7 @@ impl MockZendesk {
     // invalid seed data, which is a mistake in the test itself. `try_*` variants return it.
 
     fn with_account<T>(&self, subdomain: &str, f: impl FnOnce(&mut Account) -> T) -> T {
-        let mut inner = self.lock();
-        let account = inner
-            .accounts
-            .entry(subdomain.to_string())
-            .or_insert_with(|| Account::new(subdomain));
-        f(account)
+        f(self.lock().account(subdomain))
     }
 
     /// `user` has the shape of create_or_update's `"user"` object.

@@ -33,6 +33,7 @@ use crate::transports::{LoopbackOrigin, MockTransport, RoutingTransport};
 use console::Console;
 use destination_host::Redactor;
 pub use destination_host::RetryPolicy;
+pub use destination_host::delivery::Batching;
 use destination_host::delivery::{KeyedQueue, OrderKey};
 use jsonl::JsonlFile;
 pub use summary::{Disposition, Summary};
@@ -90,6 +91,8 @@ pub struct RunOptions {
     /// Events delivered at the same time (worker threads).
     pub concurrency: usize,
     pub retry: RetryPolicy,
+    /// One event per plugin call (the default), or batches per tenant by size and age.
+    pub batching: Batching,
     /// Show a progress bar (only ever drawn when stderr is a terminal).
     pub progress: bool,
     pub on_event: Option<EventObserver>,
@@ -116,6 +119,7 @@ impl RunOptions {
             summary_json: None,
             concurrency: 8,
             retry: RetryPolicy::default(),
+            batching: Batching::OFF,
             progress: false,
             on_event: None,
             on_swap: None,
@@ -174,12 +178,14 @@ pub fn run(options: RunOptions) -> Result<Summary> {
         slot,
         tenants,
         retry: options.retry,
+        batching: options.batching,
         console: Console::new(options.progress, total_lines, secrets.clone()),
         trace: create(&options.trace)?,
         dead_letters: create(&options.dead_letter)?,
         summary: Mutex::new(Summary::default()),
         on_event: options.on_event.clone(),
         last_success: Mutex::new(None),
+        batches: Default::default(),
     };
     let known: HashSet<&str> = specs.iter().map(|s| s.id.as_str()).collect();
     let queue = KeyedQueue::new(QUEUE_CAPACITY);

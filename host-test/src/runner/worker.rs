@@ -14,8 +14,10 @@ use super::input::{EventLine, MalformedLine};
 use super::jsonl::JsonlFile;
 use super::summary::{Disposition, LineResult, Summary};
 use super::trace::TraceLine;
-use destination_host::delivery::{KeyedQueue, OrderKey, Settlement, settle};
-use destination_host::{CallError, FetchRecord, PluginSlot, RetryPolicy, Runtime, Tenant};
+use destination_host::delivery::{Batching, KeyedQueue, OrderKey, Settlement, settle};
+use destination_host::{
+    CallError, FetchRecord, Operation, Outcome, PluginSlot, RetryPolicy, Runtime, Tenant,
+};
 
 /// Past this much pacing backlog, an event waits in the queue rather than in its call.
 const PACING_PARK: Duration = Duration::from_secs(1);
@@ -47,6 +49,7 @@ pub(super) struct RunContext {
     pub slot: Arc<PluginSlot>,
     pub tenants: HashMap<String, Tenant>,
     pub retry: RetryPolicy,
+    pub batching: Batching,
     pub console: Console,
     pub trace: Option<JsonlFile>,
     pub dead_letters: Option<JsonlFile>,
@@ -55,6 +58,8 @@ pub(super) struct RunContext {
     /// When the last Zendesk request of a delivered or skipped event finished (for the
     /// head-of-line measurement: how long everything but the dead letters took).
     pub last_success: Mutex<Option<Instant>>,
+    /// Batch calls made so far (numbers them for the reports).
+    pub batches: std::sync::atomic::AtomicU64,
 }
 
 /// What happened to one event line (given to [`EventObserver`]s, e.g. the demo's printout).
@@ -68,8 +73,13 @@ pub struct EventReport {
     pub attempts: u32,
     /// The plugin version that served the last attempt (None when the plugin was not called).
     pub plugin_version: Option<String>,
-    /// The HTTP requests of the last attempt.
+    /// The HTTP requests of the last attempt (in a batch: the ones made for this event, bulk
+    /// requests shared with the batch's other events included).
     pub calls: Vec<HttpCall>,
+    /// The batch call that served the last attempt (events of one call share its number).
+    pub batch: Option<u64>,
+    /// How long the last attempt's call took, in µs (a batch's events share its call).
+    pub call_us: u64,
 }
 
 /// One request of the plugin, as shown to people: `POST /api/v2/users/create_or_update -> 201`.
@@ -91,6 +101,24 @@ impl HttpCall {
             error: fetch.error.clone(),
         }
     }
+
+    fn from_operation(operation: &Operation) -> HttpCall {
+        HttpCall {
+            method: operation.method.clone(),
+            path: operation.path.clone(),
+            status: Some(operation.status),
+            error: None,
+        }
+    }
+}
+
+/// What the last attempt of an event left for its report.
+#[derive(Default)]
+struct Attempt {
+    plugin_version: Option<String>,
+    calls: Vec<HttpCall>,
+    batch: Option<u64>,
+    call_us: u64,
 }
 
 impl std::fmt::Display for HttpCall {
@@ -114,44 +142,130 @@ fn path_and_query(url: &str) -> String {
 }
 
 impl RunContext {
-    /// Takes events from `queue` until it is closed and empty.
+    /// Takes events from `queue` until it is closed and empty: one per call, or in batches.
     pub fn work(&self, queue: &KeyedQueue<Job>) {
+        if self.batching.is_on() {
+            while let Some(batch) = queue.next_batch(self.batching.size, self.batching.wait) {
+                self.attempt_batch(queue, batch);
+            }
+            return;
+        }
         while let Some((key, job)) = queue.next() {
             self.attempt(queue, key, job);
         }
     }
 
-    /// One attempt of `job`; then it is finished (delivered, skipped, dead-lettered) or parked
-    /// for its retry.
-    fn attempt(&self, queue: &KeyedQueue<Job>, key: OrderKey, mut job: Job) {
-        let Some(tenant) = self.tenants.get(&job.event.tenant) else {
-            unreachable!("the reader only queues events of known tenants");
-        };
+    /// Whether `jobs` of `tenant` may be attempted now: a bad config dead-letters them without
+    /// a call (the runtime keeps the answer per tenant and plugin version), and a tenant far
+    /// behind its account's rate limit waits out the backlog in the queue, without holding a
+    /// sandbox (its keys are parked; other tenants keep flowing).
+    fn admit(
+        &self,
+        queue: &KeyedQueue<Job>,
+        tenant: &Tenant,
+        jobs: Vec<(OrderKey, Job)>,
+    ) -> Option<Vec<(OrderKey, Job)>> {
         let plugin = self.slot.current();
-        // Checked before the first attempt (the runtime keeps the answer per tenant and plugin
-        // version): a bad config dead-letters without a call.
         if let Err(error) = self.runtime.validate_config(&plugin, tenant) {
-            let disposition = self.dead_letter_event(&job.event, &error, job.attempts);
-            self.finish(&job, disposition, (None, Vec::new()));
-            queue.done(key);
-            return;
+            for (key, job) in jobs {
+                let disposition = self.dead_letter_event(&job.event, &error, job.attempts);
+                self.finish(&job, disposition, Attempt::default());
+                queue.done(key);
+            }
+            return None;
         }
-        // A tenant far behind its account's rate limit: wait out the backlog without holding a
-        // sandbox (the key is parked; other tenants keep flowing).
         let backlog = tenant
             .rate
             .backlog(&tenant.id, tenant.limits.requests_per_minute);
         if backlog > PACING_PARK {
-            queue.retry(key, job, Instant::now() + backlog);
-            return;
+            for (key, job) in jobs {
+                queue.retry(key, job, Instant::now() + backlog);
+            }
+            return None;
         }
+        Some(jobs)
+    }
+
+    fn tenant_of(&self, job: &Job) -> &Tenant {
+        match self.tenants.get(&job.event.tenant) {
+            Some(tenant) => tenant,
+            None => unreachable!("the reader only queues events of known tenants"),
+        }
+    }
+
+    /// One attempt of `job`; then it is finished (delivered, skipped, dead-lettered) or parked
+    /// for its retry.
+    fn attempt(&self, queue: &KeyedQueue<Job>, key: OrderKey, job: Job) {
+        let tenant = self.tenant_of(&job);
+        let Some(mut admitted) = self.admit(queue, tenant, vec![(key, job)]) else {
+            return;
+        };
+        let (key, mut job) = admitted.remove(0);
+        let plugin = self.slot.current();
         job.attempts += 1;
-        let first = *job.first_attempt.get_or_insert_with(Instant::now);
-        let event_json = job.event.event.to_string();
-        let report = self.runtime.transform(&plugin, tenant, &event_json);
+        job.first_attempt.get_or_insert_with(Instant::now);
+        let report = self.runtime.transform(&plugin, tenant, &job.event.event.to_string());
         job.calls += report.fetches.len() as u64;
+        self.trace(tenant, &job, &report.fetches);
+        self.console.logs(&tenant.id, job.event.line, &report.logs);
+        let attempt = Attempt {
+            plugin_version: Some(report.plugin_version),
+            calls: report.fetches.iter().map(HttpCall::from_fetch).collect(),
+            batch: None,
+            call_us: micros(report.duration),
+        };
+        self.conclude(queue, key, job, report.result, attempt);
+    }
+
+    /// One `transform-batch` call for events of one tenant (one per key); then each is
+    /// finished or parked for its retry on its own.
+    fn attempt_batch(&self, queue: &KeyedQueue<Job>, batch: Vec<(OrderKey, Job)>) {
+        let tenant = self.tenant_of(&batch[0].1);
+        let Some(mut batch) = self.admit(queue, tenant, batch) else {
+            return;
+        };
+        let plugin = self.slot.current();
+        let events: Vec<String> = batch
+            .iter_mut()
+            .map(|(_, job)| {
+                job.attempts += 1;
+                job.first_attempt.get_or_insert_with(Instant::now);
+                job.event.event.to_string()
+            })
+            .collect();
+        let report = self.runtime.transform_batch(&plugin, tenant, &events);
+        let number = self.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let first_line = batch[0].1.event.line;
+        self.trace(tenant, &batch[0].1, &report.fetches);
+        self.console.logs(&tenant.id, first_line, &report.logs);
+        // The calls are shared: each event is charged its share, so the totals add up.
+        let (each, rest) = (
+            report.fetches.len() / batch.len(),
+            report.fetches.len() % batch.len(),
+        );
+        let results: Vec<Result<Outcome, CallError>> = match report.result {
+            Ok(results) => results,
+            Err(error) => vec![Err(error); batch.len()],
+        };
+        for (n, ((key, mut job), result)) in batch.into_iter().zip(results).enumerate() {
+            job.calls += (each + usize::from(n < rest)) as u64;
+            let calls = match &result {
+                Ok(outcome) => outcome.operations.iter().map(HttpCall::from_operation).collect(),
+                Err(_) => Vec::new(),
+            };
+            let attempt = Attempt {
+                plugin_version: Some(report.plugin_version.clone()),
+                calls,
+                batch: Some(number),
+                call_us: micros(report.duration),
+            };
+            self.conclude(queue, key, job, result, attempt);
+        }
+    }
+
+    fn trace(&self, tenant: &Tenant, job: &Job, fetches: &[FetchRecord]) {
         if let Some(trace) = &self.trace {
-            for fetch in &report.fetches {
+            for fetch in fetches {
                 trace.append(&TraceLine::new(
                     &tenant.id,
                     job.event.line,
@@ -160,11 +274,21 @@ impl RunContext {
                 ));
             }
         }
-        self.console.logs(&tenant.id, job.event.line, &report.logs);
-        let last = (Some(report.plugin_version), report.fetches);
-        let failure = report.result.as_ref().err().map(ToString::to_string);
+    }
+
+    /// What an attempt's result means for its event: finished, or parked for its retry.
+    fn conclude(
+        &self,
+        queue: &KeyedQueue<Job>,
+        key: OrderKey,
+        job: Job,
+        result: Result<Outcome, CallError>,
+        attempt: Attempt,
+    ) {
+        let first = job.first_attempt.unwrap_or_else(Instant::now);
+        let failure = result.as_ref().err().map(ToString::to_string);
         let settlement = settle(
-            report.result,
+            result,
             job.attempts,
             first.elapsed(),
             &self.retry,
@@ -173,7 +297,7 @@ impl RunContext {
         let disposition = match settlement {
             Settlement::RetryAfter(wait) => {
                 self.console.logs(
-                    &tenant.id,
+                    &job.event.tenant,
                     job.event.line,
                     &[retry_log(job.attempts, wait, failure.as_deref())],
                 );
@@ -186,22 +310,17 @@ impl RunContext {
                 self.dead_letter_event(&job.event, &error, job.attempts)
             }
         };
-        if !matches!(disposition, Disposition::DeadLettered { .. }) && !last.1.is_empty() {
+        if !matches!(disposition, Disposition::DeadLettered { .. }) && !attempt.calls.is_empty() {
             *self
                 .last_success
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Instant::now());
         }
-        self.finish(&job, disposition, last);
+        self.finish(&job, disposition, attempt);
         queue.done(key);
     }
 
-    fn finish(
-        &self,
-        job: &Job,
-        disposition: Disposition,
-        (plugin_version, fetches): (Option<String>, Vec<FetchRecord>),
-    ) {
+    fn finish(&self, job: &Job, disposition: Disposition, attempt: Attempt) {
         let event = &job.event;
         let event_type = event.event_type();
         self.record(&LineResult {
@@ -219,8 +338,10 @@ impl RunContext {
                 event_name: event.event_name().map(str::to_string),
                 disposition,
                 attempts: job.attempts,
-                plugin_version,
-                calls: fetches.iter().map(HttpCall::from_fetch).collect(),
+                plugin_version: attempt.plugin_version,
+                calls: attempt.calls,
+                batch: attempt.batch,
+                call_us: attempt.call_us,
             });
         }
     }
@@ -285,6 +406,10 @@ impl RunContext {
             .record(result);
         self.console.advance();
     }
+}
+
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// An info-level host record for a failed attempt (shown with HOST_TEST_LOG=info or lower).

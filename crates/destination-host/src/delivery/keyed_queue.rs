@@ -7,7 +7,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::OrderKey;
 
@@ -92,15 +92,7 @@ impl<T> KeyedQueue<T> {
         let mut state = self.lock();
         loop {
             let now = Instant::now();
-            while let Some(Reverse((due, _))) = state.parked.peek() {
-                if *due > now {
-                    break;
-                }
-                let Some(Reverse((_, key))) = state.parked.pop() else {
-                    break;
-                };
-                state.make_ready(key);
-            }
+            state.release_due(now);
             if let Some(Reverse((_, key))) = state.ready.pop() {
                 let (_, job) = state
                     .keys
@@ -125,6 +117,47 @@ impl<T> KeyedQueue<T> {
                     .wait(state)
                     .unwrap_or_else(|poisoned| poisoned.into_inner()),
             };
+        }
+    }
+
+    /// Up to `max` events of one tenant, one per key (a key's later events wait for its
+    /// earlier ones to finish): the event `next` would give, then further ready events of the
+    /// same tenant, oldest first, waiting up to `wait` for the batch to fill. `None` when the
+    /// queue is closed and empty. Each event handed out is finished with `done` or `retry`.
+    pub fn next_batch(&self, max: usize, wait: Duration) -> Option<Vec<(OrderKey, T)>> {
+        let first = self.next()?;
+        let tenant = first.0.tenant().to_string();
+        let deadline = Instant::now() + wait;
+        let mut batch = vec![first];
+        let mut state = self.lock();
+        loop {
+            let now = Instant::now();
+            state.release_due(now);
+            let mut others = Vec::new();
+            while batch.len() < max {
+                let Some(Reverse((sequence, key))) = state.ready.pop() else {
+                    break;
+                };
+                if key.tenant() != tenant {
+                    others.push(Reverse((sequence, key)));
+                    continue;
+                }
+                let (_, job) = state
+                    .keys
+                    .get_mut(&key)
+                    .and_then(VecDeque::pop_front)
+                    .expect("a ready key has a head");
+                batch.push((key, job));
+            }
+            state.ready.extend(others);
+            if batch.len() >= max || now >= deadline || state.closed {
+                return Some(batch);
+            }
+            state = self
+                .work
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
         }
     }
 
@@ -168,6 +201,19 @@ impl<T> KeyedQueue<T> {
 }
 
 impl<T> State<T> {
+    /// Makes the parked keys whose time has come ready again.
+    fn release_due(&mut self, now: Instant) {
+        while let Some(Reverse((due, _))) = self.parked.peek() {
+            if *due > now {
+                break;
+            }
+            let Some(Reverse((_, key))) = self.parked.pop() else {
+                break;
+            };
+            self.make_ready(key);
+        }
+    }
+
     /// Queues `key` to be handed out, ordered by its head event's age.
     fn make_ready(&mut self, key: OrderKey) {
         if let Some((sequence, _)) = self.keys.get(&key).and_then(VecDeque::front) {
@@ -181,7 +227,6 @@ mod tests {
     use super::*;
     use serde_json::json;
     use std::sync::Arc;
-    use std::time::Duration;
 
     fn key(user: &str) -> OrderKey {
         OrderKey::of("t", &json!({ "userId": user }))
@@ -230,6 +275,54 @@ mod tests {
             queue.done(k);
         }
         assert_eq!(order, vec![1, 2, 3, 4, 5]);
+    }
+
+    fn tenant_key(tenant: &str, user: &str) -> OrderKey {
+        OrderKey::of(tenant, &json!({ "userId": user }))
+    }
+
+    #[test]
+    fn a_batch_holds_one_event_per_key_of_one_tenant() {
+        let queue = KeyedQueue::new(100);
+        queue.push(tenant_key("t", "a"), "a1");
+        queue.push(tenant_key("t", "a"), "a2");
+        queue.push(tenant_key("other", "x"), "x1");
+        queue.push(tenant_key("t", "b"), "b1");
+        queue.push(tenant_key("t", "c"), "c1");
+        let batch = queue.next_batch(10, Duration::ZERO).unwrap();
+        let jobs: Vec<_> = batch.iter().map(|(_, job)| *job).collect();
+        assert_eq!(jobs, vec!["a1", "b1", "c1"]);
+        // The other tenant's event comes next, in a batch of its own; `a2` waits for `a1`.
+        let other = queue.next_batch(10, Duration::ZERO).unwrap();
+        assert_eq!(other.iter().map(|(_, j)| *j).collect::<Vec<_>>(), vec!["x1"]);
+        for (key, _) in batch.into_iter().chain(other) {
+            queue.done(key);
+        }
+        let batch = queue.next_batch(2, Duration::ZERO).unwrap();
+        assert_eq!(batch.iter().map(|(_, j)| *j).collect::<Vec<_>>(), vec!["a2"]);
+    }
+
+    #[test]
+    fn a_batch_waits_for_more_events_up_to_its_age() {
+        let queue = Arc::new(KeyedQueue::new(100));
+        queue.push(tenant_key("t", "a"), 1);
+        let pusher = {
+            let queue = Arc::clone(&queue);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(30));
+                queue.push(tenant_key("t", "b"), 2);
+            })
+        };
+        let started = Instant::now();
+        let batch = queue.next_batch(2, Duration::from_secs(5)).unwrap();
+        assert_eq!(batch.len(), 2, "filled by the later push");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        pusher.join().unwrap();
+        let started = Instant::now();
+        queue.push(tenant_key("t", "c"), 3);
+        let batch = queue.next_batch(5, Duration::from_millis(50)).unwrap();
+        assert_eq!(batch.len(), 1);
+        assert!(started.elapsed() >= Duration::from_millis(45), "waited for its age");
     }
 
     #[test]

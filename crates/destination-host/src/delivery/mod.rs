@@ -13,6 +13,32 @@ use std::time::Duration;
 use crate::report::{CallError, GuestError, Outcome};
 use crate::retry::{Decision, RetryPolicy};
 
+/// How events are grouped into `transform-batch` calls: per tenant, at most `size` events (one
+/// per order key), waiting at most `wait` for a batch to fill.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Batching {
+    pub size: usize,
+    pub wait: Duration,
+}
+
+impl Batching {
+    /// One event per call.
+    pub const OFF: Batching = Batching {
+        size: 1,
+        wait: Duration::ZERO,
+    };
+
+    pub fn is_on(&self) -> bool {
+        self.size > 1
+    }
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Batching::OFF
+    }
+}
+
 /// Where an attempt leaves its event.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Settlement {
