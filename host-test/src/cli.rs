@@ -56,6 +56,9 @@ pub enum Command {
     MockZendesk(MockArgs),
     /// Prints the plugin's description (name, version, event types, settings schema) as JSON.
     Describe(DescribeArgs),
+    /// Benchmarks the plugin on the seeded standard stream against the in-process mock: calls
+    /// per event, events per second, latency, sandbox and hot-swap times, in four modes.
+    Bench(BenchArgs),
 }
 
 /// Batch delivery: events of one tenant (one per user) in each `transform-batch` call.
@@ -227,6 +230,37 @@ pub struct MockArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Tenants, each with its own account and a copy of the stream (interleaved).
+    #[arg(long, default_value_t = 1)]
+    pub tenants: usize,
+    /// Events in each tenant's stream.
+    #[arg(long, default_value_t = 10_000)]
+    pub events: usize,
+    #[arg(long, default_value_t = 1_000)]
+    pub users: usize,
+    #[arg(long, default_value_t = 100)]
+    pub organizations: usize,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Events per call in the batch modes.
+    #[arg(long, default_value_t = 100)]
+    pub batch_size: usize,
+    /// How long a batch waits to fill, in ms.
+    #[arg(long, default_value_t = 20)]
+    pub batch_wait_ms: u64,
+    /// Events delivered at the same time.
+    #[arg(long, default_value_t = 2)]
+    pub concurrency: usize,
+    /// Print the figures as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// The plugin component (default: the one built with this binary).
+    #[arg(long)]
+    pub plugin: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct DescribeArgs {
     /// The plugin component (default: the one built with this binary).
     #[arg(long)]
@@ -251,6 +285,7 @@ pub fn main() -> ExitCode {
         Command::Fields(args) => list_fields(args),
         Command::MockZendesk(args) => serve_mock(args),
         Command::Describe(args) => describe(args),
+        Command::Bench(args) => bench(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -396,6 +431,34 @@ fn list_fields(args: FieldsArgs) -> Result<u8> {
         false => fields::render_table(&listed),
     };
     print_stdout(&text);
+    Ok(0)
+}
+
+fn bench(args: BenchArgs) -> Result<u8> {
+    if args.batch_size < 2 {
+        bail!("--batch-size must be at least 2 (the batch modes compare against one per call)");
+    }
+    let options = crate::bench::BenchOptions {
+        plugin: plugin_path(&args.plugin)?,
+        tenants: args.tenants,
+        stream: mock_zendesk::workload::StandardStream {
+            events: args.events,
+            users: args.users,
+            organizations: args.organizations,
+            seed: args.seed,
+        },
+        batching: Batching {
+            size: args.batch_size,
+            wait: Duration::from_millis(args.batch_wait_ms),
+        },
+        concurrency: args.concurrency.max(1),
+    };
+    let report = crate::bench::run(&options)?;
+    if args.json {
+        print_stdout(&format!("{}\n", serde_json::to_string_pretty(&report)?));
+    } else {
+        print_stdout(&report.table());
+    }
     Ok(0)
 }
 

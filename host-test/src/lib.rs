@@ -1,6 +1,7 @@
 //! The reference host for the Zendesk destination plugin: the CLI, the demo, the runner and the
 //! mock wiring, over the embeddable [`destination_host`] library.
 
+pub mod bench;
 pub mod cli;
 pub mod demo;
 pub mod fields;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::faults::splitmix64;
 
 /// The shape of the stream.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct StandardStream {
     pub events: usize,
     pub users: usize,
@@ -57,8 +57,11 @@ impl StandardStream {
                             "traits": {"name": format!("Org {org}"), "tier": PLANS[org % 3]}})
                     }
                     _ => {
-                        let user = rng.below(self.users.max(1));
-                        let repeat = rng.unit() < 0.25;
+                        // A repeat names a user identified before; a change, any user.
+                        let (user, repeat) = match (known, rng.unit() < 0.25) {
+                            (Some(user), true) => (user, true),
+                            _ => (rng.below(self.users.max(1)), false),
+                        };
                         let traits = match (&last_traits[user], repeat) {
                             (Some(previous), true) => previous.clone(),
                             _ => {
@@ -118,5 +121,13 @@ mod tests {
         assert!((3_800..4_200).contains(&identify), "{identify}");
         assert!((4_800..5_200).contains(&track), "{track}");
         assert!((900..1_100).contains(&group), "{group}");
+        // A quarter of the identifies repeat the user's previous one exactly.
+        let mut last = std::collections::HashMap::new();
+        let mut repeats = 0;
+        for event in events.iter().filter(|e| e["type"] == "identify") {
+            let previous = last.insert(event["userId"].clone(), event["traits"].clone());
+            repeats += usize::from(previous.as_ref() == Some(&event["traits"]));
+        }
+        assert!((900..1_100).contains(&repeats), "{repeats} repeats of {identify}");
     }
 }
