@@ -13,9 +13,7 @@ use mock_zendesk::{BulkSettings, Faults, MockZendesk};
 
 use crate::demo::{self, DemoOptions};
 use crate::output::{plugin_path, print_stdout};
-use crate::runner::{
-    self, Batching, EventSource, PluginSource, RetryPolicy, RunOptions, Target,
-};
+use crate::runner::{self, Batching, EventSource, PluginSource, RetryPolicy, RunOptions, Target};
 use crate::{fields, fleet};
 use destination_host::{ObjectType, Runtime, RuntimeOptions};
 

@@ -109,11 +109,13 @@ impl Inner {
     /// The account, created on first use.
     fn account(&mut self, subdomain: &str) -> &mut Account {
         let bulk = &self.default_bulk;
-        self.accounts.entry(subdomain.to_string()).or_insert_with(|| {
-            let mut account = Account::new(subdomain);
-            account.jobs.settings = bulk.clone();
-            account
-        })
+        self.accounts
+            .entry(subdomain.to_string())
+            .or_insert_with(|| {
+                let mut account = Account::new(subdomain);
+                account.jobs.settings = bulk.clone();
+                account
+            })
     }
 
     fn set_recorded_status(&mut self, sequence: u64, status: u16) {

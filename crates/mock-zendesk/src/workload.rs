@@ -128,6 +128,9 @@ mod tests {
             let previous = last.insert(event["userId"].clone(), event["traits"].clone());
             repeats += usize::from(previous.as_ref() == Some(&event["traits"]));
         }
-        assert!((900..1_100).contains(&repeats), "{repeats} repeats of {identify}");
+        assert!(
+            (900..1_100).contains(&repeats),
+            "{repeats} repeats of {identify}"
+        );
     }
 }

@@ -45,7 +45,11 @@ impl CallsByType {
         }
         let per = |kind: &str| {
             let n = events.get(kind).copied().unwrap_or(0.0);
-            if n == 0.0 { 0.0 } else { calls.get(kind).copied().unwrap_or(0.0) / n }
+            if n == 0.0 {
+                0.0
+            } else {
+                calls.get(kind).copied().unwrap_or(0.0) / n
+            }
         };
         CallsByType {
             identify: per("identify"),

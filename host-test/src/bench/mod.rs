@@ -60,7 +60,9 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
     let mut modes = Vec::new();
     for batched in [false, true] {
         for dedupe in [false, true] {
-            modes.push(run_mode(options, &runtime, &plugin, &lines, batched, dedupe)?);
+            modes.push(run_mode(
+                options, &runtime, &plugin, &lines, batched, dedupe,
+            )?);
         }
     }
     Ok(BenchReport {
@@ -162,7 +164,8 @@ fn check_all_delivered(summary: &Summary) -> Result<()> {
 fn instantiation_time(runtime: &Runtime, plugin: &Plugin) -> Duration {
     let mock = MockZendesk::new();
     let transport = runner::transport_for(&Target::Mock(mock));
-    let config = json!({"subdomain": "bench", "email": "b@example.com", "apiToken": "t"}).to_string();
+    let config =
+        json!({"subdomain": "bench", "email": "b@example.com", "apiToken": "t"}).to_string();
     let runs = 200;
     let started = Instant::now();
     for n in 0..runs {

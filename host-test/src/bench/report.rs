@@ -47,7 +47,11 @@ impl ModeReport {
     }
 
     fn title(&self) -> String {
-        let dedupe = if self.dedupe { "dedupe 60 s (default)" } else { "dedupe off" };
+        let dedupe = if self.dedupe {
+            "dedupe 60 s (default)"
+        } else {
+            "dedupe off"
+        };
         format!("{}, {dedupe}", self.mode)
     }
 }
@@ -71,10 +75,18 @@ impl BenchReport {
         let mut row = |name: &str, value: &dyn Fn(&ModeReport) -> String| {
             rows.push((name.to_string(), self.modes.iter().map(value).collect()));
         };
-        row("calls/event identify", &|m| format!("{:.3}", m.calls_per_event.identify));
-        row("calls/event track", &|m| format!("{:.3}", m.calls_per_event.track));
-        row("calls/event group", &|m| format!("{:.3}", m.calls_per_event.group));
-        row("**calls/event overall**", &|m| format!("**{:.3}**", m.calls_per_event.overall));
+        row("calls/event identify", &|m| {
+            format!("{:.3}", m.calls_per_event.identify)
+        });
+        row("calls/event track", &|m| {
+            format!("{:.3}", m.calls_per_event.track)
+        });
+        row("calls/event group", &|m| {
+            format!("{:.3}", m.calls_per_event.group)
+        });
+        row("**calls/event overall**", &|m| {
+            format!("**{:.3}**", m.calls_per_event.overall)
+        });
         row("events/s", &|m| format!("{:.0}", m.events_per_second));
         row("p50 per event", &|m| micros(m.p50_us));
         row("p99 per event", &|m| micros(m.p99_us));
@@ -83,8 +95,14 @@ impl BenchReport {
             "sandbox instantiation",
             &shared(format!("{:.0} µs", self.sandbox_instantiation_us)),
         );
-        row("peak RSS (whole bench)", &shared(format!("{:.0} MiB", self.peak_rss_mib)));
-        row("component size", &shared(format!("{:.0} KiB", self.component_kib)));
+        row(
+            "peak RSS (whole bench)",
+            &shared(format!("{:.0} MiB", self.peak_rss_mib)),
+        );
+        row(
+            "component size",
+            &shared(format!("{:.0} KiB", self.component_kib)),
+        );
         row("hot swap", &shared(format!("{:.0} ms", self.hot_swap_ms)));
 
         let header: Vec<String> = self.modes.iter().map(ModeReport::title).collect();
@@ -97,7 +115,11 @@ impl BenchReport {
             self.stream.seed,
             self.batch_size
         );
-        out += &format!("| | {} |\n|---|{}\n", header.join(" | "), "---|".repeat(header.len()));
+        out += &format!(
+            "| | {} |\n|---|{}\n",
+            header.join(" | "),
+            "---|".repeat(header.len())
+        );
         for (name, values) in rows {
             out += &format!("| {name} | {} |\n", values.join(" | "));
         }

@@ -204,7 +204,9 @@ impl RunContext {
         let plugin = self.slot.current();
         job.attempts += 1;
         job.first_attempt.get_or_insert_with(Instant::now);
-        let report = self.runtime.transform(&plugin, tenant, &job.event.event.to_string());
+        let report = self
+            .runtime
+            .transform(&plugin, tenant, &job.event.event.to_string());
         job.calls += report.fetches.len() as u64;
         self.trace(tenant, &job, &report.fetches);
         self.console.logs(&tenant.id, job.event.line, &report.logs);
@@ -234,7 +236,9 @@ impl RunContext {
             })
             .collect();
         let report = self.runtime.transform_batch(&plugin, tenant, &events);
-        let number = self.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let number = self
+            .batches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let first_line = batch[0].1.event.line;
         self.trace(tenant, &batch[0].1, &report.fetches);
         self.console.logs(&tenant.id, first_line, &report.logs);
@@ -250,7 +254,11 @@ impl RunContext {
         for (n, ((key, mut job), result)) in batch.into_iter().zip(results).enumerate() {
             job.calls += (each + usize::from(n < rest)) as u64;
             let calls = match &result {
-                Ok(outcome) => outcome.operations.iter().map(HttpCall::from_operation).collect(),
+                Ok(outcome) => outcome
+                    .operations
+                    .iter()
+                    .map(HttpCall::from_operation)
+                    .collect(),
                 Err(_) => Vec::new(),
             };
             let attempt = Attempt {

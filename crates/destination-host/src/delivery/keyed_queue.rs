@@ -294,12 +294,18 @@ mod tests {
         assert_eq!(jobs, vec!["a1", "b1", "c1"]);
         // The other tenant's event comes next, in a batch of its own; `a2` waits for `a1`.
         let other = queue.next_batch(10, Duration::ZERO).unwrap();
-        assert_eq!(other.iter().map(|(_, j)| *j).collect::<Vec<_>>(), vec!["x1"]);
+        assert_eq!(
+            other.iter().map(|(_, j)| *j).collect::<Vec<_>>(),
+            vec!["x1"]
+        );
         for (key, _) in batch.into_iter().chain(other) {
             queue.done(key);
         }
         let batch = queue.next_batch(2, Duration::ZERO).unwrap();
-        assert_eq!(batch.iter().map(|(_, j)| *j).collect::<Vec<_>>(), vec!["a2"]);
+        assert_eq!(
+            batch.iter().map(|(_, j)| *j).collect::<Vec<_>>(),
+            vec!["a2"]
+        );
     }
 
     #[test]
@@ -322,7 +328,10 @@ mod tests {
         queue.push(tenant_key("t", "c"), 3);
         let batch = queue.next_batch(5, Duration::from_millis(50)).unwrap();
         assert_eq!(batch.len(), 1);
-        assert!(started.elapsed() >= Duration::from_millis(45), "waited for its age");
+        assert!(
+            started.elapsed() >= Duration::from_millis(45),
+            "waited for its age"
+        );
     }
 
     #[test]
