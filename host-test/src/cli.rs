@@ -171,6 +171,8 @@ pub struct WorkerArgs {
     /// Plugin calls at the same time.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub concurrency: u32,
+    #[command(flatten)]
+    pub batch: BatchArgs,
 }
 
 #[derive(Debug, Args)]
@@ -383,6 +385,7 @@ fn worker(args: WorkerArgs) -> Result<u8> {
         },
         metrics: args.metrics,
         concurrency: args.concurrency as usize,
+        batching: args.batch.batching(),
     })
 }
 

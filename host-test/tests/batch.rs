@@ -1,7 +1,10 @@
 //! Batch delivery through the real component and the delivery core: the same final state as one
 //! call per event on the standard stream, its replay and under 30% faults (failed jobs and
 //! items included); the bulk-import fallback reported once per tenant; a 0.1.0 plugin served
-//! one event per call behind the same API; and the benchmark's economy targets.
+//! one event per call behind the same API; a worker fleet batching from NATS JetStream; and
+//! the benchmark's economy targets.
+
+mod common;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -321,4 +324,56 @@ fn the_benchmark_meets_the_economy_targets_on_the_standard_stream() {
     assert!(overall("batch", true) <= 0.6, "{}", overall("batch", true));
     let per_event = &report.modes[1].calls_per_event;
     assert!((per_event.track - 1.0).abs() < 1e-9, "a track is one call");
+}
+
+#[test]
+fn a_worker_delivers_batches_from_jetstream_to_the_same_state() {
+    use common::fleet::{NatsServer, Worker, produce, wait_until};
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let clean = MockZendesk::new();
+    deliver(&clean, Batching::OFF, RetryPolicy::never());
+    let expected: usize = TENANTS.iter().map(|t| clean.account(t).users.len()).sum();
+
+    let mock = MockZendesk::new();
+    bulk_on(&mock, BulkSettings::default());
+    let server = mock_zendesk::server::serve(mock.clone(), ([127, 0, 0, 1], 0).into()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("tenants.json");
+    std::fs::write(&tenants, tenants_json()).unwrap();
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, stream_jsonl()).unwrap();
+    let worker = Worker::start(
+        &nats.url,
+        &tenants,
+        &format!("http://{}", server.addr()),
+        &["--batch-size", "100", "--batch-wait-ms", "100"],
+        dir.path().join("worker.log"),
+    );
+    let (status, stderr) = produce(&nats.url, &events);
+    assert_eq!(status, 0, "{stderr}");
+    // Done when the last event of the stream (a track or identify) has its effect in both
+    // accounts: the same counts of users and events as the clean run.
+    let events_expected: usize = TENANTS.iter().map(|t| clean.account(t).events.len()).sum();
+    wait_until(Duration::from_secs(240), "the batched stream", || {
+        let users: usize = TENANTS.iter().map(|t| mock.account(t).users.len()).sum();
+        let tracked: usize = TENANTS.iter().map(|t| mock.account(t).events.len()).sum();
+        users == expected && tracked == events_expected
+    });
+    // Let the last memberships' jobs finish, then compare everything.
+    wait_until(Duration::from_secs(60), "the same state", || {
+        TENANTS
+            .iter()
+            .all(|t| mock.account(t).comparable() == clean.account(t).comparable())
+    });
+    assert_same_state(&mock, &clean);
+    let bulk = mock
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v2/users/create_or_update_many")
+        .count();
+    assert!(bulk > 5, "{bulk} bulk user requests");
+    assert_eq!(worker.terminate(Duration::from_secs(30)), 0);
+    drop(server);
 }

@@ -37,7 +37,13 @@ fn assert_exports_exactly_the_contract(engine: &Engine, component: &Component, v
     functions.sort_unstable();
     let expected: &[&str] = match version {
         "0.1.0" => &["describe", "transform", "validate-config"],
-        _ => &["describe", "list-fields", "transform", "validate-config"],
+        _ => &[
+            "describe",
+            "list-fields",
+            "transform",
+            "transform-batch",
+            "validate-config",
+        ],
     };
     assert_eq!(functions, expected);
 }

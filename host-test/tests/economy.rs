@@ -291,6 +291,49 @@ fn with_skip_unchanged_a_repeated_identify_or_group_is_zero_calls() {
 }
 
 #[test]
+fn by_default_a_known_member_of_an_unchanged_organization_costs_nothing() {
+    // The default config: no `skipUnchangedWithinSeconds`, so the 60 s window applies.
+    let mut config = config_with(json!({}));
+    config
+        .as_object_mut()
+        .unwrap()
+        .remove("skipUnchangedWithinSeconds");
+    let s = Scenario::with_config(config);
+    let group = |user: &str, tier: &str| {
+        json!({"type": "group", "userId": user, "groupId": "g-1",
+               "traits": {"name": "Acme", "tier": tier}})
+    };
+    s.deliver(identify(json!({"name": "Ann", "email": "ann@example.com"})));
+    s.deliver(json!({"type": "identify", "userId": "u-2",
+                     "traits": {"name": "Bob", "email": "bob@example.com"}}));
+    s.deliver(group("u-1", "gold"));
+    // Another user's group with the same organization payload: only the new membership.
+    let d = assert_calls(&s, "same org, new member", group("u-2", "gold"), 1);
+    assert_eq!(d.calls(), ["POST /api/v2/organization_memberships"]);
+    // The organization changed, the member is known: only the upsert.
+    let d = assert_calls(&s, "changed org, known member", group("u-2", "platinum"), 1);
+    assert_eq!(d.calls(), ["POST /api/v2/organizations/create_or_update"]);
+    // The same identify again within the window: skipped.
+    let repeat = assert_calls(
+        &s,
+        "repeated identify",
+        identify(json!({"name": "Ann", "email": "ann@example.com"})),
+        0,
+    );
+    assert!(repeat.outcome().skipped.is_some());
+    let state = s.state();
+    assert_eq!(
+        state.org_by_external_id("g-1")["organization_fields"]["tier"],
+        "platinum"
+    );
+    let org = id_of(&state.org_by_external_id("g-1")["id"]);
+    for user in ["u-1", "u-2"] {
+        let id = id_of(&state.user_by_external_id(user)["id"]);
+        assert_eq!(state.org_ids_of(id), [org], "{user}");
+    }
+}
+
+#[test]
 fn skip_unchanged_remembers_only_events_that_fully_succeeded() {
     let s = Scenario::with_settings(json!({"skipUnchangedWithinSeconds": 600}));
     // Organization 42 does not exist: the membership is rejected after the user was written.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use destination_host::{Plugin, Runtime, RuntimeOptions};
 use host_test::runner::{self, PluginSource, RetryPolicy, RunOptions, Summary, Target};
 use host_test::transports::LoopbackOrigin;
-use mock_zendesk::{AccountSnapshot, FaultKind, Faults, MockZendesk};
+use mock_zendesk::{FaultKind, Faults, MockZendesk};
 use serde_json::{Value, json};
 
 const TENANTS: [&str; 3] = ["north", "south", "west"];

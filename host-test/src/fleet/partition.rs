@@ -64,10 +64,18 @@ pub(super) async fn deliver_partition(
             // The lease lapsed or moved: deliver nothing more (the worker's loop notices too).
             break;
         }
+        // In batch mode a pull is a batch's size and age: it returns when it is full or old.
+        let (pull, expires) = match context.batching.is_on() {
+            true => (
+                context.batching.size.max(BATCH),
+                context.batching.wait.max(PULL_FLOOR),
+            ),
+            false => (BATCH, Duration::from_millis(500)),
+        };
         let batch = consumer
             .batch()
-            .max_messages(BATCH)
-            .expires(Duration::from_millis(500))
+            .max_messages(pull)
+            .expires(expires)
             .messages()
             .await;
         let mut batch = match batch {
@@ -106,6 +114,10 @@ pub(super) async fn deliver_partition(
         for (_, messages) in &mut keys {
             messages.sort_by_key(|(sequence, _, _)| *sequence);
         }
+        if context.batching.is_on() {
+            deliver_in_batches(&context, &parking, &stop, keys).await;
+            continue;
+        }
         let mut running = JoinSet::new();
         for (key, messages) in keys {
             let context = Arc::clone(&context);
@@ -128,6 +140,58 @@ pub(super) async fn deliver_partition(
 
 /// A pulled message with its stream sequence, kept alive until it is settled.
 type Pulled = (u64, Message, Alive);
+
+/// The shortest pull wait in batch mode (JetStream needs some time to fill a pull).
+const PULL_FLOOR: Duration = Duration::from_millis(50);
+
+/// Batch mode: in rounds, the next message of every key (so a key's events stay in stream
+/// order and never share a call), grouped per tenant into `transform-batch` calls of at most
+/// the batch size, each round's calls at the same time.
+async fn deliver_in_batches(
+    context: &Arc<Shared>,
+    parking: &Arc<Mutex<Parking>>,
+    stop: &watch::Receiver<bool>,
+    keys: Vec<(String, Vec<Pulled>)>,
+) {
+    let mut queues: Vec<(String, std::collections::VecDeque<Pulled>)> =
+        keys.into_iter().map(|(k, m)| (k, m.into())).collect();
+    loop {
+        let mut by_tenant: HashMap<String, Vec<(String, Message, Alive)>> = HashMap::new();
+        for (key, messages) in &mut queues {
+            if let Some((_, message, alive)) = messages.pop_front() {
+                let tenant = decode(&message)
+                    .map(|(tenant, _)| tenant)
+                    .unwrap_or_default();
+                by_tenant
+                    .entry(tenant)
+                    .or_default()
+                    .push((key.clone(), message, alive));
+            }
+        }
+        if by_tenant.is_empty() {
+            return;
+        }
+        let mut running = JoinSet::new();
+        for (_, mut round) in by_tenant {
+            while !round.is_empty() {
+                let rest = round.split_off(round.len().min(context.batching.size));
+                let chunk = std::mem::replace(&mut round, rest);
+                let (context, parking, stop) =
+                    (Arc::clone(context), Arc::clone(parking), stop.clone());
+                running.spawn(async move {
+                    if *stop.borrow() {
+                        for (_, message, _alive) in chunk {
+                            let _ = message.ack_with(AckKind::Nak(None)).await;
+                        }
+                        return;
+                    }
+                    handle_batch(&context, &parking, chunk).await;
+                });
+            }
+        }
+        while running.join_next().await.is_some() {}
+    }
+}
 
 /// Progress acks for one message until dropped.
 struct Alive(tokio::task::JoinHandle<()>);
@@ -174,10 +238,123 @@ async fn nak(message: &Message, delay: Duration) {
     let _ = message.ack_with(AckKind::Nak(Some(delay))).await;
 }
 
+/// A message ready for its plugin call: decoded, its tenant known, its key's turn, its tenant
+/// not far behind its rate limit.
+struct Ready {
+    message: Message,
+    key: String,
+    sequence: u64,
+    attempts: u32,
+    published: SystemTime,
+    line: usize,
+    tenant_id: String,
+    event: Value,
+}
+
 async fn handle(context: &Shared, parking: &Mutex<Parking>, key: &str, message: Message) {
-    let Ok(info) = message.info() else {
+    let Some(ready) = prepare(context, parking, key, message).await else {
         return;
     };
+    let Some(tenant) = context.tenants.get(&ready.tenant_id) else {
+        return;
+    };
+    let plugin = context.slot.current();
+    let runtime = Arc::clone(&context.runtime);
+    let (tenant, event_json) = (tenant.clone(), ready.event.to_string());
+    let report = call(context, move || {
+        runtime
+            .validate_config(&plugin, &tenant)
+            .map(|_| runtime.transform(&plugin, &tenant, &event_json))
+    })
+    .await;
+    let Some(report) = report else {
+        return;
+    };
+    let (result, calls) = match report {
+        Ok(report) => (report.result, report.fetches.len() as u64),
+        Err(config_error) => (Err(config_error), 0),
+    };
+    conclude(context, parking, ready, result, calls).await;
+}
+
+/// One `transform-batch` call for messages of one tenant (one per key); each is then settled on
+/// its own, with its share of the calls.
+async fn handle_batch(
+    context: &Shared,
+    parking: &Mutex<Parking>,
+    chunk: Vec<(String, Message, Alive)>,
+) {
+    let mut ready = Vec::new();
+    let mut _alive = Vec::new();
+    for (key, message, alive) in chunk {
+        _alive.push(alive);
+        ready.extend(prepare(context, parking, &key, message).await);
+    }
+    let Some(tenant) = ready
+        .first()
+        .and_then(|r| context.tenants.get(&r.tenant_id))
+    else {
+        return;
+    };
+    let plugin = context.slot.current();
+    let runtime = Arc::clone(&context.runtime);
+    let tenant = tenant.clone();
+    let events: Vec<String> = ready.iter().map(|r| r.event.to_string()).collect();
+    let report = call(context, move || {
+        runtime
+            .validate_config(&plugin, &tenant)
+            .map(|_| runtime.transform_batch(&plugin, &tenant, &events))
+    })
+    .await;
+    let Some(report) = report else {
+        return;
+    };
+    let count = ready.len();
+    let (results, calls) = match report {
+        Ok(report) => {
+            let calls = report.fetches.len();
+            match report.result {
+                Ok(results) => (results, calls),
+                Err(error) => (vec![Err(error); count], calls),
+            }
+        }
+        Err(config_error) => (vec![Err(config_error); count], 0),
+    };
+    for (n, (ready, result)) in ready.into_iter().zip(results).enumerate() {
+        // The calls are shared: each event is charged its share, so the totals add up.
+        let share = calls / count + usize::from(n < calls % count);
+        conclude(context, parking, ready, result, share as u64).await;
+    }
+}
+
+/// Runs a plugin call on a blocking thread under the worker's call permits; `None` when the
+/// call's thread panicked (its messages are then left to be redelivered).
+async fn call<T: Send + 'static>(
+    context: &Shared,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let _permit = context.calls.acquire().await;
+    context.metrics.in_flight.inc();
+    let started = Instant::now();
+    let result = tokio::task::spawn_blocking(work).await;
+    context.metrics.in_flight.dec();
+    context
+        .metrics
+        .call_seconds
+        .observe(started.elapsed().as_secs_f64());
+    result.ok()
+}
+
+/// Decodes a message and checks it may be delivered now: malformed messages and unknown tenants
+/// are dead-lettered, an event behind a waiting one of its key or of a tenant far behind its
+/// rate limit is NAKed until then. `None` when it was settled here.
+async fn prepare(
+    context: &Shared,
+    parking: &Mutex<Parking>,
+    key: &str,
+    message: Message,
+) -> Option<Ready> {
+    let info = message.info().ok()?;
     let sequence = info.stream_sequence;
     let attempts = u32::try_from(info.delivered).unwrap_or(u32::MAX).max(1);
     let published: SystemTime = info.published.into();
@@ -199,9 +376,8 @@ async fn handle(context: &Shared, parking: &Mutex<Parking>, key: &str, message: 
             },
         )
         .await;
-        return;
+        return None;
     };
-    let event_type = event_type(&event);
     let Some(tenant) = context.tenants.get(&tenant_id) else {
         let reason = format!("unknown tenant {tenant_id:?} (not in the tenants file)");
         dead_letter_and_ack(
@@ -219,13 +395,13 @@ async fn handle(context: &Shared, parking: &Mutex<Parking>, key: &str, message: 
             },
         )
         .await;
-        return;
+        return None;
     };
 
     // An older event of the key waits for its retry: this one waits behind it.
     if let Turn::Wait(wait) = parking.lock().await.turn(key, sequence).await {
         nak(&message, wait).await;
-        return;
+        return None;
     }
     let backlog = tenant
         .rate
@@ -233,38 +409,40 @@ async fn handle(context: &Shared, parking: &Mutex<Parking>, key: &str, message: 
     if backlog > PACING_PARK {
         parking.lock().await.park(key, sequence, backlog).await;
         nak(&message, backlog).await;
-        return;
+        return None;
     }
+    Some(Ready {
+        message,
+        key: key.to_string(),
+        sequence,
+        attempts,
+        published,
+        line,
+        tenant_id,
+        event,
+    })
+}
 
-    let plugin = context.slot.current();
-    let report = {
-        let _permit = context.calls.acquire().await;
-        context.metrics.in_flight.inc();
-        let started = Instant::now();
-        let runtime = Arc::clone(&context.runtime);
-        let tenant = tenant.clone();
-        let event_json = event.to_string();
-        let report =
-            tokio::task::spawn_blocking(move || match runtime.validate_config(&plugin, &tenant) {
-                Err(error) => Err(error),
-                Ok(_) => Ok(runtime.transform(&plugin, &tenant, &event_json)),
-            })
-            .await;
-        context.metrics.in_flight.dec();
-        context
-            .metrics
-            .call_seconds
-            .observe(started.elapsed().as_secs_f64());
-        report
-    };
-    let Ok(report) = report else {
-        // The call's thread panicked: leave the message to be redelivered.
-        return;
-    };
-    let (result, calls) = match report {
-        Ok(report) => (report.result, report.fetches.len() as u64),
-        Err(config_error) => (Err(config_error), 0),
-    };
+/// Settles a message durably after its call: ack after delivery or a skip, NAK with the delay
+/// for a retry (its key parked), ack after a stored dead letter.
+async fn conclude(
+    context: &Shared,
+    parking: &Mutex<Parking>,
+    ready: Ready,
+    result: Result<destination_host::Outcome, destination_host::CallError>,
+    calls: u64,
+) {
+    let Ready {
+        message,
+        key,
+        sequence,
+        attempts,
+        published,
+        line,
+        tenant_id,
+        event,
+    } = ready;
+    let event_type = event_type(&event);
     let labels = [tenant_id.as_str(), event_type.as_str()];
     context
         .metrics
@@ -279,11 +457,11 @@ async fn handle(context: &Shared, parking: &Mutex<Parking>, key: &str, message: 
                 _ => "skipped",
             };
             let _ = message.ack().await;
-            parking.lock().await.settled(key, sequence).await;
+            parking.lock().await.settled(&key, sequence).await;
             count(context, &labels, outcome);
         }
         Settlement::RetryAfter(wait) => {
-            parking.lock().await.park(key, sequence, wait).await;
+            parking.lock().await.park(&key, sequence, wait).await;
             nak(&message, wait).await;
             context.metrics.retries.with_label_values(&labels).inc();
         }
@@ -304,7 +482,7 @@ async fn handle(context: &Shared, parking: &Mutex<Parking>, key: &str, message: 
                 },
             )
             .await;
-            parking.lock().await.settled(key, sequence).await;
+            parking.lock().await.settled(&key, sequence).await;
         }
     }
 }

@@ -22,7 +22,7 @@ use super::kv_cache::KvCache;
 use super::leases::{Claim, Leases, RENEW_EVERY};
 use super::metrics::Metrics;
 use super::partition::deliver_partition;
-use crate::runner::{self, Target, input};
+use crate::runner::{self, Batching, Target, input};
 
 pub struct WorkerOptions {
     pub nats: String,
@@ -34,6 +34,8 @@ pub struct WorkerOptions {
     pub metrics: Option<SocketAddr>,
     /// Plugin calls at the same time.
     pub concurrency: usize,
+    /// One event per plugin call, or batches per tenant (one event per key) by size and age.
+    pub batching: Batching,
 }
 
 /// What every partition task shares.
@@ -45,6 +47,7 @@ pub(super) struct Shared {
     pub(super) retry: RetryPolicy,
     pub(super) metrics: Arc<Metrics>,
     pub(super) calls: Semaphore,
+    pub(super) batching: Batching,
     /// This worker's id, as its leases name it.
     pub(super) worker_id: String,
 }
@@ -116,6 +119,7 @@ async fn work(options: WorkerOptions) -> Result<u8> {
         retry: options.retry,
         metrics: Arc::clone(&metrics),
         calls: Semaphore::new(options.concurrency.max(1)),
+        batching: options.batching,
         worker_id: worker_id.clone(),
     });
     eprintln!("worker {worker_id} started");

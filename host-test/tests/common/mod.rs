@@ -72,11 +72,15 @@ pub fn plugin() -> &'static Plugin {
 }
 
 /// The destination config every scenario starts from; `settings` are merged over it.
+/// The scenario tests' config: the base credentials plus `settings`. The unchanged window is
+/// off unless `settings` set it, so a replayed event really reaches Zendesk (the replay tests
+/// prove Zendesk's writes converge); `economy.rs` tests the default window.
 pub fn config_with(settings: Value) -> Value {
     let mut config = json!({
         "subdomain": SUB,
         "email": "admin@example.com",
         "apiToken": API_TOKEN,
+        "skipUnchangedWithinSeconds": 0,
     });
     if let (Some(base), Some(extra)) = (config.as_object_mut(), settings.as_object()) {
         for (key, value) in extra {
