@@ -84,9 +84,9 @@ impl Runtime {
     /// Runs `transform-batch(config, events)` for `tenant` in one fresh sandbox: one result per
     /// event, in input order. A batch longer than the plugin's `max-batch-size` is sent in
     /// several calls. A plugin without the export (contract 0.1.0) gets one `transform` call per
-    /// event, so callers need not care which contract a plugin implements. A failure of the
-    /// whole call (a bad config, a trap, a plugin answering the wrong number of results) is the
-    /// report's error.
+    /// event, and so does a batch of one (bulk endpoints only pay off for several), so callers
+    /// need not care which contract a plugin implements. A failure of the whole call (a bad
+    /// config, a trap, a plugin answering the wrong number of results) is the report's error.
     pub fn transform_batch(
         &self,
         plugin: &Plugin,
@@ -94,7 +94,7 @@ impl Runtime {
         events: &[String],
     ) -> CallReport<BatchResults> {
         let max = plugin.description().max_batch_size as usize;
-        if max <= 1 || events.len() > max {
+        if max <= 1 || events.len() > max || events.len() == 1 {
             let per_call = max.max(1);
             let reports = events.chunks(per_call).map(|chunk| {
                 let report = match chunk {

@@ -24,6 +24,34 @@ pub struct AccountSnapshot {
 
 impl AccountSnapshot {
     /// The account's content, without ids and timestamps, in a stable order.
+    /// What differs between this account's content and `expected`'s (per part, the first
+    /// entries missing here and the first extra ones), or `None` when they are the same.
+    pub fn differences(&self, expected: &AccountSnapshot) -> Option<String> {
+        let (ours, theirs) = (self.comparable(), expected.comparable());
+        if ours == theirs {
+            return None;
+        }
+        let mut report = String::new();
+        for (part, items) in theirs.as_object().into_iter().flatten() {
+            let theirs = items.as_array().cloned().unwrap_or_default();
+            let ours = ours[part].as_array().cloned().unwrap_or_default();
+            let missing: Vec<_> = theirs
+                .iter()
+                .filter(|i| !ours.contains(i))
+                .take(5)
+                .collect();
+            let extra: Vec<_> = ours
+                .iter()
+                .filter(|i| !theirs.contains(i))
+                .take(5)
+                .collect();
+            if !missing.is_empty() || !extra.is_empty() {
+                report += &format!("{part}: missing {missing:?}; extra {extra:?}\n");
+            }
+        }
+        Some(report)
+    }
+
     pub fn comparable(&self) -> Value {
         let account = self;
         let ext = |user_id: u64| {

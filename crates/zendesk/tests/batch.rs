@@ -84,31 +84,10 @@ fn batched(host: &MockHost, config: &Value, events: &[Value]) -> Vec<Result<Outc
 
 /// The two accounts' content is the same; else the differing entries of each part.
 fn assert_same_state(actual: &MockHost, expected: &MockHost) {
-    let (a, b) = (
-        actual.mock.account(SUB).comparable(),
-        expected.mock.account(SUB).comparable(),
-    );
-    if a == b {
-        return;
+    let expected = expected.mock.account(SUB);
+    if let Some(differences) = actual.mock.account(SUB).differences(&expected) {
+        panic!("the states differ:\n{differences}");
     }
-    let mut report = String::new();
-    for (part, items) in b.as_object().unwrap() {
-        let (theirs, ours) = (items.as_array().unwrap(), a[part].as_array().unwrap());
-        let missing: Vec<_> = theirs
-            .iter()
-            .filter(|i| !ours.contains(i))
-            .take(5)
-            .collect();
-        let extra: Vec<_> = ours
-            .iter()
-            .filter(|i| !theirs.contains(i))
-            .take(5)
-            .collect();
-        if !missing.is_empty() || !extra.is_empty() {
-            report += &format!("{part}: missing {missing:?}\n  extra {extra:?}\n");
-        }
-    }
-    panic!("the states differ:\n{report}");
 }
 
 fn calls(host: &MockHost) -> usize {

@@ -130,7 +130,7 @@ pub(super) async fn deliver_partition(
                         let _ = message.ack_with(AckKind::Nak(None)).await;
                         continue;
                     }
-                    handle(&context, &parking, &key, message).await;
+                    handle(&context, &parking, vec![(key.clone(), message)]).await;
                 }
             });
         }
@@ -185,7 +185,11 @@ async fn deliver_in_batches(
                         }
                         return;
                     }
-                    handle_batch(&context, &parking, chunk).await;
+                    let (messages, _alive): (Vec<_>, Vec<_>) = chunk
+                        .into_iter()
+                        .map(|(key, message, alive)| ((key, message), alive))
+                        .unzip();
+                    handle(&context, &parking, messages).await;
                 });
             }
         }
@@ -251,43 +255,11 @@ struct Ready {
     event: Value,
 }
 
-async fn handle(context: &Shared, parking: &Mutex<Parking>, key: &str, message: Message) {
-    let Some(ready) = prepare(context, parking, key, message).await else {
-        return;
-    };
-    let Some(tenant) = context.tenants.get(&ready.tenant_id) else {
-        return;
-    };
-    let plugin = context.slot.current();
-    let runtime = Arc::clone(&context.runtime);
-    let (tenant, event_json) = (tenant.clone(), ready.event.to_string());
-    let report = call(context, move || {
-        runtime
-            .validate_config(&plugin, &tenant)
-            .map(|_| runtime.transform(&plugin, &tenant, &event_json))
-    })
-    .await;
-    let Some(report) = report else {
-        return;
-    };
-    let (result, calls) = match report {
-        Ok(report) => (report.result, report.fetches.len() as u64),
-        Err(config_error) => (Err(config_error), 0),
-    };
-    conclude(context, parking, ready, result, calls).await;
-}
-
-/// One `transform-batch` call for messages of one tenant (one per key); each is then settled on
-/// its own, with its share of the calls.
-async fn handle_batch(
-    context: &Shared,
-    parking: &Mutex<Parking>,
-    chunk: Vec<(String, Message, Alive)>,
-) {
+/// One plugin call for messages of one tenant (one per key; a single one is one `transform`);
+/// each is then settled on its own, with its share of the calls.
+async fn handle(context: &Shared, parking: &Mutex<Parking>, messages: Vec<(String, Message)>) {
     let mut ready = Vec::new();
-    let mut _alive = Vec::new();
-    for (key, message, alive) in chunk {
-        _alive.push(alive);
+    for (key, message) in messages {
         ready.extend(prepare(context, parking, &key, message).await);
     }
     let Some(tenant) = ready

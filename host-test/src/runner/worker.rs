@@ -151,7 +151,7 @@ impl RunContext {
             return;
         }
         while let Some((key, job)) = queue.next() {
-            self.attempt(queue, key, job);
+            self.attempt_batch(queue, vec![(key, job)]);
         }
     }
 
@@ -193,34 +193,9 @@ impl RunContext {
         }
     }
 
-    /// One attempt of `job`; then it is finished (delivered, skipped, dead-lettered) or parked
-    /// for its retry.
-    fn attempt(&self, queue: &KeyedQueue<Job>, key: OrderKey, job: Job) {
-        let tenant = self.tenant_of(&job);
-        let Some(mut admitted) = self.admit(queue, tenant, vec![(key, job)]) else {
-            return;
-        };
-        let (key, mut job) = admitted.remove(0);
-        let plugin = self.slot.current();
-        job.attempts += 1;
-        job.first_attempt.get_or_insert_with(Instant::now);
-        let report = self
-            .runtime
-            .transform(&plugin, tenant, &job.event.event.to_string());
-        job.calls += report.fetches.len() as u64;
-        self.trace(tenant, &job, &report.fetches);
-        self.console.logs(&tenant.id, job.event.line, &report.logs);
-        let attempt = Attempt {
-            plugin_version: Some(report.plugin_version),
-            calls: report.fetches.iter().map(HttpCall::from_fetch).collect(),
-            batch: None,
-            call_us: micros(report.duration),
-        };
-        self.conclude(queue, key, job, report.result, attempt);
-    }
-
-    /// One `transform-batch` call for events of one tenant (one per key); then each is
-    /// finished or parked for its retry on its own.
+    /// One plugin call for events of one tenant (one per key; a single event is one `transform`);
+    /// then each is finished (delivered, skipped, dead-lettered) or parked for its retry on its
+    /// own.
     fn attempt_batch(&self, queue: &KeyedQueue<Job>, batch: Vec<(OrderKey, Job)>) {
         let tenant = self.tenant_of(&batch[0].1);
         let Some(mut batch) = self.admit(queue, tenant, batch) else {
@@ -236,9 +211,10 @@ impl RunContext {
             })
             .collect();
         let report = self.runtime.transform_batch(&plugin, tenant, &events);
-        let number = self
-            .batches
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let number = (batch.len() > 1).then(|| {
+            self.batches
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        });
         let first_line = batch[0].1.event.line;
         self.trace(tenant, &batch[0].1, &report.fetches);
         self.console.logs(&tenant.id, first_line, &report.logs);
@@ -253,18 +229,21 @@ impl RunContext {
         };
         for (n, ((key, mut job), result)) in batch.into_iter().zip(results).enumerate() {
             job.calls += (each + usize::from(n < rest)) as u64;
-            let calls = match &result {
-                Ok(outcome) => outcome
+            // One event: every request it made, failed ones included; in a batch, those its
+            // outcome names (the shared bulk requests among them).
+            let calls = match (&result, number) {
+                (_, None) => report.fetches.iter().map(HttpCall::from_fetch).collect(),
+                (Ok(outcome), Some(_)) => outcome
                     .operations
                     .iter()
                     .map(HttpCall::from_operation)
                     .collect(),
-                Err(_) => Vec::new(),
+                (Err(_), Some(_)) => Vec::new(),
             };
             let attempt = Attempt {
                 plugin_version: Some(report.plugin_version.clone()),
                 calls,
-                batch: Some(number),
+                batch: number,
                 call_us: micros(report.duration),
             };
             self.conclude(queue, key, job, result, attempt);

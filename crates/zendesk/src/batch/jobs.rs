@@ -43,6 +43,14 @@ impl Item {
                 || details.to_ascii_lowercase().contains("already"))
     }
 
+    /// The record's id, or the event's error for a failed item.
+    pub fn into_id(self, what: &str) -> Result<u64, Error> {
+        match self {
+            Item::Saved(id) => Ok(id),
+            failed => Err(failed.error(what).expect("a failed item has an error")),
+        }
+    }
+
     /// The event's error for a failed item (`what` names the item, e.g. `user u1`).
     pub fn error(&self, what: &str) -> Option<Error> {
         let Item::Failed { error, details } = self else {
@@ -98,6 +106,24 @@ impl JobEnd {
     }
 }
 
+/// One item of a step (its index) and what became of it.
+pub type ItemResult = (usize, Result<Item, Error>);
+
+/// The jobs of one step, each with the indexes of the step's items it carries.
+#[derive(Default)]
+pub struct Submitted(Vec<(String, Vec<usize>)>);
+
+impl Submitted {
+    pub fn push(&mut self, job: String, items: Vec<usize>) {
+        self.0.push((job, items));
+    }
+
+    /// Every item carried, in submission order.
+    pub fn items(&self) -> Vec<usize> {
+        self.0.iter().flat_map(|(_, items)| items.clone()).collect()
+    }
+}
+
 /// The jobs one call submits.
 #[derive(Default)]
 pub struct Jobs {
@@ -136,8 +162,28 @@ impl Jobs {
             .ok_or_else(|| crate::client::unexpected(200, &format!("no `job_status.id` ({path})")))
     }
 
+    /// Polls a step's jobs together: each item's result (its job's failure for all of its items),
+    /// in submission order. `Err` when polling itself failed.
+    pub fn results(
+        &mut self,
+        client: &mut Client,
+        submitted: &Submitted,
+        name: impl Fn(usize) -> String,
+    ) -> Result<Vec<ItemResult>, Error> {
+        let ids: Vec<String> = submitted.0.iter().map(|(id, _)| id.clone()).collect();
+        let ends = self.wait_all(client, &ids)?;
+        let mut results = Vec::new();
+        for (job, items) in &submitted.0 {
+            let end = ends.get(job).unwrap_or(&JobEnd::Unfinished);
+            for (position, &item) in items.iter().enumerate() {
+                results.push((item, end.item(position, &name(item)).cloned()));
+            }
+        }
+        Ok(results)
+    }
+
     /// Polls `ids` together until every job finished or the call has no time left to wait.
-    pub fn wait_all(
+    fn wait_all(
         &mut self,
         client: &mut Client,
         ids: &[String],

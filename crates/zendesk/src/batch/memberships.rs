@@ -4,8 +4,7 @@
 use serde_json::json;
 
 use super::Batch;
-use super::jobs::{Item, JobEnd, Jobs};
-use super::organizations::fail_all;
+use super::jobs::{Item, Jobs, Submitted};
 use super::plan::WantedMembership;
 use crate::client::Client;
 use crate::memberships;
@@ -17,18 +16,25 @@ pub(crate) fn add(
     batch: &mut Batch,
     wanted: &[WantedMembership],
 ) -> Result<(), Error> {
-    let (known, new): (Vec<&WantedMembership>, Vec<&WantedMembership>) = wanted
-        .iter()
-        .partition(|w| memberships::is_known(client, w.user_id, w.organization_id));
-    for membership in known {
-        batch.succeed(&membership.events);
+    let events_of = |indexes: &[usize]| -> Vec<usize> {
+        indexes
+            .iter()
+            .flat_map(|&i| wanted[i].events.clone())
+            .collect()
+    };
+    let mut new = Vec::new();
+    for (i, membership) in wanted.iter().enumerate() {
+        match memberships::is_known(client, membership.user_id, membership.organization_id) {
+            true => batch.succeed(&membership.events),
+            false => new.push(i),
+        }
     }
     let mark = client.operations().len();
-    let mut submitted = Vec::new();
+    let mut submitted = Submitted::default();
     for chunk in new.chunks(100) {
         let items: Vec<_> = chunk
             .iter()
-            .map(|w| json!({"user_id": w.user_id, "organization_id": w.organization_id}))
+            .map(|&i| json!({"user_id": wanted[i].user_id, "organization_id": wanted[i].organization_id}))
             .collect();
         let body = json!({ "organization_memberships": items });
         match jobs.submit(
@@ -37,45 +43,35 @@ pub(crate) fn add(
             "/api/v2/organization_memberships/create_many",
             &body,
         ) {
-            Ok(job) => submitted.push((job, chunk.to_vec())),
-            Err(error) => fail_all(batch, &events_of(chunk), error)?,
+            Ok(job) => submitted.push(job, chunk.to_vec()),
+            Err(error) => batch.fail_or_abort(&events_of(chunk), error)?,
         }
     }
-    let job_ids: Vec<String> = submitted.iter().map(|(id, _)| id.clone()).collect();
-    let ends = match jobs.wait_all(client, &job_ids) {
-        Ok(ends) => ends,
-        Err(error) => {
-            let all: Vec<&WantedMembership> =
-                submitted.iter().flat_map(|(_, c)| c.clone()).collect();
-            fail_all(batch, &events_of(&all), error)?;
-            Default::default()
-        }
+    let name = |i: usize| {
+        format!(
+            "membership of user {} in organization {}",
+            wanted[i].user_id, wanted[i].organization_id
+        )
     };
-    let all: Vec<&WantedMembership> = submitted.iter().flat_map(|(_, c)| c.clone()).collect();
-    batch.attribute(client, mark, &events_of(&all));
-    for (job, chunk) in &submitted {
-        let end = ends.get(job).cloned().unwrap_or(JobEnd::Unfinished);
-        for (position, membership) in chunk.iter().enumerate() {
-            let what = format!(
-                "membership of user {} in organization {}",
-                membership.user_id, membership.organization_id
-            );
-            match end.item(position, &what) {
-                Ok(item) if matches!(item, Item::Saved(_)) || item.is_duplicate() => {
-                    memberships::remember(client, membership.user_id, membership.organization_id);
-                    batch.succeed(&membership.events);
-                }
-                Ok(item) => {
-                    let error = item.error(&what).expect("a failed item has an error");
-                    batch.fail(&membership.events, &error);
-                }
-                Err(error) => batch.fail(&membership.events, &error),
+    let polled = jobs.results(client, &submitted, name);
+    batch.attribute(client, mark, &events_of(&submitted.items()));
+    let results = match polled {
+        Ok(results) => results,
+        Err(error) => return batch.fail_or_abort(&events_of(&submitted.items()), error),
+    };
+    for (i, item) in results {
+        let membership = &wanted[i];
+        match item {
+            Ok(item) if matches!(item, Item::Saved(_)) || item.is_duplicate() => {
+                memberships::remember(client, membership.user_id, membership.organization_id);
+                batch.succeed(&membership.events);
             }
+            Ok(item) => {
+                let error = item.error(&name(i)).expect("a failed item has an error");
+                batch.fail(&membership.events, &error);
+            }
+            Err(error) => batch.fail(&membership.events, &error),
         }
     }
     Ok(())
-}
-
-fn events_of(memberships: &[&WantedMembership]) -> Vec<usize> {
-    memberships.iter().flat_map(|m| m.events.clone()).collect()
 }

@@ -138,6 +138,32 @@ impl Batch {
         matches!(self.results[index], Some(Ok(())))
     }
 
+    /// Runs one step's requests for `events`, which get the calls it made. When it fails, they
+    /// fail (a 401 fails the whole batch: `Err`) and the answer is `Ok(None)`.
+    pub fn run_for<T>(
+        &mut self,
+        client: &mut Client,
+        events: &[usize],
+        step: impl FnOnce(&mut Client) -> Result<T, Error>,
+    ) -> Result<Option<T>, Error> {
+        let mark = client.operations().len();
+        let result = step(client);
+        self.attribute(client, mark, events);
+        match result {
+            Ok(value) => Ok(Some(value)),
+            Err(error) => self.fail_or_abort(events, error).map(|()| None),
+        }
+    }
+
+    /// Fails `events` with `error`; a 401 (the credentials) fails the whole batch instead.
+    pub fn fail_or_abort(&mut self, events: &[usize], error: Error) -> Result<(), Error> {
+        if matches!(error, Error::Rejected { status: 401, .. }) {
+            return Err(error);
+        }
+        self.fail(events, &error);
+        Ok(())
+    }
+
     /// Gives `events` the calls made since `mark` (a bulk request serves them all).
     pub fn attribute(&mut self, client: &Client, mark: usize, events: &[usize]) {
         let calls = &client.operations()[mark..];

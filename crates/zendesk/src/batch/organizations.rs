@@ -3,10 +3,12 @@
 //! ones, polled together. A payload written within the unchanged window costs nothing; an
 //! organization whose create fails on a taken name is upserted on its own (which adopts it).
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value, json};
 
 use super::Batch;
-use super::jobs::{Item, JobEnd, Jobs};
+use super::jobs::{Jobs, Submitted};
 use super::plan::FoldedOrg;
 use crate::client::{Client, encode};
 use crate::fields::{FieldScope, ensure_defined};
@@ -21,72 +23,61 @@ pub(crate) fn upsert(
     folded: &[FoldedOrg],
 ) -> Result<Vec<Option<u64>>, Error> {
     let mut ids: Vec<Option<u64>> = vec![None; folded.len()];
-    if folded.is_empty() {
-        return Ok(ids);
-    }
-    let everyone: Vec<usize> = folded.iter().flat_map(|o| o.events.clone()).collect();
-    let mark = client.operations().len();
-    let orgs = match with_fields(client, folded) {
-        Ok(orgs) => orgs,
-        Err(error) => return fail_all(batch, &everyone, error).map(|()| ids),
+    let events_of = |indexes: &[usize]| -> Vec<usize> {
+        indexes
+            .iter()
+            .flat_map(|&i| folded[i].events.clone())
+            .collect()
     };
-    batch.attribute(client, mark, &everyone);
+    let all: Vec<usize> = (0..folded.len()).collect();
+    let Some(orgs) = batch.run_for(client, &events_of(&all), |c| with_fields(c, folded))? else {
+        return Ok(ids);
+    };
 
-    // Known and unchanged, known, or to be looked up.
+    // Written within the window, known (nothing or something to write), or to be looked up.
     let mut lookup = Vec::new();
     let mut updates = Vec::new();
     for (i, org) in orgs.iter().enumerate() {
-        let unchanged = client.unchanged_window_seconds() > 0;
-        let written = unchanged
+        let written = (client.unchanged_window_seconds() > 0)
             .then(|| client.cache_get(&organizations::unchanged_key(org)))
             .flatten()
             .and_then(|id| id.parse().ok());
         let external_id = org.external_id.as_deref().unwrap_or_default();
-        match written {
-            Some(id) => {
-                ids[i] = Some(id);
-                batch.succeed(&folded[i].events);
+        let known = organizations::cached_external_id(client, external_id);
+        match (written, known) {
+            (Some(id), _) => ids[i] = Some(id),
+            // Nothing to write beyond the id itself: as for one group, no call.
+            (None, Some(id)) if org.name.is_none() && org.attributes.is_empty() => {
+                ids[i] = Some(id)
             }
-            None => match organizations::cached_external_id(client, external_id) {
-                // Nothing to write beyond the id itself: as for one group, no call.
-                Some(id) if org.name.is_none() && org.attributes.is_empty() => {
-                    ids[i] = Some(id);
-                    batch.succeed(&folded[i].events);
-                }
-                Some(id) => updates.push((i, id)),
-                None => lookup.push(i),
-            },
+            (None, Some(id)) => updates.push((i, id)),
+            (None, None) => lookup.push(i),
+        }
+        if ids[i].is_some() {
+            batch.succeed(&folded[i].events);
         }
     }
-    let mark = client.operations().len();
-    let looked_up: Vec<usize> = lookup
-        .iter()
-        .flat_map(|&i| folded[i].events.clone())
-        .collect();
     let mut creates = Vec::new();
-    match find_many(client, &orgs, &lookup) {
-        Ok(found) => {
-            for (i, id) in lookup.iter().zip(found) {
-                match id {
-                    Some(id) => updates.push((*i, id)),
-                    None => creates.push(*i),
-                }
-            }
+    let found = batch.run_for(client, &events_of(&lookup), |c| {
+        find_many(c, &orgs, &lookup)
+    })?;
+    for (i, id) in lookup.iter().zip(found.unwrap_or_default()) {
+        match id {
+            Some(id) => updates.push((*i, id)),
+            None => creates.push(*i),
         }
-        Err(error) => fail_all(batch, &looked_up, error)?,
     }
-    batch.attribute(client, mark, &looked_up);
 
-    // Submit both kinds of job, then poll them together.
+    // Both kinds of job, polled together.
     let mark = client.operations().len();
-    let mut submitted: Vec<(String, Vec<usize>, bool)> = Vec::new();
+    let mut submitted = Submitted::default();
     for chunk in updates.chunks(100) {
         let items: Vec<Value> = chunk.iter().map(|&(i, id)| with_id(&orgs[i], id)).collect();
-        let body = json!({ "organizations": items });
         let indexes: Vec<usize> = chunk.iter().map(|&(i, _)| i).collect();
+        let body = json!({ "organizations": items });
         match jobs.submit(client, "PUT", "/api/v2/organizations/update_many", &body) {
-            Ok(job) => submitted.push((job, indexes, false)),
-            Err(error) => fail_orgs(batch, folded, &indexes, error)?,
+            Ok(job) => submitted.push(job, indexes),
+            Err(error) => batch.fail_or_abort(&events_of(&indexes), error)?,
         }
     }
     for chunk in creates.chunks(100) {
@@ -96,56 +87,52 @@ pub(crate) fn upsert(
             .collect();
         let body = json!({ "organizations": items });
         match jobs.submit(client, "POST", "/api/v2/organizations/create_many", &body) {
-            Ok(job) => submitted.push((job, chunk.to_vec(), true)),
-            Err(error) => fail_orgs(batch, folded, chunk, error)?,
+            Ok(job) => submitted.push(job, chunk.to_vec()),
+            Err(error) => batch.fail_or_abort(&events_of(chunk), error)?,
         }
     }
-    let job_ids: Vec<String> = submitted.iter().map(|(id, _, _)| id.clone()).collect();
-    let ends = match jobs.wait_all(client, &job_ids) {
-        Ok(ends) => ends,
+    let name = |i: usize| {
+        format!(
+            "organization {}",
+            orgs[i].external_id.as_deref().unwrap_or("?")
+        )
+    };
+    let polled = jobs.results(client, &submitted, name);
+    batch.attribute(client, mark, &events_of(&submitted.items()));
+    let results = match polled {
+        Ok(results) => results,
         Err(error) => {
-            let all: Vec<usize> = submitted.iter().flat_map(|(_, i, _)| i.clone()).collect();
-            fail_orgs(batch, folded, &all, error)?;
-            Default::default()
+            return batch
+                .fail_or_abort(&events_of(&submitted.items()), error)
+                .map(|()| ids);
         }
     };
-    let in_jobs: Vec<usize> = submitted
-        .iter()
-        .flat_map(|(_, indexes, _)| indexes.iter().flat_map(|&i| folded[i].events.clone()))
-        .collect();
-    batch.attribute(client, mark, &in_jobs);
-
-    for (job, indexes, created) in &submitted {
-        let end = ends.get(job).cloned().unwrap_or(JobEnd::Unfinished);
-        for (position, &i) in indexes.iter().enumerate() {
-            let what = format!(
-                "organization {}",
-                orgs[i].external_id.as_deref().unwrap_or("?")
-            );
-            let item = end.item(position, &what).cloned();
-            let id = match item {
-                Ok(Item::Saved(id)) => Ok(id),
-                // Its name is taken (or it was made concurrently): the single upsert adopts it.
-                Ok(item) if *created && item.is_duplicate() => {
-                    let mark = client.operations().len();
-                    let id = organizations::upsert(client, &orgs[i]);
-                    batch.attribute(client, mark, &folded[i].events);
-                    id
-                }
-                Ok(item) => Err(item.error(&what).expect("a failed item has an error")),
-                Err(error) => Err(error),
-            };
-            match id {
-                Ok(id) => {
-                    if let Some(external_id) = &orgs[i].external_id {
-                        organizations::remember_external_id(client, external_id, id);
-                    }
-                    organizations::remember_written(client, &orgs[i], id);
-                    ids[i] = Some(id);
-                    batch.succeed(&folded[i].events);
-                }
-                Err(error) => fail_orgs(batch, folded, &[i], error)?,
+    let created: HashSet<usize> = creates.into_iter().collect();
+    for (i, item) in results {
+        let id = match item {
+            // Its name is taken (or it was made concurrently): the single upsert adopts it.
+            Ok(item) if created.contains(&i) && item.is_duplicate() => {
+                batch.run_for(client, &folded[i].events, |c| {
+                    organizations::upsert(c, &orgs[i])
+                })?
             }
+            Ok(item) => match item.into_id(&name(i)) {
+                Ok(id) => Some(id),
+                Err(error) => batch
+                    .fail_or_abort(&folded[i].events, error)
+                    .map(|()| None)?,
+            },
+            Err(error) => batch
+                .fail_or_abort(&folded[i].events, error)
+                .map(|()| None)?,
+        };
+        if let Some(id) = id {
+            if let Some(external_id) = &orgs[i].external_id {
+                organizations::remember_external_id(client, external_id, id);
+            }
+            organizations::remember_written(client, &orgs[i], id);
+            ids[i] = Some(id);
+            batch.succeed(&folded[i].events);
         }
     }
     Ok(ids)
@@ -213,26 +200,4 @@ fn with_id(org: &Organization, id: u64) -> Value {
     let mut item = org.body(true)["organization"].clone();
     item["id"] = id.into();
     item
-}
-
-/// A 401 fails the whole batch; any other error fails these events.
-pub(crate) fn fail_all(batch: &mut Batch, events: &[usize], error: Error) -> Result<(), Error> {
-    if matches!(error, Error::Rejected { status: 401, .. }) {
-        return Err(error);
-    }
-    batch.fail(events, &error);
-    Ok(())
-}
-
-fn fail_orgs(
-    batch: &mut Batch,
-    folded: &[FoldedOrg],
-    indexes: &[usize],
-    error: Error,
-) -> Result<(), Error> {
-    let events: Vec<usize> = indexes
-        .iter()
-        .flat_map(|&i| folded[i].events.clone())
-        .collect();
-    fail_all(batch, &events, error)
 }

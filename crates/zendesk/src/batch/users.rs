@@ -5,8 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::jobs::{Item, JobEnd, Jobs};
-use super::organizations::fail_all;
+use super::jobs::{Jobs, Submitted};
 use super::plan::FoldedUser;
 use super::{Batch, bulk_is_off, remember_bulk_off};
 use crate::client::Client;
@@ -23,26 +22,24 @@ pub(crate) fn upsert(
     folded: &[FoldedUser],
 ) -> Result<Vec<Option<u64>>, Error> {
     let mut ids: Vec<Option<u64>> = vec![None; folded.len()];
-    if folded.is_empty() {
-        return Ok(ids);
-    }
-    let everyone: Vec<usize> = folded.iter().flat_map(|u| u.events.clone()).collect();
-    let mark = client.operations().len();
-    let items = match with_fields(client, folded) {
-        Ok(items) => items,
-        Err(error) => return fail_all(batch, &everyone, error).map(|()| ids),
+    let events_of = |indexes: &[usize]| -> Vec<usize> {
+        indexes
+            .iter()
+            .flat_map(|&i| folded[i].events.clone())
+            .collect()
     };
-    batch.attribute(client, mark, &everyone);
-
     let all: Vec<usize> = (0..folded.len()).collect();
-    let mut singles = Vec::new();
-    let mut submitted: Vec<(String, Vec<usize>)> = Vec::new();
+    let Some(items) = batch.run_for(client, &events_of(&all), |c| with_fields(c, folded))? else {
+        return Ok(ids);
+    };
+
     let mark = client.operations().len();
+    let mut submitted = Submitted::default();
     if !bulk_is_off(client) {
         for chunk in all.chunks(100) {
             let body = json!({"users": chunk.iter().map(|&i| &items[i]).collect::<Vec<_>>()});
             match jobs.submit(client, "POST", "/api/v2/users/create_or_update_many", &body) {
-                Ok(job) => submitted.push((job, chunk.to_vec())),
+                Ok(job) => submitted.push(job, chunk.to_vec()),
                 Err(Error::Rejected { status: 403, .. }) => {
                     if remember_bulk_off(client) {
                         client.log(
@@ -54,10 +51,11 @@ pub(crate) fn upsert(
                     }
                     break;
                 }
-                Err(error) => fail_users(batch, folded, chunk, error)?,
+                Err(error) => batch.fail_or_abort(&events_of(chunk), error)?,
             }
         }
     }
+    let mut singles = Vec::new();
     if bulk_is_off(client) {
         let mut known = Vec::new();
         for &i in &all {
@@ -67,75 +65,65 @@ pub(crate) fn upsert(
             }
         }
         for chunk in known.chunks(100) {
-            let body = json!({"users": chunk.iter().map(|&(i, id)| {
-                let mut item = items[i].clone();
-                item["id"] = id.into();
-                item
-            }).collect::<Vec<_>>()});
+            let with_ids: Vec<Value> = chunk
+                .iter()
+                .map(|&(i, id)| {
+                    let mut item = items[i].clone();
+                    item["id"] = id.into();
+                    item
+                })
+                .collect();
             let indexes: Vec<usize> = chunk.iter().map(|&(i, _)| i).collect();
+            let body = json!({ "users": with_ids });
             match jobs.submit(client, "PUT", "/api/v2/users/update_many", &body) {
-                Ok(job) => submitted.push((job, indexes)),
-                Err(error) => fail_users(batch, folded, &indexes, error)?,
+                Ok(job) => submitted.push(job, indexes),
+                Err(error) => batch.fail_or_abort(&events_of(&indexes), error)?,
             }
         }
     }
-    let job_ids: Vec<String> = submitted.iter().map(|(id, _)| id.clone()).collect();
-    let ends = match jobs.wait_all(client, &job_ids) {
-        Ok(ends) => ends,
-        Err(error) => {
-            let all: Vec<usize> = submitted.iter().flat_map(|(_, i)| i.clone()).collect();
-            fail_users(batch, folded, &all, error)?;
-            Default::default()
+    let polled = jobs.results(client, &submitted, |i| folded[i].name());
+    batch.attribute(client, mark, &events_of(&submitted.items()));
+    match polled {
+        Ok(results) => {
+            for (i, item) in results {
+                let id = item.and_then(|item| item.into_id(&folded[i].name()));
+                settle(client, batch, &folded[i], &items[i], &mut ids[i], id)?;
+            }
         }
-    };
-    let in_jobs: Vec<usize> = submitted
-        .iter()
-        .flat_map(|(_, indexes)| indexes.iter().flat_map(|&i| folded[i].events.clone()))
-        .collect();
-    batch.attribute(client, mark, &in_jobs);
-
-    for (job, indexes) in &submitted {
-        let end = ends.get(job).cloned().unwrap_or(JobEnd::Unfinished);
-        for (position, &i) in indexes.iter().enumerate() {
-            let what = folded[i].name();
-            let result = end.item(position, &what).and_then(|item| match item {
-                Item::Saved(id) => Ok(*id),
-                failed => Err(failed.error(&what).expect("a failed item has an error")),
-            });
-            settle(client, batch, folded, &items, &mut ids, i, result)?;
-        }
+        Err(error) => batch.fail_or_abort(&events_of(&submitted.items()), error)?,
     }
     for i in singles {
-        let mark = client.operations().len();
-        let result = users::create_or_update(client, as_map(&items[i])).and_then(|user| {
+        let upsert = |c: &mut Client| {
+            let user = users::create_or_update(c, as_map(&items[i]))?;
             user.get("id")
                 .and_then(Value::as_u64)
                 .ok_or_else(|| crate::client::unexpected(200, "no `user.id`"))
-        });
-        batch.attribute(client, mark, &folded[i].events);
-        settle(client, batch, folded, &items, &mut ids, i, result)?;
+        };
+        if let Some(id) = batch.run_for(client, &folded[i].events, upsert)? {
+            settle(client, batch, &folded[i], &items[i], &mut ids[i], Ok(id))?;
+        }
     }
     Ok(ids)
 }
 
+/// Remembers a saved user's id under what the item named it by, or fails its events.
 fn settle(
     client: &Client,
     batch: &mut Batch,
-    folded: &[FoldedUser],
-    items: &[Value],
-    ids: &mut [Option<u64>],
-    i: usize,
+    user: &FoldedUser,
+    item: &Value,
+    id_slot: &mut Option<u64>,
     result: Result<u64, Error>,
 ) -> Result<(), Error> {
     match result {
         Ok(id) => {
-            let text = |key: &str| items[i].get(key).and_then(Value::as_str);
+            let text = |key: &str| item.get(key).and_then(Value::as_str);
             users::remember(client, id, text("external_id"), text("email"));
-            ids[i] = Some(id);
-            batch.succeed(&folded[i].events);
+            *id_slot = Some(id);
+            batch.succeed(&user.events);
             Ok(())
         }
-        Err(error) => fail_users(batch, folded, &[i], error),
+        Err(error) => batch.fail_or_abort(&user.events, error),
     }
 }
 
@@ -171,17 +159,4 @@ fn known_id(client: &Client, item: &Value) -> Option<u64> {
 
 fn as_map(item: &Value) -> Map<String, Value> {
     item.as_object().cloned().unwrap_or_default()
-}
-
-fn fail_users(
-    batch: &mut Batch,
-    folded: &[FoldedUser],
-    indexes: &[usize],
-    error: Error,
-) -> Result<(), Error> {
-    let events: Vec<usize> = indexes
-        .iter()
-        .flat_map(|&i| folded[i].events.clone())
-        .collect();
-    fail_all(batch, &events, error)
 }
