@@ -173,6 +173,31 @@ fn wall_clock_budget_obeyed_and_violated() {
 }
 
 #[test]
+fn a_guest_sleeping_in_wasi_is_stopped_at_its_wall_budget() {
+    let (_, transport) = mock_transport();
+    let limits = Limits {
+        wall_ms: 300,
+        ..Limits::default()
+    };
+    let tenant = adversary_tenant(limits, transport, None);
+    let short = run(&tenant, r#"{"type":"sleep","seconds":0}"#);
+    assert!(short.result.is_ok(), "{:?}", short.result);
+    let started = Instant::now();
+    let slept = while_other_tenants_run(|| run(&tenant, r#"{"type":"sleep","seconds":3600}"#));
+    assert_eq!(
+        trap_kind(&slept),
+        Some(TrapKind::WallClock),
+        "{:?}",
+        slept.result
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn memory_limit_obeyed_and_violated() {
     let (_, transport) = mock_transport();
     let tenant = adversary_tenant(Limits::default(), transport, None);

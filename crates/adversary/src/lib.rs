@@ -73,6 +73,15 @@ impl Guest for Adversary {
                 fetch("POST", url(&event), Vec::new(), Some(body))
             }
             "loop" => spin_forever(),
+            // Blocks in WASI (monotonic-clock subscribe + poll) instead of spinning.
+            "sleep" => {
+                let seconds = event
+                    .get("seconds")
+                    .and_then(|s| s.as_u64())
+                    .unwrap_or(3600);
+                std::thread::sleep(std::time::Duration::from_secs(seconds));
+                Ok(empty_outcome())
+            }
             "alloc" => {
                 let mib = event.get("mib").and_then(|m| m.as_u64()).unwrap_or(512);
                 Ok(allocate(mib))

@@ -77,6 +77,7 @@ mod runtime;
 mod sandbox;
 mod tenant;
 mod transport;
+mod wasi_clock;
 mod watch;
 
 pub use cache::{CacheStore, TenantCache};

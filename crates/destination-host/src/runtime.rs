@@ -37,6 +37,7 @@ impl Runtime {
         let engine = engine::build_engine(&options)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .and_then(|()| crate::wasi_clock::add_to_linker(&mut linker))
             .map_err(|e| HostError::Linker(format!("WASI: {e:#}")))?;
         contract::add_to_linker(&mut linker).map_err(|e| HostError::Linker(format!("{e:#}")))?;
         let ticker = EpochTicker::start(engine.clone())?;
