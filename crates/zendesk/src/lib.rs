@@ -57,18 +57,28 @@ pub const VERSION: &str = match option_env!("ZENDESK_PLUGIN_VERSION") {
 /// Forwards one message (JSON): an event, a warehouse record or an audience list, under one
 /// destination config (JSON).
 pub fn transform(host: &dyn Host, config: &str, event: &str) -> Result<Outcome, Error> {
-    let config_text = config;
-    let config = Config::parse(config_text)?;
-    let event = match Message::parse(event)? {
+    let parsed = Config::parse(config)?;
+    deliver(host, &parsed, config, Message::parse(event)?)
+}
+
+/// Forwards one parsed message under a parsed config (`config_text` is what the unchanged
+/// window's fingerprint names).
+fn deliver(
+    host: &dyn Host,
+    config: &Config,
+    config_text: &str,
+    message: Message,
+) -> Result<Outcome, Error> {
+    let event = match message {
         Message::Event(event) => event,
         Message::Record(record) => {
-            let mut client = Client::new(host, &config);
-            let skipped = records::sync(&mut client, &config, &record)?;
+            let mut client = Client::new(host, config);
+            let skipped = records::sync(&mut client, config, &record)?;
             return Ok(client.into_outcome(skipped));
         }
         Message::Audience(list) => {
-            let mut client = Client::new(host, &config);
-            let skipped = audiences::apply(&mut client, &config, &list)?;
+            let mut client = Client::new(host, config);
+            let skipped = audiences::apply(&mut client, config, &list)?;
             return Ok(client.into_outcome(skipped));
         }
     };
@@ -76,11 +86,11 @@ pub fn transform(host: &dyn Host, config: &str, event: &str) -> Result<Outcome, 
     if let Some(fingerprint) = fingerprint.as_ref().filter(|f| f.seen(host)) {
         return Ok(dedupe::unchanged(event.kind, fingerprint.window_seconds()));
     }
-    let mut client = Client::new(host, &config);
+    let mut client = Client::new(host, config);
     let skipped = match event.kind {
-        EventType::Identify => identify::handle(&mut client, &config, &event).map(|()| None),
-        EventType::Group => group::handle(&mut client, &config, &event).map(|()| None),
-        EventType::Track => track::handle(&mut client, &config, &event),
+        EventType::Identify => identify::handle(&mut client, config, &event).map(|()| None),
+        EventType::Group => group::handle(&mut client, config, &event).map(|()| None),
+        EventType::Track => track::handle(&mut client, config, &event),
     }?;
     if let Some(fingerprint) = fingerprint {
         fingerprint.remember(host);

@@ -24,6 +24,12 @@ fn job_id(answer: &serde_json::Value) -> String {
     answer["job_status"]["id"].as_str().unwrap().to_string()
 }
 
+/// `GET job_statuses/{id}` of the job `submitted` answered with.
+fn status_of(mock: &MockZendesk, submitted: &serde_json::Value) -> serde_json::Value {
+    let path = format!("/api/v2/job_statuses/{}", job_id(submitted));
+    expect(mock, "GET", &path, None, 200)
+}
+
 #[test]
 fn user_import_is_off_by_default_but_update_many_works() {
     let mock = MockZendesk::new();
@@ -39,13 +45,7 @@ fn user_import_is_off_by_default_but_update_many_works() {
     let id = mock.seed_user(SUB, json!({"name": "Bob", "external_id": "b"}));
     let body = json!({"users": [{"id": id, "name": "Bobby"}]});
     let job = expect(&mock, "PUT", "/api/v2/users/update_many", Some(body), 200);
-    let status = expect(
-        &mock,
-        "GET",
-        &format!("/api/v2/job_statuses/{}", job_id(&job)),
-        None,
-        200,
-    );
+    let status = status_of(&mock, &job);
     assert_eq!(
         status["job_status"]["results"],
         json!([{"index": 0, "id": id, "success": true, "action": "update", "status": "Updated"}])
@@ -197,13 +197,7 @@ fn organizations_and_memberships_in_bulk() {
         Some(body),
         200,
     );
-    let status = expect(
-        &mock,
-        "GET",
-        &format!("/api/v2/job_statuses/{}", job_id(&job)),
-        None,
-        200,
-    );
+    let status = status_of(&mock, &job);
     let results = &status["job_status"]["results"];
     assert_eq!(results[0]["status"], "Created");
     assert_eq!(results[1]["error"], "DuplicateValue");
@@ -231,13 +225,7 @@ fn injected_failures_apply_nothing() {
         Some(body.clone()),
         200,
     );
-    let status = expect(
-        &mock,
-        "GET",
-        &format!("/api/v2/job_statuses/{}", job_id(&job)),
-        None,
-        200,
-    );
+    let status = status_of(&mock, &job);
     assert_eq!(status["job_status"]["status"], "failed");
     assert!(mock.account(SUB).users.is_empty());
     mock.set_bulk(
@@ -255,13 +243,7 @@ fn injected_failures_apply_nothing() {
         Some(body),
         200,
     );
-    let status = expect(
-        &mock,
-        "GET",
-        &format!("/api/v2/job_statuses/{}", job_id(&job)),
-        None,
-        200,
-    );
+    let status = status_of(&mock, &job);
     assert_eq!(status["job_status"]["status"], "completed");
     assert_eq!(status["job_status"]["results"][0]["error"], "InternalError");
     assert!(mock.account(SUB).users.is_empty());

@@ -64,22 +64,22 @@ pub fn transform_batch(
     }
     // Everything else, one by one, in input order.
     let mut failed_people: HashSet<String> = HashSet::new();
-    for (index, text) in events.iter().enumerate() {
-        let person = plan.person_of(index);
+    for index in 0..events.len() {
+        let person = plan.person_of(index).map(str::to_string);
         if batch.is_failed(index) {
-            failed_people.extend(person.map(str::to_string));
+            failed_people.extend(person);
             continue;
         }
-        if !plan.runs_alone(index) {
+        let Some(message) = plan.take_alone(index) else {
             continue;
-        }
-        if let Some(person) = person.filter(|p| failed_people.contains(*p)) {
+        };
+        if let Some(person) = person.as_ref().filter(|p| failed_people.contains(*p)) {
             batch.settle(index, Err(held_back(person)));
             continue;
         }
-        let result = crate::transform(host, config_text, text);
+        let result = crate::deliver(host, &config, config_text, message);
         if result.is_err() {
-            failed_people.extend(person.map(str::to_string));
+            failed_people.extend(person);
         }
         batch.settle(index, result);
     }

@@ -67,7 +67,8 @@ pub(crate) struct Plan {
     pub organizations: Vec<FoldedOrg>,
     pub users: Vec<FoldedUser>,
     groups: Vec<GroupLink>,
-    alone: Vec<bool>,
+    /// The messages that run alone, one by one after the bulk part.
+    alone: Vec<Option<Message>>,
     people: Vec<Option<String>>,
 }
 
@@ -84,7 +85,7 @@ impl Plan {
             organizations: Vec::new(),
             users: Vec::new(),
             groups: Vec::new(),
-            alone: vec![false; events.len()],
+            alone: (0..events.len()).map(|_| None).collect(),
             people: vec![None; events.len()],
         };
         let mut sorter = Sorter::default();
@@ -96,8 +97,8 @@ impl Plan {
                 }
                 Ok(Message::Event(event)) => event,
                 // Records and audience lists run alone; they are not per person.
-                Ok(_) => {
-                    plan.alone[index] = true;
+                Ok(message) => {
+                    plan.alone[index] = Some(message);
                     continue;
                 }
             };
@@ -105,7 +106,7 @@ impl Plan {
             plan.people[index] = person.clone();
             let tainted = person.as_ref().is_some_and(|p| sorter.alone.contains(p));
             if event.kind == EventType::Track || tainted {
-                plan.alone[index] = true;
+                plan.alone[index] = Some(Message::Event(event));
                 continue;
             }
             let fingerprint = Fingerprint::of(config_text, config.skip_unchanged_seconds, &event);
@@ -123,7 +124,7 @@ impl Plan {
             match bulk {
                 Ok(true) => plan.fingerprints.extend(fingerprint.map(|f| (index, f))),
                 Ok(false) => {
-                    plan.alone[index] = true;
+                    plan.alone[index] = Some(Message::Event(event));
                     sorter.alone.extend(person);
                 }
                 Err(error) => plan.settled.push((index, Err(error))),
@@ -270,8 +271,9 @@ impl Plan {
         (wanted, orphans)
     }
 
-    pub fn runs_alone(&self, index: usize) -> bool {
-        self.alone[index]
+    /// The message of an event that runs alone, parsed already (once: it is taken).
+    pub fn take_alone(&mut self, index: usize) -> Option<Message> {
+        self.alone[index].take()
     }
 
     pub fn person_of(&self, index: usize) -> Option<&str> {
