@@ -1,5 +1,5 @@
-//! The `host-test` command line: `demo`, `run`, `produce`, `worker`, `dead-letters`, `fields`,
-//! `mock-zendesk`, `describe`.
+//! The `host-test` command line: `demo`, `run`, `fields`, `mock-zendesk`, `describe`, `bench`,
+//! and the fleet's commands (`produce`, `worker`, `dead-letters`) from `destination-fleet`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,9 +12,10 @@ use clap::{Args, Parser, Subcommand};
 use mock_zendesk::{BulkSettings, Faults, MockZendesk};
 
 use crate::demo::{self, DemoOptions};
+use crate::fields;
 use crate::output::{plugin_path, print_stdout};
 use crate::runner::{self, Batching, EventSource, PluginSource, RetryPolicy, RunOptions, Target};
-use crate::{fields, fleet};
+use destination_fleet::cli::{BatchArgs, FleetCommand, Setup};
 use destination_host::{ObjectType, Runtime, RuntimeOptions};
 
 use crate::transports::LoopbackOrigin;
@@ -41,12 +42,13 @@ pub enum Command {
     Demo(DemoArgs),
     /// Delivers a multi-tenant JSONL event stream through the plugin.
     Run(RunArgs),
-    /// Publishes a JSONL event stream (the `run` format) to NATS JetStream for the workers.
-    Produce(ProduceArgs),
-    /// Delivers events from NATS JetStream: run any number, anywhere; SIGTERM drains.
-    Worker(WorkerArgs),
-    /// Prints the fleet's dead letters as JSONL (non-destructive); `--replay` publishes them again.
-    DeadLetters(DeadLettersArgs),
+    /// The fleet's `produce` (as `destination-fleet produce`).
+    Produce(destination_fleet::cli::ProduceArgs),
+    /// The fleet's `worker` (as `destination-fleet worker`), defaulting to the plugin built with
+    /// this binary, and able to route to a loopback mock (`--zendesk-origin`).
+    Worker(TestWorkerArgs),
+    /// The fleet's `dead-letters` (as `destination-fleet dead-letters`).
+    DeadLetters(destination_fleet::cli::DeadLettersArgs),
     /// Lists every field a warehouse `record` of one object type can write (standard attributes
     /// and the account's custom fields), for building a field mapping.
     Fields(FieldsArgs),
@@ -54,30 +56,11 @@ pub enum Command {
     MockZendesk(MockArgs),
     /// Prints the plugin's description (name, version, event types, settings schema) as JSON.
     Describe(DescribeArgs),
+    /// Prints the tenant manifest's JSON Schema (the tenants file of `run` and `worker`).
+    ManifestSchema,
     /// Benchmarks the plugin on the seeded standard stream against the in-process mock: calls
     /// per event, events per second, latency, sandbox and hot-swap times, in four modes.
     Bench(BenchArgs),
-}
-
-/// Batch delivery: events of one tenant (one per user) in each `transform-batch` call.
-#[derive(Debug, Args, Clone, Copy)]
-pub struct BatchArgs {
-    /// Events per plugin call (1: one call per event). Events of one user are never in the same
-    /// batch, so a later one cannot overtake an earlier one still in flight.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub batch_size: u32,
-    /// How long a batch waits to fill before it is sent anyway, in ms.
-    #[arg(long, default_value_t = 200)]
-    pub batch_wait_ms: u64,
-}
-
-impl BatchArgs {
-    pub fn batching(&self) -> Batching {
-        Batching {
-            size: self.batch_size as usize,
-            wait: Duration::from_millis(self.batch_wait_ms),
-        }
-    }
 }
 
 #[derive(Debug, Args)]
@@ -135,54 +118,14 @@ pub struct RunArgs {
     pub batch: BatchArgs,
 }
 
+/// `worker` with the test host's routing to a loopback mock server.
 #[derive(Debug, Args)]
-pub struct ProduceArgs {
-    /// The NATS server, e.g. nats://127.0.0.1:4222.
-    #[arg(long)]
-    pub nats: String,
-    /// JSONL, one {"tenant": "<id>", "event": {...}} per line; `-` reads stdin.
-    #[arg(long)]
-    pub events: PathBuf,
-}
-
-#[derive(Debug, Args)]
-pub struct WorkerArgs {
-    /// The NATS server, e.g. nats://127.0.0.1:4222.
-    #[arg(long)]
-    pub nats: String,
-    /// {"tenants": {"<id>": <plugin config>}, "limits": {"<id>" | "*": limits}}
-    #[arg(long)]
-    pub tenants: PathBuf,
-    /// The plugin component (default: the one built with this binary).
-    #[arg(long)]
-    pub plugin: Option<PathBuf>,
-    /// Hot-swap the plugin when the --plugin file changes (write it atomically: temp + rename).
-    #[arg(long, requires = "plugin")]
-    pub watch: bool,
+pub struct TestWorkerArgs {
+    #[command(flatten)]
+    pub fleet: destination_fleet::cli::WorkerArgs,
     /// Send every request to this loopback origin instead (e.g. a `host-test mock-zendesk`).
     #[arg(long, value_name = "http://127.0.0.1:PORT")]
     pub zendesk_origin: Option<LoopbackOrigin>,
-    /// How long after its first publish an event is still retried (e.g. 90s, 10m, 4h).
-    #[arg(long, default_value = "4h", value_parser = destination_host::parse_duration)]
-    pub retry_for: Duration,
-    /// Serve /metrics (Prometheus) and /healthz on this address, e.g. 127.0.0.1:9100.
-    #[arg(long)]
-    pub metrics: Option<SocketAddr>,
-    /// Plugin calls at the same time.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub concurrency: u32,
-    #[command(flatten)]
-    pub batch: BatchArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct DeadLettersArgs {
-    /// The NATS server, e.g. nats://127.0.0.1:4222.
-    #[arg(long)]
-    pub nats: String,
-    /// Publish every dead letter's event again (after fixing what failed).
-    #[arg(long)]
-    pub replay: bool,
 }
 
 #[derive(Debug, Args)]
@@ -279,12 +222,18 @@ pub fn main() -> ExitCode {
             batching: args.batch.batching(),
         }),
         Command::Run(args) => run_stream(args),
-        Command::Produce(args) => produce(args),
-        Command::Worker(args) => worker(args),
-        Command::DeadLetters(args) => dead_letters(args),
+        Command::Produce(args) => fleet(FleetCommand::Produce(args), Target::Zendesk),
+        Command::Worker(args) => {
+            let target = args
+                .zendesk_origin
+                .map_or(Target::Zendesk, Target::Loopback);
+            fleet(FleetCommand::Worker(args.fleet), target)
+        }
+        Command::DeadLetters(args) => fleet(FleetCommand::DeadLetters(args), Target::Zendesk),
         Command::Fields(args) => list_fields(args),
         Command::MockZendesk(args) => serve_mock(args),
         Command::Describe(args) => describe(args),
+        Command::ManifestSchema => manifest_schema(),
         Command::Bench(args) => bench(args),
     };
     match result {
@@ -339,71 +288,16 @@ fn run_stream(args: RunArgs) -> Result<u8> {
     Ok(summary.exit_code())
 }
 
-fn async_runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
-fn produce(args: ProduceArgs) -> Result<u8> {
-    let reader: Box<dyn std::io::BufRead> = match args.events.to_str() {
-        Some("-") => Box::new(std::io::BufReader::new(std::io::stdin())),
-        _ => Box::new(std::io::BufReader::new(
-            std::fs::File::open(&args.events).with_context(|| {
-                format!("cannot read the events file {}", args.events.display())
-            })?,
-        )),
+/// A fleet command, as the production binary runs it, with the test host's defaults: the plugin
+/// built with this binary, and its routing headers stripped.
+fn fleet(command: FleetCommand, target: Target) -> Result<u8> {
+    let setup = Setup {
+        transport: runner::transport_for(&target),
+        runtime: runner::runtime_options(1),
+        default_origins: crate::zendesk_origins(),
+        default_plugin: Some(plugin_path(&None)?),
     };
-    let produced = async_runtime()?.block_on(async {
-        let fleet = fleet::Fleet::connect(&args.nats).await?;
-        let produced = fleet::produce::produce(&fleet, reader).await?;
-        fleet.client.flush().await?;
-        anyhow::Ok(produced)
-    })?;
-    eprintln!(
-        "{} lines: {} published, {} already in the stream, {} dead-lettered",
-        produced.lines, produced.published, produced.duplicates, produced.dead_lettered
-    );
-    Ok(produced.exit_code())
-}
-
-fn worker(args: WorkerArgs) -> Result<u8> {
-    let target = match args.zendesk_origin {
-        Some(origin) => Target::Loopback(origin),
-        None => Target::Zendesk,
-    };
-    fleet::worker::run_worker(fleet::worker::WorkerOptions {
-        nats: args.nats,
-        tenants_json: read(&args.tenants, "tenants")?,
-        plugin: plugin_path(&args.plugin)?,
-        watch: args.watch,
-        target,
-        retry: RetryPolicy {
-            retry_for: args.retry_for,
-            ..RetryPolicy::default()
-        },
-        metrics: args.metrics,
-        concurrency: args.concurrency as usize,
-        batching: args.batch.batching(),
-    })
-}
-
-fn dead_letters(args: DeadLettersArgs) -> Result<u8> {
-    let listed = async_runtime()?.block_on(async {
-        let fleet = fleet::Fleet::connect(&args.nats).await?;
-        let mut stdout = std::io::stdout().lock();
-        let listed = fleet::dead_letters::list(&fleet, &mut stdout, args.replay).await?;
-        fleet.client.flush().await?;
-        anyhow::Ok(listed)
-    })?;
-    if args.replay {
-        eprintln!(
-            "{} dead letters: {} events published again, {} without an event (malformed input)",
-            listed.dead_letters, listed.replayed, listed.not_replayable
-        );
-    }
-    Ok(0)
+    destination_fleet::cli::run(command, setup)
 }
 
 fn list_fields(args: FieldsArgs) -> Result<u8> {
@@ -509,6 +403,12 @@ fn init_diagnostics() {
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
+}
+
+fn manifest_schema() -> Result<u8> {
+    let schema = destination_host::Manifest::json_schema();
+    print_stdout(&format!("{}\n", serde_json::to_string_pretty(&schema)?));
+    Ok(0)
 }
 
 fn describe(args: DescribeArgs) -> Result<u8> {

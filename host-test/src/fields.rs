@@ -6,12 +6,12 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail};
-use destination_host::{FieldInfo, ObjectType, Runtime, Tenant};
+use destination_host::{FieldInfo, ObjectType, Runtime};
 use mock_zendesk::MockZendesk;
 use serde_json::json;
 
 use crate::demo;
-use crate::runner::{self, PluginSource, RunOptions, Target, input};
+use crate::runner::{self, PluginSource, RunOptions, Target};
 
 pub struct FieldsOptions {
     /// The tenants file's text.
@@ -25,7 +25,7 @@ pub struct FieldsOptions {
 /// Lists the fields through the plugin, in a sandbox, under the tenant's limits and policy.
 pub fn list(options: &FieldsOptions) -> Result<Vec<FieldInfo>> {
     let runtime_options = runner::runtime_options(1);
-    let specs = input::parse_tenants(&options.tenants_json, &runtime_options)?;
+    let specs = runner::tenant_specs(&options.tenants_json, &runtime_options)?;
     let spec = specs
         .into_iter()
         .find(|spec| spec.id == options.tenant)
@@ -34,13 +34,7 @@ pub fn list(options: &FieldsOptions) -> Result<Vec<FieldInfo>> {
     let plugin = runtime
         .load_plugin_file(&options.plugin)
         .with_context(|| format!("cannot load the plugin {}", options.plugin.display()))?;
-    let tenant = Tenant::new(
-        spec.id,
-        spec.config_json,
-        spec.limits,
-        runner::transport_for(&options.target),
-    )
-    .with_allowed_origins(spec.allowed_origins);
+    let tenant = spec.tenant(runner::transport_for(&options.target));
     let report = runtime.list_fields(&plugin, &tenant, options.object);
     report.result.map_err(|error| {
         anyhow!(

@@ -5,7 +5,6 @@ pub mod bench;
 pub mod cli;
 pub mod demo;
 pub mod fields;
-pub mod fleet;
 pub mod output;
 pub mod runner;
 pub mod transports;
@@ -14,8 +13,10 @@ use std::sync::Arc;
 
 use destination_host::{Limits, OriginTemplate, Tenant, Transport};
 
-/// Where a Zendesk tenant's plugin may send requests: its own account, nothing else.
-pub const ZENDESK_ORIGIN: &str = "https://{subdomain}.zendesk.com";
+/// Where a Zendesk tenant's plugin may send requests: its own account, nothing else. A plugin
+/// that reports no config facts (contract 0.1.0) is filled from the config's `subdomain`, or
+/// RudderStack's `domain`.
+pub const ZENDESK_ORIGIN: &str = "https://{subdomain|domain}.zendesk.com";
 
 /// Headers of the reference host's routing layer (the mock server's account header): stripped
 /// from every guest request by the runtime.

@@ -37,6 +37,25 @@ pub enum SwapEvent {
     },
 }
 
+impl std::fmt::Display for SwapEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SwapEvent::Swapped(report) => write!(
+                f,
+                "plugin swapped: {} -> {} (loaded in {} ms)",
+                report.from_version,
+                report.to_version,
+                report.load_time.as_millis()
+            ),
+            SwapEvent::Rejected { path, reason } => write!(
+                f,
+                "plugin file {} rejected, the old version keeps serving: {reason}",
+                path.display()
+            ),
+        }
+    }
+}
+
 impl PluginSlot {
     pub fn new(plugin: Plugin) -> PluginSlot {
         PluginSlot {

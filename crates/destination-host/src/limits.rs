@@ -32,26 +32,35 @@ impl Default for RuntimeOptions {
 }
 
 /// What one call of one tenant may use. Every limit is explicit (no hidden defaults elsewhere).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Linear memory of the plugin instance, in MiB.
+    #[schemars(range(min = 1))]
     pub memory_mib: u64,
     /// Time the guest itself may run (wall time minus time spent in host imports), in ms.
+    #[schemars(range(min = 1, max = MAX_WALL_MS))]
     pub cpu_ms: u64,
     /// Whole-call budget, including time waiting for HTTP responses, in ms.
+    #[schemars(range(min = 1, max = MAX_WALL_MS))]
     pub wall_ms: u64,
     /// Cap for one outbound request (also capped by what is left of `wall_ms`), in ms.
+    #[schemars(range(min = 1, max = MAX_WALL_MS))]
     pub request_timeout_ms: u64,
     /// Largest accepted response body, in KiB.
+    #[schemars(range(min = 1, max = MAX_KIB))]
     pub max_response_kib: u64,
     /// Largest request body the guest may send, in KiB.
+    #[schemars(range(min = 1, max = MAX_KIB))]
     pub max_request_kib: u64,
     /// Outbound requests one call may make.
+    #[schemars(range(min = 1))]
     pub max_fetches: u32,
     /// Bytes of log records (messages and fields) one call may produce, in KiB.
+    #[schemars(range(min = 1, max = MAX_KIB))]
     pub max_log_kib: u64,
     /// Bytes of fetch records (URLs, headers, request bodies) kept for one call, in KiB.
+    #[schemars(range(min = 1, max = MAX_KIB))]
     pub max_recorded_kib: u64,
     /// The destination account's requests a minute for this tenant (0: the account's own
     /// limit, learned from its rate-limit headers). Requests are paced under it.

@@ -30,7 +30,8 @@ const STRIPPED_HEADERS: [&str; 15] = [
 ];
 
 /// An allowed origin with `{name}` placeholders for whole host labels, e.g.
-/// `https://{subdomain}.zendesk.com`.
+/// `https://{subdomain}.zendesk.com`. `{a|b}` is filled by the first of `a`, `b` that has a
+/// value (for configs that name it either way).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OriginTemplate {
     scheme: String,
@@ -77,7 +78,9 @@ impl FromStr for OriginTemplate {
         let labels: Vec<String> = host.split('.').map(str::to_ascii_lowercase).collect();
         for label in &labels {
             let valid = match placeholder(label) {
-                Some(name) => !name.is_empty() && !name.contains(['{', '}']),
+                Some(names) => names
+                    .split('|')
+                    .all(|name| !name.is_empty() && !name.contains(['{', '}'])),
                 None => is_dns_label(label),
             };
             if !valid {
@@ -117,13 +120,18 @@ impl OriginTemplate {
         for label in &self.labels {
             match placeholder(label) {
                 None => host.push(label.clone()),
-                Some(name) => match values.get(name) {
-                    Some(value) if is_dns_label(value) => host.push(value.clone()),
-                    Some(_) => {
-                        return Err(format!("`{name}` is not a single DNS label ({self})"));
+                // `{a|b}`: the first of the names with a value (a config may call it either).
+                Some(names) => {
+                    let mut given = names.split('|').filter_map(|name| values.get(name));
+                    let first = given.clone().next();
+                    match (given.find(|value| is_dns_label(value)), first) {
+                        (Some(value), _) => host.push(value.clone()),
+                        (None, Some(_)) => {
+                            return Err(format!("`{names}` is not a single DNS label ({self})"));
+                        }
+                        (None, None) => return Err(format!("no value for `{names}` ({self})")),
                     }
-                    None => return Err(format!("no value for `{name}` ({self})")),
-                },
+                }
             }
         }
         Ok(Origin {

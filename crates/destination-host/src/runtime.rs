@@ -266,8 +266,9 @@ impl Runtime {
             tracing::debug!(tenant = %tenant.id, "config refused by the plugin: {error}");
             error
         });
-        let policy =
-            OutboundPolicy::new(&tenant.id, tenant.allowed_origins(), &facts.origin_values);
+        // The platform's own values win over what the plugin says.
+        let values = tenant.origin_values().unwrap_or(&facts.origin_values);
+        let policy = OutboundPolicy::new(&tenant.id, tenant.allowed_origins(), values);
         tracing::debug!(tenant = %tenant.id, origins = ?policy.origins(), "tenant prepared");
         let prepared = Arc::new(Prepared {
             plugin_id: plugin.id(),

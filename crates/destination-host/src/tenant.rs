@@ -22,6 +22,8 @@ pub struct Tenant {
     /// The tenant's share of its account's rate limit (see [`crate::pacing`]).
     pub rate: Arc<dyn RateBudget>,
     allowed_origins: Arc<[OriginTemplate]>,
+    /// Values for the origin templates chosen by the platform (else the plugin's facts).
+    origin_values: Option<Arc<[(String, String)]>>,
     cache: Arc<dyn CacheStore>,
     prepared: Arc<Mutex<Option<Arc<Prepared>>>>,
 }
@@ -52,6 +54,7 @@ impl Tenant {
             transport,
             rate: Arc::new(LocalRateBudget::new()),
             allowed_origins: Arc::from(Vec::new()),
+            origin_values: None,
             cache: Arc::new(TenantCache::new()),
             prepared: Arc::default(),
         }
@@ -66,6 +69,18 @@ impl Tenant {
         self.allowed_origins = templates.into_iter().collect();
         self.prepared = Arc::default();
         self
+    }
+
+    /// Fills the origin templates with these values, whatever the plugin reports (a platform
+    /// that knows the tenant's account; needed for plugins that report no config facts).
+    pub fn with_origin_values(mut self, values: Vec<(String, String)>) -> Tenant {
+        self.origin_values = Some(values.into());
+        self.prepared = Arc::default();
+        self
+    }
+
+    pub(crate) fn origin_values(&self) -> Option<&[(String, String)]> {
+        self.origin_values.as_deref()
     }
 
     /// Shares a rate budget with the tenant's other senders (threads, processes, a fleet).

@@ -61,4 +61,10 @@ pub trait Host {
     /// Waits `millis` ms (e.g. between polls of a bulk job); false, at once, when the call has
     /// not that much time left.
     fn wait(&self, millis: u32) -> bool;
+    /// The wall clock, in seconds since the Unix epoch (WASI's clock in the component).
+    fn now_unix_seconds(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs())
+    }
 }

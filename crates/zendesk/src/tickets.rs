@@ -85,7 +85,7 @@ pub fn create(
             }
             ticket.insert("requester".into(), requester);
         }
-        (None, None) => return Err(users::not_found_yet(&person)),
+        (None, None) => return Err(users::not_found_yet(client, &person)),
     }
     client.call(
         "POST",

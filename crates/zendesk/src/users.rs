@@ -123,7 +123,7 @@ pub fn resolve(
                 Error::InvalidEvent("the event names no user (userId or email)".into())
             })?
         }
-        (WhenMissing::CreateIfNamed, _, _) => return Err(not_found_yet(person)),
+        (WhenMissing::CreateIfNamed, _, _) => return Err(not_found_yet(client, person)),
     };
     let mut user = Map::new();
     if let Some(external_id) = &person.external_id {
@@ -146,8 +146,17 @@ pub fn resolve(
     })
 }
 
-/// The retryable error for a user that does not exist (yet).
-pub fn not_found_yet(person: &Person) -> Error {
+/// How long a user that cannot be found is waited for, from the first miss: Zendesk's search
+/// index lags its writes, and the user's identify may still be on its way. Past this the event
+/// names a user that does not exist, and waiting longer (the host's whole retry budget) only
+/// holds its key back.
+pub const MISSING_USER_WINDOW_SECONDS: u64 = 150;
+/// Retries within the window.
+const MISSING_USER_RETRY_SECONDS: u64 = 60;
+
+/// The error for a user that does not exist: retryable within [`MISSING_USER_WINDOW_SECONDS`]
+/// of the first miss (remembered in the tenant cache), then `rejected` (404), naming the user.
+pub fn not_found_yet(client: &Client, person: &Person) -> Error {
     let mut who = Vec::new();
     if let Some(external_id) = &person.external_id {
         who.push(format!("external_id {external_id:?}"));
@@ -155,12 +164,34 @@ pub fn not_found_yet(person: &Person) -> Error {
     if let Some(email) = &person.email {
         who.push(format!("email {email:?}"));
     }
+    let who = who.join(" / ");
+    let key = format!("missing:{who}");
+    let now = client.host().now_unix_seconds();
+    let first = match client.cache_get(&key).and_then(|at| at.parse::<u64>().ok()) {
+        Some(first) => first,
+        None => {
+            client.cache_set(
+                &key,
+                &now.to_string(),
+                2 * MISSING_USER_WINDOW_SECONDS as u32,
+            );
+            now
+        }
+    };
+    let waited = now.saturating_sub(first);
+    if waited >= MISSING_USER_WINDOW_SECONDS {
+        return Error::Rejected {
+            status: 404,
+            message: format!(
+                "no Zendesk user with {who} after {waited} s of retries: send its identify \
+                 first, or an email to create it from"
+            ),
+        };
+    }
+    let left = MISSING_USER_WINDOW_SECONDS - waited;
     Error::Retryable {
-        message: format!(
-            "no Zendesk user with {} yet (an identify may still be on its way)",
-            who.join(" / ")
-        ),
-        retry_after_seconds: Some(60),
+        message: format!("no Zendesk user with {who} yet (an identify may still be on its way)"),
+        retry_after_seconds: Some(left.min(MISSING_USER_RETRY_SECONDS) as u32),
     }
 }
 

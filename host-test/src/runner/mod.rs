@@ -7,8 +7,6 @@
 //! dead-lettered, and [`Summary::check_adds_up`] proves it.
 
 pub mod console;
-pub mod dead_letter;
-pub mod input;
 pub mod jsonl;
 pub mod state_view;
 pub mod summary;
@@ -25,8 +23,8 @@ use anyhow::{Context, Result, bail};
 use mock_zendesk::MockZendesk;
 
 use destination_host::{
-    HttpTransport, Plugin, PluginSlot, Runtime, RuntimeOptions, SwapEvent, Tenant, Transport,
-    WatchHandle,
+    HttpTransport, Manifest, Plugin, PluginSlot, Runtime, RuntimeOptions, SwapEvent, Tenant,
+    TenantSpec, Transport, WatchHandle,
 };
 
 use crate::transports::{LoopbackOrigin, MockTransport, RoutingTransport};
@@ -34,7 +32,7 @@ use console::Console;
 use destination_host::Redactor;
 pub use destination_host::RetryPolicy;
 pub use destination_host::delivery::Batching;
-use destination_host::delivery::{KeyedQueue, OrderKey};
+use destination_host::delivery::{Engine, KeyedQueue, OrderKey};
 use jsonl::JsonlFile;
 pub use summary::{Disposition, Summary};
 pub use worker::{EventReport, HttpCall};
@@ -139,7 +137,7 @@ pub fn run(options: RunOptions) -> Result<Summary> {
         PluginSource::Loaded(runtime, _) => runtime.options().clone(),
         PluginSource::File(_) => runtime_options(options.concurrency),
     };
-    let specs = input::parse_tenants(&options.tenants_json, &runtime_options)?;
+    let specs = tenant_specs(&options.tenants_json, &runtime_options)?;
     let secrets = Redactor::from_configs(specs.iter().map(|s| s.config_json.as_str()));
     let (reader, total_lines) = open_events(&options.events)?;
 
@@ -162,22 +160,11 @@ pub fn run(options: RunOptions) -> Result<Summary> {
     let transport = transport_for(&options.target);
     let tenants: HashMap<String, Tenant> = specs
         .iter()
-        .map(|spec| {
-            let tenant = Tenant::new(
-                spec.id.clone(),
-                spec.config_json.clone(),
-                spec.limits.clone(),
-                Arc::clone(&transport),
-            )
-            .with_allowed_origins(spec.allowed_origins.clone());
-            (spec.id.clone(), tenant)
-        })
+        .map(|spec| (spec.id.clone(), spec.tenant(Arc::clone(&transport))))
         .collect();
     let context = worker::RunContext {
-        runtime: Arc::clone(&runtime),
-        slot,
+        engine: Engine::new(Arc::clone(&runtime), slot, options.retry),
         tenants,
-        retry: options.retry,
         batching: options.batching,
         console: Console::new(options.progress, total_lines, secrets.clone()),
         trace: create(&options.trace)?,
@@ -264,7 +251,7 @@ fn read_events(
     let mut lines = 0u64;
     for (index, raw) in reader.lines().enumerate() {
         let raw = raw.context("cannot read the event stream")?;
-        match input::parse_line(index + 1, &raw, known) {
+        match destination_host::delivery::parse_line(index + 1, &raw, known) {
             None => continue,
             Some(Ok(event)) => {
                 let key = OrderKey::of(&event.tenant, &event.event);
@@ -275,6 +262,11 @@ fn read_events(
         lines += 1;
     }
     Ok(lines)
+}
+
+/// The tenants of a manifest (the tenants file), with Zendesk's origin as the default.
+pub fn tenant_specs(manifest: &str, runtime: &RuntimeOptions) -> Result<Vec<TenantSpec>> {
+    Ok(Manifest::parse(manifest)?.tenants(runtime, &crate::zendesk_origins())?)
 }
 
 /// The runtime of a run: room for every worker's instance plus hot-swap checks, and the
@@ -321,18 +313,7 @@ pub(crate) fn watch_plugin(
 ) -> Result<WatchHandle> {
     let handle =
         destination_host::watch(Arc::clone(runtime), Arc::clone(slot), path, move |event| {
-            match &event {
-                SwapEvent::Swapped(report) => eprintln!(
-                    "plugin swapped: {} -> {} (loaded in {} ms)",
-                    report.from_version,
-                    report.to_version,
-                    report.load_time.as_millis()
-                ),
-                SwapEvent::Rejected { path, reason } => eprintln!(
-                    "plugin file {} rejected, the old version keeps serving: {reason}",
-                    path.display()
-                ),
-            }
+            eprintln!("{event}");
             if let Some(observer) = &on_swap {
                 observer(&event);
             }

@@ -2,25 +2,21 @@
 //! by the library's retry policy, and each line's fate reported.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use super::EventObserver;
 use super::console::Console;
-use super::dead_letter::{DeadLetter, MALFORMED_INPUT};
-use super::input::{EventLine, MalformedLine};
 use super::jsonl::JsonlFile;
 use super::summary::{Disposition, LineResult, Summary};
 use super::trace::TraceLine;
-use destination_host::delivery::{Batching, KeyedQueue, OrderKey, Settlement, settle};
-use destination_host::{
-    CallError, FetchRecord, Operation, Outcome, PluginSlot, RetryPolicy, Runtime, Tenant,
+use destination_host::delivery::{
+    Attempt, Attempted, Batching, DeadLetter, Engine, EventLine, EventResult, KeyedQueue,
+    MALFORMED_INPUT, MalformedLine, OrderKey, Settlement,
 };
-
-/// Past this much pacing backlog, an event waits in the queue rather than in its call.
-const PACING_PARK: Duration = Duration::from_secs(1);
+use destination_host::{CallError, FetchRecord, Operation, Tenant};
 
 /// One event line on its way: what the queue holds.
 pub(super) struct Job {
@@ -45,10 +41,8 @@ impl Job {
 
 /// State shared by the worker threads.
 pub(super) struct RunContext {
-    pub runtime: Arc<Runtime>,
-    pub slot: Arc<PluginSlot>,
+    pub engine: Engine,
     pub tenants: HashMap<String, Tenant>,
-    pub retry: RetryPolicy,
     pub batching: Batching,
     pub console: Console,
     pub trace: Option<JsonlFile>,
@@ -114,7 +108,7 @@ impl HttpCall {
 
 /// What the last attempt of an event left for its report.
 #[derive(Default)]
-struct Attempt {
+struct LastAttempt {
     plugin_version: Option<String>,
     calls: Vec<HttpCall>,
     batch: Option<u64>,
@@ -155,37 +149,6 @@ impl RunContext {
         }
     }
 
-    /// Whether `jobs` of `tenant` may be attempted now: a bad config dead-letters them without
-    /// a call (the runtime keeps the answer per tenant and plugin version), and a tenant far
-    /// behind its account's rate limit waits out the backlog in the queue, without holding a
-    /// sandbox (its keys are parked; other tenants keep flowing).
-    fn admit(
-        &self,
-        queue: &KeyedQueue<Job>,
-        tenant: &Tenant,
-        jobs: Vec<(OrderKey, Job)>,
-    ) -> Option<Vec<(OrderKey, Job)>> {
-        let plugin = self.slot.current();
-        if let Err(error) = self.runtime.validate_config(&plugin, tenant) {
-            for (key, job) in jobs {
-                let disposition = self.dead_letter_event(&job.event, &error, job.attempts);
-                self.finish(&job, disposition, Attempt::default());
-                queue.done(key);
-            }
-            return None;
-        }
-        let backlog = tenant
-            .rate
-            .backlog(&tenant.id, tenant.limits.requests_per_minute);
-        if backlog > PACING_PARK {
-            for (key, job) in jobs {
-                queue.retry(key, job, Instant::now() + backlog);
-            }
-            return None;
-        }
-        Some(jobs)
-    }
-
     fn tenant_of(&self, job: &Job) -> &Tenant {
         match self.tenants.get(&job.event.tenant) {
             Some(tenant) => tenant,
@@ -193,100 +156,85 @@ impl RunContext {
         }
     }
 
-    /// One plugin call for events of one tenant (one per key; a single event is one `transform`);
-    /// then each is finished (delivered, skipped, dead-lettered) or parked for its retry on its
-    /// own.
-    fn attempt_batch(&self, queue: &KeyedQueue<Job>, batch: Vec<(OrderKey, Job)>) {
+    /// One attempt for events of one tenant (one per key; a single event is one `transform`)
+    /// through the delivery engine; then each is finished (delivered, skipped, dead-lettered)
+    /// or parked for its retry on its own. A tenant far behind its rate limit waits out the
+    /// backlog in the queue, its keys parked, without holding a sandbox.
+    fn attempt_batch(&self, queue: &KeyedQueue<Job>, mut batch: Vec<(OrderKey, Job)>) {
         let tenant = self.tenant_of(&batch[0].1);
-        let Some(mut batch) = self.admit(queue, tenant, batch) else {
-            return;
-        };
-        let plugin = self.slot.current();
-        let events: Vec<String> = batch
-            .iter_mut()
-            .map(|(_, job)| {
-                job.attempts += 1;
-                job.first_attempt.get_or_insert_with(Instant::now);
-                job.event.event.to_string()
+        let attempts: Vec<Attempt> = batch
+            .iter()
+            .map(|(_, job)| Attempt {
+                event: job.event.event.to_string(),
+                earlier_attempts: job.attempts,
+                elapsed: job.first_attempt.map(|at| at.elapsed()).unwrap_or_default(),
             })
             .collect();
-        let report = self.runtime.transform_batch(&plugin, tenant, &events);
+        let call = match self.engine.attempt(tenant, &attempts) {
+            Attempted::Paced(wait) => {
+                for (key, job) in batch {
+                    queue.retry(key, job, Instant::now() + wait);
+                }
+                return;
+            }
+            Attempted::Called(call) => call,
+        };
+        for (_, job) in &mut batch {
+            job.first_attempt.get_or_insert_with(Instant::now);
+        }
         let number = (batch.len() > 1).then(|| {
             self.batches
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         });
         let first_line = batch[0].1.event.line;
-        self.trace(tenant, &batch[0].1, &report.fetches);
-        self.console.logs(&tenant.id, first_line, &report.logs);
-        // The calls are shared: each event is charged its share, so the totals add up.
-        let (each, rest) = (
-            report.fetches.len() / batch.len(),
-            report.fetches.len() % batch.len(),
-        );
-        let results: Vec<Result<Outcome, CallError>> = match report.result {
-            Ok(results) => results,
-            Err(error) => vec![Err(error); batch.len()],
-        };
-        for (n, ((key, mut job), result)) in batch.into_iter().zip(results).enumerate() {
-            job.calls += (each + usize::from(n < rest)) as u64;
+        self.trace(tenant, first_line, call.results[0].attempts, &call.fetches);
+        self.console.logs(&tenant.id, first_line, &call.logs);
+        for ((key, mut job), result) in batch.into_iter().zip(call.results) {
+            job.calls += result.calls;
+            job.attempts = result.attempts;
             // One event: every request it made, failed ones included; in a batch, those its
             // outcome names (the shared bulk requests among them).
-            let calls = match (&result, number) {
-                (_, None) => report.fetches.iter().map(HttpCall::from_fetch).collect(),
-                (Ok(outcome), Some(_)) => outcome
+            let calls = match number {
+                None => call.fetches.iter().map(HttpCall::from_fetch).collect(),
+                Some(_) => result
                     .operations
                     .iter()
                     .map(HttpCall::from_operation)
                     .collect(),
-                (Err(_), Some(_)) => Vec::new(),
             };
-            let attempt = Attempt {
-                plugin_version: Some(report.plugin_version.clone()),
+            let attempt = LastAttempt {
+                plugin_version: call.plugin_version.clone(),
                 calls,
                 batch: number,
-                call_us: micros(report.duration),
+                call_us: micros(call.duration),
             };
             self.conclude(queue, key, job, result, attempt);
         }
     }
 
-    fn trace(&self, tenant: &Tenant, job: &Job, fetches: &[FetchRecord]) {
+    fn trace(&self, tenant: &Tenant, line: usize, attempt: u32, fetches: &[FetchRecord]) {
         if let Some(trace) = &self.trace {
             for fetch in fetches {
-                trace.append(&TraceLine::new(
-                    &tenant.id,
-                    job.event.line,
-                    job.attempts,
-                    fetch,
-                ));
+                trace.append(&TraceLine::new(&tenant.id, line, attempt, fetch));
             }
         }
     }
 
-    /// What an attempt's result means for its event: finished, or parked for its retry.
+    /// What an attempt's settlement means for its event: finished, or parked for its retry.
     fn conclude(
         &self,
         queue: &KeyedQueue<Job>,
         key: OrderKey,
         job: Job,
-        result: Result<Outcome, CallError>,
-        attempt: Attempt,
+        result: EventResult,
+        attempt: LastAttempt,
     ) {
-        let first = job.first_attempt.unwrap_or_else(Instant::now);
-        let failure = result.as_ref().err().map(ToString::to_string);
-        let settlement = settle(
-            result,
-            job.attempts,
-            first.elapsed(),
-            &self.retry,
-            fastrand::f64(),
-        );
-        let disposition = match settlement {
+        let disposition = match result.settlement {
             Settlement::RetryAfter(wait) => {
                 self.console.logs(
                     &job.event.tenant,
                     job.event.line,
-                    &[retry_log(job.attempts, wait, failure.as_deref())],
+                    &[retry_log(job.attempts, wait, result.failure.as_deref())],
                 );
                 queue.retry(key, job, Instant::now() + wait);
                 return;
@@ -307,7 +255,7 @@ impl RunContext {
         queue.done(key);
     }
 
-    fn finish(&self, job: &Job, disposition: Disposition, attempt: Attempt) {
+    fn finish(&self, job: &Job, disposition: Disposition, attempt: LastAttempt) {
         let event = &job.event;
         let event_type = event.event_type();
         self.record(&LineResult {
@@ -346,15 +294,13 @@ impl RunContext {
             event.tenant,
             error.class()
         ));
-        self.dead_letter(&DeadLetter {
-            line: event.line,
-            tenant: Some(&event.tenant),
-            event: Some(&event.event),
-            raw: None,
-            error_class: error.class(),
-            error: &message,
+        self.dead_letter(&DeadLetter::of_event(
+            event.line,
+            &event.tenant,
+            &event.event,
+            error,
             attempts,
-        });
+        ));
         Disposition::DeadLettered {
             error_class: error.class().to_string(),
             error: message,
@@ -367,7 +313,14 @@ impl RunContext {
             "line {}: dead-lettered ({MALFORMED_INPUT}): {}",
             malformed.line, malformed.reason
         ));
-        self.dead_letter(&DeadLetter::malformed(malformed));
+        self.dead_letter(&DeadLetter::malformed(
+            malformed.line,
+            malformed.tenant.as_deref(),
+            None,
+            Some(&malformed.raw),
+            &malformed.reason,
+            0,
+        ));
         self.record(&LineResult {
             tenant: malformed.tenant.as_deref(),
             event_type: None,
@@ -380,7 +333,7 @@ impl RunContext {
         });
     }
 
-    fn dead_letter(&self, letter: &DeadLetter<'_>) {
+    fn dead_letter(&self, letter: &DeadLetter) {
         if let Some(file) = &self.dead_letters {
             file.append(letter);
         }

@@ -1,12 +1,24 @@
-//! The delivery core shared by every source (a file, stdin, a queue): per-key order with
-//! parking ([`KeyedQueue`], [`OrderKey`]), and what a finished attempt means for its event
-//! ([`settle`]) under the time-based [`RetryPolicy`](crate::RetryPolicy).
+//! The delivery engine shared by every source (a file, stdin, a queue): one attempt's lifecycle
+//! ([`Engine`]), what a finished attempt means for its event ([`settle`]) under the time-based
+//! [`RetryPolicy`](crate::RetryPolicy), the [`DeadLetter`] record, and per-key order with
+//! parking ([`KeyedQueue`], [`OrderKey`]).
+//!
+//! A source owns only its queue and acknowledgements: it hands [`Engine::attempt`] the events
+//! of one tenant, then acts on each [`Settlement`] (acknowledge, requeue after the wait, store
+//! the dead letter). `examples/channel_source.rs` is a complete one, delivering from an
+//! in-memory channel.
 
+mod dead_letter;
+mod engine;
+mod input;
 mod keyed_queue;
 mod order_key;
 
+pub use dead_letter::{DeadLetter, MALFORMED_INPUT, event_type, now_ms};
+pub use engine::{Attempt, Attempted, Call, Engine, EventResult, PACING_PARK};
+pub use input::{EventLine, MalformedLine, parse_line, parse_line_any_tenant};
 pub use keyed_queue::KeyedQueue;
-pub use order_key::OrderKey;
+pub use order_key::{OrderKey, fnv1a64};
 
 use std::time::Duration;
 

@@ -49,10 +49,15 @@ impl OrderKey {
 
     /// A stable 64-bit hash (FNV-1a), e.g. to pick a partition.
     pub fn hash64(&self) -> u64 {
-        self.0.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
+        fnv1a64(self.0.as_bytes())
     }
+}
+
+/// FNV-1a, 64 bits: a stable hash (the same in every process and version, unlike std's).
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]

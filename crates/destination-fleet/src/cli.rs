@@ -1,0 +1,191 @@
+//! The fleet's commands (`produce`, `worker`, `dead-letters`), shared by the production binary
+//! `destination-fleet` and the test host, which adds its test routing.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+
+use destination_host::delivery::Batching;
+use destination_host::{OriginTemplate, RetryPolicy, RuntimeOptions, Transport};
+
+use crate::worker::{WorkerOptions, run_worker};
+use crate::{Fleet, dead_letters, produce};
+
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Publishes a JSONL event stream (the `run` format) to NATS JetStream for the workers.
+    Produce(ProduceArgs),
+    /// Delivers events from NATS JetStream: run any number, anywhere; SIGTERM drains.
+    Worker(WorkerArgs),
+    /// Prints the fleet's dead letters as JSONL (non-destructive); `--replay` publishes them again.
+    DeadLetters(DeadLettersArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    /// The NATS server, e.g. nats://127.0.0.1:4222.
+    #[arg(long)]
+    pub nats: String,
+    /// JSONL, one {"tenant": "<id>", "event": {...}} per line; `-` reads stdin.
+    #[arg(long)]
+    pub events: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The NATS server, e.g. nats://127.0.0.1:4222.
+    #[arg(long)]
+    pub nats: String,
+    /// The tenant manifest: {"tenants": {"<id>": <plugin config>}, "limits": {...}, ...}
+    #[arg(long)]
+    pub tenants: PathBuf,
+    /// The plugin component (a .wasm file).
+    #[arg(long)]
+    pub plugin: Option<PathBuf>,
+    /// Hot-swap the plugin when the --plugin file changes (write it atomically: temp + rename).
+    #[arg(long, requires = "plugin")]
+    pub watch: bool,
+    /// How long after its first publish an event is still retried (e.g. 90s, 10m, 4h).
+    #[arg(long, default_value = "4h", value_parser = destination_host::parse_duration)]
+    pub retry_for: Duration,
+    /// Serve /metrics (Prometheus) and /healthz on this address, e.g. 127.0.0.1:9100.
+    #[arg(long)]
+    pub metrics: Option<SocketAddr>,
+    /// Plugin calls at the same time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+    #[command(flatten)]
+    pub batch: BatchArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeadLettersArgs {
+    /// The NATS server, e.g. nats://127.0.0.1:4222.
+    #[arg(long)]
+    pub nats: String,
+    /// Publish every dead letter's event again (after fixing what failed).
+    #[arg(long)]
+    pub replay: bool,
+}
+
+/// Batch delivery: events of one tenant (one per user) in each `transform-batch` call.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct BatchArgs {
+    /// Events per plugin call (1: one call per event). Events of one user are never in the same
+    /// batch, so a later one cannot overtake an earlier one still in flight.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub batch_size: u32,
+    /// How long a batch waits to fill before it is sent anyway, in ms.
+    #[arg(long, default_value_t = 200)]
+    pub batch_wait_ms: u64,
+}
+
+impl BatchArgs {
+    pub fn batching(&self) -> Batching {
+        Batching {
+            size: self.batch_size as usize,
+            wait: Duration::from_millis(self.batch_wait_ms),
+        }
+    }
+}
+
+/// What the binary running the commands decides: how requests leave, and its defaults.
+pub struct Setup {
+    pub transport: Arc<dyn Transport>,
+    pub runtime: RuntimeOptions,
+    /// Origins a tenant may reach when its manifest names none.
+    pub default_origins: Vec<OriginTemplate>,
+    /// The plugin used without `--plugin` (none: `--plugin` is required).
+    pub default_plugin: Option<PathBuf>,
+}
+
+/// Runs one command; the exit status: 0 success, 1 some events were dead-lettered.
+pub fn run(command: FleetCommand, setup: Setup) -> Result<u8> {
+    match command {
+        FleetCommand::Produce(args) => run_produce(args),
+        FleetCommand::Worker(args) => worker(args, setup),
+        FleetCommand::DeadLetters(args) => run_dead_letters(args),
+    }
+}
+
+fn async_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn run_produce(args: ProduceArgs) -> Result<u8> {
+    let reader: Box<dyn std::io::BufRead> = match args.events.to_str() {
+        Some("-") => Box::new(std::io::BufReader::new(std::io::stdin())),
+        _ => Box::new(std::io::BufReader::new(
+            std::fs::File::open(&args.events).with_context(|| {
+                format!("cannot read the events file {}", args.events.display())
+            })?,
+        )),
+    };
+    let produced = async_runtime()?.block_on(async {
+        let fleet = Fleet::connect(&args.nats).await?;
+        let produced = produce::produce(&fleet, reader).await?;
+        fleet.client.flush().await?;
+        anyhow::Ok(produced)
+    })?;
+    eprintln!(
+        "{} lines: {} published, {} already in the stream, {} dead-lettered",
+        produced.lines, produced.published, produced.duplicates, produced.dead_lettered
+    );
+    Ok(produced.exit_code())
+}
+
+fn worker(args: WorkerArgs, setup: Setup) -> Result<u8> {
+    let plugin = match args.plugin.or(setup.default_plugin) {
+        Some(path) if path.is_file() => path,
+        Some(path) => bail!(
+            "plugin component {} not found (pass --plugin PATH to the .wasm)",
+            path.display()
+        ),
+        None => bail!("--plugin is required: the plugin component (.wasm) to run"),
+    };
+    run_worker(WorkerOptions {
+        nats: args.nats,
+        tenants_json: read(&args.tenants, "tenants")?,
+        default_origins: setup.default_origins,
+        plugin,
+        watch: args.watch,
+        transport: setup.transport,
+        runtime: setup.runtime,
+        retry: RetryPolicy {
+            retry_for: args.retry_for,
+            ..RetryPolicy::default()
+        },
+        metrics: args.metrics,
+        concurrency: args.concurrency as usize,
+        batching: args.batch.batching(),
+    })
+}
+
+fn run_dead_letters(args: DeadLettersArgs) -> Result<u8> {
+    let listed = async_runtime()?.block_on(async {
+        let fleet = Fleet::connect(&args.nats).await?;
+        let mut stdout = std::io::stdout().lock();
+        let listed = dead_letters::list(&fleet, &mut stdout, args.replay).await?;
+        fleet.client.flush().await?;
+        anyhow::Ok(listed)
+    })?;
+    if args.replay {
+        eprintln!(
+            "{} dead letters: {} events published again, {} without an event (malformed input)",
+            listed.dead_letters, listed.replayed, listed.not_replayable
+        );
+    }
+    Ok(0)
+}
+
+fn read(path: &Path, what: &str) -> Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the {what} file {}", path.display()))
+}

@@ -1,0 +1,42 @@
+//! `destination-fleet`: delivery from NATS JetStream by any number of workers, in production.
+//! `produce` publishes a JSONL stream, `worker` delivers (SIGTERM drains), `dead-letters`
+//! lists and replays the failures. Requests go to the tenants' own Zendesk accounts over HTTPS.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+
+use destination_fleet::cli::{self, FleetCommand, Setup};
+use destination_host::{HttpTransport, RuntimeOptions};
+
+/// The origin a Zendesk tenant may reach when the manifest names none: its own account.
+const ZENDESK_ORIGIN: &str = "https://{subdomain|domain}.zendesk.com";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "destination-fleet",
+    version,
+    about = "Delivers CDP events to Zendesk through a plugin component, from NATS JetStream"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: FleetCommand,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let setup = Setup {
+        transport: Arc::new(HttpTransport::new()),
+        runtime: RuntimeOptions::default(),
+        default_origins: vec![ZENDESK_ORIGIN.parse().expect("a valid origin template")],
+        default_plugin: None,
+    };
+    match cli::run(cli.command, setup) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,437 @@
+//! Delivering one partition: pull a batch, deliver each key's events in stream order (different
+//! keys at once) through the sandbox, and settle each one durably: ack after delivery or a
+//! stored dead letter, NAK with the delay for a retry (its key parked), NAK behind a waiting
+//! key.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use async_nats::jetstream::{AckKind, Message};
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio::sync::{Mutex, watch};
+use tokio::task::JoinSet;
+
+use destination_host::delivery::{
+    Attempt, Attempted, DeadLetter, EventResult, Settlement, event_type,
+};
+
+use crate::leases::{self, Claim};
+use crate::parking::{Parking, Turn};
+use crate::produce::publish_dead_letter;
+use crate::worker::Shared;
+use crate::{ACK_WAIT, LINE_HEADER, key_of};
+
+/// Messages pulled from a partition at once.
+const BATCH: usize = 16;
+/// How often a pulled message tells JetStream it is still being worked on.
+const PROGRESS_EVERY: Duration = Duration::from_secs(3);
+
+/// Delivers one partition until told to stop: pulls a batch, delivers each key's events in
+/// order (different keys at the same time), and acknowledges as outcomes become durable.
+pub(super) async fn deliver_partition(
+    context: Arc<Shared>,
+    partition: u32,
+    claim: Claim,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut consumer = match context.fleet.consumer(partition).await {
+        Ok(consumer) => consumer,
+        Err(error) => {
+            eprintln!("partition {partition}: {error:#}");
+            return;
+        }
+    };
+    let unacknowledged = match consumer.info().await {
+        Ok(info) => info.num_ack_pending,
+        Err(_) => 1,
+    };
+    if claim == Claim::Expired && unacknowledged > 0 {
+        // Its last owner was killed holding messages: they come back after the ack wait, and
+        // must be delivered before anything newer of the same keys.
+        tokio::select! {
+            _ = tokio::time::sleep(ACK_WAIT + Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+    let parking = Arc::new(Mutex::new(
+        Parking::load(context.fleet.parked.clone(), partition).await,
+    ));
+    while !*stop.borrow() {
+        if !leases::holds(&context.fleet.leases, partition, &context.worker_id).await {
+            // The lease lapsed or moved: deliver nothing more (the worker's loop notices too).
+            break;
+        }
+        // In batch mode a pull is a batch's size and age: it returns when it is full or old.
+        let (pull, expires) = match context.batching.is_on() {
+            true => (
+                context.batching.size.max(BATCH),
+                context.batching.wait.max(PULL_FLOOR),
+            ),
+            false => (BATCH, Duration::from_millis(500)),
+        };
+        let batch = consumer
+            .batch()
+            .max_messages(pull)
+            .expires(expires)
+            .messages()
+            .await;
+        let mut batch = match batch {
+            Ok(batch) => batch,
+            Err(error) => {
+                eprintln!("partition {partition}: cannot pull: {error}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        // The batch's messages by order key, each key's in stream order; each one is kept
+        // alive (progress acks) from now until it is settled, so none is redelivered elsewhere
+        // while it waits its turn here.
+        let mut keys: Vec<(String, Vec<Pulled>)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        while let Some(message) = batch.next().await {
+            let Ok(message) = message else {
+                continue;
+            };
+            let key = match decode(&message) {
+                Some((tenant, event)) => key_of(&tenant, &event).as_str().to_string(),
+                None => String::new(),
+            };
+            let alive = Alive::keep(&message, &context.fleet.client);
+            let sequence = message.info().map_or(0, |info| info.stream_sequence);
+            let entry = (sequence, message, alive);
+            match index.get(&key) {
+                Some(at) => keys[*at].1.push(entry),
+                None => {
+                    index.insert(key.clone(), keys.len());
+                    keys.push((key, vec![entry]));
+                }
+            }
+        }
+        // Redeliveries may come back mixed with newer events: each key in stream order.
+        for (_, messages) in &mut keys {
+            messages.sort_by_key(|(sequence, _, _)| *sequence);
+        }
+        if context.batching.is_on() {
+            deliver_in_batches(&context, &parking, &stop, keys).await;
+            continue;
+        }
+        let mut running = JoinSet::new();
+        for (key, messages) in keys {
+            let context = Arc::clone(&context);
+            let parking = Arc::clone(&parking);
+            let stop = stop.clone();
+            running.spawn(async move {
+                for (_, message, _alive) in messages {
+                    if *stop.borrow() {
+                        // Not started: back to JetStream at once, in order, for the next owner.
+                        let _ = message.ack_with(AckKind::Nak(None)).await;
+                        continue;
+                    }
+                    handle(&context, &parking, vec![(key.clone(), message)]).await;
+                }
+            });
+        }
+        while running.join_next().await.is_some() {}
+    }
+}
+
+/// A pulled message with its stream sequence, kept alive until it is settled.
+type Pulled = (u64, Message, Alive);
+
+/// The shortest pull wait in batch mode (JetStream needs some time to fill a pull).
+const PULL_FLOOR: Duration = Duration::from_millis(50);
+
+/// Batch mode: in rounds, the next message of every key (so a key's events stay in stream
+/// order and never share a call), grouped per tenant into `transform-batch` calls of at most
+/// the batch size, each round's calls at the same time.
+async fn deliver_in_batches(
+    context: &Arc<Shared>,
+    parking: &Arc<Mutex<Parking>>,
+    stop: &watch::Receiver<bool>,
+    keys: Vec<(String, Vec<Pulled>)>,
+) {
+    let mut queues: Vec<(String, std::collections::VecDeque<Pulled>)> =
+        keys.into_iter().map(|(k, m)| (k, m.into())).collect();
+    loop {
+        let mut by_tenant: HashMap<String, Vec<(String, Message, Alive)>> = HashMap::new();
+        for (key, messages) in &mut queues {
+            if let Some((_, message, alive)) = messages.pop_front() {
+                let tenant = decode(&message)
+                    .map(|(tenant, _)| tenant)
+                    .unwrap_or_default();
+                by_tenant
+                    .entry(tenant)
+                    .or_default()
+                    .push((key.clone(), message, alive));
+            }
+        }
+        if by_tenant.is_empty() {
+            return;
+        }
+        let mut running = JoinSet::new();
+        for (_, mut round) in by_tenant {
+            while !round.is_empty() {
+                let rest = round.split_off(round.len().min(context.batching.size));
+                let chunk = std::mem::replace(&mut round, rest);
+                let (context, parking, stop) =
+                    (Arc::clone(context), Arc::clone(parking), stop.clone());
+                running.spawn(async move {
+                    if *stop.borrow() {
+                        for (_, message, _alive) in chunk {
+                            let _ = message.ack_with(AckKind::Nak(None)).await;
+                        }
+                        return;
+                    }
+                    let (messages, _alive): (Vec<_>, Vec<_>) = chunk
+                        .into_iter()
+                        .map(|(key, message, alive)| ((key, message), alive))
+                        .unzip();
+                    handle(&context, &parking, messages).await;
+                });
+            }
+        }
+        while running.join_next().await.is_some() {}
+    }
+}
+
+/// Progress acks for one message until dropped.
+struct Alive(tokio::task::JoinHandle<()>);
+
+impl Alive {
+    fn keep(message: &Message, client: &async_nats::Client) -> Alive {
+        let (reply, client) = (message.reply.clone(), client.clone());
+        Alive(tokio::spawn(async move {
+            let Some(reply) = reply else {
+                return;
+            };
+            loop {
+                tokio::time::sleep(PROGRESS_EVERY).await;
+                let _ = client.publish(reply.clone(), "+WPI".into()).await;
+            }
+        }))
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The `{"tenant", "event"}` of a message, if it has that shape.
+fn decode(message: &Message) -> Option<(String, Value)> {
+    let value: Value = serde_json::from_slice(&message.payload).ok()?;
+    let tenant = value.get("tenant")?.as_str()?.to_string();
+    let event = value.get("event")?.clone();
+    Some((tenant, event))
+}
+
+fn line_of(message: &Message) -> usize {
+    message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get(LINE_HEADER))
+        .and_then(|value| value.as_str().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn nak(message: &Message, delay: Duration) {
+    let _ = message.ack_with(AckKind::Nak(Some(delay))).await;
+}
+
+/// A message ready for its plugin call: decoded, its tenant known, its key's turn.
+struct Ready {
+    message: Message,
+    key: String,
+    sequence: u64,
+    line: usize,
+    tenant_id: String,
+    event: Value,
+    attempt: Attempt,
+}
+
+/// One attempt for messages of one tenant (one per key; a single one is one `transform`)
+/// through the delivery engine; each is then settled on its own.
+async fn handle(context: &Shared, parking: &Mutex<Parking>, messages: Vec<(String, Message)>) {
+    let mut ready = Vec::new();
+    for (key, message) in messages {
+        ready.extend(prepare(context, parking, &key, message).await);
+    }
+    let Some(tenant) = ready
+        .first()
+        .and_then(|r| context.tenants.get(&r.tenant_id))
+    else {
+        return;
+    };
+    let (tenant, shared) = (tenant.clone(), Arc::clone(&context.engine));
+    let attempts: Vec<Attempt> = ready.iter().map(|r| r.attempt.clone()).collect();
+    let Some(attempted) = call(context, move || shared.attempt(&tenant, &attempts)).await else {
+        return;
+    };
+    match attempted {
+        // The tenant is far behind its rate limit: each key waits, NAKed until then.
+        Attempted::Paced(wait) => {
+            for ready in ready {
+                parking
+                    .lock()
+                    .await
+                    .park(&ready.key, ready.sequence, wait)
+                    .await;
+                nak(&ready.message, wait).await;
+            }
+        }
+        Attempted::Called(call) => {
+            for (ready, result) in ready.into_iter().zip(call.results) {
+                conclude(context, parking, ready, result).await;
+            }
+        }
+    }
+}
+
+/// Runs a plugin call on a blocking thread under the worker's call permits; `None` when the
+/// call's thread panicked (its messages are then left to be redelivered).
+async fn call<T: Send + 'static>(
+    context: &Shared,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let _permit = context.calls.acquire().await;
+    context.metrics.in_flight.inc();
+    let started = Instant::now();
+    let result = tokio::task::spawn_blocking(work).await;
+    context.metrics.in_flight.dec();
+    context
+        .metrics
+        .call_seconds
+        .observe(started.elapsed().as_secs_f64());
+    result.ok()
+}
+
+/// Decodes a message and checks it may be delivered now: malformed messages and unknown tenants
+/// are dead-lettered, an event behind a waiting one of its key is NAKed until then. `None` when
+/// it was settled here.
+async fn prepare(
+    context: &Shared,
+    parking: &Mutex<Parking>,
+    key: &str,
+    message: Message,
+) -> Option<Ready> {
+    let info = message.info().ok()?;
+    let sequence = info.stream_sequence;
+    let delivered = u32::try_from(info.delivered).unwrap_or(u32::MAX).max(1);
+    let published: SystemTime = info.published.into();
+    let line = line_of(&message);
+    let Some((tenant_id, event)) = decode(&message) else {
+        let raw = String::from_utf8_lossy(&message.payload).into_owned();
+        let reason = "not a {\"tenant\", \"event\"} message";
+        let letter = DeadLetter::malformed(line, None, None, Some(&raw), reason, delivered);
+        dead_letter_and_ack(context, &message, sequence, &letter).await;
+        return None;
+    };
+    if !context.tenants.contains_key(&tenant_id) {
+        let reason = format!("unknown tenant {tenant_id:?} (not in the tenants file)");
+        let letter = DeadLetter::malformed(
+            line,
+            Some(&tenant_id),
+            Some(&event),
+            None,
+            &reason,
+            delivered,
+        );
+        dead_letter_and_ack(context, &message, sequence, &letter).await;
+        return None;
+    }
+    // An older event of the key waits for its retry: this one waits behind it.
+    if let Turn::Wait(wait) = parking.lock().await.turn(key, sequence).await {
+        nak(&message, wait).await;
+        return None;
+    }
+    let attempt = Attempt {
+        event: event.to_string(),
+        earlier_attempts: delivered - 1,
+        elapsed: published.elapsed().unwrap_or_default(),
+    };
+    Some(Ready {
+        message,
+        key: key.to_string(),
+        sequence,
+        line,
+        tenant_id,
+        event,
+        attempt,
+    })
+}
+
+/// Settles a message durably after its attempt: ack after delivery or a skip, NAK with the
+/// delay for a retry (its key parked), ack after a stored dead letter.
+async fn conclude(context: &Shared, parking: &Mutex<Parking>, ready: Ready, result: EventResult) {
+    let Ready {
+        message,
+        key,
+        sequence,
+        line,
+        tenant_id,
+        event,
+        ..
+    } = ready;
+    let event_type = event_type(&event);
+    let labels = [tenant_id.as_str(), event_type.as_str()];
+    context
+        .metrics
+        .zendesk_calls
+        .with_label_values(&labels)
+        .inc_by(result.calls);
+    match result.settlement {
+        settlement @ (Settlement::Delivered(_) | Settlement::Skipped(_)) => {
+            let outcome = match settlement {
+                Settlement::Delivered(_) => "delivered",
+                _ => "skipped",
+            };
+            let _ = message.ack().await;
+            parking.lock().await.settled(&key, sequence).await;
+            count(context, &labels, outcome);
+        }
+        Settlement::RetryAfter(wait) => {
+            parking.lock().await.park(&key, sequence, wait).await;
+            nak(&message, wait).await;
+            context.metrics.retries.with_label_values(&labels).inc();
+        }
+        Settlement::DeadLetter(error) => {
+            let letter = DeadLetter::of_event(line, &tenant_id, &event, &error, result.attempts);
+            dead_letter_and_ack(context, &message, sequence, &letter).await;
+            parking.lock().await.settled(&key, sequence).await;
+        }
+    }
+}
+
+fn count(context: &Shared, labels: &[&str; 2], outcome: &str) {
+    context
+        .metrics
+        .events
+        .with_label_values(&[labels[0], labels[1], outcome])
+        .inc();
+}
+
+/// Stores the dead letter (deduplicated by the event's stream sequence), then acknowledges.
+/// If the store fails, the message is not acknowledged and comes back.
+async fn dead_letter_and_ack(
+    context: &Shared,
+    message: &Message,
+    sequence: u64,
+    letter: &DeadLetter,
+) {
+    let id = format!("event:{sequence}");
+    match publish_dead_letter(&context.fleet, letter, &id).await {
+        Ok(()) => {
+            let _ = message.ack().await;
+            let tenant = letter.tenant.as_deref().unwrap_or("(no tenant)");
+            let event_type = letter
+                .event
+                .as_ref()
+                .map_or_else(|| "unknown".into(), event_type);
+            count(context, &[tenant, &event_type], "dead_lettered");
+        }
+        Err(error) => eprintln!("cannot dead-letter stream sequence {sequence}: {error:#}"),
+    }
+}

@@ -1,0 +1,294 @@
+//! `host-test worker`: a long-running consumer of the fleet's partitions. It claims its share of
+//! the partitions (leases), delivers their events through the sandbox with the delivery core's
+//! settlement, and acknowledges an event only once its outcome is durable: delivered, skipped,
+//! or stored in the dead-letter stream. SIGTERM drains: no more pulls, in-flight calls finish
+//! and are acknowledged, the partitions are handed back, exit 0.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use tokio::sync::{Semaphore, watch};
+
+use destination_host::delivery::{Batching, Engine};
+use destination_host::pacing::LocalRateBudget;
+use destination_host::{
+    Manifest, OriginTemplate, PluginSlot, RetryPolicy, Runtime, RuntimeOptions, Tenant, Transport,
+    WatchHandle,
+};
+
+use crate::Fleet;
+use crate::kv_cache::KvCache;
+use crate::leases::{Claim, Leases, RENEW_EVERY};
+use crate::metrics::Metrics;
+use crate::partition::deliver_partition;
+
+/// A worker's set-up: where NATS is, the tenant manifest, the plugin, and how requests leave.
+pub struct WorkerOptions {
+    pub nats: String,
+    /// The tenant manifest's text (see [`Manifest`]).
+    pub tenants_json: String,
+    /// The origins a tenant may reach when the manifest names none.
+    pub default_origins: Vec<OriginTemplate>,
+    pub plugin: PathBuf,
+    pub watch: bool,
+    /// How the plugins' requests are sent (HTTPS in production).
+    pub transport: Arc<dyn Transport>,
+    /// The runtime's sizing; `max_instances` is raised to fit `concurrency`.
+    pub runtime: RuntimeOptions,
+    pub retry: RetryPolicy,
+    pub metrics: Option<SocketAddr>,
+    /// Plugin calls at the same time.
+    pub concurrency: usize,
+    /// One event per plugin call, or batches per tenant (one event per key) by size and age.
+    pub batching: Batching,
+}
+
+/// What every partition task shares.
+pub(super) struct Shared {
+    pub(super) fleet: Fleet,
+    pub(super) engine: Arc<Engine>,
+    pub(super) tenants: HashMap<String, Tenant>,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) calls: Semaphore,
+    pub(super) batching: Batching,
+    /// This worker's id, as its leases name it.
+    pub(super) worker_id: String,
+}
+
+pub fn run_worker(options: WorkerOptions) -> Result<u8> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(work(options))
+}
+
+async fn work(options: WorkerOptions) -> Result<u8> {
+    let fleet = Fleet::connect(&options.nats).await?;
+    let wanted = u32::try_from(options.concurrency.saturating_add(8)).unwrap_or(u32::MAX);
+    let runtime_options = RuntimeOptions {
+        max_instances: options.runtime.max_instances.max(wanted),
+        ..options.runtime.clone()
+    };
+    let specs = Manifest::parse(&options.tenants_json)?
+        .tenants(&runtime_options, &options.default_origins)?;
+    let runtime = Arc::new(Runtime::new(runtime_options).context("cannot start the wasm runtime")?);
+    let plugin = runtime
+        .load_plugin_file(&options.plugin)
+        .with_context(|| format!("cannot load the plugin {}", options.plugin.display()))?;
+    let slot = Arc::new(PluginSlot::new(plugin));
+    let _watch: Option<WatchHandle> = match options.watch {
+        true => Some(destination_host::watch(
+            Arc::clone(&runtime),
+            Arc::clone(&slot),
+            options.plugin.clone(),
+            |event| eprintln!("{event}"),
+        )?),
+        false => None,
+    };
+    let workers = Arc::new(AtomicU32::new(1));
+    let transport = Arc::clone(&options.transport);
+    let handle = tokio::runtime::Handle::current();
+    let tenants = specs
+        .into_iter()
+        .map(|spec| {
+            let tenant = spec
+                .tenant(Arc::clone(&transport))
+                .with_cache(Arc::new(KvCache::new(
+                    fleet.cache.clone(),
+                    handle.clone(),
+                    &spec.id,
+                )))
+                .with_rate_budget(Arc::new(LocalRateBudget::shared_by(Arc::clone(&workers))));
+            (spec.id, tenant)
+        })
+        .collect();
+    let metrics = Metrics::new()?;
+    if let Some(addr) = options.metrics {
+        let bound = metrics.serve(addr)?;
+        eprintln!("metrics on http://{bound}/metrics");
+    }
+    let worker_id = format!(
+        "{}-{}-{:08x}",
+        hostname(),
+        std::process::id(),
+        fastrand::u32(..)
+    );
+    let context = Arc::new(Shared {
+        fleet: fleet.clone(),
+        engine: Arc::new(Engine::new(runtime, slot, options.retry)),
+        tenants,
+        metrics: Arc::clone(&metrics),
+        calls: Semaphore::new(options.concurrency.max(1)),
+        batching: options.batching,
+        worker_id: worker_id.clone(),
+    });
+    eprintln!("worker {worker_id} started");
+    let mut leases = Leases::new(fleet.leases.clone(), worker_id);
+    let mut partitions: HashMap<u32, Delivering> = HashMap::new();
+    // Partitions over this worker's share, finishing before they are handed back (their leases
+    // are renewed until then).
+    let mut handing_back: HashMap<u32, Delivering> = HashMap::new();
+    let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
+    // The loop never waits for deliveries: leases must be renewed on time whatever they do.
+    loop {
+        let (claimed, lost) = match leases.renew().await {
+            Ok(renewed) => renewed,
+            Err(error) => {
+                // Ownership cannot be proven (NATS unreachable?): stop delivering everything
+                // until the leases are renewed again; the leases expire for the others anyway.
+                eprintln!("cannot renew the leases: {error:#}; stopping deliveries");
+                for (_, delivering) in partitions.drain().chain(handing_back.drain()) {
+                    delivering.stop();
+                }
+                leases.forget();
+                tokio::select! {
+                    _ = tokio::time::sleep(RENEW_EVERY) => continue,
+                    _ = terminate.recv() => break,
+                    _ = interrupt.recv() => break,
+                }
+            }
+        };
+        for partition in lost {
+            eprintln!("partition {partition}: lease lost, stopping");
+            for delivering in [
+                partitions.remove(&partition),
+                handing_back.remove(&partition),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                delivering.stop();
+            }
+        }
+        for (partition, claim) in claimed {
+            partitions.insert(partition, Delivering::start(&context, partition, claim));
+        }
+        for partition in leases.surplus().await.unwrap_or_default() {
+            if let Some(delivering) = partitions.remove(&partition) {
+                delivering.stop();
+                handing_back.insert(partition, delivering);
+            }
+        }
+        let finished: Vec<u32> = handing_back
+            .iter()
+            .filter(|(_, delivering)| delivering.task.is_finished())
+            .map(|(partition, _)| *partition)
+            .collect();
+        for partition in finished {
+            handing_back.remove(&partition);
+            leases.release(partition).await;
+        }
+        workers.store(live_workers(&leases).await, Ordering::Relaxed);
+        metrics.partitions.set(partitions.len() as i64);
+        update_lag(&context, &leases.held()).await;
+        tokio::select! {
+            _ = tokio::time::sleep(RENEW_EVERY) => {}
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+    }
+
+    // Drain: stop pulling, let in-flight calls finish and be acknowledged, hand back. The
+    // leases are renewed meanwhile, so no one else takes the partitions too early.
+    eprintln!("draining");
+    metrics.healthy.store(false, Ordering::Relaxed);
+    let mut all: Vec<Delivering> = partitions
+        .into_values()
+        .chain(handing_back.into_values())
+        .collect();
+    for delivering in &all {
+        delivering.stop();
+    }
+    while !all.iter().all(|delivering| delivering.task.is_finished()) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if leases_due(&mut all) {
+            let _ = leases.renew_held().await;
+        }
+    }
+    leases.leave().await;
+    fleet.client.flush().await.context("cannot flush to NATS")?;
+    eprintln!("drained");
+    Ok(0)
+}
+
+/// A partition being delivered, and how to stop it.
+struct Delivering {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    renewed: Instant,
+}
+
+impl Delivering {
+    fn start(context: &Arc<Shared>, partition: u32, claim: Claim) -> Delivering {
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(deliver_partition(
+            Arc::clone(context),
+            partition,
+            claim,
+            stopped,
+        ));
+        Delivering {
+            stop,
+            task,
+            renewed: Instant::now(),
+        }
+    }
+
+    /// Stops pulling; what is in flight finishes, what is not started goes back to JetStream.
+    fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Whether the leases need renewing while draining (every `RENEW_EVERY`).
+fn leases_due(all: &mut [Delivering]) -> bool {
+    let due = all
+        .first()
+        .is_some_and(|delivering| delivering.renewed.elapsed() >= RENEW_EVERY);
+    if due {
+        for delivering in all.iter_mut() {
+            delivering.renewed = Instant::now();
+        }
+    }
+    due
+}
+
+fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(kind).context("cannot install the signal handler")
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|name| name.trim().to_string())
+        .ok()
+        .filter(|name| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        .unwrap_or_else(|| "host".to_string())
+}
+
+async fn live_workers(leases: &Leases) -> u32 {
+    leases.live_workers().await.unwrap_or(1).max(1)
+}
+
+async fn update_lag(context: &Shared, partitions: &[u32]) {
+    let mut lag = 0u64;
+    for partition in partitions {
+        if let Ok(mut consumer) = context.fleet.consumer(*partition).await
+            && let Ok(info) = consumer.info().await
+        {
+            lag += info.num_pending;
+        }
+    }
+    context
+        .metrics
+        .consumer_lag
+        .set(i64::try_from(lag).unwrap_or(i64::MAX));
+}

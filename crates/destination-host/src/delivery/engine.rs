@@ -1,0 +1,157 @@
+//! One attempt at delivering events of one tenant, whatever their source: admission (the
+//! config is valid, the tenant is not far behind its account's rate limit), the plugin call
+//! (one event, or a batch), each event's share of the requests, and what the result means for
+//! each event ([`Settlement`]). A source keeps only its queue and acknowledgements.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::hot_swap::PluginSlot;
+use crate::report::{FetchRecord, LogRecord, Operation};
+use crate::retry::RetryPolicy;
+use crate::runtime::Runtime;
+use crate::tenant::Tenant;
+
+use super::{Settlement, settle};
+
+/// Past this much pacing backlog, events wait in their source's queue (their keys parked),
+/// not in a call holding a sandbox.
+pub const PACING_PARK: Duration = Duration::from_secs(1);
+
+/// An event handed to [`Engine::attempt`].
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    /// The event, JSON text.
+    pub event: String,
+    /// Earlier attempts that reached the plugin (0 for a new event).
+    pub earlier_attempts: u32,
+    /// Time since the first attempt (or since the event was published), which the retry
+    /// budget counts from.
+    pub elapsed: Duration,
+}
+
+/// What an attempt did.
+#[derive(Debug)]
+pub enum Attempted {
+    /// Not called: the tenant is behind its rate limit. Try again after this long (it does not
+    /// count as an attempt).
+    Paced(Duration),
+    Called(Call),
+}
+
+/// One plugin call (or a config refused without one), and each event's settlement.
+#[derive(Debug)]
+pub struct Call {
+    /// The plugin version that served the call (`None`: refused before any call).
+    pub plugin_version: Option<String>,
+    pub fetches: Vec<FetchRecord>,
+    pub logs: Vec<LogRecord>,
+    pub duration: Duration,
+    /// One per event, in order.
+    pub results: Vec<EventResult>,
+}
+
+/// What one event's attempt came to.
+#[derive(Debug)]
+pub struct EventResult {
+    pub settlement: Settlement,
+    /// This attempt's number (1 for the first).
+    pub attempts: u32,
+    /// Its share of the call's requests (the shares add up to the call's).
+    pub calls: u64,
+    /// The operations its outcome names (a batch's shared bulk requests among them).
+    pub operations: Vec<Operation>,
+    /// The error of a failed attempt, for logs (retries included).
+    pub failure: Option<String>,
+}
+
+/// The delivery engine: the runtime, the plugin slot (hot swapped) and the retry policy.
+pub struct Engine {
+    pub runtime: Arc<Runtime>,
+    pub slot: Arc<PluginSlot>,
+    pub retry: RetryPolicy,
+}
+
+impl Engine {
+    pub fn new(runtime: Arc<Runtime>, slot: Arc<PluginSlot>, retry: RetryPolicy) -> Engine {
+        Engine {
+            runtime,
+            slot,
+            retry,
+        }
+    }
+
+    /// Attempts `events` of `tenant` (one per order key): one `transform` for one event, one
+    /// `transform-batch` for more. Blocks while the plugin runs.
+    pub fn attempt(&self, tenant: &Tenant, events: &[Attempt]) -> Attempted {
+        let plugin = self.slot.current();
+        // A bad config is a dead letter without a call (the answer is kept per tenant and
+        // plugin version, so this costs one sandbox run per tenant).
+        if let Err(error) = self.runtime.validate_config(&plugin, tenant) {
+            let results = events
+                .iter()
+                .map(|attempt| EventResult {
+                    failure: Some(error.to_string()),
+                    settlement: Settlement::DeadLetter(error.clone()),
+                    attempts: attempt.earlier_attempts,
+                    calls: 0,
+                    operations: Vec::new(),
+                })
+                .collect();
+            return Attempted::Called(Call {
+                plugin_version: None,
+                fetches: Vec::new(),
+                logs: Vec::new(),
+                duration: Duration::ZERO,
+                results,
+            });
+        }
+        let backlog = tenant
+            .rate
+            .backlog(&tenant.id, tenant.limits.requests_per_minute);
+        if backlog > PACING_PARK {
+            return Attempted::Paced(backlog);
+        }
+        let texts: Vec<String> = events.iter().map(|a| a.event.clone()).collect();
+        let report = self.runtime.transform_batch(&plugin, tenant, &texts);
+        let count = events.len().max(1);
+        let calls = report.fetches.len();
+        let outcomes = match report.result {
+            Ok(results) => results,
+            Err(error) => vec![Err(error); events.len()],
+        };
+        let results = events
+            .iter()
+            .zip(outcomes)
+            .enumerate()
+            .map(|(n, (attempt, result))| {
+                let operations = match &result {
+                    Ok(outcome) => outcome.operations.clone(),
+                    Err(_) => Vec::new(),
+                };
+                let failure = result.as_ref().err().map(ToString::to_string);
+                let attempts = attempt.earlier_attempts + 1;
+                EventResult {
+                    settlement: settle(
+                        result,
+                        attempts,
+                        attempt.elapsed,
+                        &self.retry,
+                        fastrand::f64(),
+                    ),
+                    attempts,
+                    calls: (calls / count + usize::from(n < calls % count)) as u64,
+                    operations,
+                    failure,
+                }
+            })
+            .collect();
+        Attempted::Called(Call {
+            plugin_version: Some(report.plugin_version),
+            fetches: report.fetches,
+            logs: report.logs,
+            duration: report.duration,
+            results,
+        })
+    }
+}

@@ -1,0 +1,9 @@
+//! All integration tests in one binary: wasmtime is linked once, not once per file.
+
+mod against_mock;
+mod audiences;
+mod batch;
+mod common;
+mod introspection;
+mod schema_agrees;
+mod warehouse;

@@ -1,0 +1,524 @@
+//! Warehouse sync (`record` events) against the stateful mock, natively: every sync mode for
+//! every object type with the record existing and missing, required fields, identifier keys,
+//! field mapping, a replayed stream, and 30% injected faults ending in the clean state.
+
+use crate::common::{MockHost, SUB};
+use mock_zendesk::{Faults, MockZendesk, Request};
+use serde_json::{Value, json};
+use zendesk::Error;
+
+const USER_FIELDS: &str = "GET /api/v2/user_fields?page[size]=100";
+const ORG_FIELDS: &str = "GET /api/v2/organization_fields?page[size]=100";
+const TICKET_FIELDS: &str = "GET /api/v2/ticket_fields?page[size]=100";
+
+fn record(fields: Value, identifiers: Value) -> Value {
+    json!({"type": "record", "action": "insert", "fields": fields, "identifiers": identifiers})
+}
+
+fn user_record(name: &str, plan: &str) -> Value {
+    record(
+        json!({"name": name, "email": "ann@example.com", "plan": plan}),
+        json!({"external_id": "u-1"}),
+    )
+}
+
+fn org_record(name: &str, plan: &str) -> Value {
+    record(
+        json!({"name": name, "domain_names": "acme.io, acme.com", "plan": plan}),
+        json!({"external_id": "o-1"}),
+    )
+}
+
+fn ticket_record(subject: &str, plan: &str) -> Value {
+    record(
+        json!({"subject": subject, "description": "It broke", "priority": "high",
+            "requester_email": "ann@example.com", "Plan": plan}),
+        json!({"external_id": "t-1"}),
+    )
+}
+
+/// An account with the custom fields the records write (a user and an organization field
+/// `plan`, a ticket field titled `Plan`), optionally with the record already there.
+fn account(existing: bool) -> (MockHost, u64) {
+    let host = MockHost::new();
+    host.mock.seed_user_field(SUB, "plan", "text");
+    host.mock.seed_organization_field(SUB, "plan", "text");
+    let plan = host.mock.seed_ticket_field(SUB, "Plan", "text");
+    if existing {
+        let requester = host.mock.seed_user(
+            SUB,
+            json!({"name": "Old", "email": "ann@example.com", "external_id": "u-1"}),
+        );
+        host.mock
+            .seed_organization(SUB, json!({"name": "Old Org", "external_id": "o-1"}));
+        let created = host.mock.handle(&Request {
+            method: "POST".into(),
+            url: format!("https://{SUB}.zendesk.com/api/v2/tickets"),
+            headers: vec![("Authorization".into(), "Bearer x".into())],
+            body: json!({"ticket": {"subject": "Old", "comment": {"body": "first"},
+                "external_id": "t-1", "requester_id": requester}})
+            .to_string()
+            .into_bytes(),
+        });
+        assert_eq!(created.status, 201);
+    }
+    host.mock.clear_requests();
+    (host, plan)
+}
+
+fn sync_config(object: &str, mode: &str) -> Value {
+    json!({"objectType": object, "syncMode": mode})
+}
+
+/// (object, mode, existing, expected skip prefix, expected calls)
+type Case = (
+    &'static str,
+    &'static str,
+    bool,
+    Option<&'static str>,
+    Vec<String>,
+);
+
+fn cases() -> Vec<Case> {
+    let s = |calls: &[&str]| calls.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    let user_search = "GET /api/v2/users/search?external_id=u-1";
+    let org_search = "GET /api/v2/organizations/search?external_id=o-1";
+    let ticket_search = "GET /api/v2/tickets?external_id=t-1";
+    vec![
+        (
+            "users",
+            "upsert",
+            false,
+            None,
+            s(&[USER_FIELDS, "POST /api/v2/users/create_or_update"]),
+        ),
+        (
+            "users",
+            "upsert",
+            true,
+            None,
+            s(&[USER_FIELDS, "POST /api/v2/users/create_or_update"]),
+        ),
+        (
+            "users",
+            "insert",
+            false,
+            None,
+            s(&[user_search, USER_FIELDS, "POST /api/v2/users"]),
+        ),
+        ("users", "insert", true, Some("exists"), s(&[user_search])),
+        (
+            "users",
+            "update",
+            false,
+            Some("not found"),
+            s(&[user_search]),
+        ),
+        (
+            "users",
+            "update",
+            true,
+            None,
+            s(&[user_search, USER_FIELDS, "PUT /api/v2/users/1000"]),
+        ),
+        (
+            "organizations",
+            "upsert",
+            false,
+            None,
+            s(&[ORG_FIELDS, "POST /api/v2/organizations/create_or_update"]),
+        ),
+        (
+            "organizations",
+            "upsert",
+            true,
+            None,
+            s(&[ORG_FIELDS, "POST /api/v2/organizations/create_or_update"]),
+        ),
+        (
+            "organizations",
+            "insert",
+            false,
+            None,
+            s(&[org_search, ORG_FIELDS, "POST /api/v2/organizations"]),
+        ),
+        (
+            "organizations",
+            "insert",
+            true,
+            Some("exists"),
+            s(&[org_search]),
+        ),
+        (
+            "organizations",
+            "update",
+            false,
+            Some("not found"),
+            s(&[org_search]),
+        ),
+        (
+            "organizations",
+            "update",
+            true,
+            None,
+            s(&[org_search, ORG_FIELDS, "PUT /api/v2/organizations/5000"]),
+        ),
+        (
+            "tickets",
+            "upsert",
+            false,
+            None,
+            s(&[ticket_search, TICKET_FIELDS, "POST /api/v2/tickets"]),
+        ),
+        (
+            "tickets",
+            "upsert",
+            true,
+            None,
+            s(&[ticket_search, TICKET_FIELDS, "PUT /api/v2/tickets/1"]),
+        ),
+        (
+            "tickets",
+            "insert",
+            false,
+            None,
+            s(&[ticket_search, TICKET_FIELDS, "POST /api/v2/tickets"]),
+        ),
+        (
+            "tickets",
+            "insert",
+            true,
+            Some("exists"),
+            s(&[ticket_search]),
+        ),
+        (
+            "tickets",
+            "update",
+            false,
+            Some("not found"),
+            s(&[ticket_search]),
+        ),
+        (
+            "tickets",
+            "update",
+            true,
+            None,
+            s(&[ticket_search, TICKET_FIELDS, "PUT /api/v2/tickets/1"]),
+        ),
+    ]
+}
+
+#[test]
+fn every_mode_of_every_object_with_the_record_existing_and_missing() {
+    for (object, mode, existing, skipped, calls) in cases() {
+        let case = format!("{object} {mode} (existing: {existing})");
+        let (host, plan_field) = account(existing);
+        let event = match object {
+            "users" => user_record("Ann", "pro"),
+            "organizations" => org_record("Acme", "pro"),
+            _ => ticket_record("Help", "pro"),
+        };
+        let outcome = host.send(&sync_config(object, mode), event);
+        match (skipped, &outcome.skipped) {
+            (None, None) => {}
+            (Some(prefix), Some(reason)) => assert!(reason.starts_with(prefix), "{case}: {reason}"),
+            (expected, got) => panic!("{case}: skipped {got:?}, expected {expected:?}"),
+        }
+        assert_eq!(host.take_calls(), calls, "{case}");
+
+        // What a write leaves; a skip leaves the account as it was.
+        let state = host.mock.account(SUB);
+        let written = skipped.is_none();
+        match object {
+            "users" => {
+                let user = state.user_by_external_id("u-1");
+                assert_eq!(
+                    state.users.len(),
+                    usize::from(existing || written),
+                    "{case}"
+                );
+                if let Some(user) = user {
+                    let expect_name = if written { "Ann" } else { "Old" };
+                    assert_eq!(user.name, expect_name, "{case}");
+                    assert_eq!(user.email.as_deref(), Some("ann@example.com"), "{case}");
+                    let plan = written.then(|| json!("pro"));
+                    assert_eq!(user.user_fields.get("plan").cloned(), plan, "{case}");
+                }
+            }
+            "organizations" => {
+                assert_eq!(
+                    state.organizations.len(),
+                    usize::from(existing || written),
+                    "{case}"
+                );
+                if let Some(org) = state.organization_by_external_id("o-1") {
+                    let expect_name = if written { "Acme" } else { "Old Org" };
+                    assert_eq!(org.name, expect_name, "{case}");
+                    if written {
+                        assert_eq!(org.domain_names, vec!["acme.io", "acme.com"], "{case}");
+                        assert_eq!(org.organization_fields["plan"], "pro", "{case}");
+                    }
+                }
+            }
+            _ => {
+                assert_eq!(
+                    state.tickets.len(),
+                    usize::from(existing || written),
+                    "{case}"
+                );
+                if let Some(ticket) = state.tickets_by_external_id("t-1").first() {
+                    let expect_subject = if written { "Help" } else { "Old" };
+                    assert_eq!(ticket.subject.as_deref(), Some(expect_subject), "{case}");
+                    // An existing ticket keeps its description: a sync never rewrites it.
+                    let description = if existing { "first" } else { "It broke" };
+                    assert_eq!(ticket.description, description, "{case}");
+                    if written {
+                        assert_eq!(ticket.priority.as_deref(), Some("high"), "{case}");
+                        assert_eq!(ticket.custom_fields.len(), 1, "{case}");
+                        assert_eq!(ticket.custom_fields[0].id, plan_field, "{case}");
+                        assert_eq!(ticket.custom_fields[0].value, "pro", "{case}");
+                    }
+                    if written && !existing {
+                        let requester = state.user(ticket.requester_id).unwrap();
+                        assert_eq!(requester.email.as_deref(), Some("ann@example.com"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_missing_required_field_fails_before_any_call() {
+    for (object, fields, missing) in [
+        ("users", json!({"name": "Ann"}), "`email`"),
+        ("users", json!({"email": "a@x.com", "name": " "}), "`name`"),
+        ("organizations", json!({"plan": "x"}), "`name`"),
+        ("tickets", json!({"subject": "Hi"}), "`description`"),
+        ("tickets", json!({"description": "Hi"}), "`subject`"),
+    ] {
+        let (host, _) = account(false);
+        for mode in ["upsert", "insert", "update"] {
+            let event = record(fields.clone(), json!({"external_id": "x-1"}));
+            match host.try_send(&sync_config(object, mode), &event) {
+                Err(Error::InvalidEvent(message)) => {
+                    assert!(message.contains(missing), "{object}: {message}")
+                }
+                other => panic!("{object} {mode}: {other:?}"),
+            }
+        }
+        assert!(host.take_calls().is_empty(), "{object}");
+    }
+}
+
+#[test]
+fn records_need_an_object_type_and_their_identifier() {
+    let (host, _) = account(false);
+    let event = user_record("Ann", "pro");
+    assert!(matches!(
+        host.try_send(&json!({}), &event),
+        Err(Error::InvalidConfig(m)) if m.contains("objectType")
+    ));
+    let no_id = record(json!({"name": "Ann", "email": "a@x.com"}), json!({}));
+    assert!(matches!(
+        host.try_send(&sync_config("users", "upsert"), &no_id),
+        Err(Error::InvalidEvent(m)) if m.contains("`external_id`")
+    ));
+    let delete = json!({"type": "record", "action": "delete", "fields": {"name": "A"}});
+    assert!(matches!(
+        host.try_send(&sync_config("users", "upsert"), &delete),
+        Err(Error::UnsupportedEvent(_))
+    ));
+    assert!(host.take_calls().is_empty());
+}
+
+#[test]
+fn users_by_email_and_by_zendesk_id() {
+    let (host, _) = account(true);
+    let by_email = json!({"objectType": "users", "syncMode": "update", "identifierKey": "email"});
+    let event = record(
+        json!({"name": "Ann E", "email": "ann@example.com"}),
+        json!({}),
+    );
+    assert_eq!(host.send(&by_email, event).skipped, None);
+    assert_eq!(
+        host.take_calls(),
+        vec![
+            "GET /api/v2/users/search?query=email%3A%22ann%40example.com%22",
+            "PUT /api/v2/users/1000"
+        ]
+    );
+    let by_id = json!({"objectType": "users", "syncMode": "update", "identifierKey": "id"});
+    let event = record(
+        json!({"name": "Ann I", "email": "ann@example.com"}),
+        json!({"id": 1000}),
+    );
+    assert_eq!(host.send(&by_id, event).skipped, None);
+    assert_eq!(host.take_calls(), vec!["PUT /api/v2/users/1000"]);
+    assert_eq!(host.mock.account(SUB).users[0].name, "Ann I");
+    let event = record(
+        json!({"name": "Nobody", "email": "n@x.com"}),
+        json!({"id": 999}),
+    );
+    let skipped = host.send(&by_id, event).skipped.unwrap();
+    assert!(
+        skipped.starts_with("not found: no Zendesk user has id 999"),
+        "{skipped}"
+    );
+    assert_eq!(host.mock.account(SUB).users.len(), 1);
+}
+
+#[test]
+fn field_mapping_renames_columns_and_leaves_unmapped_ones_out() {
+    let (host, _) = account(false);
+    let config = json!({"objectType": "users", "fieldMapping": [
+        {"from": "full_name", "to": "name"}, {"from": "work_email", "to": "email"},
+        {"from": "home_email", "to": "email"}, {"from": "tier", "to": "plan"},
+        {"from": "favoriteColor", "to": "favoriteColor"}, {"from": "uid", "to": "external_id"}]});
+    let event = record(
+        json!({"full_name": "Ann", "work_email": null, "home_email": "ann@home.com",
+            "tier": "gold", "favoriteColor": "red", "_fivetran_synced": "2024-01-01"}),
+        json!({"uid": "u-7"}),
+    );
+    host.send(&config, event);
+    let state = host.mock.account(SUB);
+    let user = state.user_by_external_id("u-7").expect("created");
+    assert_eq!(user.name, "Ann");
+    // The first mapped column with a value wins.
+    assert_eq!(user.email.as_deref(), Some("ann@home.com"));
+    assert_eq!(user.user_fields["plan"], "gold");
+    // A new field is created under its snake_case key; the unmapped column is not written.
+    assert_eq!(user.user_fields["favorite_color"], "red");
+    assert!(state.user_field("fivetran_synced").is_none());
+    assert_eq!(state.user_fields.len(), 2);
+}
+
+/// A stream of upserts over all three objects, with repeated and changed rows.
+fn upsert_stream() -> Vec<(Value, Value)> {
+    let mut stream = Vec::new();
+    for i in 0..12 {
+        let plan = if i % 3 == 0 { "pro" } else { "free" };
+        stream.push((
+            sync_config("users", "upsert"),
+            record(
+                json!({"name": format!("User {i}"), "email": format!("u{i}@x.com"), "plan": plan,
+                    "seats": i}),
+                json!({"external_id": format!("u-{i}")}),
+            ),
+        ));
+        if i % 2 == 0 {
+            stream.push((
+                sync_config("organizations", "upsert"),
+                record(
+                    json!({"name": format!("Org {}", i / 2), "plan": plan}),
+                    json!({"external_id": format!("o-{}", i / 2)}),
+                ),
+            ));
+        }
+        if i % 4 == 0 {
+            stream.push((
+                sync_config("tickets", "upsert"),
+                record(
+                    json!({"subject": format!("Ticket {i}"), "description": "d",
+                        "requester_email": format!("u{i}@x.com"), "Plan": plan}),
+                    json!({"external_id": format!("t-{i}")}),
+                ),
+            ));
+        }
+    }
+    stream
+}
+
+/// The account without ids' timestamps: what a sync must leave.
+fn final_state(mock: &MockZendesk) -> Value {
+    let state = mock.account(SUB);
+    json!({
+        "users": state.users.iter().map(|u| json!([u.id, u.external_id, u.name, u.email,
+            u.user_fields])).collect::<Vec<_>>(),
+        "organizations": state.organizations.iter().map(|o| json!([o.id, o.external_id, o.name,
+            o.organization_fields])).collect::<Vec<_>>(),
+        "tickets": state.tickets.iter().map(|t| json!([t.id, t.external_id, t.subject,
+            t.description, t.requester_id, t.custom_fields])).collect::<Vec<_>>(),
+        "fields": [state.user_fields.len(), state.organization_fields.len(), state.ticket_fields.len()],
+    })
+}
+
+fn deliver(host: &MockHost, stream: &[(Value, Value)]) -> usize {
+    let mut attempts = 0;
+    for (config, event) in stream {
+        // The host's retry, reduced to its essence: again until it is not retryable.
+        loop {
+            attempts += 1;
+            match host.try_send(config, event) {
+                Err(Error::Retryable { .. }) if attempts < 10_000 => continue,
+                Err(error) => panic!("{event}: {error}"),
+                Ok(_) => break,
+            }
+        }
+    }
+    attempts
+}
+
+#[test]
+fn a_replayed_record_stream_duplicates_nothing() {
+    let (host, _) = account(false);
+    let stream = upsert_stream();
+    deliver(&host, &stream);
+    let once = final_state(&host.mock);
+    assert_eq!(once["users"].as_array().unwrap().len(), 12);
+    assert_eq!(once["organizations"].as_array().unwrap().len(), 6);
+    assert_eq!(once["tickets"].as_array().unwrap().len(), 3);
+    deliver(&host, &stream);
+    assert_eq!(final_state(&host.mock), once, "a replay changes nothing");
+    // Insert mode on a replay skips every record as existing.
+    for (config, event) in &stream {
+        let mut config = config.clone();
+        config["syncMode"] = "insert".into();
+        let skipped = host
+            .send(&config, event.clone())
+            .skipped
+            .unwrap_or_default();
+        assert!(skipped.starts_with("exists"), "{event}: {skipped}");
+    }
+    assert_eq!(final_state(&host.mock), once);
+}
+
+#[test]
+fn thirty_percent_faults_end_in_the_clean_state() {
+    let (clean, _) = account(false);
+    let stream = upsert_stream();
+    deliver(&clean, &stream);
+
+    let faults: Faults = "rate=0.3,seed=11,kinds=429|500|503|409,retry_after=1"
+        .parse()
+        .unwrap();
+    let (faulty, _) = account(false);
+    faulty.mock.set_faults(faults);
+    let attempts = deliver(&faulty, &stream);
+    assert!(attempts > stream.len(), "faults were injected");
+    assert_eq!(final_state(&faulty.mock), final_state(&clean.mock));
+}
+
+/// The 10,000-record figure is measured by `cargo bench -p host-test` (release, through wasm).
+#[test]
+fn user_upserts_cost_one_call_each() {
+    let host = MockHost::new();
+    let config = sync_config("users", "upsert");
+    let records = 1_000;
+    for i in 0..records {
+        host.send(
+            &config,
+            record(
+                json!({"name": format!("User {i}"), "email": format!("u{i}@x.com"),
+                    "plan": if i % 2 == 0 { "pro" } else { "free" }}),
+                json!({"external_id": format!("u-{i}")}),
+            ),
+        );
+    }
+    let calls = host.take_calls().len();
+    let per_record = calls as f64 / records as f64;
+    println!("{records}-record users upsert: {calls} Zendesk calls, {per_record:.4} per record");
+    // One create_or_update per record, plus listing and creating the `plan` field once.
+    assert_eq!(calls, records + 2);
+    assert_eq!(host.mock.account(SUB).users.len(), records);
+}

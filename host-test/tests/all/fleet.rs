@@ -1,0 +1,475 @@
+//! The fleet end to end: a real nats-server, the HTTP mock (with injected faults), and worker
+//! processes of the built binary that are started, drained and killed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::common::fleet::{NatsServer, Worker, dead_letters, produce, wait_until};
+use host_test::runner::{self, PluginSource, RetryPolicy, RunOptions, Target};
+use mock_zendesk::server::serve;
+use mock_zendesk::{Faults, MockZendesk};
+use serde_json::{Value, json};
+
+fn config(subdomain: &str, token: &str) -> Value {
+    json!({"subdomain": subdomain, "email": format!("admin@{subdomain}.example"), "apiToken": token})
+}
+
+fn identify(tenant: &str, user: usize, seq: usize) -> Value {
+    json!({"tenant": tenant, "event": {"type": "identify", "userId": format!("u{user}"),
+        "messageId": format!("{tenant}-u{user}-{seq}"),
+        "traits": {"name": format!("User {user}"), "email": format!("u{user}@{tenant}.example"),
+            "seq": seq}}})
+}
+
+fn write_lines(path: &Path, lines: &[Value]) {
+    let text: Vec<String> = lines.iter().map(Value::to_string).collect();
+    std::fs::write(path, text.join("\n") + "\n").unwrap();
+}
+
+/// Each user's successful upserts' `seq`, in the order Zendesk saw them.
+fn sequences(mock: &MockZendesk, tenant: &str) -> BTreeMap<String, Vec<u64>> {
+    let mut seen: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for request in mock.requests_for(tenant) {
+        if request.path != "/api/v2/users/create_or_update" || !(200..300).contains(&request.status)
+        {
+            continue;
+        }
+        let body = request.body.unwrap_or(Value::Null);
+        let user = body["user"]["external_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if let Some(seq) = body["user"]["user_fields"]["seq"].as_u64() {
+            seen.entry(user).or_default().push(seq);
+        }
+    }
+    seen
+}
+
+/// Users as (external id, name, email, custom fields): what a delivery must leave.
+fn users(mock: &MockZendesk, tenant: &str) -> Vec<Value> {
+    let mut users: Vec<Value> = mock
+        .account(tenant)
+        .users
+        .iter()
+        .map(|u| json!([u.external_id, u.name, u.email, u.user_fields]))
+        .collect();
+    users.sort_by_key(Value::to_string);
+    users
+}
+
+/// The sum of a counter over its labels, from the worker's `/metrics` (its address is in its log).
+fn metric_sum(worker: &Worker, name: &str) -> f64 {
+    let log = std::fs::read_to_string(&worker.log).unwrap_or_default();
+    let Some(url) = log
+        .lines()
+        .find_map(|line| line.strip_prefix("metrics on "))
+        .map(str::trim)
+    else {
+        panic!("the worker did not say where its metrics are:\n{log}");
+    };
+    let body = ureq::get(url)
+        .call()
+        .expect("metrics answer")
+        .body_mut()
+        .read_to_string()
+        .expect("metrics text");
+    body.lines()
+        .filter(|line| line.starts_with(name))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn workers_deliver_in_order_survive_a_kill_and_dead_letter_only_the_bad_tenant() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let faults: Faults = "rate=0.3,seed=42,kinds=429|500|503|409,retry_after=1"
+        .parse()
+        .unwrap();
+    let mock = MockZendesk::with_faults(faults);
+    mock.require_credentials(
+        "bad",
+        &crate::common::basic_auth("admin@bad.example", "right-token"),
+    );
+    let server = serve(mock.clone(), ([127, 0, 0, 1], 0).into()).unwrap();
+    let origin = format!("http://{}", server.addr());
+    let good = ["t1", "t2", "t3"];
+    let mut tenants = serde_json::Map::new();
+    for tenant in good {
+        tenants.insert(tenant.into(), config(tenant, &format!("token-{tenant}")));
+    }
+    tenants.insert("bad".into(), config("bad", "wrong-token"));
+    let tenants_path = dir.path().join("tenants.json");
+    std::fs::write(&tenants_path, json!({ "tenants": tenants }).to_string()).unwrap();
+
+    // 1,200 identifies (3 tenants x 20 users x 20 steps, interleaved), 30 of the bad tenant.
+    let mut lines = Vec::new();
+    for seq in 0..20 {
+        for user in 0..20 {
+            for tenant in good {
+                lines.push(identify(tenant, user, seq));
+            }
+        }
+    }
+    for seq in 0..30 {
+        lines.push(identify("bad", seq % 3, seq));
+    }
+    let events = dir.path().join("events.jsonl");
+    write_lines(&events, &lines);
+
+    // Workers may start before the producer: whichever comes first creates the streams.
+    let extra = ["--retry-for", "10m", "--metrics", "127.0.0.1:0"];
+    let log = |n: usize| dir.path().join(format!("worker{n}.log"));
+    let w1 = Worker::start(&nats.url, &tenants_path, &origin, &extra, log(1));
+    let w2 = Worker::start(&nats.url, &tenants_path, &origin, &extra, log(2));
+    let (status, stderr) = produce(&nats.url, &events);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stderr.contains("1230 published"), "{stderr}");
+    let w3 = Worker::start(&nats.url, &tenants_path, &origin, &extra, log(3));
+
+    // Kill one worker mid-stream (it holds unacknowledged messages), then add a fourth.
+    let delivered = || {
+        good.iter()
+            .map(|t| sequences(&mock, t).values().map(Vec::len).sum::<usize>())
+            .sum::<usize>()
+    };
+    wait_until(Duration::from_secs(60), "some deliveries", || {
+        delivered() > 150
+    });
+    w2.kill();
+    let w4 = Worker::start(&nats.url, &tenants_path, &origin, &extra, log(4));
+
+    let all_delivered = || {
+        good.iter().all(|tenant| {
+            let seen = sequences(&mock, tenant);
+            seen.len() == 20
+                && seen
+                    .values()
+                    .all(|s| s.iter().collect::<BTreeSet<_>>().len() == 20)
+        })
+    };
+    wait_until(
+        Duration::from_secs(180),
+        "every good event delivered",
+        all_delivered,
+    );
+    let letters = || dead_letters(&nats.url, false);
+    wait_until(
+        Duration::from_secs(60),
+        "the bad tenant's dead letters",
+        || letters().len() == 30,
+    );
+    // Some message really was redelivered: events that failed were NAKed with their delay and
+    // came back (the workers' retry counters), besides what the killed worker held.
+    let retries: f64 = [&w1, &w3, &w4]
+        .iter()
+        .map(|w| metric_sum(w, "cdp_retries_total"))
+        .sum();
+    assert!(retries > 0.0, "no redelivery seen");
+    for worker in [w1, w3, w4] {
+        assert_eq!(
+            worker.terminate(Duration::from_secs(30)),
+            0,
+            "drained and exited 0"
+        );
+    }
+
+    // No user's sequence goes backwards; nothing lost.
+    for tenant in good {
+        for (user, seqs) in sequences(&mock, tenant) {
+            assert!(
+                seqs.windows(2).all(|w| w[0] <= w[1]),
+                "{tenant} {user}: {seqs:?}"
+            );
+            assert_eq!(
+                seqs.iter().collect::<BTreeSet<_>>().len(),
+                20,
+                "{tenant} {user}"
+            );
+        }
+    }
+    // The only dead letters are the bad tenant's 401s, each event once.
+    let letters = letters();
+    let ids: BTreeSet<&str> = letters
+        .iter()
+        .map(|l| l["event"]["messageId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 30);
+    for letter in &letters {
+        assert_eq!(letter["tenant"], "bad", "{letter}");
+        assert_eq!(letter["error_class"], "rejected", "{letter}");
+        assert!(letter["line"].as_u64().unwrap() > 1200, "{letter}");
+    }
+    let faulted = mock.requests().iter().filter(|r| r.fault.is_some()).count();
+    assert!(faulted > 0);
+
+    // The same final state as a fault-free single-process run.
+    let clean = MockZendesk::new();
+    clean.require_credentials(
+        "bad",
+        &crate::common::basic_auth("admin@bad.example", "right-token"),
+    );
+    let mut options = RunOptions::new(
+        json!({ "tenants": tenants }).to_string(),
+        std::fs::read_to_string(&events).unwrap(),
+        Target::Mock(clean.clone()),
+    );
+    options.plugin = PluginSource::File(env!("ZENDESK_WASM").into());
+    options.retry = RetryPolicy::never();
+    let summary = runner::run(options).unwrap();
+    assert_eq!((summary.delivered, summary.dead_lettered), (1200, 30));
+    for tenant in good {
+        assert_eq!(
+            users(&mock, tenant),
+            users(&clean, tenant),
+            "tenant {tenant}"
+        );
+    }
+    drop(server);
+}
+
+#[test]
+fn produce_deduplicates_dead_letters_malformed_lines_and_replays() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockZendesk::new();
+    let server = serve(mock.clone(), ([127, 0, 0, 1], 0).into()).unwrap();
+    let origin = format!("http://{}", server.addr());
+    let tenants_path = dir.path().join("tenants.json");
+    std::fs::write(
+        &tenants_path,
+        json!({"tenants": {"t1": config("t1", "token-1")}}).to_string(),
+    )
+    .unwrap();
+    let events = dir.path().join("events.jsonl");
+    let mut lines: Vec<String> = (0..10)
+        .map(|seq| identify("t1", 1, seq).to_string())
+        .collect();
+    lines.push("{not json".into());
+    lines.push(json!({"tenant": "nobody", "event": {"type": "identify"}}).to_string());
+    std::fs::write(&events, lines.join("\n")).unwrap();
+
+    let (status, stderr) = produce(&nats.url, &events);
+    assert_eq!(
+        status, 1,
+        "a dead-lettered line makes the exit status non-zero: {stderr}"
+    );
+    assert!(
+        stderr.contains("11 published") && stderr.contains("1 dead-lettered"),
+        "{stderr}"
+    );
+    let (_, stderr) = produce(&nats.url, &events);
+    assert!(
+        stderr.contains("0 published, 11 already in the stream"),
+        "{stderr}"
+    );
+
+    // The worker serves a copy of the plugin that it watches.
+    let plugin = dir.path().join("zendesk.wasm");
+    std::fs::copy(env!("ZENDESK_WASM"), &plugin).unwrap();
+    let plugin_arg = plugin.to_str().unwrap().to_string();
+    let log = dir.path().join("w.log");
+    let worker = Worker::start(
+        &nats.url,
+        &tenants_path,
+        &origin,
+        &["--plugin", &plugin_arg, "--watch"],
+        log.clone(),
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "delivery and the unknown tenant's letter",
+        || {
+            sequences(&mock, "t1")
+                .get("u1")
+                .is_some_and(|s| s.len() == 10)
+                && dead_letters(&nats.url, false).len() == 2
+        },
+    );
+    // Hot swap: a new version written atomically (temp file + rename) serves the next events.
+    let staged = dir.path().join("zendesk.wasm.tmp");
+    std::fs::copy(env!("ZENDESK_SWAP_WASM"), &staged).unwrap();
+    std::fs::rename(&staged, &plugin).unwrap();
+    wait_until(Duration::from_secs(30), "the swap", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("plugin swapped")
+    });
+    let after = dir.path().join("after.jsonl");
+    write_lines(&after, &[identify("t1", 2, 0)]);
+    assert_eq!(produce(&nats.url, &after).0, 0);
+    wait_until(Duration::from_secs(30), "an event after the swap", || {
+        sequences(&mock, "t1").contains_key("u2")
+    });
+    assert_eq!(worker.terminate(Duration::from_secs(30)), 0);
+    assert_eq!(sequences(&mock, "t1")["u1"], (0..10).collect::<Vec<u64>>());
+
+    // Non-destructive and repeatable, in `run --dead-letter`'s line format.
+    let letters = dead_letters(&nats.url, false);
+    assert_eq!(letters, dead_letters(&nats.url, false));
+    assert_eq!(letters[0]["error_class"], "malformed_input");
+    assert_eq!(letters[0]["raw"], "{not json");
+    assert_eq!(letters[0]["line"], 11);
+    assert_eq!(letters[1]["tenant"], "nobody");
+    assert!(
+        letters[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown tenant")
+    );
+    for key in ["line", "tenant", "error_class", "error", "attempts"] {
+        assert!(letters[1].get(key).is_some(), "{key}: {}", letters[1]);
+    }
+    // --replay publishes the events again (here: the unknown tenant's, once).
+    let replayed = dead_letters(&nats.url, true);
+    assert_eq!(replayed.len(), 2);
+    drop(server);
+}
+
+#[test]
+fn a_waiting_user_holds_back_only_its_own_events_in_the_worker_and_in_run() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // 2,000 events of one tenant; in the second stream, 20 of them are tracks of users Zendesk
+    // has never seen, without an email: each waits 60 s (Retry-After) then is dead-lettered.
+    let stream = |missing: bool| -> Vec<Value> {
+        let mut lines = Vec::new();
+        for i in 0..1980 {
+            lines.push(identify("t1", i % 200, i / 200));
+        }
+        if missing {
+            for ghost in 0..20 {
+                let track = json!({"tenant": "t1", "event": {"type": "track",
+                    "userId": format!("ghost-{ghost}"), "event": "Paid",
+                    "messageId": format!("ghost-{ghost}")}});
+                lines.insert(ghost * 99, track);
+            }
+        } else {
+            for i in 0..20 {
+                lines.push(identify("t1", 200 + i, 0));
+            }
+        }
+        lines
+    };
+    let tenants = json!({"tenants": {"t1": config("t1", "token-1")}});
+
+    // run: the clean stream, then the one with the 20.
+    let run = |lines: &[Value]| {
+        let mock = MockZendesk::new();
+        let text: Vec<String> = lines.iter().map(Value::to_string).collect();
+        let mut options = RunOptions::new(tenants.to_string(), text.join("\n"), Target::Mock(mock));
+        options.plugin = PluginSource::File(env!("ZENDESK_WASM").into());
+        options.retry.retry_for = Duration::from_secs(70);
+        let ghosts = lines.iter().any(|l| l["event"]["type"] == "track");
+        if ghosts {
+            options.dead_letter = Some(dir.path().join("run-dead.jsonl"));
+        }
+        runner::run(options).unwrap()
+    };
+    let worker_run = {
+        let nats_url = nats.url.clone();
+        let dir = dir.path().to_path_buf();
+        let lines = stream(true);
+        std::thread::spawn(move || worker_timing(&nats_url, &dir, &lines))
+    };
+    // Side by side, so both see the same load on the machine.
+    let clean_stream = stream(false);
+    let (clean, blocked) = std::thread::scope(|scope| {
+        let clean = scope.spawn(|| run(&clean_stream));
+        let blocked = run(&stream(true));
+        (clean.join().unwrap(), blocked)
+    });
+    assert_eq!(clean.delivered, 2000);
+    assert_eq!((blocked.delivered, blocked.dead_lettered), (1980, 20));
+    let clean_ms = clean.last_success_ms.unwrap() as f64;
+    let blocked_ms = blocked.last_success_ms.unwrap() as f64;
+    println!("run: clean {clean_ms} ms, with 20 waiting users {blocked_ms} ms");
+    assert!(blocked_ms <= 1.5 * clean_ms, "{blocked_ms} vs {clean_ms}");
+    let letters = std::fs::read_to_string(dir.path().join("run-dead.jsonl")).unwrap();
+    assert_eq!(letters.lines().count(), 20);
+    assert!(
+        letters.contains("no Zendesk user with external_id \\\"ghost-7\\\""),
+        "{letters}"
+    );
+
+    let (clean_worker, blocked_worker) = worker_run.join().unwrap();
+    println!("worker: clean {clean_worker:?}, with 20 waiting users {blocked_worker:?}");
+    assert!(
+        blocked_worker.as_secs_f64() <= 1.5 * clean_worker.as_secs_f64(),
+        "{blocked_worker:?} vs {clean_worker:?}"
+    );
+}
+
+/// The worker's time to deliver everything but the 20, with and without them (own mocks, one
+/// nats-server, streams apart by tenant subdomain); then the 20 end dead-lettered.
+fn worker_timing(nats: &str, dir: &Path, with_ghosts: &[Value]) -> (Duration, Duration) {
+    let clean_lines: Vec<Value> = with_ghosts
+        .iter()
+        .filter(|l| l["event"]["type"] == "identify")
+        .map(|l| {
+            let mut l = l.clone();
+            l["tenant"] = "clean".into();
+            l
+        })
+        .collect();
+    let tenants =
+        json!({"tenants": {"t1": config("t1", "token-1"), "clean": config("clean", "token-c")}});
+    let tenants_path = dir.join("hol-tenants.json");
+    std::fs::write(&tenants_path, tenants.to_string()).unwrap();
+    let mock = MockZendesk::new();
+    let server = serve(mock.clone(), ([127, 0, 0, 1], 0).into()).unwrap();
+    let origin = format!("http://{}", server.addr());
+    let worker = Worker::start(
+        nats,
+        &tenants_path,
+        &origin,
+        &["--retry-for", "70s"],
+        dir.join("hol-worker.log"),
+    );
+    let upserts = |tenant: &str| {
+        mock.requests_for(tenant)
+            .iter()
+            .filter(|r| r.path == "/api/v2/users/create_or_update" && r.status < 300)
+            .count()
+    };
+    // Both streams at once (one worker, the same load); each tenant's time to its 1,980th
+    // upsert.
+    for (name, lines) in [("hol-clean", &clean_lines[..]), ("hol-ghosts", with_ghosts)] {
+        let path = dir.join(format!("{name}.jsonl"));
+        write_lines(&path, lines);
+        let (status, stderr) = produce(nats, &path);
+        assert!(status == 0, "{stderr}");
+    }
+    let started = std::time::Instant::now();
+    let (mut clean, mut blocked) = (None, None);
+    wait_until(Duration::from_secs(120), "both streams", || {
+        if clean.is_none() && upserts("clean") >= 1980 {
+            clean = Some(started.elapsed());
+        }
+        if blocked.is_none() && upserts("t1") >= 1980 {
+            blocked = Some(started.elapsed());
+        }
+        clean.is_some() && blocked.is_some()
+    });
+    let (clean, blocked) = (clean.unwrap(), blocked.unwrap());
+    wait_until(Duration::from_secs(120), "the 20 dead letters", || {
+        dead_letters(nats, false).len() == 20
+    });
+    let letters = dead_letters(nats, false);
+    assert!(
+        letters
+            .iter()
+            .all(|l| l["error"].as_str().unwrap().contains("ghost-"))
+    );
+    assert_eq!(worker.terminate(Duration::from_secs(30)), 0);
+    drop(server);
+    (clean, blocked)
+}

@@ -1,0 +1,58 @@
+//! The seed scenario "track for an unknown user without email": with `run`'s defaults (a
+//! 10-minute retry budget), it is dead-lettered within three minutes (the plugin's window for
+//! Zendesk's search lag), naming the user, and holds back nothing else.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use host_test::runner::{self, RunOptions, Target};
+use mock_zendesk::MockZendesk;
+use serde_json::{Value, json};
+
+#[test]
+fn a_track_for_a_user_that_never_appears_is_dead_lettered_within_three_minutes() {
+    let mock = MockZendesk::new();
+    let dir = tempfile::tempdir().unwrap();
+    let dead_letters = dir.path().join("dead.jsonl");
+    let tenants = json!({"tenants": {"acme": {"subdomain": "acme", "email": "admin@acme.com",
+        "apiToken": "t0k3n"}}})
+    .to_string();
+    let events = [
+        json!({"tenant": "acme", "event": {"type": "track", "userId": "u-typo", "event": "Paid"}}),
+        json!({"tenant": "acme", "event": {"type": "identify", "userId": "u-1",
+            "traits": {"name": "Ann", "email": "ann@example.com"}}}),
+    ]
+    .map(|line| line.to_string())
+    .join("\n");
+    let mut options = RunOptions::new(tenants, events, Target::Mock(mock.clone()));
+    options.dead_letter = Some(dead_letters.clone());
+    let started = Instant::now();
+    let summary = runner::run(options).expect("the run completes");
+    let took = started.elapsed();
+
+    assert!(took < Duration::from_secs(180), "took {took:?}");
+    assert!(
+        took >= Duration::from_secs(150),
+        "the search lag is waited for: {took:?}"
+    );
+    assert_eq!((summary.delivered, summary.dead_lettered), (1, 1));
+    assert_eq!(
+        mock.account("acme").users.len(),
+        1,
+        "the other user is not held back"
+    );
+    let letters = read(&dead_letters);
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0]["error_class"], "rejected");
+    let error = letters[0]["error"].as_str().unwrap();
+    assert!(error.contains("external_id \"u-typo\""), "{error}");
+    assert_eq!(letters[0]["attempts"], 4, "at 0, 60, 120 and 150 s");
+}
+
+fn read(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
