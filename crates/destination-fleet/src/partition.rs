@@ -10,18 +10,31 @@ use std::time::{Duration, Instant, SystemTime};
 use async_nats::jetstream::{AckKind, Message};
 use futures_util::StreamExt;
 use serde_json::Value;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{Mutex, Semaphore, watch};
 use tokio::task::JoinSet;
 
+use destination_host::Tenant;
 use destination_host::delivery::{
-    Attempt, Attempted, DeadLetter, EventResult, Settlement, event_type,
+    Attempt, Attempted, Batching, DeadLetter, Engine, EventResult, Settlement, event_type,
 };
 
 use crate::leases::{self, Claim};
+use crate::metrics::Metrics;
 use crate::parking::{Parking, Turn};
 use crate::produce::publish_dead_letter;
-use crate::worker::Shared;
-use crate::{ACK_WAIT, LINE_HEADER, key_of};
+use crate::{ACK_WAIT, Fleet, LINE_HEADER, key_of};
+
+/// What every partition task shares.
+pub(crate) struct Shared {
+    pub(crate) fleet: Fleet,
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) tenants: HashMap<String, Tenant>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) calls: Semaphore,
+    pub(crate) batching: Batching,
+    /// This worker's id, as its leases name it.
+    pub(crate) worker_id: String,
+}
 
 /// Messages pulled from a partition at once.
 const BATCH: usize = 16;

@@ -17,7 +17,7 @@ use tokio::sync::{Semaphore, watch};
 use destination_host::delivery::{Batching, Engine};
 use destination_host::pacing::LocalRateBudget;
 use destination_host::{
-    Manifest, OriginTemplate, PluginSlot, RetryPolicy, Runtime, RuntimeOptions, Tenant, Transport,
+    Manifest, OriginTemplate, PluginSlot, RetryPolicy, Runtime, RuntimeOptions, Transport,
     WatchHandle,
 };
 
@@ -25,7 +25,7 @@ use crate::Fleet;
 use crate::kv_cache::KvCache;
 use crate::leases::{Claim, Leases, RENEW_EVERY};
 use crate::metrics::Metrics;
-use crate::partition::deliver_partition;
+use crate::partition::{Shared, deliver_partition};
 
 /// A worker's set-up: where NATS is, the tenant manifest, the plugin, and how requests leave.
 pub struct WorkerOptions {
@@ -46,18 +46,6 @@ pub struct WorkerOptions {
     pub concurrency: usize,
     /// One event per plugin call, or batches per tenant (one event per key) by size and age.
     pub batching: Batching,
-}
-
-/// What every partition task shares.
-pub(super) struct Shared {
-    pub(super) fleet: Fleet,
-    pub(super) engine: Arc<Engine>,
-    pub(super) tenants: HashMap<String, Tenant>,
-    pub(super) metrics: Arc<Metrics>,
-    pub(super) calls: Semaphore,
-    pub(super) batching: Batching,
-    /// This worker's id, as its leases name it.
-    pub(super) worker_id: String,
 }
 
 pub fn run_worker(options: WorkerOptions) -> Result<u8> {

@@ -88,7 +88,7 @@ pub use hot_swap::{PluginSlot, SwapEvent, SwapReport};
 pub use limits::{LimitError, Limits, RuntimeOptions};
 pub use manifest::{Manifest, ManifestError, TenantSpec};
 pub use plugin::{LoadError, LoadErrorKind, Plugin};
-pub use policy::{AllowedUrl, OriginTemplate, OutboundPolicy, TemplateError};
+pub use policy::{OriginTemplate, OutboundPolicy, TemplateError};
 pub use redact::{REDACTED, Redactor, is_secret_header, redact_headers};
 pub use report::{
     BatchResults, CallError, CallReport, ConfigFacts, Description, FetchRecord, FieldInfo,

@@ -68,7 +68,7 @@ pub trait RateBudget: Send + Sync {
     fn take(&self, tenant: &str, requests_per_minute: u32) -> Duration;
     /// How long until `tenant` could send (without reserving): a scheduler waits this out
     /// before starting an event, instead of holding a sandbox.
-    fn backlog(&self, tenant: &str, requests_per_minute: u32) -> Duration;
+    fn backlog(&self, tenant: &str) -> Duration;
     /// What a response said about the account's limit.
     fn observe(&self, tenant: &str, signal: RateSignal);
 }
@@ -102,11 +102,6 @@ impl Schedule {
             Some(limit) => Duration::from_secs_f64(60.0 / (f64::from(limit) * HEADROOM)),
             None => Duration::ZERO,
         }
-    }
-
-    /// Reserves a slot: the wait before it, from `now`.
-    pub fn take(&mut self, now: Instant, configured: u32) -> Duration {
-        self.take_share(now, configured, 1)
     }
 
     /// Reserves a slot when `senders` processes pace the same account, each at its share.
@@ -176,7 +171,7 @@ impl RateBudget for LocalRateBudget {
         })
     }
 
-    fn backlog(&self, tenant: &str, _requests_per_minute: u32) -> Duration {
+    fn backlog(&self, tenant: &str) -> Duration {
         self.with(tenant, |schedule, now| {
             schedule.next_slot.saturating_duration_since(now)
         })
@@ -202,8 +197,8 @@ mod tests {
     fn nothing_is_paced_until_a_limit_is_known() {
         let start = Instant::now();
         let mut schedule = Schedule::new(start);
-        assert_eq!(schedule.take(start, 0), Duration::ZERO);
-        assert_eq!(schedule.take(start, 0), Duration::ZERO);
+        assert_eq!(schedule.take_share(start, 0, 1), Duration::ZERO);
+        assert_eq!(schedule.take_share(start, 0, 1), Duration::ZERO);
     }
 
     #[test]
@@ -212,12 +207,12 @@ mod tests {
         let mut schedule = Schedule::new(start);
         // 600 a minute at 95%: one every ~105 ms.
         let waits: Vec<u128> = (0..4)
-            .map(|_| schedule.take(start, 600).as_millis())
+            .map(|_| schedule.take_share(start, 600, 1).as_millis())
             .collect();
         assert_eq!(waits, vec![0, 105, 210, 315]);
         // Time passing frees the slots again.
         assert_eq!(
-            schedule.take(start + Duration::from_secs(5), 600),
+            schedule.take_share(start + Duration::from_secs(5), 600, 1),
             Duration::ZERO
         );
     }
@@ -232,9 +227,9 @@ mod tests {
         );
         assert_eq!(said.limit, Some(60));
         schedule.apply(start, said);
-        schedule.take(start, 6000);
+        schedule.take_share(start, 6000, 1);
         // The lower limit wins: the account's 60 a minute over the configured 6,000.
-        assert!(schedule.take(start, 6000) >= Duration::from_millis(1000));
+        assert!(schedule.take_share(start, 6000, 1) >= Duration::from_millis(1000));
 
         let throttled = RateSignal::from_headers(429, &headers(&[("Retry-After", "7")]));
         assert_eq!(
@@ -243,7 +238,7 @@ mod tests {
         );
         let mut schedule = Schedule::new(start);
         schedule.apply(start, throttled);
-        assert_eq!(schedule.take(start, 600), Duration::from_secs(7));
+        assert_eq!(schedule.take_share(start, 600, 1), Duration::from_secs(7));
 
         let empty = RateSignal::from_headers(
             200,
@@ -251,6 +246,6 @@ mod tests {
         );
         let mut schedule = Schedule::new(start);
         schedule.apply(start, empty);
-        assert_eq!(schedule.take(start, 600), Duration::from_secs(3));
+        assert_eq!(schedule.take_share(start, 600, 1), Duration::from_secs(3));
     }
 }

@@ -1,7 +1,7 @@
 //! RudderStack's `audiencelist` event: `properties.listData.add` and `.remove`, lists of
 //! identifier objects naming the users who joined and left an audience.
 
-use crate::event::{numeric_id, object};
+use crate::json_values::{numeric_id, object};
 use crate::outcome::Error;
 use serde_json::{Map, Value};
 
@@ -100,71 +100,4 @@ fn member(item: &Map<String, Value>, at: &str) -> Result<Member, Error> {
         )));
     }
     Ok(member)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::message::Message;
-    use serde_json::json;
-
-    fn parse(value: Value) -> Result<Message, Error> {
-        Message::parse(&value.to_string())
-    }
-
-    #[test]
-    fn lists_of_identifier_objects() {
-        let Message::Audience(list) = parse(json!({"type": "audiencelist", "properties":
-            {"listData": {"add": [{"EMAIL": "a@x.com", "userId": 7}, {"id": "42"}],
-                          "remove": [{"external_id": "u-9", "name": "Bo"}]}}}))
-        .unwrap() else {
-            panic!("not an audience list");
-        };
-        assert_eq!(
-            list.add,
-            vec![
-                Member {
-                    email: Some("a@x.com".into()),
-                    external_id: Some("7".into()),
-                    ..Member::default()
-                },
-                Member {
-                    id: Some(42),
-                    ..Member::default()
-                },
-            ]
-        );
-        assert_eq!(list.remove[0].external_id.as_deref(), Some("u-9"));
-        assert_eq!(list.remove[0].name.as_deref(), Some("Bo"));
-    }
-
-    #[test]
-    fn bad_lists_name_the_entry() {
-        for (event, expected) in [
-            (json!({"type": "audiencelist"}), "properties.listData"),
-            (
-                json!({"type": "audiencelist", "properties": {"listData": {"add": {}}}}),
-                "listData.add`",
-            ),
-            (
-                json!({"type": "audiencelist", "properties": {"listData": {"add": [1]}}}),
-                "listData.add[0]",
-            ),
-            (
-                json!({"type": "audiencelist", "properties": {"listData": {"remove": [{"name": "x"}]}}}),
-                "listData.remove[0]` names no user",
-            ),
-            (
-                json!({"type": "audiencelist", "properties": {"listData": {"add": [{"id": "x1"}]}}}),
-                "Zendesk user id",
-            ),
-        ] {
-            match parse(event.clone()) {
-                Err(Error::InvalidEvent(message)) => {
-                    assert!(message.contains(expected), "{event}: {message}")
-                }
-                other => panic!("{event}: {other:?}"),
-            }
-        }
-    }
 }

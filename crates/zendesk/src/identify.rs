@@ -3,8 +3,9 @@
 
 use crate::client::Client;
 use crate::config::Config;
-use crate::event::{Event, numeric_id};
+use crate::event::Event;
 use crate::fields::{FieldScope, custom_field_values, ensure_defined};
+use crate::json_values::numeric_id;
 use crate::outcome::Error;
 use crate::{memberships, primary_email, traits, users};
 use serde_json::{Map, Value};

@@ -2,7 +2,7 @@
 //! `organization_id` on the user, which would drop the user's other memberships).
 
 use crate::client::Client;
-use crate::event::numeric_id;
+use crate::json_values::numeric_id;
 use crate::outcome::Error;
 use serde_json::{Value, json};
 

@@ -2,7 +2,8 @@
 //! row, or an `audiencelist` change, told apart by `type`.
 
 use crate::audience_list::AudienceList;
-use crate::event::{Event, EventType, string};
+use crate::event::{Event, EventType};
+use crate::json_values::string;
 use crate::outcome::Error;
 use crate::record::Record;
 use serde_json::Value;
@@ -54,6 +55,168 @@ impl Message {
                 "event type `{other}` is not supported by the Zendesk destination (supported: {})",
                 TYPES.join(", ")
             ))),
+        }
+    }
+}
+impl Event {
+    /// Parses an analytics event (identify, group, track) from JSON text; the other message
+    /// types (`record`, `audiencelist`) are refused as unsupported here.
+    pub fn parse(text: &str) -> Result<Event, Error> {
+        match Message::parse(text)? {
+            Message::Event(event) => Ok(event),
+            _ => Err(Error::UnsupportedEvent(
+                "not an identify, group or track event".into(),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod event_tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn parse(value: Value) -> Result<Event, Error> {
+        Event::parse(&value.to_string())
+    }
+
+    #[test]
+    fn an_event_larger_than_the_cap_is_invalid_before_it_is_parsed() {
+        let big = json!({"type": "identify", "userId": "u", "traits": {"x": "x".repeat(MAX_EVENT_BYTES)}});
+        let Err(Error::InvalidEvent(message)) = parse(big) else {
+            panic!("accepted");
+        };
+        assert!(message.contains("at most 512 KiB"), "{message}");
+        let small = json!({"type": "identify", "userId": "u", "traits": {"x": "x".repeat(1000)}});
+        assert!(parse(small).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod record_tests {
+    use crate::message::Message;
+    use crate::outcome::Error;
+    use serde_json::{Value, json};
+
+    fn parse(value: Value) -> Result<Message, Error> {
+        Message::parse(&value.to_string())
+    }
+
+    #[test]
+    fn fields_and_identifiers() {
+        let Message::Record(record) = parse(json!({"type": "record", "action": "Update",
+            "fields": {"name": "Ann", "email": "old@x.com"},
+            "identifiers": {"email": "ann@x.com"}}))
+        .unwrap() else {
+            panic!("not a record");
+        };
+        assert_eq!(record.action, crate::record::RecordAction::Update);
+        assert_eq!(
+            Value::Object(record.fields),
+            json!({"name": "Ann", "email": "old@x.com"})
+        );
+        assert_eq!(
+            Value::Object(record.identifiers),
+            json!({"email": "ann@x.com"})
+        );
+    }
+
+    #[test]
+    fn delete_is_unsupported_and_bad_shapes_are_invalid() {
+        assert!(matches!(
+            parse(json!({"type": "record", "action": "delete", "fields": {"a": 1}})),
+            Err(Error::UnsupportedEvent(m)) if m.contains("delete")
+        ));
+        for (record, expected) in [
+            (json!({"type": "record", "fields": {"a": 1}}), "`action`"),
+            (
+                json!({"type": "record", "action": "merge", "fields": {"a": 1}}),
+                "merge",
+            ),
+            (json!({"type": "record", "action": "insert"}), "no `fields`"),
+            (
+                json!({"type": "record", "action": "insert", "fields": [1]}),
+                "`fields`",
+            ),
+            (
+                json!({"type": "record", "action": "insert", "fields": {}, "identifiers": "x"}),
+                "`identifiers`",
+            ),
+        ] {
+            match parse(record.clone()) {
+                Err(Error::InvalidEvent(message)) => {
+                    assert!(message.contains(expected), "{record}: {message}")
+                }
+                other => panic!("{record}: {other:?}"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod audience_list_tests {
+    use super::*;
+    use crate::audience_list::Member;
+    use crate::message::Message;
+    use serde_json::json;
+
+    fn parse(value: Value) -> Result<Message, Error> {
+        Message::parse(&value.to_string())
+    }
+
+    #[test]
+    fn lists_of_identifier_objects() {
+        let Message::Audience(list) = parse(json!({"type": "audiencelist", "properties":
+            {"listData": {"add": [{"EMAIL": "a@x.com", "userId": 7}, {"id": "42"}],
+                          "remove": [{"external_id": "u-9", "name": "Bo"}]}}}))
+        .unwrap() else {
+            panic!("not an audience list");
+        };
+        assert_eq!(
+            list.add,
+            vec![
+                Member {
+                    email: Some("a@x.com".into()),
+                    external_id: Some("7".into()),
+                    ..Member::default()
+                },
+                Member {
+                    id: Some(42),
+                    ..Member::default()
+                },
+            ]
+        );
+        assert_eq!(list.remove[0].external_id.as_deref(), Some("u-9"));
+        assert_eq!(list.remove[0].name.as_deref(), Some("Bo"));
+    }
+
+    #[test]
+    fn bad_lists_name_the_entry() {
+        for (event, expected) in [
+            (json!({"type": "audiencelist"}), "properties.listData"),
+            (
+                json!({"type": "audiencelist", "properties": {"listData": {"add": {}}}}),
+                "listData.add`",
+            ),
+            (
+                json!({"type": "audiencelist", "properties": {"listData": {"add": [1]}}}),
+                "listData.add[0]",
+            ),
+            (
+                json!({"type": "audiencelist", "properties": {"listData": {"remove": [{"name": "x"}]}}}),
+                "listData.remove[0]` names no user",
+            ),
+            (
+                json!({"type": "audiencelist", "properties": {"listData": {"add": [{"id": "x1"}]}}}),
+                "Zendesk user id",
+            ),
+        ] {
+            match parse(event.clone()) {
+                Err(Error::InvalidEvent(message)) => {
+                    assert!(message.contains(expected), "{event}: {message}")
+                }
+                other => panic!("{event}: {other:?}"),
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! A warehouse row in RudderStack's reverse-ETL ("VDM v2") shape:
 //! `{"type": "record", "action": "insert"|"update"|"delete", "fields": {...}, "identifiers": {...}}`.
 
-use crate::event::{object, string};
+use crate::json_values::{object, string};
 use crate::outcome::Error;
 use serde_json::{Map, Value};
 
@@ -62,66 +62,5 @@ impl Record {
             fields,
             identifiers,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::message::Message;
-    use crate::outcome::Error;
-    use serde_json::{Value, json};
-
-    fn parse(value: Value) -> Result<Message, Error> {
-        Message::parse(&value.to_string())
-    }
-
-    #[test]
-    fn fields_and_identifiers() {
-        let Message::Record(record) = parse(json!({"type": "record", "action": "Update",
-            "fields": {"name": "Ann", "email": "old@x.com"},
-            "identifiers": {"email": "ann@x.com"}}))
-        .unwrap() else {
-            panic!("not a record");
-        };
-        assert_eq!(record.action, super::RecordAction::Update);
-        assert_eq!(
-            Value::Object(record.fields),
-            json!({"name": "Ann", "email": "old@x.com"})
-        );
-        assert_eq!(
-            Value::Object(record.identifiers),
-            json!({"email": "ann@x.com"})
-        );
-    }
-
-    #[test]
-    fn delete_is_unsupported_and_bad_shapes_are_invalid() {
-        assert!(matches!(
-            parse(json!({"type": "record", "action": "delete", "fields": {"a": 1}})),
-            Err(Error::UnsupportedEvent(m)) if m.contains("delete")
-        ));
-        for (record, expected) in [
-            (json!({"type": "record", "fields": {"a": 1}}), "`action`"),
-            (
-                json!({"type": "record", "action": "merge", "fields": {"a": 1}}),
-                "merge",
-            ),
-            (json!({"type": "record", "action": "insert"}), "no `fields`"),
-            (
-                json!({"type": "record", "action": "insert", "fields": [1]}),
-                "`fields`",
-            ),
-            (
-                json!({"type": "record", "action": "insert", "fields": {}, "identifiers": "x"}),
-                "`identifiers`",
-            ),
-        ] {
-            match parse(record.clone()) {
-                Err(Error::InvalidEvent(message)) => {
-                    assert!(message.contains(expected), "{record}: {message}")
-                }
-                other => panic!("{record}: {other:?}"),
-            }
-        }
     }
 }

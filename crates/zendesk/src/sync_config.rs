@@ -1,8 +1,8 @@
 //! The warehouse-sync settings: what `record` rows are and how they are written, and how
 //! audiences land on a checkbox user field. Parsed with the rest of the config.
 
-use crate::config::{Settings, wrong_type};
 use crate::outcome::Error;
+use crate::settings::{Settings, wrong_type};
 use serde_json::Value;
 
 /// The Zendesk object a model's rows are synced to (`objectType`).

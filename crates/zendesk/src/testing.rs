@@ -17,6 +17,8 @@ pub struct FakeHost {
     requests: RefCell<Vec<HttpRequest>>,
     pub cache: RefCell<HashMap<String, (String, u32)>>,
     pub logs: RefCell<Vec<LogRecord>>,
+    /// The clock, in seconds since the epoch (moved by the tests).
+    pub now: std::cell::Cell<u64>,
 }
 
 impl FakeHost {
@@ -174,6 +176,10 @@ impl Host for FakeHost {
 
     fn wait(&self, _millis: u32) -> bool {
         true
+    }
+
+    fn now_unix_seconds(&self) -> u64 {
+        self.now.get()
     }
 }
 

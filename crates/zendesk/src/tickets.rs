@@ -2,7 +2,8 @@
 
 use crate::client::{Client, encode};
 use crate::config::Config;
-use crate::event::{Event, numeric_id};
+use crate::event::Event;
+use crate::json_values::numeric_id;
 use crate::outcome::Error;
 use crate::traits;
 use crate::users::{self, Person};

@@ -92,6 +92,47 @@ fn external_id_first_then_email() {
 }
 
 #[test]
+fn a_missing_user_is_waited_for_within_the_search_lag_window_then_rejected() {
+    let host = FakeHost::new();
+    host.finds_no_users("/api/v2/users/search?external_id=u1");
+    let config = config(json!({}));
+    let mut client = Client::new(&host, &config);
+    let who = person(Some("u1"), None, None);
+    let mut attempt = |at: u64| {
+        host.now.set(1_000_000 + at);
+        resolve(&mut client, &config, &who, None, WhenMissing::CreateIfNamed).unwrap_err()
+    };
+    let retry_after = |error: Error| match error {
+        Error::Retryable {
+            retry_after_seconds,
+            ..
+        } => retry_after_seconds,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(retry_after(attempt(0)), Some(60));
+    assert_eq!(retry_after(attempt(60)), Some(60));
+    assert_eq!(
+        retry_after(attempt(120)),
+        Some(30),
+        "the last wait ends with the window"
+    );
+    assert_eq!(
+        attempt(150),
+        Error::Rejected {
+            status: 404,
+            message: "no Zendesk user with external_id \"u1\" after 150 s of retries: send its \
+                      identify first, or an email to create it from"
+                .into()
+        }
+    );
+    // The first miss is remembered per user, for the window and no longer than twice that.
+    assert_eq!(
+        host.cache.borrow().get("missing:external_id \"u1\""),
+        Some(&("1000000".to_string(), 300))
+    );
+}
+
+#[test]
 fn resolve_creates_or_asks_to_retry() {
     let host = FakeHost::new();
     host.finds_no_users("/api/v2/users/search?external_id=u1");

@@ -2,6 +2,7 @@
 
 mod batch;
 mod budgets;
+mod channel_source;
 mod common;
 mod contract;
 mod delivery;

@@ -106,9 +106,7 @@ impl Engine {
                 results,
             });
         }
-        let backlog = tenant
-            .rate
-            .backlog(&tenant.id, tenant.limits.requests_per_minute);
+        let backlog = tenant.rate.backlog(&tenant.id);
         if backlog > PACING_PARK {
             return Attempted::Paced(backlog);
         }

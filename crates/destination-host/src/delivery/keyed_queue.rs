@@ -193,11 +193,6 @@ impl<T> KeyedQueue<T> {
     pub fn held(&self) -> usize {
         self.lock().held
     }
-
-    /// Keys parked for a retry right now.
-    pub fn parked(&self) -> usize {
-        self.lock().parked.len()
-    }
 }
 
 impl<T> State<T> {

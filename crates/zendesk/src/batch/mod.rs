@@ -202,7 +202,3 @@ fn bulk_is_off(client: &Client) -> bool {
 }
 
 const BULK_OFF_KEY: &str = "bulk:users:off";
-
-#[cfg(test)]
-#[path = "tests.rs"]
-mod tests;

@@ -2,7 +2,7 @@
 //! that name the column, the required-field check, and the identifier.
 
 use crate::client::Client;
-use crate::event::numeric_id;
+use crate::json_values::numeric_id;
 use crate::outcome::Error;
 use crate::record::Record;
 use crate::sync_config::{IdentifierKey, ObjectType};
