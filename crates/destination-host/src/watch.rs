@@ -112,7 +112,13 @@ fn start(
         Config::default()
             .with_timeout(DEBOUNCE)
             .with_batch_mode(false)
-            .with_notify_config(notify::Config::default().with_poll_interval(POLL_INTERVAL))
+            // The poll watcher compares whole-second mtimes: a same-size file replaced within
+            // the second it was written is seen only by its contents (ignored by notify).
+            .with_notify_config(
+                notify::Config::default()
+                    .with_poll_interval(POLL_INTERVAL)
+                    .with_compare_contents(true),
+            )
     };
 
     if !force_polling {

@@ -42,9 +42,8 @@ fn replace_atomically(target: &Path, bytes: &[u8]) {
 
 fn next_event(events: &Receiver<SwapEvent>) -> SwapEvent {
     events
-        // A liveness bound: recompiling under a busy test binary can take a while.
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the watcher reported within 60 s")
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the watcher reported within 10 s")
 }
 
 fn tenant(i: usize, transport: Arc<dyn Transport>) -> Tenant {
@@ -344,7 +343,6 @@ fn a_swap_to_another_plugin_is_refused() {
 }
 
 #[test]
-#[ignore = "fails since the test binaries were merged (the poll watcher reports nothing within 60 s); under investigation, see the issue note"]
 fn the_polling_fallback_swaps_too() {
     let watched = Watched::start(watch_polling);
     let (path, swaps, slot) = (&watched.path, &watched.swaps, &watched.slot);
