@@ -13,10 +13,8 @@ use std::sync::Arc;
 
 use destination_host::{Limits, OriginTemplate, Tenant, Transport};
 
-/// Where a Zendesk tenant's plugin may send requests: its own account, nothing else. A plugin
-/// that reports no config facts (contract 0.1.0) is filled from the config's `subdomain`, or
-/// RudderStack's `domain`.
-pub const ZENDESK_ORIGIN: &str = "https://{subdomain|domain}.zendesk.com";
+/// Where a Zendesk tenant's plugin may send requests: its own account, nothing else.
+pub const ZENDESK_ORIGIN: &str = destination_fleet::zendesk::ORIGIN;
 
 /// Headers of the reference host's routing layer (the mock server's account header): stripped
 /// from every guest request by the runtime.
@@ -26,11 +24,7 @@ pub fn routing_headers() -> Vec<String> {
 
 /// The allowed origins of a Zendesk tenant.
 pub fn zendesk_origins() -> Vec<OriginTemplate> {
-    vec![
-        ZENDESK_ORIGIN
-            .parse()
-            .expect("the Zendesk origin template is valid"),
-    ]
+    destination_fleet::zendesk::origins()
 }
 
 /// A tenant of the Zendesk plugin: `https://{subdomain}.zendesk.com` is its one allowed origin.

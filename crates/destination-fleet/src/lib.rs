@@ -25,6 +25,7 @@ mod parking;
 mod partition;
 pub mod produce;
 pub mod worker;
+pub mod zendesk;
 
 use std::time::Duration;
 

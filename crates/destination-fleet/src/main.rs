@@ -8,10 +8,8 @@ use std::sync::Arc;
 use clap::Parser;
 
 use destination_fleet::cli::{self, FleetCommand, Setup};
+use destination_fleet::zendesk;
 use destination_host::{HttpTransport, RuntimeOptions};
-
-/// The origin a Zendesk tenant may reach when the manifest names none: its own account.
-const ZENDESK_ORIGIN: &str = "https://{subdomain|domain}.zendesk.com";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,8 +26,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let setup = Setup {
         transport: Arc::new(HttpTransport::new()),
-        runtime: RuntimeOptions::default(),
-        default_origins: vec![ZENDESK_ORIGIN.parse().expect("a valid origin template")],
+        runtime: RuntimeOptions {
+            rate_limit_headers: zendesk::rate_limit_headers(),
+            ..RuntimeOptions::default()
+        },
+        default_origins: zendesk::origins(),
         default_plugin: None,
     };
     match cli::run(cli.command, setup) {

@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use destination_host::Tenant;
 use destination_host::delivery::{
     Attempt, Attempted, Batching, DeadLetter, Engine, EventResult, Settlement, event_type,
+    parse_line_any_tenant,
 };
 
 use crate::leases::{self, Claim};
@@ -107,13 +108,12 @@ pub(super) async fn deliver_partition(
             let Ok(message) = message else {
                 continue;
             };
-            let key = match decode(&message) {
-                Some((tenant, event)) => key_of(&tenant, &event).as_str().to_string(),
-                None => String::new(),
+            let pulled = Pulled::new(message, &context.fleet.client);
+            let key = match &pulled.decoded {
+                Ok((tenant, event)) => key_of(tenant, event).as_str().to_string(),
+                Err(_) => String::new(),
             };
-            let alive = Alive::keep(&message, &context.fleet.client);
-            let sequence = message.info().map_or(0, |info| info.stream_sequence);
-            let entry = (sequence, message, alive);
+            let entry = pulled;
             match index.get(&key) {
                 Some(at) => keys[*at].1.push(entry),
                 None => {
@@ -124,7 +124,7 @@ pub(super) async fn deliver_partition(
         }
         // Redeliveries may come back mixed with newer events: each key in stream order.
         for (_, messages) in &mut keys {
-            messages.sort_by_key(|(sequence, _, _)| *sequence);
+            messages.sort_by_key(|pulled| pulled.sequence);
         }
         if context.batching.is_on() {
             deliver_in_batches(&context, &parking, &stop, keys).await;
@@ -136,13 +136,13 @@ pub(super) async fn deliver_partition(
             let parking = Arc::clone(&parking);
             let stop = stop.clone();
             running.spawn(async move {
-                for (_, message, _alive) in messages {
+                for pulled in messages {
                     if *stop.borrow() {
                         // Not started: back to JetStream at once, in order, for the next owner.
-                        let _ = message.ack_with(AckKind::Nak(None)).await;
+                        let _ = pulled.message.ack_with(AckKind::Nak(None)).await;
                         continue;
                     }
-                    handle(&context, &parking, vec![(key.clone(), message)]).await;
+                    handle(&context, &parking, vec![(key.clone(), pulled)]).await;
                 }
             });
         }
@@ -150,8 +150,35 @@ pub(super) async fn deliver_partition(
     }
 }
 
-/// A pulled message with its stream sequence, kept alive until it is settled.
-type Pulled = (u64, Message, Alive);
+/// A pulled message, decoded once, kept alive (progress acks) until it is settled.
+struct Pulled {
+    sequence: u64,
+    message: Message,
+    /// Its `{"tenant", "event"}`, or why it is not one (a malformed message's reason).
+    decoded: Result<(String, Value), String>,
+    _alive: Alive,
+}
+
+impl Pulled {
+    fn new(message: Message, client: &async_nats::Client) -> Pulled {
+        let payload = String::from_utf8_lossy(&message.payload);
+        let decoded = match parse_line_any_tenant(0, &payload) {
+            Some(Ok(line)) => Ok((line.tenant, line.event)),
+            Some(Err(malformed)) => Err(malformed.reason),
+            None => Err("an empty message".into()),
+        };
+        Pulled {
+            sequence: message.info().map_or(0, |info| info.stream_sequence),
+            _alive: Alive::keep(&message, client),
+            decoded,
+            message,
+        }
+    }
+
+    fn tenant(&self) -> &str {
+        self.decoded.as_ref().map_or("", |(tenant, _)| tenant)
+    }
+}
 
 /// The shortest pull wait in batch mode (JetStream needs some time to fill a pull).
 const PULL_FLOOR: Duration = Duration::from_millis(50);
@@ -168,16 +195,13 @@ async fn deliver_in_batches(
     let mut queues: Vec<(String, std::collections::VecDeque<Pulled>)> =
         keys.into_iter().map(|(k, m)| (k, m.into())).collect();
     loop {
-        let mut by_tenant: HashMap<String, Vec<(String, Message, Alive)>> = HashMap::new();
+        let mut by_tenant: HashMap<String, Vec<(String, Pulled)>> = HashMap::new();
         for (key, messages) in &mut queues {
-            if let Some((_, message, alive)) = messages.pop_front() {
-                let tenant = decode(&message)
-                    .map(|(tenant, _)| tenant)
-                    .unwrap_or_default();
+            if let Some(pulled) = messages.pop_front() {
                 by_tenant
-                    .entry(tenant)
+                    .entry(pulled.tenant().to_string())
                     .or_default()
-                    .push((key.clone(), message, alive));
+                    .push((key.clone(), pulled));
             }
         }
         if by_tenant.is_empty() {
@@ -192,16 +216,12 @@ async fn deliver_in_batches(
                     (Arc::clone(context), Arc::clone(parking), stop.clone());
                 running.spawn(async move {
                     if *stop.borrow() {
-                        for (_, message, _alive) in chunk {
-                            let _ = message.ack_with(AckKind::Nak(None)).await;
+                        for (_, pulled) in chunk {
+                            let _ = pulled.message.ack_with(AckKind::Nak(None)).await;
                         }
                         return;
                     }
-                    let (messages, _alive): (Vec<_>, Vec<_>) = chunk
-                        .into_iter()
-                        .map(|(key, message, alive)| ((key, message), alive))
-                        .unzip();
-                    handle(&context, &parking, messages).await;
+                    handle(&context, &parking, chunk).await;
                 });
             }
         }
@@ -233,14 +253,6 @@ impl Drop for Alive {
     }
 }
 
-/// The `{"tenant", "event"}` of a message, if it has that shape.
-fn decode(message: &Message) -> Option<(String, Value)> {
-    let value: Value = serde_json::from_slice(&message.payload).ok()?;
-    let tenant = value.get("tenant")?.as_str()?.to_string();
-    let event = value.get("event")?.clone();
-    Some((tenant, event))
-}
-
 fn line_of(message: &Message) -> usize {
     message
         .headers
@@ -257,6 +269,8 @@ async fn nak(message: &Message, delay: Duration) {
 /// A message ready for its plugin call: decoded, its tenant known, its key's turn.
 struct Ready {
     message: Message,
+    /// Progress acks until it is settled.
+    _alive: Alive,
     key: String,
     sequence: u64,
     line: usize,
@@ -267,10 +281,10 @@ struct Ready {
 
 /// One attempt for messages of one tenant (one per key; a single one is one `transform`)
 /// through the delivery engine; each is then settled on its own.
-async fn handle(context: &Shared, parking: &Mutex<Parking>, messages: Vec<(String, Message)>) {
+async fn handle(context: &Shared, parking: &Mutex<Parking>, messages: Vec<(String, Pulled)>) {
     let mut ready = Vec::new();
-    for (key, message) in messages {
-        ready.extend(prepare(context, parking, &key, message).await);
+    for (key, pulled) in messages {
+        ready.extend(prepare(context, parking, &key, pulled).await);
     }
     let Some(tenant) = ready
         .first()
@@ -321,26 +335,33 @@ async fn call<T: Send + 'static>(
     result.ok()
 }
 
-/// Decodes a message and checks it may be delivered now: malformed messages and unknown tenants
-/// are dead-lettered, an event behind a waiting one of its key is NAKed until then. `None` when
-/// it was settled here.
+/// Checks a pulled message may be delivered now: malformed messages and unknown tenants are
+/// dead-lettered, an event behind a waiting one of its key is NAKed until then. `None` when it
+/// was settled here.
 async fn prepare(
     context: &Shared,
     parking: &Mutex<Parking>,
     key: &str,
-    message: Message,
+    pulled: Pulled,
 ) -> Option<Ready> {
+    let Pulled {
+        sequence,
+        message,
+        decoded,
+        _alive,
+    } = pulled;
     let info = message.info().ok()?;
-    let sequence = info.stream_sequence;
     let delivered = u32::try_from(info.delivered).unwrap_or(u32::MAX).max(1);
     let published: SystemTime = info.published.into();
     let line = line_of(&message);
-    let Some((tenant_id, event)) = decode(&message) else {
-        let raw = String::from_utf8_lossy(&message.payload).into_owned();
-        let reason = "not a {\"tenant\", \"event\"} message";
-        let letter = DeadLetter::malformed(line, None, None, Some(&raw), reason, delivered);
-        dead_letter_and_ack(context, &message, sequence, &letter).await;
-        return None;
+    let (tenant_id, event) = match decoded {
+        Ok(decoded) => decoded,
+        Err(reason) => {
+            let raw = String::from_utf8_lossy(&message.payload).into_owned();
+            let letter = DeadLetter::malformed(line, None, None, Some(&raw), &reason, delivered);
+            dead_letter_and_ack(context, &message, sequence, &letter).await;
+            return None;
+        }
     };
     if !context.tenants.contains_key(&tenant_id) {
         let reason = format!("unknown tenant {tenant_id:?} (not in the tenants file)");
@@ -367,6 +388,7 @@ async fn prepare(
     };
     Some(Ready {
         message,
+        _alive,
         key: key.to_string(),
         sequence,
         line,

@@ -1,7 +1,7 @@
 //! What a Store holds for one call: the tenant, a minimal WASI context, the limits and what the
 //! call produced so far.
 
-use crate::retry::RequestRetry;
+use crate::limits::RuntimeOptions;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,10 +21,9 @@ const STDERR_CAPACITY: usize = 16 * 1024;
 pub struct CallState {
     pub tenant: Tenant,
     pub policy: Arc<OutboundPolicy>,
-    /// The platform's routing headers, stripped from guest requests.
-    pub routing_headers: Arc<[String]>,
-    /// How idempotent requests are resent within the call.
-    pub request_retry: RequestRetry,
+    /// The runtime's settings: routing headers stripped from guest requests, how idempotent
+    /// requests are resent within the call, which headers say the account's rate limit.
+    pub options: Arc<RuntimeOptions>,
     pub limiter: CallLimiter,
     pub budget: Budget,
     pub fetches: Vec<FetchRecord>,
@@ -40,8 +39,7 @@ impl CallState {
     pub fn new(
         tenant: &Tenant,
         policy: Arc<OutboundPolicy>,
-        routing_headers: Arc<[String]>,
-        request_retry: RequestRetry,
+        options: Arc<RuntimeOptions>,
     ) -> CallState {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         // Nothing inherited: no args, env, files, stdin/stdout or network. Stderr is captured so
@@ -55,8 +53,7 @@ impl CallState {
         let limits = &tenant.limits;
         CallState {
             policy,
-            routing_headers,
-            request_retry,
+            options,
             limiter: CallLimiter::new(limits.memory_mib),
             budget: Budget::new(
                 Duration::from_millis(limits.cpu_ms),

@@ -57,6 +57,7 @@ pub fn fetch(
             .wall_remaining()
             .saturating_sub(Duration::from_secs(1));
         let Some(wait) = state
+            .options
             .request_retry
             .wait(sent, failure, room, fastrand::f64())
         else {
@@ -183,7 +184,7 @@ fn send(
 
     // 2. Hop-by-hop and routing headers are the host's business, never the guest's.
     let mut headers = request.headers.clone();
-    let stripped = strip_headers(&mut headers, &state.routing_headers);
+    let stripped = strip_headers(&mut headers, &state.options.routing_headers);
     if !stripped.is_empty() {
         state.logs.host(
             "warn",
@@ -239,7 +240,11 @@ fn send(
     }
     state.tenant.rate.observe(
         &state.tenant.id,
-        RateSignal::from_headers(response.status, &response.headers),
+        RateSignal::from_headers(
+            response.status,
+            &response.headers,
+            &state.options.rate_limit_headers,
+        ),
     );
     if let Some(actual) = &response.sent_to {
         *sent_to = Some(actual.clone());

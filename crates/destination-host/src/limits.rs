@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::pacing::RateLimitHeaders;
 use crate::retry::RequestRetry;
 
 /// Engine-wide sizing of the pooling allocator (fixed up front, shared by every tenant).
@@ -18,6 +19,8 @@ pub struct RuntimeOptions {
     /// How the host resends a guest's idempotent request after a transient failure, within the
     /// call (`RequestRetry { attempts: 1, .. }` turns it off).
     pub request_retry: RequestRetry,
+    /// Which response headers say the destination account's rate limit (for pacing).
+    pub rate_limit_headers: RateLimitHeaders,
 }
 
 impl Default for RuntimeOptions {
@@ -27,6 +30,7 @@ impl Default for RuntimeOptions {
             max_memory_mib: 256,
             routing_headers: Vec::new(),
             request_retry: RequestRetry::default(),
+            rate_limit_headers: RateLimitHeaders::default(),
         }
     }
 }

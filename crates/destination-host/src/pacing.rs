@@ -4,9 +4,9 @@
 //! answers 429 with `Retry-After` past it. A tenant's requests are spaced evenly at a little
 //! under the limit (a virtual schedule: each request gets the next free slot), so a backlog
 //! drains at close to the limit with few 429s. The limit starts at the tenant's
-//! `requests_per_minute` and follows what the account says (`X-Rate-Limit`,
-//! `ratelimit-limit`); a 429 or an exhausted `X-Rate-Limit-Remaining` pauses the tenant until
-//! the window resets. Every sender of a tenant must share one [`RateBudget`]: a process shares
+//! `requests_per_minute` and follows what the account says (the headers of
+//! [`RateLimitHeaders`], e.g. Zendesk's `X-Rate-Limit`); a 429 or an exhausted remaining count
+//! pauses the tenant until the window resets. Every sender of a tenant must share one [`RateBudget`]: a process shares
 //! one [`LocalRateBudget`], a fleet shares one in its coordination store.
 
 use std::collections::HashMap;
@@ -31,22 +31,50 @@ pub struct RateSignal {
     pub throttled: bool,
 }
 
+/// Which response headers say an account's rate limit, compared case-insensitively. Data,
+/// because each destination names them its own way; the default is the IETF draft's
+/// `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`. A 429's `Retry-After` is
+/// always read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimitHeaders {
+    /// Requests a minute the account allows.
+    pub limit: Vec<String>,
+    /// Requests left in the current window.
+    pub remaining: Vec<String>,
+    /// Seconds until the window resets.
+    pub reset: Vec<String>,
+}
+
+impl Default for RateLimitHeaders {
+    fn default() -> Self {
+        RateLimitHeaders {
+            limit: vec!["ratelimit-limit".into()],
+            remaining: vec!["ratelimit-remaining".into()],
+            reset: vec!["ratelimit-reset".into()],
+        }
+    }
+}
+
 impl RateSignal {
-    /// Reads Zendesk's rate-limit headers (case-insensitive).
-    pub fn from_headers(status: u16, headers: &[(String, String)]) -> RateSignal {
-        let number = |names: &[&str]| -> Option<u64> {
+    /// Reads the rate-limit headers `names` says (case-insensitive).
+    pub fn from_headers(
+        status: u16,
+        headers: &[(String, String)],
+        names: &RateLimitHeaders,
+    ) -> RateSignal {
+        let number = |names: &[String]| -> Option<u64> {
             headers
                 .iter()
                 .find(|(name, _)| names.iter().any(|n| name.eq_ignore_ascii_case(n)))
                 .and_then(|(_, value)| value.trim().parse().ok())
         };
-        let limit = number(&["x-rate-limit", "ratelimit-limit"]).map(clamp_u32);
-        let remaining = number(&["x-rate-limit-remaining", "ratelimit-remaining"]).map(clamp_u32);
+        let limit = number(&names.limit).map(clamp_u32);
+        let remaining = number(&names.remaining).map(clamp_u32);
         let throttled = status == 429;
         let reset = if throttled {
-            number(&["retry-after"]).or(number(&["ratelimit-reset"]))
+            number(&["retry-after".to_string()]).or(number(&names.reset))
         } else {
-            number(&["ratelimit-reset"])
+            number(&names.reset)
         }
         .map(Duration::from_secs);
         RateSignal {
@@ -221,17 +249,30 @@ mod tests {
     fn the_account_s_headers_adapt_and_pause_the_schedule() {
         let start = Instant::now();
         let mut schedule = Schedule::new(start);
-        let said = RateSignal::from_headers(
-            200,
-            &headers(&[("X-Rate-Limit", "60"), ("X-Rate-Limit-Remaining", "10")]),
-        );
+        // Zendesk's names, as a host gives them.
+        let zendesk = RateLimitHeaders {
+            limit: vec!["x-rate-limit".into()],
+            remaining: vec!["x-rate-limit-remaining".into()],
+            reset: vec!["ratelimit-reset".into()],
+        };
+        let zendesk_headers = headers(&[("X-Rate-Limit", "60"), ("X-Rate-Limit-Remaining", "10")]);
+        let said = RateSignal::from_headers(200, &zendesk_headers, &zendesk);
         assert_eq!(said.limit, Some(60));
+        let unnamed = RateSignal::from_headers(200, &zendesk_headers, &RateLimitHeaders::default());
+        assert_eq!(
+            unnamed.limit, None,
+            "names are data: the default reads only RateLimit-*"
+        );
         schedule.apply(start, said);
         schedule.take_share(start, 6000, 1);
         // The lower limit wins: the account's 60 a minute over the configured 6,000.
         assert!(schedule.take_share(start, 6000, 1) >= Duration::from_millis(1000));
 
-        let throttled = RateSignal::from_headers(429, &headers(&[("Retry-After", "7")]));
+        let throttled = RateSignal::from_headers(
+            429,
+            &headers(&[("Retry-After", "7")]),
+            &RateLimitHeaders::default(),
+        );
         assert_eq!(
             (throttled.throttled, throttled.reset),
             (true, Some(Duration::from_secs(7)))
@@ -243,6 +284,7 @@ mod tests {
         let empty = RateSignal::from_headers(
             200,
             &headers(&[("ratelimit-remaining", "0"), ("ratelimit-reset", "3")]),
+            &RateLimitHeaders::default(),
         );
         let mut schedule = Schedule::new(start);
         schedule.apply(start, empty);

@@ -188,8 +188,7 @@ fn describe(pre: &Pre) -> Result<Description, LoadError> {
     let state = CallState::new(
         &loader,
         Arc::new(OutboundPolicy::deny_all(&loader.id)),
-        Arc::from(Vec::new()),
-        crate::retry::RequestRetry::default(),
+        Arc::new(crate::limits::RuntimeOptions::default()),
     );
     let output = run_call(pre, state, |instance, store| instance.describe(store));
     let description = output.result.map_err(|error| {

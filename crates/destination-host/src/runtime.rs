@@ -27,8 +27,8 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<CallState>,
     permits: InstancePermits,
-    options: RuntimeOptions,
-    routing_headers: Arc<[String]>,
+    /// Shared with every call (its routing headers, request retry and rate-limit headers).
+    options: Arc<RuntimeOptions>,
     _ticker: EpochTicker,
 }
 
@@ -45,8 +45,7 @@ impl Runtime {
             engine,
             linker,
             permits: InstancePermits::new(options.max_instances),
-            routing_headers: options.routing_headers.iter().cloned().collect(),
-            options,
+            options: Arc::new(options),
             _ticker: ticker,
         })
     }
@@ -180,8 +179,7 @@ impl Runtime {
         let state = CallState::new(
             tenant,
             Arc::clone(&prepared.policy),
-            Arc::clone(&self.routing_headers),
-            self.options.request_retry,
+            Arc::clone(&self.options),
         );
         let output = run_call(plugin.pre(), state, export);
         let result = output.result.and_then(|returned| returned);
@@ -224,8 +222,7 @@ impl Runtime {
         let state = CallState::new(
             tenant,
             Arc::new(OutboundPolicy::deny_all(&tenant.id)),
-            Arc::clone(&self.routing_headers),
-            self.options.request_retry,
+            Arc::clone(&self.options),
         );
         let output = run_call(plugin.pre(), state, |instance, store| {
             instance.validate_config(store, &tenant.config)

@@ -277,6 +277,7 @@ pub fn runtime_options(concurrency: usize) -> RuntimeOptions {
     RuntimeOptions {
         max_instances: defaults.max_instances.max(wanted),
         routing_headers: crate::routing_headers(),
+        rate_limit_headers: destination_fleet::zendesk::rate_limit_headers(),
         ..defaults
     }
 }
