@@ -114,7 +114,8 @@ fn two_workers(nats: &NatsServer) {
         (refused as f64) < 0.02 * calls as f64,
         "{refused} of {calls}"
     );
-    assert!(crate::common::fleet::dead_letters(&nats.url, false).is_empty());
+    let letters = crate::common::fleet::dead_letters(&nats.url, false);
+    assert!(letters.is_empty(), "{letters:?}");
     for worker in workers {
         assert_eq!(worker.terminate(Duration::from_secs(30)), 0);
     }
