@@ -3,13 +3,14 @@
 //! tenant (`<tenant>.<key>`, both encoded); an entry carries its own expiry, since the bucket's
 //! age limit is one for all.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_nats::jetstream::kv;
 use bytes::Bytes;
 use tokio::runtime::Handle;
 
 use destination_host::CacheStore;
+use destination_host::delivery::now_ms;
 
 use crate::kv_token;
 
@@ -36,12 +37,6 @@ impl KvCache {
     fn key(&self, key: &str) -> String {
         format!("{}.{}", self.prefix, kv_token(key))
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl CacheStore for KvCache {

@@ -6,7 +6,9 @@
 //! honouring them.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use destination_host::delivery::now_ms;
 
 use async_nats::jetstream::kv;
 use bytes::Bytes;
@@ -36,12 +38,6 @@ pub struct Parking {
     store: kv::Store,
     partition: u32,
     keys: HashMap<String, Waiting>,
-}
-
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl Parking {

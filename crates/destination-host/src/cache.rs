@@ -8,10 +8,22 @@ use std::time::{Duration, Instant};
 
 /// Most entries one tenant may keep; the oldest is evicted first.
 const MAX_ENTRIES: usize = 10_000;
-/// Largest value accepted, in bytes; larger values are not stored (the cache is best-effort).
+/// Largest value the `cache` import stores, in bytes; larger values are not stored (the cache
+/// is best-effort).
 const MAX_VALUE_BYTES: usize = 64 * 1024;
-/// Largest key accepted, in bytes.
+/// Largest key the `cache` import accepts, in bytes.
 const MAX_KEY_BYTES: usize = 1024;
+
+/// Whether the `cache` import stores this entry: the limits hold for every [`CacheStore`]
+/// behind it (the in-memory one, a fleet's key-value bucket, an embedder's own).
+pub(crate) fn storable(key: &str, value: &str, ttl: Duration) -> bool {
+    readable(key) && value.len() <= MAX_VALUE_BYTES && !ttl.is_zero()
+}
+
+/// Whether the `cache` import looks this key up (a longer one was never stored).
+pub(crate) fn readable(key: &str) -> bool {
+    key.len() <= MAX_KEY_BYTES
+}
 
 /// One tenant's best-effort cache: entries may vanish at any time. Implementations must keep
 /// tenants apart (each tenant gets its own store, or a store scoped to it).
@@ -72,9 +84,9 @@ impl TenantCache {
         entries.values.get(key).map(|entry| entry.value.clone())
     }
 
-    /// Stores `value` for `ttl`. Oversized keys/values and a zero TTL are not stored.
+    /// Stores `value` for `ttl` (a zero TTL stores nothing).
     pub fn set(&self, key: &str, value: &str, ttl: Duration) {
-        if key.len() > MAX_KEY_BYTES || value.len() > MAX_VALUE_BYTES || ttl.is_zero() {
+        if ttl.is_zero() {
             return;
         }
         let expires = Instant::now()
@@ -184,14 +196,14 @@ mod tests {
     }
 
     #[test]
-    fn oversized_values_and_removed_keys_are_misses() {
+    fn oversized_entries_are_not_stored_and_removed_keys_are_misses() {
+        let minute = Duration::from_secs(60);
+        assert!(storable("k", &"x".repeat(MAX_VALUE_BYTES), minute));
+        assert!(!storable("k", &"x".repeat(MAX_VALUE_BYTES + 1), minute));
+        assert!(!storable(&"k".repeat(MAX_KEY_BYTES + 1), "v", minute));
+        assert!(!storable("k", "v", Duration::ZERO));
+        assert!(!readable(&"k".repeat(MAX_KEY_BYTES + 1)));
         let cache = TenantCache::new();
-        cache.set(
-            "big",
-            &"x".repeat(MAX_VALUE_BYTES + 1),
-            Duration::from_secs(60),
-        );
-        assert_eq!(cache.get("big"), None);
         cache.set("k", "v", Duration::from_secs(60));
         cache.remove("k");
         assert_eq!(cache.get("k"), None);

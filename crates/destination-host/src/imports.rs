@@ -63,7 +63,9 @@ macro_rules! impl_imports {
 
         impl $version::cdp::destination::cache::Host for CallState {
             fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-                Ok(self.tenant.cache().get(&key))
+                Ok(crate::cache::readable(&key)
+                    .then(|| self.tenant.cache().get(&key))
+                    .flatten())
             }
 
             fn set(
@@ -73,7 +75,9 @@ macro_rules! impl_imports {
                 ttl_seconds: u32,
             ) -> wasmtime::Result<()> {
                 let ttl = Duration::from_secs(u64::from(ttl_seconds));
-                self.tenant.cache().set(&key, &value, ttl);
+                if crate::cache::storable(&key, &value, ttl) {
+                    self.tenant.cache().set(&key, &value, ttl);
+                }
                 Ok(())
             }
 

@@ -81,24 +81,32 @@ mod transport;
 mod wasi_clock;
 mod watch;
 
-pub use cache::{CacheStore, TenantCache};
+// The runtime, plugins and hot swap.
 pub use contract::CONTRACT_VERSIONS;
 pub use error::HostError;
 pub use hot_swap::{PluginSlot, SwapEvent, SwapReport};
+pub use plugin::{LoadError, LoadErrorKind, Plugin};
+pub use runtime::Runtime;
+pub use watch::{WatchHandle, watch, watch_polling};
+
+// Tenants: the manifest, limits, origins, cache.
+pub use cache::{CacheStore, TenantCache};
 pub use limits::{LimitError, Limits, RuntimeOptions};
 pub use manifest::{Manifest, ManifestError, TenantSpec};
-pub use plugin::{LoadError, LoadErrorKind, Plugin};
-pub use policy::{OriginTemplate, OutboundPolicy, TemplateError};
-pub use redact::{REDACTED, Redactor, is_secret_header, redact_headers};
+pub use policy::{OriginTemplate, TemplateError};
+pub use tenant::Tenant;
+
+// What a call returns, already scrubbed of credentials.
+pub use redact::{REDACTED, Redactor, redact_headers};
 pub use report::{
     BatchResults, CallError, CallReport, ConfigFacts, Description, FetchRecord, FieldInfo,
-    GuestError, LogRecord, ObjectType, Operation, Outcome, Scrub, TrapKind,
+    GuestError, LogRecord, ObjectType, Operation, Outcome, TrapKind,
 };
+
+// Retries: within a call (idempotent requests) and of whole events.
 pub use retry::{Decision, RequestRetry, RetryPolicy, Transient, parse_duration};
-pub use tenant::Tenant;
+
+// How requests leave the sandbox.
 #[cfg(feature = "https")]
 pub use transport::HttpTransport;
 pub use transport::{FetchFailure, InboundResponse, NoNetwork, OutboundRequest, Transport};
-pub use watch::{WatchHandle, watch, watch_polling};
-
-pub use runtime::Runtime;

@@ -52,7 +52,7 @@ pub(crate) struct Account {
     /// "https://<sub>.zendesk.com": resource `url`s and absolute pagination links use it.
     pub base_url: String,
     /// Bulk jobs and the account's bulk settings.
-    pub jobs: crate::jobs::Jobs,
+    pub jobs: crate::job_queue::Jobs,
     next: NextIds,
 }
 
@@ -61,7 +61,7 @@ impl Account {
         Account {
             data: AccountSnapshot {
                 // Numbered apart from the custom fields, as in Zendesk.
-                ticket_fields: crate::fields::system_ticket_fields(SYSTEM_TICKET_FIELD_IDS),
+                ticket_fields: crate::system_fields::system_ticket_fields(SYSTEM_TICKET_FIELD_IDS),
                 ..AccountSnapshot::default()
             },
             base_url: format!("https://{subdomain}.zendesk.com"),

@@ -227,63 +227,6 @@ pub(crate) fn add(
     Ok(id)
 }
 
-/// Zendesk's system ticket fields, present in every account.
-pub(crate) fn system_ticket_fields(first_id: u64) -> Vec<FieldDef> {
-    let options = |values: &[&str]| -> Vec<FieldOption> {
-        values
-            .iter()
-            .map(|v| FieldOption {
-                name: attrs::humanize(v),
-                value: v.to_string(),
-            })
-            .collect()
-    };
-    let now = now_iso8601();
-    [
-        ("subject", "Subject", Vec::new(), true),
-        ("description", "Description", Vec::new(), true),
-        (
-            "status",
-            "Status",
-            options(&["new", "open", "pending", "hold", "solved"]),
-            false,
-        ),
-        (
-            "tickettype",
-            "Type",
-            options(&["question", "incident", "problem", "task"]),
-            false,
-        ),
-        (
-            "priority",
-            "Priority",
-            options(&["low", "normal", "high", "urgent"]),
-            false,
-        ),
-        ("group", "Group", Vec::new(), false),
-        ("assignee", "Assignee", Vec::new(), true),
-    ]
-    .into_iter()
-    .enumerate()
-    .map(
-        |(position, (field_type, title, options, required))| FieldDef {
-            id: first_id + position as u64,
-            key: String::new(),
-            title: title.to_string(),
-            r#type: field_type.to_string(),
-            active: true,
-            position: position as u64,
-            tag: None,
-            options,
-            required,
-            removable: false,
-            created_at: now.clone(),
-            updated_at: now.clone(),
-        },
-    )
-    .collect()
-}
-
 /// `GET /user_fields` / `GET /organization_fields` (cursor, offset, or the first 100 by default).
 pub(crate) fn list(call: Call, scope: FieldScope) -> Handled {
     let account = &*call.account;

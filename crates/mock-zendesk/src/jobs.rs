@@ -10,95 +10,15 @@
 //! whole-job and per-item failures. At most [`MAX_INFLIGHT_JOBS`] jobs may be queued at once
 //! (TooManyJobs); every bulk answer says how many remain in `Zendesk-RateLimit-inflight-jobs`.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Map, Value, json};
 
 use crate::account::{Account, Call};
 use crate::faults::splitmix64;
 use crate::http::{Handled, Query, Response, bad_request};
+use crate::job_queue::{Job, JobKind, JobState, Jobs, MAX_INFLIGHT_JOBS, MAX_ITEMS};
 use crate::{memberships, organizations, users};
-
-/// Zendesk's cap on queued or running jobs per account.
-pub const MAX_INFLIGHT_JOBS: usize = 30;
-/// Items one bulk request may carry.
-const MAX_ITEMS: usize = 100;
-
-/// How an account's bulk endpoints behave.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BulkSettings {
-    /// Bulk user import (create_many, create_or_update_many); off in Zendesk until Support
-    /// enables it. `update_many` and the organization and membership jobs work either way.
-    pub user_import: bool,
-    /// How long a job stays `queued` before it runs.
-    pub job_delay: Duration,
-    /// Probability (0..=1) that a job fails as a whole (`failed`, nothing applied).
-    pub job_failure_rate: f64,
-    /// Probability (0..=1) that one item fails with a transient error (nothing applied for it).
-    pub item_failure_rate: f64,
-    pub seed: u64,
-}
-
-impl Default for BulkSettings {
-    fn default() -> Self {
-        BulkSettings {
-            user_import: false,
-            job_delay: Duration::ZERO,
-            job_failure_rate: 0.0,
-            item_failure_rate: 0.0,
-            seed: 0,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum JobKind {
-    UsersCreateOrUpdate,
-    UsersCreate,
-    UsersUpdate,
-    OrganizationsCreate,
-    OrganizationsUpdate,
-    MembershipsCreate,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-enum JobState {
-    Queued,
-    Completed(Vec<Value>),
-    Failed(String),
-}
-
-#[derive(Clone, Debug)]
-struct Job {
-    id: String,
-    kind: JobKind,
-    items: Vec<Value>,
-    due: Instant,
-    state: JobState,
-}
-
-/// One account's jobs (kept for the account's lifetime; Zendesk keeps them a day).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Jobs {
-    pub settings: BulkSettings,
-    jobs: Vec<Job>,
-    /// Jobs and items drawn so far: the input of the failure decisions.
-    draws: u64,
-}
-
-impl Jobs {
-    fn inflight(&self) -> usize {
-        self.jobs
-            .iter()
-            .filter(|j| j.state == JobState::Queued)
-            .count()
-    }
-
-    fn draw(&mut self, rate: f64) -> bool {
-        self.draws += 1;
-        rate > 0.0 && unit(self.settings.seed, self.draws) < rate
-    }
-}
 
 /// Runs every queued job of the account whose delay has passed, oldest first.
 pub(crate) fn run_due(account: &mut Account) {
@@ -355,9 +275,4 @@ fn render(account: &Account, id: &str) -> Value {
     status.insert("message".into(), message);
     status.insert("results".into(), results);
     Value::Object(status)
-}
-
-/// A uniform value in [0, 1) for draw `n` under `seed`.
-fn unit(seed: u64, n: u64) -> f64 {
-    (splitmix64(seed ^ splitmix64(n)) >> 11) as f64 / (1u64 << 53) as f64
 }

@@ -37,6 +37,7 @@ mod faults;
 mod fields;
 mod http;
 mod identities;
+mod job_queue;
 mod jobs;
 mod memberships;
 mod model;
@@ -48,6 +49,7 @@ mod routes;
 mod search;
 pub mod server;
 mod snapshot;
+mod system_fields;
 mod tickets;
 mod time;
 mod users;
@@ -67,7 +69,7 @@ use account::{Account, Call};
 pub use faults::{FaultKind, Faults};
 use fields::{FieldScope, NewField};
 pub use http::{Request, Response};
-pub use jobs::{BulkSettings, MAX_INFLIGHT_JOBS};
+pub use job_queue::{BulkSettings, MAX_INFLIGHT_JOBS};
 pub use model::{
     Comment, CustomFieldValue, FieldDef, Identity, Membership, Organization, Profile, Ticket, User,
     UserEvent,

@@ -210,19 +210,26 @@ fn filled(value: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::config;
     use serde_json::json;
+
+    /// The sync settings of a config with `keys`.
+    fn settings(keys: Value) -> SyncSettings {
+        let Value::Object(map) = keys else {
+            unreachable!("the tests give objects")
+        };
+        SyncSettings::parse(&Settings(&map)).expect("valid sync settings")
+    }
 
     #[test]
     fn defaults_and_both_mapping_shapes() {
-        let sync = config(json!({})).sync;
+        let sync = settings(json!({}));
         assert_eq!(sync.object_type, None);
         assert_eq!(sync.sync_mode, SyncMode::Upsert);
         assert_eq!(sync.identifier_key, IdentifierKey::ExternalId);
         assert_eq!(sync.audience_sync_mode, AudienceSyncMode::Mirror);
         assert!(sync.field_mapping.is_empty());
 
-        let pairs = |mapping: Value| config(json!({"fieldMapping": mapping})).sync.field_mapping;
+        let pairs = |mapping: Value| settings(json!({"fieldMapping": mapping})).field_mapping;
         let expected = vec![
             ("mail".to_string(), "email".to_string()),
             ("full_name".to_string(), "name".to_string()),
@@ -237,10 +244,9 @@ mod tests {
             vec![expected[1].clone(), expected[0].clone()]
         );
 
-        let sync = config(json!({"objectType": "tickets", "syncMode": "update",
+        let sync = settings(json!({"objectType": "tickets", "syncMode": "update",
             "identifierKey": "id", "audienceKey": "VIP", "audienceSyncMode": "upsert",
-            "audienceFieldTag": " vip "}))
-        .sync;
+            "audienceFieldTag": " vip "}));
         assert_eq!(sync.object_type, Some(ObjectType::Tickets));
         assert_eq!(sync.identifier_key, IdentifierKey::Id);
         assert_eq!(sync.audience_key.as_deref(), Some("VIP"));

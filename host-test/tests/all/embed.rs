@@ -170,7 +170,18 @@ fn a_guest_that_leaks_its_config_everywhere_leaks_nothing() {
     );
     assert_eq!(report.result.as_ref().unwrap_err().class(), "invalid-event");
     assert_eq!(report.fetches.len(), 1, "{report:?}");
-    assert!(!report.logs.is_empty());
+    // The leaked log record is there, with its config scrubbed where it stood.
+    let leaked = report
+        .logs
+        .iter()
+        .find(|log| log.source == "guest" && log.fields.iter().any(|(key, _)| key == "config"))
+        .expect("the guest's log record is kept");
+    assert!(
+        leaked.message.contains("\"subdomain\": \"adv\""),
+        "{leaked:?}"
+    );
+    assert!(leaked.message.contains("[redacted]"), "{leaked:?}");
+    assert!(leaked.fields[0].1.contains("[redacted]"), "{leaked:?}");
     let text = everything(&report);
     assert!(
         !text.contains(TOKEN) && !text.contains("hunter2hunter2"),

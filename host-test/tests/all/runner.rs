@@ -349,7 +349,10 @@ fn the_observer_sees_every_event_with_its_calls() {
         "{:?}",
         seen[0].calls
     );
-    assert!(seen[0].plugin_version.is_some());
+    let PluginSource::Loaded(_, plugin) = loaded() else {
+        unreachable!("the tests' plugin is loaded once")
+    };
+    assert_eq!(seen[0].plugin_version.as_deref(), Some(plugin.version()));
     assert!(matches!(
         seen[1].disposition,
         runner::Disposition::Skipped { .. }
