@@ -30,7 +30,7 @@ fn backlog(tenant: &str) -> Vec<String> {
         .collect()
 }
 
-const LIMIT: u32 = 1200;
+const LIMIT: u32 = 2400;
 
 fn throttled(mock: &MockZendesk, tenant: &str) -> (usize, usize) {
     let requests = mock.requests_for(tenant);

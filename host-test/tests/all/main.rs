@@ -1,5 +1,6 @@
 //! All integration tests in one binary: wasmtime is linked once, not once per file.
 
+mod absent_user;
 mod batch;
 mod budgets;
 mod channel_source;
@@ -18,7 +19,7 @@ mod identify;
 mod legacy;
 mod manifest;
 mod memberships;
-mod missing_user;
+
 mod policy;
 mod primary_email;
 mod redaction;

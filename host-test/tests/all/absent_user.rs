@@ -1,3 +1,4 @@
+// Named to sort first: libtest starts tests in name order, and this one mostly waits (150 s).
 //! The seed scenario "track for an unknown user without email": with `run`'s defaults (a
 //! 10-minute retry budget), it is dead-lettered within three minutes (the plugin's window for
 //! Zendesk's search lag), naming the user, and holds back nothing else.
