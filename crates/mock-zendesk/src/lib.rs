@@ -41,6 +41,7 @@ mod job_queue;
 mod jobs;
 mod memberships;
 mod model;
+mod oauth;
 mod organizations;
 mod pagination;
 mod rate_limit;
@@ -74,6 +75,7 @@ pub use model::{
     Comment, CustomFieldValue, FieldDef, Identity, Membership, Organization, Profile, Ticket, User,
     UserEvent,
 };
+pub use oauth::{OAuthClient, OAuthStats, s256};
 pub use snapshot::AccountSnapshot;
 
 /// One request as the mock saw it. Headers are deliberately NOT recorded, so no credential can
@@ -101,6 +103,8 @@ struct Inner {
     /// Requests seen since the faults were last set: the input of the fault decision.
     fault_counter: u64,
     credentials: HashMap<String, String>,
+    /// Accounts with OAuth clients: their token endpoint and bearer check.
+    oauth: HashMap<String, oauth::OAuthServer>,
     /// Accounts with a requests-per-minute limit.
     rate_limits: HashMap<String, rate_limit::RateLimit>,
     /// The bulk settings of accounts created from now on.
@@ -314,9 +318,19 @@ impl MockZendesk {
         url: &http::SplitUrl,
         body: Result<Option<Value>, String>,
     ) -> Response {
+        if url.path == "/oauth/tokens" && request.method.eq_ignore_ascii_case("POST") {
+            let server = inner.oauth.entry(subdomain.to_string()).or_default();
+            return server.token(body.ok().flatten());
+        }
         let Some(authorization) = request.header_value("Authorization") else {
             return http::unauthorized();
         };
+        if let Some(server) = inner.oauth.get_mut(subdomain).filter(|s| s.is_on())
+            && let Some(token) = authorization.strip_prefix("Bearer ")
+            && !server.admits(token.trim())
+        {
+            return oauth::invalid_token();
+        }
         if let Some(required) = inner.credentials.get(subdomain)
             && required != authorization
         {
@@ -393,6 +407,45 @@ impl MockZendesk {
         self.lock()
             .credentials
             .insert(subdomain.to_string(), authorization.to_string());
+    }
+
+    /// Registers an OAuth client on the account: from now on its bearer tokens must be live
+    /// access tokens from `POST /oauth/tokens`.
+    pub fn register_oauth_client(&self, subdomain: &str, client: OAuthClient) {
+        self.oauth(subdomain, |server| server.register(client));
+    }
+
+    /// A refresh token for `client_id`, as a person's authorization would give (`None` for an
+    /// unknown client).
+    pub fn grant_refresh_token(&self, subdomain: &str, client_id: &str) -> Option<String> {
+        self.oauth(subdomain, |server| server.grant(client_id))
+    }
+
+    /// Revokes a refresh token (and the access tokens it gave), as a person can in Zendesk.
+    pub fn revoke_refresh_token(&self, subdomain: &str, refresh_token: &str) {
+        self.oauth(subdomain, |server| server.revoke(refresh_token));
+    }
+
+    /// The code a person's consent sends to `redirect_uri` (authorization code with PKCE S256).
+    pub fn authorize(
+        &self,
+        subdomain: &str,
+        client_id: &str,
+        code_challenge: &str,
+        redirect_uri: &str,
+    ) -> Option<String> {
+        self.oauth(subdomain, |server| {
+            server.authorize(client_id, code_challenge, redirect_uri)
+        })
+    }
+
+    /// What the account's token endpoint and bearer check saw.
+    pub fn oauth_stats(&self, subdomain: &str) -> OAuthStats {
+        self.oauth(subdomain, |server| server.stats.clone())
+    }
+
+    fn oauth<T>(&self, subdomain: &str, f: impl FnOnce(&mut oauth::OAuthServer) -> T) -> T {
+        f(self.lock().oauth.entry(subdomain.to_string()).or_default())
     }
 
     // ---- seeding helpers: the same validation as the API; they panic (with Zendesk's error) on

@@ -4,6 +4,7 @@ mod faults;
 mod fields_events;
 mod identities;
 mod jobs;
+mod oauth;
 mod organizations;
 mod requests;
 mod search;
