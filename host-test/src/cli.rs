@@ -170,6 +170,20 @@ pub struct MockArgs {
     /// Bulk jobs stay queued this long before they run, in ms.
     #[arg(long, default_value_t = 0)]
     pub job_delay_ms: u64,
+    /// Registers an OAuth client on an account (repeatable): from then on its bearer tokens
+    /// must come from `POST /oauth/tokens` and expire.
+    #[arg(long, value_name = "ACCOUNT:CLIENT_ID:CLIENT_SECRET")]
+    pub oauth_client: Vec<String>,
+    /// Lifetime of the access tokens the OAuth clients get.
+    #[arg(long, default_value = "30m", value_parser = destination_host::parse_duration)]
+    pub access_ttl: Duration,
+    /// Lifetime of their refresh tokens.
+    #[arg(long, default_value = "30d", value_parser = destination_host::parse_duration)]
+    pub refresh_ttl: Duration,
+    /// Writes a first refresh token per OAuth client here (JSON, mode 0600), as a person's
+    /// authorization would give: `{"<account>": {"<client id>": "<refresh token>"}}`.
+    #[arg(long, value_name = "FILE", requires = "oauth_client")]
+    pub oauth_grants: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -370,6 +384,29 @@ fn serve_mock(args: MockArgs) -> Result<u8> {
         job_delay: Duration::from_millis(args.job_delay_ms),
         ..BulkSettings::default()
     });
+    let mut grants = serde_json::Map::new();
+    for client in &args.oauth_client {
+        let [account, id, secret] = client.splitn(3, ':').collect::<Vec<_>>()[..] else {
+            bail!("--oauth-client takes ACCOUNT:CLIENT_ID:CLIENT_SECRET");
+        };
+        mock.register_oauth_client(
+            account,
+            mock_zendesk::OAuthClient {
+                id: id.to_string(),
+                secret: secret.to_string(),
+                access_ttl: args.access_ttl,
+                refresh_ttl: args.refresh_ttl,
+            },
+        );
+        let token = mock.grant_refresh_token(account, id).unwrap_or_default();
+        let entry = grants
+            .entry(account)
+            .or_insert_with(|| serde_json::json!({}));
+        entry[id] = token.into();
+    }
+    if let Some(path) = &args.oauth_grants {
+        write_private(path, &serde_json::to_string_pretty(&grants)?)?;
+    }
     let server = mock_zendesk::server::serve(mock.clone(), args.listen)
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let (stop_tx, stop_rx) = mpsc::channel();
@@ -391,6 +428,21 @@ fn serve_mock(args: MockArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// Writes a file only its owner can read (it holds tokens).
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 /// The runtime's own diagnostics (`tracing`: plugin loads, swaps, denials, budget stops) on
 /// stderr, at the level of `HOST_TEST_LOG` (default `warn`), like the guests' logs.
 fn init_diagnostics() {
@@ -398,8 +450,11 @@ fn init_diagnostics() {
         .ok()
         .and_then(|level| level.trim().parse::<tracing::Level>().ok())
         .unwrap_or(tracing::Level::WARN);
+    // Colour codes only for a person at a terminal, never into a redirected file.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_max_level(level)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();

@@ -78,13 +78,7 @@ impl Fleet {
     /// Connects and creates whatever streams, consumers and buckets are missing (producers and
     /// workers may start in either order).
     pub async fn connect(url: &str) -> Result<Fleet> {
-        let client = async_nats::ConnectOptions::new()
-            .name("destination-fleet")
-            .retry_on_initial_connect()
-            .connection_timeout(Duration::from_secs(5))
-            .connect(url)
-            .await
-            .with_context(|| format!("cannot connect to NATS at {url}"))?;
+        let client = connect_within(url, CONNECT_PATIENCE).await?;
         let js = jetstream::new(client.clone());
         // Producers and workers starting at once race to create the same streams; a loser sees
         // an error for a stream that now exists, and finds it on the next try.
@@ -193,6 +187,33 @@ async fn bucket(js: &jetstream::Context, name: &str, max_age: Duration) -> Resul
     js.get_key_value(name)
         .await
         .with_context(|| format!("cannot open the key-value bucket {name}"))
+}
+
+/// How long a producer or worker waits for NATS to be reachable when it starts (a server
+/// starting at the same time), before it fails naming the address.
+const CONNECT_PATIENCE: Duration = Duration::from_secs(8);
+
+/// Connects, trying again until `patience` has passed; the error names the address and the
+/// connection's own error, not a later JetStream timeout.
+async fn connect_within(url: &str, patience: Duration) -> Result<async_nats::Client> {
+    let started = std::time::Instant::now();
+    loop {
+        let attempt = async_nats::ConnectOptions::new()
+            .name("destination-fleet")
+            .connection_timeout(Duration::from_secs(2))
+            .connect(url)
+            .await;
+        match attempt {
+            Ok(client) => return Ok(client),
+            Err(error) if started.elapsed() >= patience => {
+                return Err(anyhow::anyhow!(
+                    "cannot connect to NATS at {url} (tried for {} s): {error}",
+                    patience.as_secs()
+                ));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
 }
 
 /// A KV-safe token for any text (keys allow `[-/_=.a-zA-Z0-9]`): URL-safe base64.

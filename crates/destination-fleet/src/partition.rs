@@ -465,6 +465,12 @@ async fn dead_letter_and_ack(
                 .event
                 .as_ref()
                 .map_or_else(|| "unknown".into(), event_type);
+            // One line per dead letter, for the operator: who, what, why.
+            eprintln!(
+                "dead letter: tenant {tenant}, {event_type} (stream sequence {sequence}, {} \
+                 attempt(s)): {} ({})",
+                letter.attempts, letter.error, letter.error_class
+            );
             count(context, &[tenant, &event_type], "dead_lettered");
         }
         Err(error) => eprintln!("cannot dead-letter stream sequence {sequence}: {error:#}"),

@@ -170,6 +170,7 @@ impl RunContext {
                 elapsed: job.first_attempt.map(|at| at.elapsed()).unwrap_or_default(),
             })
             .collect();
+        let started = Instant::now();
         let call = match self.engine.attempt(tenant, &attempts) {
             Attempted::Paced(wait) => {
                 for (key, job) in batch {
@@ -179,8 +180,9 @@ impl RunContext {
             }
             Attempted::Called(call) => call,
         };
+        // The retry budget counts from the start of the first attempt that reached the plugin.
         for (_, job) in &mut batch {
-            job.first_attempt.get_or_insert_with(Instant::now);
+            job.first_attempt.get_or_insert(started);
         }
         let number = (batch.len() > 1).then(|| {
             self.batches

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use std::process::Command;
 
+use serde_json::{Value, json};
+
 #[test]
 fn the_demo_delivers_the_sample_and_shows_the_final_state() {
     let output = Command::new(env!("CARGO_BIN_EXE_host-test"))
@@ -190,4 +192,94 @@ fn run_exits_0_1_or_2() {
     let exposed = run(&["mock-zendesk", "--listen", "0.0.0.0:0"]);
     assert_eq!(exposed.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&exposed.stderr).contains("loopback"));
+}
+
+/// `host-test mock-zendesk --oauth-client`: a person can try OAuth over HTTP. The first refresh
+/// token goes to a private file, a refresh over HTTP rotates it, and the new access token opens
+/// the API while a made-up one gets Zendesk's 401.
+#[test]
+fn the_mock_server_serves_oauth_over_http() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let grants_path = dir.path().join("grants.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_host-test"))
+        .args(["mock-zendesk", "--listen", "127.0.0.1:0"])
+        .args([
+            "--oauth-client",
+            "acme:cdp:client-secret",
+            "--access-ttl",
+            "10s",
+        ])
+        .arg("--oauth-grants")
+        .arg(&grants_path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let mode = std::fs::metadata(&grants_path)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let grants: Value =
+        serde_json::from_str(&std::fs::read_to_string(&grants_path).unwrap()).unwrap();
+    let refresh_token = grants["acme"]["cdp"].as_str().unwrap().to_string();
+
+    let send = |method: &str, path: &str, headers: &str, body: &str| -> (u16, Value) {
+        let mut stream = TcpStream::connect(&addr).unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nX-Zendesk-Subdomain: acme\r\n{headers}\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response[9..12].parse().unwrap();
+        let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    };
+    let refresh = json!({"grant_type": "refresh_token", "refresh_token": refresh_token,
+        "client_id": "cdp", "client_secret": "client-secret"})
+    .to_string();
+    let (status, answer) = send("POST", "/oauth/tokens", "", &refresh);
+    assert_eq!(status, 200);
+    assert_eq!(answer["expires_in"], 10);
+    assert_ne!(
+        answer["refresh_token"].as_str(),
+        Some(refresh_token.as_str())
+    );
+    let bearer = format!(
+        "Authorization: Bearer {}\r\n",
+        answer["access_token"].as_str().unwrap()
+    );
+    assert_eq!(send("GET", "/api/v2/users", &bearer, "").0, 200);
+    let (status, refused) = send(
+        "GET",
+        "/api/v2/users",
+        "Authorization: Bearer made-up\r\n",
+        "",
+    );
+    assert_eq!((status, &refused["error"]), (401, &json!("invalid_token")));
+    // The first refresh token was rotated away.
+    let (status, reused) = send("POST", "/oauth/tokens", "", &refresh);
+    assert_eq!((status, &reused["error"]), (400, &json!("invalid_grant")));
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
 }

@@ -204,6 +204,21 @@ fn workers_deliver_in_order_survive_a_kill_and_dead_letter_only_the_bad_tenant()
         assert_eq!(letter["error_class"], "rejected", "{letter}");
         assert!(letter["line"].as_u64().unwrap() > 1200, "{letter}");
     }
+    // Each worker logs the dead letters it stored, one line each, naming tenant and reason.
+    let logged: usize = (1..=4)
+        .map(|n| std::fs::read_to_string(log(n)).unwrap_or_default())
+        .map(|text| {
+            text.lines()
+                .filter(|l| {
+                    l.starts_with("dead letter: tenant bad, identify") && l.contains("(rejected)")
+                })
+                .count()
+        })
+        .sum();
+    assert!(
+        logged >= 30,
+        "{logged} dead-letter lines for 30 dead letters"
+    );
     // About 30% of the requests were faulted, as asked.
     let requests = mock.requests();
     let faulted = requests.iter().filter(|r| r.fault.is_some()).count();
@@ -481,4 +496,32 @@ fn worker_timing(nats: &str, dir: &Path, with_ghosts: &[Value]) -> (Duration, Du
     assert_eq!(worker.terminate(Duration::from_secs(30)), 0);
     drop(server);
     (clean, blocked)
+}
+
+/// An unreachable NATS is named within seconds, with the connection's own error, not a
+/// JetStream timeout a minute later.
+#[test]
+fn an_unreachable_nats_fails_within_ten_seconds_naming_the_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, "").unwrap();
+    // A port nothing listens on: bind one, then let it go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    let (status, stderr) = produce(&url, &events);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(status, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot connect to NATS at {url}")),
+        "{stderr}"
+    );
 }
