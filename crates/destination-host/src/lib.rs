@@ -58,6 +58,7 @@
 mod cache;
 mod call_state;
 mod contract;
+pub mod credentials;
 pub mod delivery;
 mod engine;
 mod error;

@@ -1,0 +1,84 @@
+//! Credentials with a lifecycle: OAuth tokens that expire and rotate, kept durably.
+//!
+//! Zendesk's OAuth refresh tokens rotate: each refresh answers a new access token and a new
+//! refresh token, and both old ones stop at once. So the tokens a tenant lives on are not in its
+//! config but in a [`CredentialStore`], written with compare-and-set on a revision (one writer
+//! wins; the others re-read), before any call uses them. [`FileCredentialStore`] is the store
+//! of a single process (`run`), sealed with the operator's [`CredentialKey`]; a fleet uses a
+//! shared store of its own; an embedder plugs in its secret store.
+
+mod file_store;
+mod key;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use file_store::FileCredentialStore;
+pub use key::{CREDENTIAL_KEY_VAR, CredentialKey, KeyError};
+
+/// What a store keeps for one tenant. `Debug` never shows a token.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredTokens {
+    /// The refresh token that is valid now (`None` for a client-credentials grant).
+    pub refresh_token: Option<String>,
+    /// The access token that is valid now, and until when (ms since the Unix epoch).
+    pub access_token: Option<String>,
+    pub expires_at_ms: u64,
+}
+
+impl fmt::Debug for StoredTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredTokens")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("expires_at_ms", &self.expires_at_ms)
+            .finish()
+    }
+}
+
+/// A tenant's tokens at one revision of the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Versioned {
+    pub revision: u64,
+    pub tokens: StoredTokens,
+}
+
+/// Why a store could not answer. Never carries a token.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    /// Another writer changed the tenant's tokens since the revision the write expected.
+    #[error("the stored tokens of tenant {tenant:?} changed meanwhile (revision {found:?})")]
+    Conflict { tenant: String, found: Option<u64> },
+    #[error("the credential store {path}: {reason}")]
+    Io { path: String, reason: String },
+    /// Sealed tokens that the key cannot open: another key, or a damaged store.
+    #[error(
+        "the stored tokens of tenant {tenant:?} cannot be decrypted: is {CREDENTIAL_KEY_VAR} the key they were written with?"
+    )]
+    WrongKey { tenant: String },
+    /// Sealed tokens and no key to open them.
+    #[error("the credential store holds encrypted tokens: set {CREDENTIAL_KEY_VAR} to their key")]
+    KeyMissing,
+}
+
+/// Durable, per-tenant token storage with compare-and-set.
+pub trait CredentialStore: Send + Sync {
+    /// The tenant's tokens and their revision, if any were stored.
+    fn load(&self, tenant: &str) -> Result<Option<Versioned>, StoreError>;
+
+    /// Stores `tokens` if the tenant's revision is still `expected` (`None`: nothing stored
+    /// yet); returns the new revision. Durable when it returns.
+    fn compare_and_set(
+        &self,
+        tenant: &str,
+        expected: Option<u64>,
+        tokens: &StoredTokens,
+    ) -> Result<u64, StoreError>;
+}
