@@ -19,6 +19,7 @@ mod identify;
 mod legacy;
 mod manifest;
 mod memberships;
+mod oauth;
 
 mod policy;
 mod primary_email;

@@ -209,6 +209,7 @@ mod tests {
             refresh_token: Some(format!("refresh-secret-{n}")),
             access_token: Some(format!("access-secret-{n}")),
             expires_at_ms: u64::from(n),
+            lifetime_ms: 1000,
         }
     }
 

@@ -9,6 +9,7 @@
 
 mod file_store;
 mod key;
+mod oauth;
 
 use std::fmt;
 
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use file_store::FileCredentialStore;
 pub use key::{CREDENTIAL_KEY_VAR, CredentialKey, KeyError};
+pub use oauth::{AuthError, GrantKind, OAuthGrant, REFRESH_MARGIN, TokenSource, TokenStats};
 
 /// What a store keeps for one tenant. `Debug` never shows a token.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +27,9 @@ pub struct StoredTokens {
     /// The access token that is valid now, and until when (ms since the Unix epoch).
     pub access_token: Option<String>,
     pub expires_at_ms: u64,
+    /// How long the access token lived when it was issued, in ms.
+    #[serde(default)]
+    pub lifetime_ms: u64,
 }
 
 impl fmt::Debug for StoredTokens {
@@ -39,6 +44,7 @@ impl fmt::Debug for StoredTokens {
                 &self.access_token.as_ref().map(|_| "[redacted]"),
             )
             .field("expires_at_ms", &self.expires_at_ms)
+            .field("lifetime_ms", &self.lifetime_ms)
             .finish()
     }
 }

@@ -1,0 +1,250 @@
+//! OAuth access tokens for a tenant (`destination_host::credentials::TokenSource`) against the
+//! mock's token endpoint: rotation stored before use, one refresh for many callers, a restart
+//! on the stored (not the config's, dead) refresh token, a revoked grant named at once, and
+//! tokens sealed at rest.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use destination_host::credentials::{
+    AuthError, CredentialKey, CredentialStore, FileCredentialStore, OAuthGrant, TokenSource,
+};
+use destination_host::{OutboundRequest, Transport};
+use host_test::transports::MockTransport;
+use mock_zendesk::{MockZendesk, OAuthClient};
+use serde_json::{Value, json};
+
+const TOKEN_URL: &str = "https://acme.zendesk.com/oauth/tokens";
+
+fn mock(access_ms: u64) -> MockZendesk {
+    let mock = MockZendesk::new();
+    mock.register_oauth_client(
+        "acme",
+        OAuthClient {
+            id: "cdp".into(),
+            secret: "client-secret-9f2".into(),
+            access_ttl: Duration::from_millis(access_ms),
+            refresh_ttl: Duration::from_secs(3600),
+        },
+    );
+    mock
+}
+
+fn key() -> CredentialKey {
+    CredentialKey::from_base64("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=").unwrap()
+}
+
+fn store(path: &Path) -> Arc<dyn CredentialStore> {
+    Arc::new(FileCredentialStore::open(path, Some(key())).unwrap())
+}
+
+fn grant(config: Value) -> OAuthGrant {
+    OAuthGrant::from_config(&json!({"oauth": config}))
+        .unwrap()
+        .unwrap()
+}
+
+fn source(mock: &MockZendesk, grant: OAuthGrant, store: Arc<dyn CredentialStore>) -> TokenSource {
+    TokenSource::new(
+        "acme",
+        grant,
+        TOKEN_URL,
+        store,
+        Arc::new(MockTransport::new(mock.clone())),
+    )
+}
+
+/// The status of an API call with the token.
+fn call(mock: &MockZendesk, token: &str) -> u16 {
+    let request = OutboundRequest {
+        method: "GET".into(),
+        url: "https://acme.zendesk.com/api/v2/users".into(),
+        headers: vec![("Authorization".into(), format!("Bearer {token}"))],
+        body: None,
+    };
+    MockTransport::new(mock.clone())
+        .send(&request, Duration::from_secs(5), 1 << 20)
+        .unwrap()
+        .status
+}
+
+#[test]
+fn tokens_that_expire_are_refreshed_ahead_and_rotation_is_stored_first() {
+    let mock = mock(1000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials.json");
+    let first = mock.grant_refresh_token("acme", "cdp").unwrap();
+    let config =
+        json!({"clientId": "cdp", "clientSecret": "client-secret-9f2", "refreshToken": first});
+    let tokens = source(&mock, grant(config.clone()), store(&path));
+
+    // 4 s of calls every 100 ms on tokens that live 1 s: every call is answered.
+    let started = std::time::Instant::now();
+    let mut calls = 0;
+    while started.elapsed() < Duration::from_secs(4) {
+        let token = tokens.access_token().unwrap();
+        assert_eq!(call(&mock, &token), 200);
+        calls += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stats = mock.oauth_stats("acme");
+    let expiries = 4;
+    assert!(calls >= 30, "{calls}");
+    // About once per token lifetime: never more than the expiries and one.
+    assert!(
+        (expiries..=expiries + 1).contains(&stats.refreshes),
+        "{stats:?}"
+    );
+    assert_eq!((stats.invalid_grants, stats.invalid_tokens), (0, 0));
+    assert_eq!(tokens.stats().refreshes, stats.refreshes);
+
+    // The store holds the rotated tokens, sealed: no token in the file.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains("rt-") && !text.contains("at-"),
+        "a token in the file"
+    );
+
+    // A restart: the config's refresh token is dead by now, the stored one carries on.
+    let restarted = source(&mock, grant(config), store(&path));
+    std::thread::sleep(Duration::from_millis(1100));
+    let token = restarted.access_token().unwrap();
+    assert_eq!(call(&mock, &token), 200);
+    assert_eq!(mock.oauth_stats("acme").invalid_grants, 0);
+}
+
+#[test]
+fn many_callers_share_one_refresh() {
+    let mock = mock(60_000);
+    let dir = tempfile::tempdir().unwrap();
+    let first = mock.grant_refresh_token("acme", "cdp").unwrap();
+    let tokens = Arc::new(source(
+        &mock,
+        grant(
+            json!({"clientId": "cdp", "clientSecret": "client-secret-9f2", "refreshToken": first}),
+        ),
+        store(&dir.path().join("credentials.json")),
+    ));
+    let handed: Vec<String> = (0..8)
+        .map(|_| {
+            let tokens = Arc::clone(&tokens);
+            std::thread::spawn(move || tokens.access_token().unwrap())
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|thread| thread.join().unwrap())
+        .collect();
+    assert!(handed.windows(2).all(|w| w[0] == w[1]), "one token for all");
+    assert_eq!(mock.oauth_stats("acme").refreshes, 1);
+
+    // A 401 for that token: one refresh, and a second caller with the same stale token takes
+    // the new one.
+    let fresh = tokens.after_refusal(&handed[0]).unwrap();
+    assert_ne!(fresh, handed[0]);
+    assert_eq!(tokens.after_refusal(&handed[0]).unwrap(), fresh);
+    assert_eq!(mock.oauth_stats("acme").refreshes, 2);
+    assert_eq!(call(&mock, &fresh), 200);
+}
+
+#[test]
+fn a_revoked_grant_is_named_once_and_not_retried() {
+    let mock = mock(300);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials.json");
+    let first = mock.grant_refresh_token("acme", "cdp").unwrap();
+    let tokens = source(
+        &mock,
+        grant(
+            json!({"clientId": "cdp", "clientSecret": "client-secret-9f2", "refreshToken": first}),
+        ),
+        store(&path),
+    );
+    tokens.access_token().unwrap();
+    // A person revokes the grant in Zendesk: the stored refresh token dies.
+    let stored = FileCredentialStore::open(&path, Some(key()))
+        .unwrap()
+        .load("acme")
+        .unwrap()
+        .unwrap();
+    mock.revoke_refresh_token("acme", stored.tokens.refresh_token.as_deref().unwrap());
+    std::thread::sleep(Duration::from_millis(350));
+    let error = tokens.access_token().unwrap_err();
+    assert!(matches!(error, AuthError::Revoked { .. }), "{error:?}");
+    let text = error.to_string();
+    assert!(
+        text.contains("\"acme\"") && text.contains("re-authorize"),
+        "{text}"
+    );
+    assert!(!text.contains("rt-"), "{text}");
+    // Later callers get the same answer without asking again.
+    assert!(matches!(
+        tokens.access_token(),
+        Err(AuthError::Revoked { .. })
+    ));
+    assert_eq!(mock.oauth_stats("acme").invalid_grants, 1);
+    assert_eq!(tokens.stats().auth_failures, 1);
+}
+
+#[test]
+fn client_credentials_get_a_new_token_when_it_expires() {
+    let mock = mock(500);
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = source(
+        &mock,
+        grant(
+            json!({"clientId": "cdp", "clientSecret": "client-secret-9f2",
+            "grantType": "client_credentials", "scope": "read write"}),
+        ),
+        store(&dir.path().join("credentials.json")),
+    );
+    let first = tokens.access_token().unwrap();
+    assert_eq!(call(&mock, &first), 200);
+    std::thread::sleep(Duration::from_millis(450));
+    let second = tokens.access_token().unwrap();
+    assert_ne!(first, second);
+    assert_eq!(call(&mock, &second), 200);
+    assert_eq!(mock.oauth_stats("acme").client_credentials, 2);
+
+    // A wrong secret is a dead grant, named.
+    let wrong = source(
+        &mock,
+        grant(
+            json!({"clientId": "cdp", "clientSecret": "nope", "grantType": "client_credentials"}),
+        ),
+        store(&dir.path().join("other.json")),
+    );
+    assert!(matches!(
+        wrong.access_token(),
+        Err(AuthError::Revoked { .. })
+    ));
+}
+
+#[test]
+fn grant_errors_name_the_key_and_never_a_value() {
+    let error = |oauth: Value| OAuthGrant::from_config(&json!({"oauth": oauth})).unwrap_err();
+    assert_eq!(
+        error(json!("x")),
+        "`oauth` must be an object with clientId and clientSecret"
+    );
+    assert_eq!(
+        error(json!({"clientSecret": "s3cret", "refreshToken": "r"})),
+        "`oauth.clientId` is required"
+    );
+    assert_eq!(
+        error(json!({"clientId": "c", "clientSecret": "s3cret"})),
+        "`oauth.refreshToken` is required"
+    );
+    assert_eq!(
+        error(json!({"clientId": "c", "clientSecret": 5, "grantType": "client_credentials"})),
+        "`oauth.clientSecret` must be a string"
+    );
+    assert!(
+        error(json!({"clientId": "c", "clientSecret": "s", "grantType": "password"}))
+            .contains("grantType")
+    );
+    assert_eq!(OAuthGrant::from_config(&json!({"apiToken": "t"})), Ok(None));
+    let grant =
+        grant(json!({"clientId": "c", "clientSecret": "s3cret", "refreshToken": "r3fresh"}));
+    assert!(!format!("{grant:?}").contains("s3cret") && !format!("{grant:?}").contains("r3fresh"));
+}
