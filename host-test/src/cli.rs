@@ -107,6 +107,10 @@ pub struct RunArgs {
     /// Write the summary as JSON here.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
+    /// Where OAuth tenants' rotated tokens are kept, sealed with CDP_CREDENTIAL_KEY (required
+    /// for tenants with a refresh token; reuse it across runs).
+    #[arg(long, value_name = "FILE")]
+    pub credential_store: Option<PathBuf>,
     /// Events delivered in parallel (events of one user always one after the other).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub concurrency: u32,
@@ -287,6 +291,8 @@ fn run_stream(args: RunArgs) -> Result<u8> {
     options.trace = args.trace;
     options.dead_letter = args.dead_letter;
     options.summary_json = args.summary_json;
+    options.credential_store = args.credential_store;
+    options.credential_key = destination_host::credentials::CredentialKey::from_env()?;
     options.concurrency = args.concurrency as usize;
     options.batching = args.batch.batching();
     options.retry = RetryPolicy {

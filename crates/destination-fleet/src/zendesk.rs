@@ -9,6 +9,9 @@ use destination_host::pacing::RateLimitHeaders;
 /// `domain`.
 pub const ORIGIN: &str = "https://{subdomain|domain}.zendesk.com";
 
+/// Zendesk's OAuth token endpoint, on a tenant's own account.
+pub const TOKEN_PATH: &str = "/oauth/tokens";
+
 /// [`ORIGIN`] as the allowed origins.
 pub fn origins() -> Vec<OriginTemplate> {
     vec![

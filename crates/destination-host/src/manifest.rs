@@ -28,6 +28,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::credentials::OAuthGrant;
 use crate::limits::{Limits, RuntimeOptions};
 use crate::policy::OriginTemplate;
 use crate::tenant::Tenant;
@@ -89,6 +90,8 @@ pub enum ManifestError {
     },
     #[error("invalid limits for tenant {tenant:?}: {reason}")]
     Limits { tenant: String, reason: String },
+    #[error("tenant {tenant:?}: {reason}")]
+    OAuth { tenant: String, reason: String },
 }
 
 /// One tenant as the manifest declares it, ready to become a [`Tenant`].
@@ -129,6 +132,38 @@ impl TenantSpec {
         match &self.origin_values {
             Some(values) => tenant.with_origin_values(values.clone()),
             None => tenant,
+        }
+    }
+}
+
+impl TenantSpec {
+    /// The tenant's OAuth grant, from its config's `oauth` object (`None` without one).
+    pub fn oauth_grant(&self) -> Result<Option<OAuthGrant>, ManifestError> {
+        let config: Value = serde_json::from_str(&self.config_json).unwrap_or_default();
+        OAuthGrant::from_config(&config).map_err(|reason| self.oauth_error(reason))
+    }
+
+    /// Its token endpoint: `path` on its first allowed origin, filled from its `origin_values`,
+    /// else from its config's top-level strings (e.g. `subdomain`).
+    pub fn token_url(&self, path: &str) -> Result<String, ManifestError> {
+        let template = self
+            .allowed_origins
+            .first()
+            .ok_or_else(|| self.oauth_error("no allowed origin for the token endpoint".into()))?;
+        let values = match &self.origin_values {
+            Some(values) => values.clone(),
+            None => crate::runtime::top_level_strings(&self.config_json),
+        };
+        let origin = template.origin_for(&values).map_err(|reason| {
+            self.oauth_error(format!("no token endpoint: {reason} (set origin_values)"))
+        })?;
+        Ok(format!("{origin}{path}"))
+    }
+
+    fn oauth_error(&self, reason: String) -> ManifestError {
+        ManifestError::OAuth {
+            tenant: self.id.clone(),
+            reason,
         }
     }
 }

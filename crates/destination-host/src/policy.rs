@@ -114,6 +114,13 @@ impl fmt::Display for OriginTemplate {
 }
 
 impl OriginTemplate {
+    /// The origin (`scheme://host[:port]`) for `values`, or which placeholder could not be
+    /// filled.
+    pub fn origin_for(&self, values: &[(String, String)]) -> Result<String, String> {
+        let values: HashMap<String, String> = values.iter().cloned().collect();
+        self.fill(&values).map(|origin| origin.to_string())
+    }
+
     /// The origin for `values`, or which placeholder could not be filled.
     fn fill(&self, values: &HashMap<String, String>) -> Result<Origin, String> {
         let mut host = Vec::with_capacity(self.labels.len());

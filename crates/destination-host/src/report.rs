@@ -148,6 +148,11 @@ pub enum CallError {
     InvalidLimits(String),
     /// The plugin's contract version does not have the export called.
     Unsupported(String),
+    /// The tenant's OAuth grant is dead (revoked, expired, refused): a person must
+    /// re-authorize the tenant. Never retried.
+    Auth(String),
+    /// No access token could be had for now (the token endpoint or the store failed).
+    AuthUnavailable(String),
 }
 
 /// The error variants of the contract, as returned by the plugin.
@@ -196,6 +201,7 @@ impl CallError {
         matches!(
             self,
             CallError::Guest(GuestError::Retryable { .. })
+                | CallError::AuthUnavailable(_)
                 | CallError::Trap {
                     kind: TrapKind::WallClock,
                     ..
@@ -236,6 +242,8 @@ impl CallError {
             CallError::Instantiate(_) => "instantiate",
             CallError::InvalidLimits(_) => "invalid-limits",
             CallError::Unsupported(_) => "unsupported-export",
+            CallError::Auth(_) => "auth",
+            CallError::AuthUnavailable(_) => "auth-unavailable",
         }
     }
 }
@@ -248,6 +256,9 @@ impl fmt::Display for CallError {
             CallError::Instantiate(message) => write!(f, "could not instantiate plugin: {message}"),
             CallError::InvalidLimits(message) => write!(f, "invalid tenant limits: {message}"),
             CallError::Unsupported(message) => write!(f, "not supported by the plugin: {message}"),
+            CallError::Auth(message) | CallError::AuthUnavailable(message) => {
+                write!(f, "authorization: {message}")
+            }
         }
     }
 }
@@ -378,7 +389,9 @@ impl CallError {
             CallError::Trap { message, .. }
             | CallError::Instantiate(message)
             | CallError::InvalidLimits(message)
-            | CallError::Unsupported(message) => redactor.scrub_in_place(message),
+            | CallError::Unsupported(message)
+            | CallError::Auth(message)
+            | CallError::AuthUnavailable(message) => redactor.scrub_in_place(message),
         }
     }
 }

@@ -279,7 +279,7 @@ impl Runtime {
     }
 }
 
-fn top_level_strings(config_json: &str) -> Vec<(String, String)> {
+pub(crate) fn top_level_strings(config_json: &str) -> Vec<(String, String)> {
     match serde_json::from_str::<serde_json::Value>(config_json) {
         Ok(serde_json::Value::Object(map)) => map
             .into_iter()

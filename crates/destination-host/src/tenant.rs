@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::cache::{CacheStore, TenantCache};
+use crate::credentials::TokenSource;
 use crate::limits::Limits;
 use crate::pacing::{LocalRateBudget, RateBudget};
 use crate::policy::{OriginTemplate, OutboundPolicy};
@@ -24,6 +25,9 @@ pub struct Tenant {
     allowed_origins: Arc<[OriginTemplate]>,
     /// Values for the origin templates chosen by the platform (else the plugin's facts).
     origin_values: Option<Arc<[(String, String)]>>,
+    /// Where the tenant's OAuth access tokens come from (its config then gets the current one
+    /// as `oauthToken` for each call).
+    tokens: Option<Arc<TokenSource>>,
     cache: Arc<dyn CacheStore>,
     prepared: Arc<Mutex<Option<Arc<Prepared>>>>,
 }
@@ -55,6 +59,7 @@ impl Tenant {
             rate: Arc::new(LocalRateBudget::new()),
             allowed_origins: Arc::from(Vec::new()),
             origin_values: None,
+            tokens: None,
             cache: Arc::new(TenantCache::new()),
             prepared: Arc::default(),
         }
@@ -81,6 +86,28 @@ impl Tenant {
 
     pub(crate) fn origin_values(&self) -> Option<&[(String, String)]> {
         self.origin_values.as_deref()
+    }
+
+    /// Gives the tenant OAuth access tokens from `tokens`: each call's config carries the
+    /// current one as `oauthToken`, and a 401 refreshes it once.
+    pub fn with_token_source(mut self, tokens: Arc<TokenSource>) -> Tenant {
+        self.tokens = Some(tokens);
+        self
+    }
+
+    pub fn token_source(&self) -> Option<&Arc<TokenSource>> {
+        self.tokens.as_ref()
+    }
+
+    /// This tenant with `token` as its config's `oauthToken` (the rest shared).
+    pub(crate) fn with_access_token(&self, token: &str) -> Tenant {
+        let mut config: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&self.config).unwrap_or_default();
+        config.insert("oauthToken".into(), token.into());
+        Tenant {
+            config: serde_json::Value::Object(config).to_string(),
+            ..self.clone()
+        }
     }
 
     /// Shares a rate budget with the tenant's other senders (threads, processes, a fleet).

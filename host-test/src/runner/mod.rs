@@ -8,6 +8,7 @@
 
 pub mod console;
 pub mod jsonl;
+mod oauth;
 pub mod state_view;
 pub mod summary;
 pub mod trace;
@@ -31,6 +32,7 @@ use crate::transports::{LoopbackOrigin, MockTransport, RoutingTransport};
 use console::Console;
 use destination_host::Redactor;
 pub use destination_host::RetryPolicy;
+use destination_host::credentials::CredentialKey;
 pub use destination_host::delivery::Batching;
 use destination_host::delivery::{Engine, KeyedQueue, OrderKey};
 use jsonl::JsonlFile;
@@ -86,6 +88,10 @@ pub struct RunOptions {
     pub trace: Option<PathBuf>,
     pub dead_letter: Option<PathBuf>,
     pub summary_json: Option<PathBuf>,
+    /// Where OAuth tenants' rotated tokens are kept (needed for refresh-token grants).
+    pub credential_store: Option<PathBuf>,
+    /// Seals the stored tokens (the CLI reads it from `CDP_CREDENTIAL_KEY`).
+    pub credential_key: Option<CredentialKey>,
     /// Events delivered at the same time (worker threads).
     pub concurrency: usize,
     pub retry: RetryPolicy,
@@ -115,6 +121,8 @@ impl RunOptions {
             trace: None,
             dead_letter: None,
             summary_json: None,
+            credential_store: None,
+            credential_key: None,
             concurrency: 8,
             retry: RetryPolicy::default(),
             batching: Batching::OFF,
@@ -158,10 +166,17 @@ pub fn run(options: RunOptions) -> Result<Summary> {
             .transpose()
     };
     let transport = transport_for(&options.target);
-    let tenants: HashMap<String, Tenant> = specs
+    let mut tenants: HashMap<String, Tenant> = specs
         .iter()
         .map(|spec| (spec.id.clone(), spec.tenant(Arc::clone(&transport))))
         .collect();
+    oauth::attach_token_sources(
+        &specs,
+        &mut tenants,
+        options.credential_store.as_deref(),
+        options.credential_key.as_ref(),
+        &transport,
+    )?;
     let context = worker::RunContext {
         engine: Engine::new(Arc::clone(&runtime), slot, options.retry),
         tenants,

@@ -248,3 +248,131 @@ fn grant_errors_name_the_key_and_never_a_value() {
         grant(json!({"clientId": "c", "clientSecret": "s3cret", "refreshToken": "r3fresh"}));
     assert!(!format!("{grant:?}").contains("s3cret") && !format!("{grant:?}").contains("r3fresh"));
 }
+
+/// `run` with 8 OAuth tenants (6 on rotating refresh tokens, 2 on client credentials) whose
+/// access tokens live 1 s, against an account answering in 60 ms so the stream takes several
+/// lifetimes; then again with the same tenants file and store (whose refresh tokens died in
+/// the first run); then with one tenant's grant revoked.
+#[test]
+fn run_keeps_oauth_tenants_logged_in_across_expiries_and_restarts() {
+    use host_test::runner::{self, PluginSource, RunOptions, Target};
+
+    let mock = MockZendesk::with_faults("rate=1,kinds=slow,slow_ms=60".parse().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("credentials.json");
+    let ids: Vec<String> = (0..8).map(|n| format!("oauth{n}")).collect();
+    let mut tenants = serde_json::Map::new();
+    for (n, id) in ids.iter().enumerate() {
+        mock.register_oauth_client(
+            id,
+            OAuthClient {
+                id: "cdp".into(),
+                secret: format!("client-secret-{n}"),
+                access_ttl: Duration::from_millis(1000),
+                refresh_ttl: Duration::from_secs(3600),
+            },
+        );
+        let oauth = match n < 6 {
+            true => json!({"clientId": "cdp", "clientSecret": format!("client-secret-{n}"),
+                "refreshToken": mock.grant_refresh_token(id, "cdp").unwrap()}),
+            false => json!({"clientId": "cdp", "clientSecret": format!("client-secret-{n}"),
+                "grantType": "client_credentials", "scope": "read write"}),
+        };
+        tenants.insert(id.clone(), json!({"subdomain": id, "oauth": oauth}));
+    }
+    let manifest = json!({ "tenants": tenants }).to_string();
+    // Interleaved, so every tenant is busy all along.
+    let stream = |round: usize| -> String {
+        (0..50)
+            .flat_map(|u| {
+                ids.iter().map(move |id| {
+                    json!({"tenant": id, "event": {"type": "identify", "userId": format!("u{round}-{u}"),
+                        "traits": {"name": format!("User {u}"), "email": format!("u{round}-{u}@example.com")}}})
+                    .to_string()
+                })
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let run = |round: usize| {
+        let mut options =
+            RunOptions::new(manifest.clone(), stream(round), Target::Mock(mock.clone()));
+        options.plugin = PluginSource::File(env!("ZENDESK_WASM").into());
+        options.credential_store = Some(store_path.clone());
+        options.credential_key = Some(key());
+        options.dead_letter = Some(dir.path().join(format!("dead{round}.jsonl")));
+        options.trace = Some(dir.path().join(format!("trace{round}.jsonl")));
+        options.concurrency = 8;
+        let started = std::time::Instant::now();
+        let summary = runner::run(options).expect("the run completes");
+        (summary, started.elapsed())
+    };
+
+    let (first, took) = run(1);
+    assert_eq!(
+        (first.delivered, first.dead_lettered),
+        (400, 0),
+        "{first:#?}"
+    );
+    let expiries = took.as_secs_f64().ceil() as u64;
+    assert!(expiries >= 3, "{took:?}");
+    for id in &ids {
+        let stats = mock.oauth_stats(id);
+        assert_eq!(mock.account(id).users.len(), 50, "{id}");
+        let grants = stats.refreshes + stats.client_credentials;
+        assert!(
+            (2..=expiries + 1).contains(&grants),
+            "{id}: {stats:?} in {took:?}"
+        );
+        assert_eq!(stats.invalid_grants, 0, "{id}");
+        assert!(stats.invalid_tokens <= expiries, "{id}: {stats:?}");
+    }
+
+    // A restart: the configs' refresh tokens are dead, the store carries on.
+    let (second, _) = run(2);
+    assert_eq!(
+        (second.delivered, second.dead_lettered),
+        (400, 0),
+        "{second:#?}"
+    );
+    assert!(
+        ids.iter()
+            .all(|id| mock.oauth_stats(id).invalid_grants == 0)
+    );
+
+    // A person revokes tenant oauth0's grant: its events are dead letters of class `auth`,
+    // naming it, after one refused refresh; the others are untouched.
+    let stored = FileCredentialStore::open(&store_path, Some(key())).unwrap();
+    let current = stored.load("oauth0").unwrap().unwrap().tokens;
+    mock.revoke_refresh_token("oauth0", current.refresh_token.as_deref().unwrap());
+    std::thread::sleep(Duration::from_millis(1000));
+    let (third, _) = run(3);
+    assert_eq!(
+        (third.delivered, third.dead_lettered),
+        (350, 50),
+        "{third:#?}"
+    );
+    assert_eq!(mock.oauth_stats("oauth0").invalid_grants, 1);
+    let letters = std::fs::read_to_string(dir.path().join("dead3.jsonl")).unwrap();
+    for line in letters.lines() {
+        let letter: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            (letter["tenant"].as_str(), letter["error_class"].as_str()),
+            (Some("oauth0"), Some("auth"))
+        );
+        let error = letter["error"].as_str().unwrap();
+        assert!(
+            error.contains("\"oauth0\"") && error.contains("re-authorize"),
+            "{error}"
+        );
+    }
+
+    // No token or client secret in any file the runs wrote, nor in the store.
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        for secret in ["rt-", "at-", "client-secret-"] {
+            assert!(!text.contains(secret), "{secret}... in {}", path.display());
+        }
+    }
+}

@@ -88,3 +88,42 @@ pub trait CredentialStore: Send + Sync {
         tokens: &StoredTokens,
     ) -> Result<u64, StoreError>;
 }
+
+/// A store in this process's memory: enough for grants that need no durability (client
+/// credentials: a new token can always be asked for), and for tests.
+#[derive(Debug, Default)]
+pub struct MemoryCredentialStore {
+    tenants: std::sync::Mutex<std::collections::HashMap<String, Versioned>>,
+}
+
+impl CredentialStore for MemoryCredentialStore {
+    fn load(&self, tenant: &str) -> Result<Option<Versioned>, StoreError> {
+        let tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(tenants.get(tenant).cloned())
+    }
+
+    fn compare_and_set(
+        &self,
+        tenant: &str,
+        expected: Option<u64>,
+        tokens: &StoredTokens,
+    ) -> Result<u64, StoreError> {
+        let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        let found = tenants.get(tenant).map(|v| v.revision);
+        if found != expected {
+            return Err(StoreError::Conflict {
+                tenant: tenant.to_string(),
+                found,
+            });
+        }
+        let revision = found.map_or(1, |r| r + 1);
+        tenants.insert(
+            tenant.to_string(),
+            Versioned {
+                revision,
+                tokens: tokens.clone(),
+            },
+        );
+        Ok(revision)
+    }
+}

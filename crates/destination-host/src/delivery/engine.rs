@@ -6,8 +6,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::credentials::AuthError;
 use crate::hot_swap::PluginSlot;
-use crate::report::{FetchRecord, LogRecord, Operation};
+use crate::plugin::Plugin;
+use crate::redact::Redactor;
+use crate::report::{
+    BatchResults, CallError, CallReport, FetchRecord, GuestError, LogRecord, Operation, Outcome,
+    Scrub,
+};
 use crate::retry::RetryPolicy;
 use crate::runtime::Runtime;
 use crate::tenant::Tenant;
@@ -85,39 +91,32 @@ impl Engine {
     /// `transform-batch` for more. Blocks while the plugin runs.
     pub fn attempt(&self, tenant: &Tenant, events: &[Attempt]) -> Attempted {
         let plugin = self.slot.current();
+        // An OAuth tenant calls with a fresh access token in its config.
+        let (tenant, token) = match tenant.token_source().map(|tokens| tokens.access_token()) {
+            None => (tenant.clone(), None),
+            Some(Ok(token)) => (tenant.with_access_token(&token), Some(token)),
+            Some(Err(error)) => return self.not_called(events, auth_error(error)),
+        };
         // A bad config is a dead letter without a call (the answer is kept per tenant and
         // plugin version, so this costs one sandbox run per tenant).
-        if let Err(error) = self.runtime.validate_config(&plugin, tenant) {
-            let results = events
-                .iter()
-                .map(|attempt| EventResult {
-                    failure: Some(error.to_string()),
-                    settlement: Settlement::DeadLetter(error.clone()),
-                    attempts: attempt.earlier_attempts,
-                    calls: 0,
-                    operations: Vec::new(),
-                })
-                .collect();
-            return Attempted::Called(Call {
-                plugin_version: None,
-                fetches: Vec::new(),
-                logs: Vec::new(),
-                duration: Duration::ZERO,
-                results,
-            });
+        if let Err(error) = self.runtime.validate_config(&plugin, &tenant) {
+            return self.not_called(events, error);
         }
         let backlog = tenant.rate.backlog(&tenant.id);
         if backlog > PACING_PARK {
             return Attempted::Paced(backlog);
         }
         let texts: Vec<String> = events.iter().map(|a| a.event.clone()).collect();
-        let report = self.runtime.transform_batch(&plugin, tenant, &texts);
-        let count = events.len().max(1);
-        let calls = report.fetches.len();
-        let outcomes = match report.result {
+        let mut report = self.runtime.transform_batch(&plugin, &tenant, &texts);
+        let mut outcomes = match std::mem::replace(&mut report.result, Ok(Vec::new())) {
             Ok(results) => results,
             Err(error) => vec![Err(error); events.len()],
         };
+        if let Some(token) = token {
+            self.after_401(&tenant, &plugin, &texts, &token, &mut report, &mut outcomes);
+        }
+        let count = events.len().max(1);
+        let calls = report.fetches.len();
         let results = events
             .iter()
             .zip(outcomes)
@@ -151,5 +150,100 @@ impl Engine {
             duration: report.duration,
             results,
         })
+    }
+
+    /// The events' settlements when the plugin was not called (a refused config, no token).
+    fn not_called(&self, events: &[Attempt], error: CallError) -> Attempted {
+        let results = events
+            .iter()
+            .map(|attempt| EventResult {
+                failure: Some(error.to_string()),
+                settlement: settle(
+                    Err(error.clone()),
+                    attempt.earlier_attempts + 1,
+                    attempt.elapsed,
+                    &self.retry,
+                    fastrand::f64(),
+                ),
+                attempts: attempt.earlier_attempts,
+                calls: 0,
+                operations: Vec::new(),
+            })
+            .collect();
+        Attempted::Called(Call {
+            plugin_version: None,
+            fetches: Vec::new(),
+            logs: Vec::new(),
+            duration: Duration::ZERO,
+            results,
+        })
+    }
+
+    /// Events the destination refused with 401 under `token`: the token is refreshed once (or
+    /// taken from whoever refreshed it already) and they are sent again at once; a 401 for an
+    /// expired token is neither a failure nor a retry. Every token is scrubbed from the report.
+    fn after_401(
+        &self,
+        tenant: &Tenant,
+        plugin: &Plugin,
+        texts: &[String],
+        token: &str,
+        report: &mut CallReport<BatchResults>,
+        outcomes: &mut [Result<Outcome, CallError>],
+    ) {
+        let refused: Vec<usize> = (0..outcomes.len())
+            .filter(|&n| {
+                matches!(
+                    &outcomes[n],
+                    Err(CallError::Guest(GuestError::Rejected { status: 401, .. }))
+                )
+            })
+            .collect();
+        let mut tokens = vec![token.to_string()];
+        if let (false, Some(source)) = (refused.is_empty(), tenant.token_source()) {
+            match source.after_refusal(token) {
+                Ok(fresh) => {
+                    let again: Vec<String> = refused.iter().map(|&n| texts[n].clone()).collect();
+                    let retried = self.runtime.transform_batch(
+                        plugin,
+                        &tenant.with_access_token(&fresh),
+                        &again,
+                    );
+                    let results = match retried.result {
+                        Ok(results) => results,
+                        Err(error) => vec![Err(error); again.len()],
+                    };
+                    for (&n, result) in refused.iter().zip(results) {
+                        outcomes[n] = result;
+                    }
+                    report.fetches.extend(retried.fetches);
+                    report.logs.extend(retried.logs);
+                    report.duration += retried.duration;
+                    tokens.push(fresh);
+                }
+                Err(error) => {
+                    for &n in &refused {
+                        outcomes[n] = Err(auth_error(error.clone()));
+                    }
+                }
+            }
+        }
+        let redactor = Redactor::new("{}", tokens.iter().map(String::as_str));
+        report.scrub(&redactor);
+        for outcome in outcomes.iter_mut() {
+            match outcome {
+                Ok(outcome) => outcome.scrub(&redactor),
+                Err(error) => error.scrub(&redactor),
+            }
+        }
+    }
+}
+
+/// A token that could not be had, as a call error: a dead grant is `auth` (dead-lettered at
+/// once, naming the tenant and what to do), anything else is retried.
+fn auth_error(error: AuthError) -> CallError {
+    match error {
+        AuthError::Revoked { .. } => CallError::Auth(error.to_string()),
+        AuthError::Transient { .. } => CallError::AuthUnavailable(error.to_string()),
     }
 }
