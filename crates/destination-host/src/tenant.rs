@@ -99,10 +99,14 @@ impl Tenant {
         self.tokens.as_ref()
     }
 
-    /// This tenant with `token` as its config's `oauthToken` (the rest shared).
+    /// This tenant with `token` as its config's `oauthToken` (the rest shared). The plugin
+    /// never sees the grant's secrets: its `oauth` object keeps only what is not one.
     pub(crate) fn with_access_token(&self, token: &str) -> Tenant {
         let mut config: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(&self.config).unwrap_or_default();
+        if let Some(serde_json::Value::Object(oauth)) = config.get_mut("oauth") {
+            oauth.retain(|key, _| ["clientId", "grantType", "scope"].contains(&key.as_str()));
+        }
         config.insert("oauthToken".into(), token.into());
         Tenant {
             config: serde_json::Value::Object(config).to_string(),

@@ -376,3 +376,61 @@ fn run_keeps_oauth_tenants_logged_in_across_expiries_and_restarts() {
         }
     }
 }
+
+/// A plugin gets the access token and nothing else of the grant: a guest that sends its whole
+/// config out carries no client secret and no refresh token.
+#[test]
+fn a_plugin_never_sees_the_grants_secrets() {
+    use destination_host::delivery::{Attempt, Attempted, Engine};
+    use destination_host::{Limits, PluginSlot, RetryPolicy, Runtime, RuntimeOptions};
+
+    let mock = mock(60_000);
+    let dir = tempfile::tempdir().unwrap();
+    let first = mock.grant_refresh_token("acme", "cdp").unwrap();
+    let config = json!({"subdomain": "acme",
+        "oauth": {"clientId": "cdp", "clientSecret": "client-secret-9f2", "refreshToken": first}});
+    let tokens = source(
+        &mock,
+        grant(config["oauth"].clone()),
+        store(&dir.path().join("c.json")),
+    );
+    let transport = Arc::new(MockTransport::new(mock.clone()));
+    let tenant =
+        host_test::zendesk_tenant("acme", config.to_string(), Limits::default(), transport)
+            .with_token_source(Arc::new(tokens));
+    let runtime = Arc::new(Runtime::new(RuntimeOptions::default()).unwrap());
+    let adversary = runtime
+        .load_plugin_file(Path::new(env!("ADVERSARY_WASM")))
+        .unwrap();
+    let engine = Engine::new(
+        runtime,
+        Arc::new(PluginSlot::new(adversary)),
+        RetryPolicy::default(),
+    );
+    let leak = Attempt {
+        event: json!({"type": "leak", "url": "https://acme.zendesk.com/api/v2/x"}).to_string(),
+        earlier_attempts: 0,
+        elapsed: Duration::ZERO,
+    };
+    let Attempted::Called(call) = engine.attempt(&tenant, &[leak]) else {
+        panic!("not paced");
+    };
+    // What the plugin sent (the host's own token request aside).
+    let plugin_requests: Vec<_> = mock
+        .requests_for("acme")
+        .into_iter()
+        .filter(|r| r.path != "/oauth/tokens")
+        .collect();
+    let sent = format!("{plugin_requests:?}");
+    assert!(sent.contains("\"clientId\""), "the config went out");
+    assert!(
+        !sent.contains("client-secret-9f2") && !sent.contains(&first),
+        "a grant secret went out"
+    );
+    // What the engine returns has no token at all.
+    let returned = format!("{call:?}");
+    assert!(
+        !returned.contains("at-") && !returned.contains("client-secret"),
+        "{returned}"
+    );
+}
