@@ -2,7 +2,7 @@
 //! presence (unknown keys are ignored, empty strings count as missing).
 
 use crate::outcome::{ConfigFacts, Error};
-use crate::settings::Settings;
+use crate::settings::{Settings, wrong_type};
 use crate::sync_config::SyncSettings;
 use base64::Engine as _;
 use serde_json::Value;
@@ -15,6 +15,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "apiToken",
     "oauthToken",
     "accessToken",
+    "oauth",
     "createUsersAsVerified",
     "skipVerifyEmail",
     "sendGroupCallsWithoutUserId",
@@ -48,8 +49,16 @@ pub const DEFAULT_SKIP_UNCHANGED_SECONDS: u32 = 60;
 /// How we authenticate. `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Auth {
-    ApiToken { email: String, token: String },
-    OAuth { token: String },
+    ApiToken {
+        email: String,
+        token: String,
+    },
+    OAuth {
+        token: String,
+    },
+    /// An `oauth` grant whose access token the host refreshes and passes to each call as
+    /// `oauthToken`; without one, calls cannot be made.
+    HostRefreshed,
 }
 
 impl Auth {
@@ -57,7 +66,7 @@ impl Auth {
     pub fn header_value(&self) -> String {
         let scheme = match self {
             Auth::ApiToken { .. } => "Basic",
-            Auth::OAuth { .. } => "Bearer",
+            Auth::OAuth { .. } | Auth::HostRefreshed => "Bearer",
         };
         format!("{scheme} {}", self.header_credential())
     }
@@ -69,6 +78,7 @@ impl Auth {
                 base64::engine::general_purpose::STANDARD.encode(format!("{email}/token:{token}"))
             }
             Auth::OAuth { token } => token.clone(),
+            Auth::HostRefreshed => String::new(),
         }
     }
 
@@ -76,6 +86,7 @@ impl Auth {
     fn secrets(&self) -> Vec<String> {
         let token = match self {
             Auth::ApiToken { token, .. } | Auth::OAuth { token } => token,
+            Auth::HostRefreshed => return Vec::new(),
         };
         let mut secrets = vec![token.clone()];
         push_new(&mut secrets, self.header_credential());
@@ -108,6 +119,7 @@ impl std::fmt::Debug for Auth {
                 write!(f, "ApiToken {{ email: {email:?}, token: <redacted> }}")
             }
             Auth::OAuth { .. } => write!(f, "OAuth {{ token: <redacted> }}"),
+            Auth::HostRefreshed => write!(f, "HostRefreshed"),
         }
     }
 }
@@ -163,20 +175,23 @@ impl Config {
             None => settings.string("accessToken")?,
             Some(_) => settings.string("accessToken").ok().flatten(),
         };
+        let grant_secrets = oauth_grant_secrets(&settings)?;
         let tokens = Tokens(
             [&api_token, &oauth_token, &access_token]
                 .into_iter()
                 .flatten()
                 .cloned()
+                .chain(grant_secrets.iter().flatten().cloned())
                 .collect(),
         );
         let oauth = oauth_token.or(access_token);
-        let auth = match (email, api_token, oauth) {
-            (Some(email), Some(token), _) => Auth::ApiToken { email, token },
-            (_, _, Some(token)) => Auth::OAuth { token },
+        let auth = match (email, api_token, oauth, grant_secrets) {
+            (Some(email), Some(token), _, _) => Auth::ApiToken { email, token },
+            (_, _, Some(token), _) => Auth::OAuth { token },
+            (_, _, None, Some(_)) => Auth::HostRefreshed,
             _ => {
                 return Err(Error::InvalidConfig(
-                    "set email and apiToken, or oauthToken".into(),
+                    "set email and apiToken, oauth (clientId, clientSecret, refreshToken), or oauthToken".into(),
                 ));
             }
         };
@@ -218,6 +233,20 @@ impl Config {
         })
     }
 
+    /// The config for a call: one whose OAuth grant came without its access token (a host that
+    /// does not refresh tokens) cannot make any.
+    pub fn parse_for_calls(text: &str) -> Result<Config, Error> {
+        let config = Config::parse(text)?;
+        if config.auth == Auth::HostRefreshed {
+            return Err(Error::InvalidConfig(
+                "`oauth` needs a host that refreshes OAuth tokens and passes each call's access \
+                 token as `oauthToken`; this host passed none (or use oauthToken)"
+                    .into(),
+            ));
+        }
+        Ok(config)
+    }
+
     /// What the host derives its outbound policy and its redaction from: the normalised
     /// subdomain, and every credential form: the token in use, the `Authorization` credential
     /// (Basic base64), then any other token the config sets.
@@ -231,6 +260,40 @@ impl Config {
             secrets,
         }
     }
+}
+
+/// An `oauth` grant's secrets (its `clientSecret` and `refreshToken`, when given), `None`
+/// without a grant. The host refreshes with it; the plugin only checks its shape, as the schema
+/// does.
+fn oauth_grant_secrets(settings: &Settings) -> Result<Option<Vec<String>>, Error> {
+    let oauth = match settings.get("oauth") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(oauth)) => Settings(oauth),
+        Some(_) => return Err(wrong_type("oauth", "an object")),
+    };
+    let field = |key: &str| {
+        oauth
+            .string(key)
+            .map_err(|_| wrong_type(&format!("oauth.{key}"), "a string"))
+    };
+    if field("clientId")?.is_none() {
+        return Err(Error::InvalidConfig("`oauth.clientId` is required".into()));
+    }
+    match field("grantType")?.as_deref() {
+        None | Some("refresh_token" | "client_credentials") => {}
+        Some(_) => {
+            return Err(Error::InvalidConfig(
+                "`oauth.grantType` must be \"refresh_token\" or \"client_credentials\"".into(),
+            ));
+        }
+    }
+    field("scope")?;
+    Ok(Some(
+        [field("clientSecret")?, field("refreshToken")?]
+            .into_iter()
+            .flatten()
+            .collect(),
+    ))
 }
 
 /// Accepts `acme`, `ACME`, `acme.zendesk.com` and `https://acme.zendesk.com/`; returns `acme`.
@@ -326,7 +389,7 @@ mod tests {
         );
         assert_eq!(
             invalid(json!({"subdomain": "acme", "email": "a@b.c", "apiToken": ""})),
-            "set email and apiToken, or oauthToken"
+            "set email and apiToken, oauth (clientId, clientSecret, refreshToken), or oauthToken"
         );
         assert!(
             invalid(json!({"subdomain": "acme/../x", "oauthToken": "t"})).contains("subdomain")
@@ -385,5 +448,23 @@ mod tests {
         for secret in ["SECRET-1", "SECRET-2", "SECRET-3"] {
             assert!(!debug.contains(secret), "{debug}");
         }
+    }
+
+    #[test]
+    fn an_oauth_grant_is_a_credential_for_validation_and_needs_the_hosts_token_for_calls() {
+        let grant = json!({"subdomain": "acme",
+            "oauth": {"clientId": "cdp", "clientSecret": "s3cret", "refreshToken": "r3fresh"}});
+        let config = parse(grant.clone()).unwrap();
+        assert_eq!(config.auth, Auth::HostRefreshed);
+        let secrets = config.facts().secrets;
+        assert!(
+            secrets.contains(&"s3cret".to_string()) && secrets.contains(&"r3fresh".to_string())
+        );
+        let refused = Config::parse_for_calls(&grant.to_string()).unwrap_err();
+        assert!(refused.to_string().contains("oauthToken"), "{refused}");
+        // The host's call config: the grant's public part and the access token.
+        let call = json!({"subdomain": "acme", "oauth": {"clientId": "cdp"}, "oauthToken": "at-1"});
+        let config = Config::parse_for_calls(&call.to_string()).unwrap();
+        assert_eq!(config.auth.header_value(), "Bearer at-1");
     }
 }

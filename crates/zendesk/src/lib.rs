@@ -60,7 +60,7 @@ pub const VERSION: &str = match option_env!("ZENDESK_PLUGIN_VERSION") {
 /// Forwards one message (JSON): an event, a warehouse record or an audience list, under one
 /// destination config (JSON).
 pub fn transform(host: &dyn Host, config: &str, event: &str) -> Result<Outcome, Error> {
-    let parsed = Config::parse(config)?;
+    let parsed = Config::parse_for_calls(config)?;
     deliver(host, &parsed, config, Message::parse(event)?)
 }
 
@@ -119,7 +119,7 @@ pub fn list_fields(
     config: &str,
     object: ObjectType,
 ) -> Result<Vec<FieldInfo>, Error> {
-    let config = Config::parse(config)?;
+    let config = Config::parse_for_calls(config)?;
     let mut client = Client::new(host, &config);
     introspection::list_fields(&mut client, object)
 }

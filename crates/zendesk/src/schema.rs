@@ -19,7 +19,8 @@ pub const SETTINGS_SCHEMA: &str = r##"{
     {"anyOf": [
       {"required": ["email", "apiToken"], "properties": {"email": {"$ref": "#/$defs/filled"}, "apiToken": {"$ref": "#/$defs/filled"}}},
       {"required": ["oauthToken"], "properties": {"oauthToken": {"$ref": "#/$defs/filled"}}},
-      {"required": ["accessToken"], "properties": {"accessToken": {"$ref": "#/$defs/filled"}}}
+      {"required": ["accessToken"], "properties": {"accessToken": {"$ref": "#/$defs/filled"}}},
+      {"required": ["oauth"], "properties": {"oauth": {"type": "object"}}}
     ]},
     {"if": {"required": ["oauthToken"], "properties": {"oauthToken": {"$ref": "#/$defs/filled"}}},
      "else": {"properties": {"accessToken": {"type": ["string", "null"]}}}},
@@ -34,6 +35,18 @@ pub const SETTINGS_SCHEMA: &str = r##"{
     "email": {"type": ["string", "null"], "description": "Email of the Zendesk admin or agent the API token belongs to (with `apiToken`: Basic `email/token:apiToken`)."},
     "apiToken": {"type": ["string", "null"], "writeOnly": true, "description": "Zendesk API token (secret)."},
     "oauthToken": {"type": ["string", "null"], "writeOnly": true, "description": "OAuth access token (secret), sent as `Bearer`; used when email + apiToken are not set."},
+    "oauth": {
+      "type": ["object", "null"],
+      "required": ["clientId"],
+      "properties": {
+        "clientId": {"$ref": "#/$defs/filled"},
+        "clientSecret": {"type": ["string", "null"], "writeOnly": true},
+        "refreshToken": {"type": ["string", "null"], "writeOnly": true},
+        "grantType": {"anyOf": [{"$ref": "#/$defs/blank"}, {"enum": ["refresh_token", "client_credentials"]}]},
+        "scope": {"type": ["string", "null"]}
+      },
+      "description": "OAuth with tokens that expire and rotate, refreshed by the host: clientId, clientSecret and refreshToken, or grantType client_credentials with an optional scope. The host passes each call's access token as `oauthToken`; the plugin never sees the secrets."
+    },
     "accessToken": {"writeOnly": true, "description": "Alias of `oauthToken`: a string or null, ignored (whatever it holds) when `oauthToken` is set."},
     "createUsersAsVerified": {"type": ["boolean", "null"], "default": false, "description": "Create and update users as verified (sends `verified: true`; `false` is never sent)."},
     "skipVerifyEmail": {"type": ["boolean", "null"], "default": false, "description": "Do not send Zendesk's verification email to created users and added email identities."},

@@ -39,7 +39,7 @@ pub fn transform_batch(
             events.len()
         )));
     }
-    let config = Config::parse(config_text)?;
+    let config = Config::parse_for_calls(config_text)?;
     let mut client = Client::new(host, &config);
     let mut plan = plan::Plan::classify(&client, &config, config_text, events);
     let mut batch = Batch::new(events.len());

@@ -64,6 +64,39 @@ fn the_schema_and_validate_config_agree() {
         (without("subdomain"), false),
         // Credentials.
         (without("apiToken"), false),
+        // OAuth refreshed by the host: the grant alone is a credential; its shape is checked.
+        (
+            json!({"subdomain": "acme", "oauth": {"clientId": "c", "clientSecret": "s", "refreshToken": "r"}}),
+            true,
+        ),
+        (
+            json!({"subdomain": "acme", "oauth": {"clientId": "c", "clientSecret": "s",
+                "grantType": "client_credentials", "scope": "read write"}}),
+            true,
+        ),
+        (
+            json!({"subdomain": "acme", "oauth": {"clientId": "c"}, "oauthToken": "injected"}),
+            true,
+        ),
+        (
+            json!({"subdomain": "acme", "oauth": {"clientSecret": "s"}}),
+            false,
+        ),
+        (
+            json!({"subdomain": "acme", "oauth": {"clientId": " "}}),
+            false,
+        ),
+        (
+            json!({"subdomain": "acme", "oauth": {"clientId": "c", "clientSecret": 5}}),
+            false,
+        ),
+        (
+            json!({"subdomain": "acme", "oauth": {"clientId": "c", "grantType": "password"}}),
+            false,
+        ),
+        (json!({"subdomain": "acme", "oauth": "c"}), false),
+        (json!({"subdomain": "acme", "oauth": null}), false),
+        (with(json!({"oauth": null})), true),
         (without("email"), false),
         (with(json!({"apiToken": " "})), false),
         (with(json!({"apiToken": 5})), false),
