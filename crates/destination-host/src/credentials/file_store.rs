@@ -163,13 +163,7 @@ impl CredentialStore for FileCredentialStore {
         let _lock = self.lock()?;
         let mut file = self.read()?;
         let found = file.tenants.get(tenant).map(|entry| entry.revision);
-        if found != expected {
-            return Err(StoreError::Conflict {
-                tenant: tenant.to_string(),
-                found,
-            });
-        }
-        let revision = found.map_or(1, |revision| revision + 1);
+        let revision = super::next_revision(tenant, found, expected)?;
         let entry = match &self.key {
             Some(key) => {
                 let plain = serde_json::to_vec(tokens).map_err(|e| self.io(e))?;

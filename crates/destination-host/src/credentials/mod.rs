@@ -89,6 +89,22 @@ pub trait CredentialStore: Send + Sync {
     ) -> Result<u64, StoreError>;
 }
 
+/// The revision a compare-and-set writes when the tenant is at `found` and the writer
+/// expected `expected`, or the conflict: the rule every store shares.
+pub fn next_revision(
+    tenant: &str,
+    found: Option<u64>,
+    expected: Option<u64>,
+) -> Result<u64, StoreError> {
+    if found != expected {
+        return Err(StoreError::Conflict {
+            tenant: tenant.to_string(),
+            found,
+        });
+    }
+    Ok(found.map_or(1, |revision| revision + 1))
+}
+
 /// A store in this process's memory: enough for grants that need no durability (client
 /// credentials: a new token can always be asked for), and for tests.
 #[derive(Debug, Default)]
@@ -109,14 +125,7 @@ impl CredentialStore for MemoryCredentialStore {
         tokens: &StoredTokens,
     ) -> Result<u64, StoreError> {
         let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
-        let found = tenants.get(tenant).map(|v| v.revision);
-        if found != expected {
-            return Err(StoreError::Conflict {
-                tenant: tenant.to_string(),
-                found,
-            });
-        }
-        let revision = found.map_or(1, |r| r + 1);
+        let revision = next_revision(tenant, tenants.get(tenant).map(|v| v.revision), expected)?;
         tenants.insert(
             tenant.to_string(),
             Versioned {

@@ -186,11 +186,7 @@ impl TokenSource {
         if let Some(token) = usable(state.seen.as_ref(), refused) {
             return Ok(token);
         }
-        state.seen = self
-            .store
-            .load(&self.tenant)
-            .map_err(|e| self.transient(e))?;
-        if let Some(token) = usable(state.seen.as_ref(), refused) {
+        if let Some(token) = self.reload(&mut state, refused)? {
             return Ok(token);
         }
         // One more pass after an `invalid_grant` whose store had moved on (another process
@@ -205,11 +201,7 @@ impl TokenSource {
                 }
                 Err(Refusal::Grant(reason)) => {
                     // Another process may have rotated: its tokens are in the store.
-                    state.seen = self
-                        .store
-                        .load(&self.tenant)
-                        .map_err(|e| self.transient(e))?;
-                    if let Some(token) = usable(state.seen.as_ref(), refused) {
+                    if let Some(token) = self.reload(&mut state, refused)? {
                         return Ok(token);
                     }
                     if self.refresh_token_of(state.seen.as_ref()) == used {
@@ -234,6 +226,19 @@ impl TokenSource {
             tenant: self.tenant.clone(),
             reason: "the stored grant keeps changing".into(),
         })
+    }
+
+    /// Reads the store again; its access token, when it is usable.
+    fn reload(
+        &self,
+        state: &mut State,
+        refused: Option<&str>,
+    ) -> Result<Option<String>, AuthError> {
+        state.seen = self
+            .store
+            .load(&self.tenant)
+            .map_err(|e| self.transient(e))?;
+        Ok(usable(state.seen.as_ref(), refused))
     }
 
     /// The refresh token to use: the store's, else the config's first one.
