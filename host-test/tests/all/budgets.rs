@@ -39,6 +39,12 @@ fn trap(report: &CallReport) -> (TrapKind, String) {
 
 #[test]
 fn floods_are_stopped_by_their_budgets_and_memory_stays_bounded() {
+    // It measures the process's peak RSS: other tests must not run beside it.
+    if !crate::common::in_own_process(
+        "budgets::floods_are_stopped_by_their_budgets_and_memory_stays_bounded",
+    ) {
+        return;
+    }
     let runtime = Runtime::new(RuntimeOptions::default()).expect("runtime");
     let adversary = runtime
         .load_plugin_file(Path::new(env!("ADVERSARY_WASM")))

@@ -189,6 +189,10 @@ fn peak_rss_kb() -> u64 {
 
 #[test]
 fn a_million_line_stream_is_read_in_bounded_memory() {
+    // It measures the process's peak RSS: other tests must not run beside it.
+    if !crate::common::in_own_process("delivery::a_million_line_stream_is_read_in_bounded_memory") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.jsonl");
     {

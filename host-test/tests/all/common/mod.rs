@@ -280,3 +280,27 @@ fn assert_no_credentials(report: &CallReport) {
         "the Basic credentials leaked: {shown}"
     );
 }
+
+/// Whether the calling test should run its body here: in a fresh process of this test binary,
+/// alone. A test that measures the whole process (its peak RSS) calls it first; in the shared
+/// binary it re-runs itself that way, checks that it passed, and returns false.
+pub fn in_own_process(test: &str) -> bool {
+    const CHILD: &str = "CDP_TEST_OWN_PROCESS";
+    if std::env::var_os(CHILD).is_some() {
+        return true;
+    }
+    let output = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .expect("the test binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{test} in its own process:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // What it measured, in this test's own output.
+    print!("{stdout}");
+    false
+}
