@@ -49,6 +49,9 @@ pub enum Command {
     Worker(TestWorkerArgs),
     /// The fleet's `dead-letters` (as `destination-fleet dead-letters`).
     DeadLetters(destination_fleet::cli::DeadLettersArgs),
+    /// Gets a tenant's first OAuth tokens (as `destination-fleet authorize`): prints the
+    /// authorization URL (PKCE), reads back the code on stdin, stores the tokens.
+    Authorize(TestAuthorizeArgs),
     /// Lists every field a warehouse `record` of one object type can write (standard attributes
     /// and the account's custom fields), for building a field mapping.
     Fields(FieldsArgs),
@@ -128,6 +131,15 @@ pub struct TestWorkerArgs {
     #[command(flatten)]
     pub fleet: destination_fleet::cli::WorkerArgs,
     /// Send every request to this loopback origin instead (e.g. a `host-test mock-zendesk`).
+    #[arg(long, value_name = "http://127.0.0.1:PORT")]
+    pub zendesk_origin: Option<LoopbackOrigin>,
+}
+
+#[derive(Debug, Args)]
+pub struct TestAuthorizeArgs {
+    #[command(flatten)]
+    pub fleet: destination_fleet::cli::AuthorizeArgs,
+    /// Exchange the code at this loopback origin instead (e.g. a `host-test mock-zendesk`).
     #[arg(long, value_name = "http://127.0.0.1:PORT")]
     pub zendesk_origin: Option<LoopbackOrigin>,
 }
@@ -248,6 +260,12 @@ pub fn main() -> ExitCode {
             fleet(FleetCommand::Worker(args.fleet), target)
         }
         Command::DeadLetters(args) => fleet(FleetCommand::DeadLetters(args), Target::Zendesk),
+        Command::Authorize(args) => {
+            let target = args
+                .zendesk_origin
+                .map_or(Target::Zendesk, Target::Loopback);
+            fleet(FleetCommand::Authorize(args.fleet), target)
+        }
         Command::Fields(args) => list_fields(args),
         Command::MockZendesk(args) => serve_mock(args),
         Command::Describe(args) => describe(args),

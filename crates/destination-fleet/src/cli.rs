@@ -12,6 +12,8 @@ use clap::{Args, Subcommand};
 use destination_host::delivery::Batching;
 use destination_host::{OriginTemplate, RetryPolicy, RuntimeOptions, Transport};
 
+pub use crate::authorize::AuthorizeArgs;
+use crate::authorize::authorize;
 use crate::worker::{WorkerOptions, run_worker};
 use crate::{Fleet, dead_letters, produce};
 
@@ -23,6 +25,9 @@ pub enum FleetCommand {
     Worker(WorkerArgs),
     /// Prints the fleet's dead letters as JSONL (non-destructive); `--replay` publishes them again.
     DeadLetters(DeadLettersArgs),
+    /// Gets a tenant's first OAuth tokens: prints the authorization URL (PKCE), reads back the
+    /// code on stdin, stores the tokens (the fleet's bucket, or a `run` credential file).
+    Authorize(AuthorizeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +114,12 @@ pub fn run(command: FleetCommand, setup: Setup) -> Result<u8> {
         FleetCommand::Produce(args) => run_produce(args),
         FleetCommand::Worker(args) => worker(args, setup),
         FleetCommand::DeadLetters(args) => run_dead_letters(args),
+        FleetCommand::Authorize(args) => authorize(
+            args,
+            &setup.transport,
+            &setup.default_origins,
+            crate::zendesk::TOKEN_PATH,
+        ),
     }
 }
 
@@ -165,6 +176,8 @@ fn worker(args: WorkerArgs, setup: Setup) -> Result<u8> {
         metrics: args.metrics,
         concurrency: args.concurrency as usize,
         batching: args.batch.batching(),
+        credential_key: destination_host::credentials::CredentialKey::from_env()?,
+        token_path: crate::zendesk::TOKEN_PATH.to_string(),
     })
 }
 

@@ -15,10 +15,14 @@
 //! - Dead letters go to the stream `CDP_DEAD`, deduplicated by the event's stream sequence, so
 //!   an event redelivered after a crash is dead-lettered at most once.
 //! - The plugins' tenant cache is the bucket `cdp_cache`, shared by all workers.
+//! - OAuth tenants' rotating tokens are in the bucket `cdp_credentials`, sealed with the
+//!   operator's key; one worker at a time refreshes a tenant, and the others take its tokens.
 
+pub mod authorize;
 pub mod cli;
 pub mod dead_letters;
 mod kv_cache;
+pub mod kv_credentials;
 mod leases;
 pub mod metrics;
 mod parking;
@@ -43,6 +47,8 @@ pub const DEAD_SUBJECT: &str = "cdp.dead";
 const LEASES_BUCKET: &str = "cdp_leases";
 const PARKED_BUCKET: &str = "cdp_parked";
 const CACHE_BUCKET: &str = "cdp_cache";
+/// OAuth tenants' rotating tokens, sealed (see [`kv_credentials`]).
+pub const CREDENTIALS_BUCKET: &str = "cdp_credentials";
 /// Header carrying the event's line number in the producer's input.
 pub const LINE_HEADER: &str = "Cdp-Line";
 /// How long a message may stay unacknowledged before JetStream redelivers it (kept alive with
@@ -72,6 +78,7 @@ pub struct Fleet {
     pub leases: kv::Store,
     pub parked: kv::Store,
     pub cache: kv::Store,
+    pub credentials: kv::Store,
 }
 
 impl Fleet {
@@ -94,12 +101,14 @@ impl Fleet {
         let leases = bucket(&js, LEASES_BUCKET, leases::LEASE_TTL).await?;
         let parked = bucket(&js, PARKED_BUCKET, Duration::ZERO).await?;
         let cache = bucket(&js, CACHE_BUCKET, kv_cache::MAX_TTL).await?;
+        let credentials = bucket(&js, CREDENTIALS_BUCKET, Duration::ZERO).await?;
         Ok(Fleet {
             client,
             js,
             leases,
             parked,
             cache,
+            credentials,
         })
     }
 
@@ -147,6 +156,7 @@ impl Fleet {
             (LEASES_BUCKET, leases::LEASE_TTL),
             (PARKED_BUCKET, Duration::ZERO),
             (CACHE_BUCKET, kv_cache::MAX_TTL),
+            (CREDENTIALS_BUCKET, Duration::ZERO),
         ] {
             bucket(js, name, max_age).await?;
         }

@@ -1,10 +1,11 @@
 //! `worker --metrics ADDR`: `/metrics` in the Prometheus text format and `/healthz`.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Result, anyhow};
+use destination_host::credentials::TokenSource;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
@@ -23,6 +24,10 @@ pub struct Metrics {
     pub partitions: IntGauge,
     /// False while draining (SIGTERM).
     pub healthy: AtomicBool,
+    /// OAuth tenants' token sources, whose figures are read when metrics are rendered.
+    token_sources: Mutex<Vec<Arc<TokenSource>>>,
+    oauth_refreshes: IntCounterVec,
+    oauth_auth_failures: IntCounterVec,
 }
 
 impl Metrics {
@@ -72,11 +77,46 @@ impl Metrics {
             )?,
             partitions: gauge("cdp_partitions_owned", "Partitions this worker delivers")?,
             healthy: AtomicBool::new(true),
+            token_sources: Mutex::default(),
+            oauth_refreshes: counter(
+                "cdp_oauth_refreshes_total",
+                "Access tokens this worker asked the token endpoint for, by tenant",
+                &["tenant"],
+            )?,
+            oauth_auth_failures: counter(
+                "cdp_oauth_auth_failures_total",
+                "OAuth grants the token endpoint refused for good (re-authorize), by tenant",
+                &["tenant"],
+            )?,
             registry,
         }))
     }
 
+    /// Counts `source`'s refreshes and auth failures under its tenant.
+    pub fn watch_tokens(&self, source: Arc<TokenSource>) {
+        self.token_sources
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(source);
+    }
+
     pub fn render(&self) -> String {
+        // The token sources count on their own; their counters catch up here.
+        for source in self
+            .token_sources
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let stats = source.stats();
+            for (counter, total) in [
+                (&self.oauth_refreshes, stats.refreshes),
+                (&self.oauth_auth_failures, stats.auth_failures),
+            ] {
+                let counter = counter.with_label_values(&[source.tenant()]);
+                counter.inc_by(total.saturating_sub(counter.get()));
+            }
+        }
         let mut buffer = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
         String::from_utf8_lossy(&buffer).into_owned()

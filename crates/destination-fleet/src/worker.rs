@@ -14,18 +14,20 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use tokio::sync::{Semaphore, watch};
 
+use destination_host::credentials::{CREDENTIAL_KEY_VAR, CredentialKey, CredentialStore};
 use destination_host::delivery::{Batching, Engine};
 use destination_host::pacing::LocalRateBudget;
 use destination_host::{
-    Manifest, OriginTemplate, PluginSlot, RetryPolicy, Runtime, RuntimeOptions, Transport,
-    WatchHandle,
+    Manifest, OriginTemplate, PluginSlot, RetryPolicy, Runtime, RuntimeOptions, TenantSpec,
+    Transport, WatchHandle,
 };
 
-use crate::Fleet;
 use crate::kv_cache::KvCache;
+use crate::kv_credentials::KvCredentialStore;
 use crate::leases::{Claim, Leases, RENEW_EVERY};
 use crate::metrics::Metrics;
 use crate::partition::{Shared, deliver_partition};
+use crate::{CREDENTIALS_BUCKET, Fleet};
 
 /// A worker's set-up: where NATS is, the tenant manifest, the plugin, and how requests leave.
 pub struct WorkerOptions {
@@ -46,6 +48,10 @@ pub struct WorkerOptions {
     pub concurrency: usize,
     /// One event per plugin call, or batches per tenant (one event per key) by size and age.
     pub batching: Batching,
+    /// Seals OAuth tenants' tokens in the shared bucket; required when a tenant has a grant.
+    pub credential_key: Option<CredentialKey>,
+    /// Where a tenant's OAuth tokens come from, on its origin (Zendesk: `/oauth/tokens`).
+    pub token_path: String,
 }
 
 pub fn run_worker(options: WorkerOptions) -> Result<u8> {
@@ -65,17 +71,7 @@ async fn work(options: WorkerOptions) -> Result<u8> {
     };
     let specs = Manifest::parse(&options.tenants_json)?
         .tenants(&runtime_options, &options.default_origins)?;
-    // Refreshing rotating tokens needs a store the whole fleet shares: not built yet, so a
-    // worker refuses such tenants at start rather than dead-letter their events.
-    for spec in &specs {
-        if spec.oauth_grant()?.is_some() {
-            anyhow::bail!(
-                "tenant {:?} has an OAuth grant (`oauth`): workers do not refresh OAuth tokens \
-                 yet; deliver it with `run --credential-store`, or give it an `oauthToken`",
-                spec.id
-            );
-        }
-    }
+    let credentials = credential_store(&fleet, &specs, options.credential_key)?;
     let runtime = Arc::new(Runtime::new(runtime_options).context("cannot start the wasm runtime")?);
     let plugin = runtime
         .load_plugin_file(&options.plugin)
@@ -93,21 +89,30 @@ async fn work(options: WorkerOptions) -> Result<u8> {
     let workers = Arc::new(AtomicU32::new(1));
     let transport = Arc::clone(&options.transport);
     let handle = tokio::runtime::Handle::current();
-    let tenants = specs
-        .into_iter()
-        .map(|spec| {
-            let tenant = spec
-                .tenant(Arc::clone(&transport))
-                .with_cache(Arc::new(KvCache::new(
-                    fleet.cache.clone(),
-                    handle.clone(),
-                    &spec.id,
-                )))
-                .with_rate_budget(Arc::new(LocalRateBudget::shared_by(Arc::clone(&workers))));
-            (spec.id, tenant)
-        })
-        .collect();
     let metrics = Metrics::new()?;
+    let mut tenants = HashMap::new();
+    for spec in specs {
+        let mut tenant = spec
+            .tenant(Arc::clone(&transport))
+            .with_cache(Arc::new(KvCache::new(
+                fleet.cache.clone(),
+                handle.clone(),
+                &spec.id,
+            )))
+            .with_rate_budget(Arc::new(LocalRateBudget::shared_by(Arc::clone(&workers))));
+        if let Some(store) = &credentials
+            && let Some(source) = spec.token_source(
+                Arc::clone(store),
+                Arc::clone(&transport),
+                &options.token_path,
+            )?
+        {
+            let source = Arc::new(source);
+            metrics.watch_tokens(Arc::clone(&source));
+            tenant = tenant.with_token_source(source);
+        }
+        tenants.insert(spec.id, tenant);
+    }
     if let Some(addr) = options.metrics {
         let bound = metrics.serve(addr)?;
         eprintln!("metrics on http://{bound}/metrics");
@@ -257,6 +262,33 @@ fn leases_due(all: &mut [Delivering]) -> bool {
         }
     }
     due
+}
+
+/// The shared store of OAuth tenants' tokens, when there are such tenants. Their tokens are
+/// sealed at rest, so the key is required.
+fn credential_store(
+    fleet: &Fleet,
+    specs: &[TenantSpec],
+    key: Option<CredentialKey>,
+) -> Result<Option<Arc<dyn CredentialStore>>> {
+    let mut oauth = specs
+        .iter()
+        .filter(|spec| spec.oauth_grant().ok().flatten().is_some());
+    let Some(first) = oauth.next() else {
+        return Ok(None);
+    };
+    let key = key.ok_or_else(|| {
+        anyhow::anyhow!(
+            "tenant {:?} has an OAuth grant: set {CREDENTIAL_KEY_VAR} (32 random bytes, base64), \
+             the key its tokens are sealed with in the bucket {CREDENTIALS_BUCKET}",
+            first.id
+        )
+    })?;
+    Ok(Some(Arc::new(KvCredentialStore::new(
+        fleet.credentials.clone(),
+        key,
+        tokio::runtime::Handle::current(),
+    ))))
 }
 
 fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal> {

@@ -28,7 +28,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::credentials::OAuthGrant;
+use crate::credentials::{CredentialStore, OAuthGrant, TokenSource};
 use crate::limits::{Limits, RuntimeOptions};
 use crate::policy::OriginTemplate;
 use crate::tenant::Tenant;
@@ -143,9 +143,35 @@ impl TenantSpec {
         OAuthGrant::from_config(&config).map_err(|reason| self.oauth_error(reason))
     }
 
-    /// Its token endpoint: `path` on its first allowed origin, filled from its `origin_values`,
-    /// else from its config's top-level strings (e.g. `subdomain`).
+    /// Its token source when its config has an `oauth` grant: tokens from `token_path` on its
+    /// origin, kept in `store`, asked through `transport`.
+    pub fn token_source(
+        &self,
+        store: Arc<dyn CredentialStore>,
+        transport: Arc<dyn Transport>,
+        token_path: &str,
+    ) -> Result<Option<TokenSource>, ManifestError> {
+        let Some(grant) = self.oauth_grant()? else {
+            return Ok(None);
+        };
+        let url = self.token_url(token_path)?;
+        Ok(Some(TokenSource::new(
+            self.id.clone(),
+            grant,
+            url,
+            store,
+            transport,
+        )))
+    }
+
+    /// Its token endpoint: `path` on [`TenantSpec::origin_url`].
     pub fn token_url(&self, path: &str) -> Result<String, ManifestError> {
+        Ok(format!("{}{path}", self.origin_url()?))
+    }
+
+    /// Its account's origin: its first allowed origin, filled from its `origin_values`, else
+    /// from its config's top-level strings (e.g. `subdomain`).
+    pub fn origin_url(&self) -> Result<String, ManifestError> {
         let template = self
             .allowed_origins
             .first()
@@ -157,7 +183,7 @@ impl TenantSpec {
         let origin = template.origin_for(&values).map_err(|reason| {
             self.oauth_error(format!("no token endpoint: {reason} (set origin_values)"))
         })?;
-        Ok(format!("{origin}{path}"))
+        Ok(origin)
     }
 
     fn oauth_error(&self, reason: String) -> ManifestError {

@@ -322,6 +322,10 @@ impl MockZendesk {
             let server = inner.oauth.entry(subdomain.to_string()).or_default();
             return server.token(body.ok().flatten());
         }
+        if url.path == "/oauth/authorizations/new" && request.method.eq_ignore_ascii_case("GET") {
+            let server = inner.oauth.entry(subdomain.to_string()).or_default();
+            return server.consent(&http::Query::parse(&url.query));
+        }
         let Some(authorization) = request.header_value("Authorization") else {
             return http::unauthorized();
         };
@@ -424,6 +428,11 @@ impl MockZendesk {
     /// Revokes a refresh token (and the access tokens it gave), as a person can in Zendesk.
     pub fn revoke_refresh_token(&self, subdomain: &str, refresh_token: &str) {
         self.oauth(subdomain, |server| server.revoke(refresh_token));
+    }
+
+    /// Revokes every refresh token of the account and the access tokens they gave.
+    pub fn revoke_all_grants(&self, subdomain: &str) {
+        self.oauth(subdomain, |server| server.revoke_all());
     }
 
     /// The code a person's consent sends to `redirect_uri` (authorization code with PKCE S256).

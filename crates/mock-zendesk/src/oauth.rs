@@ -135,6 +135,13 @@ impl OAuthServer {
             .retain(|_, issued| issued.refresh.as_deref() != Some(refresh_token));
     }
 
+    /// Ends every grant of the account and the access tokens they gave (an admin removed the
+    /// client's access).
+    pub fn revoke_all(&mut self) {
+        self.refresh.clear();
+        self.access.clear();
+    }
+
     /// The first step of an authorization-code flow with PKCE (S256): the code a person's
     /// consent would send to `redirect_uri`.
     pub fn authorize(
@@ -155,6 +162,51 @@ impl OAuthServer {
             },
         );
         Some(code)
+    }
+
+    /// `GET /oauth/authorizations/new`: a person who signs in and consents at once. The
+    /// browser is sent back to `redirect_uri` with the code and the client's `state`.
+    pub fn consent(&mut self, query: &crate::http::Query) -> Response {
+        let (Some(client), Some(redirect), Some(challenge)) = (
+            query.get("client_id"),
+            query.get("redirect_uri"),
+            query.get("code_challenge"),
+        ) else {
+            return Response::json(
+                400,
+                &json!({"error": "invalid_request", "error_description":
+                    "client_id, redirect_uri and code_challenge are required"}),
+            );
+        };
+        if query.get("response_type") != Some("code")
+            || query.get("code_challenge_method") != Some("S256")
+        {
+            return Response::json(
+                400,
+                &json!({"error": "invalid_request", "error_description":
+                    "response_type must be code and code_challenge_method S256"}),
+            );
+        }
+        let Some(code) = self.authorize(client, challenge, redirect) else {
+            return Response::json(
+                400,
+                &json!({"error": "invalid_client", "error_description": "unknown client_id"}),
+            );
+        };
+        let mut back = form_urlencoded::Serializer::new(String::new());
+        back.append_pair("code", &code);
+        if let Some(state) = query.get("state") {
+            back.append_pair("state", state);
+        }
+        let separator = if redirect.contains('?') { '&' } else { '?' };
+        Response {
+            status: 302,
+            headers: vec![(
+                "Location".into(),
+                format!("{redirect}{separator}{}", back.finish()),
+            )],
+            body: Vec::new(),
+        }
     }
 
     /// Whether `token` is a live access token; counts the refusals.

@@ -4,11 +4,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use destination_host::credentials::{
-    CREDENTIAL_KEY_VAR, CredentialKey, CredentialStore, FileCredentialStore, GrantKind,
-    MemoryCredentialStore, TokenSource,
+    CredentialKey, CredentialStore, GrantKind, MemoryCredentialStore,
 };
 use destination_host::{Tenant, TenantSpec, Transport};
 
@@ -39,15 +38,18 @@ pub fn attach_token_sources(
             },
             (GrantKind::ClientCredentials { .. }, None) => Arc::clone(&memory),
             (GrantKind::RefreshToken { .. }, None) => bail!(
-                "tenant {:?} has an OAuth refresh token: give --credential-store PATH, where its \
+                "tenant {:?} uses OAuth refresh tokens: give --credential-store PATH, where its \
                  rotated tokens are kept (the config's refresh token stops working at the first \
                  refresh)",
                 spec.id
             ),
         };
-        let url = spec.token_url(destination_fleet::zendesk::TOKEN_PATH)?;
-        let source = TokenSource::new(spec.id.clone(), grant, url, store, Arc::clone(transport));
-        if let Some(tenant) = tenants.remove(&spec.id) {
+        let source = spec.token_source(
+            store,
+            Arc::clone(transport),
+            destination_fleet::zendesk::TOKEN_PATH,
+        )?;
+        if let (Some(source), Some(tenant)) = (source, tenants.remove(&spec.id)) {
             tenants.insert(spec.id.clone(), tenant.with_token_source(Arc::new(source)));
         }
     }
@@ -56,14 +58,6 @@ pub fn attach_token_sources(
 
 /// The store file, sealed with the operator's key when there is one (a warning otherwise).
 fn open_store(path: &Path, key: Option<&CredentialKey>) -> Result<Arc<dyn CredentialStore>> {
-    if key.is_none() {
-        eprintln!(
-            "warning: {CREDENTIAL_KEY_VAR} is not set: {} keeps the OAuth tokens unencrypted \
-             (readable by this user only, mode 0600)",
-            path.display()
-        );
-    }
-    let store = FileCredentialStore::open(path, key.cloned())
-        .with_context(|| format!("cannot open the credential store {}", path.display()))?;
+    let store = destination_fleet::authorize::open_file_store(path, key.cloned())?;
     Ok(Arc::new(store))
 }

@@ -20,6 +20,7 @@ mod legacy;
 mod manifest;
 mod memberships;
 mod oauth;
+mod oauth_fleet;
 
 mod policy;
 mod primary_email;

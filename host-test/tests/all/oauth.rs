@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use destination_host::credentials::onboarding::{Authorization, store_authorized};
 use destination_host::credentials::{
     AuthError, CredentialKey, CredentialStore, FileCredentialStore, OAuthGrant, TokenSource,
 };
@@ -153,13 +154,9 @@ fn a_revoked_grant_is_named_once_and_not_retried() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("credentials.json");
     let first = mock.grant_refresh_token("acme", "cdp").unwrap();
-    let tokens = source(
-        &mock,
-        grant(
-            json!({"clientId": "cdp", "clientSecret": "client-secret-9f2", "refreshToken": first}),
-        ),
-        store(&path),
-    );
+    let config =
+        json!({"clientId": "cdp", "clientSecret": "client-secret-9f2", "refreshToken": first});
+    let tokens = source(&mock, grant(config.clone()), store(&path));
     tokens.access_token().unwrap();
     // A person revokes the grant in Zendesk: the stored refresh token dies.
     let stored = FileCredentialStore::open(&path, Some(key()))
@@ -184,6 +181,99 @@ fn a_revoked_grant_is_named_once_and_not_retried() {
     ));
     assert_eq!(mock.oauth_stats("acme").invalid_grants, 1);
     assert_eq!(tokens.stats().auth_failures, 1);
+
+    // The store says the grant is dead: another process does not ask either.
+    let other = source(&mock, grant(config.clone()), store(&path));
+    assert!(matches!(
+        other.access_token(),
+        Err(AuthError::Revoked { .. })
+    ));
+    assert_eq!(mock.oauth_stats("acme").invalid_grants, 1);
+
+    // A person re-authorizes (the onboarding flow writes the store): the running source
+    // notices within its recheck and carries on, with no restart.
+    let authorization =
+        Authorization::start("https://acme.zendesk.com", "cdp", REDIRECT, "read write");
+    let code = consent(&mock, &authorization);
+    let fresh = authorization
+        .exchange(
+            "acme",
+            &grant(config),
+            &code,
+            TOKEN_URL,
+            &MockTransport::new(mock.clone()),
+        )
+        .unwrap();
+    store_authorized(store(&path).as_ref(), "acme", &fresh).unwrap();
+    std::thread::sleep(Duration::from_millis(5100));
+    let token = tokens.access_token().unwrap();
+    assert_eq!(call(&mock, &token), 200);
+    assert_eq!(mock.oauth_stats("acme").codes, 1);
+}
+
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+/// A person's consent on the mock's authorization page: the code it sends back.
+fn consent(mock: &MockZendesk, authorization: &Authorization) -> String {
+    let request = OutboundRequest {
+        method: "GET".into(),
+        url: authorization.url.clone(),
+        headers: vec![],
+        body: None,
+    };
+    let response = MockTransport::new(mock.clone())
+        .send(&request, Duration::from_secs(5), 1 << 20)
+        .unwrap();
+    assert_eq!(response.status, 302);
+    let location = response
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("location"))
+        .map(|(_, value)| value.clone())
+        .unwrap();
+    assert!(location.starts_with(REDIRECT), "{location}");
+    authorization.code_of(&location).unwrap()
+}
+
+/// Two processes (two sources over one store file), four threads each, on tokens that live
+/// 1 s: one refresh per lifetime between them, never a refresh token used twice.
+#[test]
+fn processes_sharing_a_store_take_turns_refreshing() {
+    let mock = mock(1000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials.json");
+    let first = mock.grant_refresh_token("acme", "cdp").unwrap();
+    let config =
+        json!({"clientId": "cdp", "clientSecret": "client-secret-9f2", "refreshToken": first});
+    let processes: Vec<Arc<TokenSource>> = (0..2)
+        .map(|_| Arc::new(source(&mock, grant(config.clone()), store(&path))))
+        .collect();
+    let started = std::time::Instant::now();
+    let threads: Vec<_> = (0..8)
+        .map(|n| {
+            let tokens = Arc::clone(&processes[n % 2]);
+            let mock = mock.clone();
+            std::thread::spawn(move || {
+                while started.elapsed() < Duration::from_secs(4) {
+                    let token = tokens.access_token().unwrap();
+                    if call(&mock, &token) == 401 {
+                        // Rotated by the other process meanwhile.
+                        let token = tokens.after_refusal(&token).unwrap();
+                        assert_eq!(call(&mock, &token), 200);
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let stats = mock.oauth_stats("acme");
+    assert_eq!(stats.invalid_grants, 0, "{stats:?}");
+    assert!((4..=5).contains(&stats.refreshes), "{stats:?}");
+    let asked: u64 = processes.iter().map(|p| p.stats().refreshes).sum();
+    assert_eq!(asked, stats.refreshes);
 }
 
 #[test]
@@ -231,9 +321,9 @@ fn grant_errors_name_the_key_and_never_a_value() {
         error(json!({"clientSecret": "s3cret", "refreshToken": "r"})),
         "`oauth.clientId` is required"
     );
-    assert_eq!(
-        error(json!({"clientId": "c", "clientSecret": "s3cret"})),
-        "`oauth.refreshToken` is required"
+    // Without a refresh token in the config, the store holds it (`authorize` put it there).
+    assert!(
+        OAuthGrant::from_config(&json!({"oauth": {"clientId": "c", "clientSecret": "s"}})).is_ok()
     );
     assert_eq!(
         error(json!({"clientId": "c", "clientSecret": 5, "grantType": "client_credentials"})),
@@ -250,14 +340,14 @@ fn grant_errors_name_the_key_and_never_a_value() {
 }
 
 /// `run` with 8 OAuth tenants (6 on rotating refresh tokens, 2 on client credentials) whose
-/// access tokens live 1 s, against an account answering in 60 ms so the stream takes several
-/// lifetimes; then again with the same tenants file and store (whose refresh tokens died in
-/// the first run); then with one tenant's grant revoked.
+/// access tokens live 10 s, against an account answering in 500 ms, so the stream lasts over a
+/// minute; then again with the same tenants file and store (whose refresh tokens died in the
+/// first run); then with one tenant's grant revoked.
 #[test]
 fn run_keeps_oauth_tenants_logged_in_across_expiries_and_restarts() {
     use host_test::runner::{self, PluginSource, RunOptions, Target};
 
-    let mock = MockZendesk::with_faults("rate=1,kinds=slow,slow_ms=60".parse().unwrap());
+    let mock = MockZendesk::with_faults("rate=1,kinds=slow,slow_ms=500".parse().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let store_path = dir.path().join("credentials.json");
     let ids: Vec<String> = (0..8).map(|n| format!("oauth{n}")).collect();
@@ -268,7 +358,7 @@ fn run_keeps_oauth_tenants_logged_in_across_expiries_and_restarts() {
             OAuthClient {
                 id: "cdp".into(),
                 secret: format!("client-secret-{n}"),
-                access_ttl: Duration::from_millis(1000),
+                access_ttl: Duration::from_secs(10),
                 refresh_ttl: Duration::from_secs(3600),
             },
         );
@@ -282,8 +372,8 @@ fn run_keeps_oauth_tenants_logged_in_across_expiries_and_restarts() {
     }
     let manifest = json!({ "tenants": tenants }).to_string();
     // Interleaved, so every tenant is busy all along.
-    let stream = |round: usize| -> String {
-        (0..50)
+    let stream = |round: usize, users: usize| -> String {
+        (0..users)
             .flat_map(|u| {
                 ids.iter().map(move |id| {
                     json!({"tenant": id, "event": {"type": "identify", "userId": format!("u{round}-{u}"),
@@ -294,34 +384,38 @@ fn run_keeps_oauth_tenants_logged_in_across_expiries_and_restarts() {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    let run = |round: usize| {
-        let mut options =
-            RunOptions::new(manifest.clone(), stream(round), Target::Mock(mock.clone()));
+    let run = |round: usize, users: usize| {
+        let mut options = RunOptions::new(
+            manifest.clone(),
+            stream(round, users),
+            Target::Mock(mock.clone()),
+        );
         options.plugin = PluginSource::File(env!("ZENDESK_WASM").into());
         options.credential_store = Some(store_path.clone());
         options.credential_key = Some(key());
         options.dead_letter = Some(dir.path().join(format!("dead{round}.jsonl")));
         options.trace = Some(dir.path().join(format!("trace{round}.jsonl")));
-        options.concurrency = 8;
+        options.concurrency = 4;
         let started = std::time::Instant::now();
         let summary = runner::run(options).expect("the run completes");
         (summary, started.elapsed())
     };
 
-    let (first, took) = run(1);
+    // 8 tenants x 64 users, 4 calls of 500 ms at a time: about 64 s.
+    let (first, took) = run(1, 64);
     assert_eq!(
         (first.delivered, first.dead_lettered),
-        (400, 0),
+        (512, 0),
         "{first:#?}"
     );
-    let expiries = took.as_secs_f64().ceil() as u64;
-    assert!(expiries >= 3, "{took:?}");
+    assert!(took >= Duration::from_secs(60), "{took:?}");
+    let expiries = took.as_secs().div_ceil(10);
     for id in &ids {
         let stats = mock.oauth_stats(id);
-        assert_eq!(mock.account(id).users.len(), 50, "{id}");
+        assert_eq!(mock.account(id).users.len(), 64, "{id}");
         let grants = stats.refreshes + stats.client_credentials;
         assert!(
-            (2..=expiries + 1).contains(&grants),
+            (expiries - 1..=expiries + 1).contains(&grants),
             "{id}: {stats:?} in {took:?}"
         );
         assert_eq!(stats.invalid_grants, 0, "{id}");
@@ -329,10 +423,10 @@ fn run_keeps_oauth_tenants_logged_in_across_expiries_and_restarts() {
     }
 
     // A restart: the configs' refresh tokens are dead, the store carries on.
-    let (second, _) = run(2);
+    let (second, _) = run(2, 4);
     assert_eq!(
         (second.delivered, second.dead_lettered),
-        (400, 0),
+        (32, 0),
         "{second:#?}"
     );
     assert!(
@@ -345,11 +439,10 @@ fn run_keeps_oauth_tenants_logged_in_across_expiries_and_restarts() {
     let stored = FileCredentialStore::open(&store_path, Some(key())).unwrap();
     let current = stored.load("oauth0").unwrap().unwrap().tokens;
     mock.revoke_refresh_token("oauth0", current.refresh_token.as_deref().unwrap());
-    std::thread::sleep(Duration::from_millis(1000));
-    let (third, _) = run(3);
+    let (third, _) = run(3, 4);
     assert_eq!(
         (third.delivered, third.dead_lettered),
-        (350, 50),
+        (28, 4),
         "{third:#?}"
     );
     assert_eq!(mock.oauth_stats("oauth0").invalid_grants, 1);

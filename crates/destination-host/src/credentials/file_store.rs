@@ -128,14 +128,12 @@ impl FileCredentialStore {
             return Ok(tokens.clone());
         }
         let key = self.key.as_ref().ok_or(StoreError::KeyMissing)?;
-        let wrong_key = || StoreError::WrongKey {
-            tenant: tenant.to_string(),
-        };
         let sealed = base64::engine::general_purpose::STANDARD
             .decode(entry.sealed.as_deref().unwrap_or_default())
-            .map_err(|_| wrong_key())?;
-        let plain = key.open(tenant, &sealed).ok_or_else(wrong_key)?;
-        serde_json::from_slice(&plain).map_err(|_| wrong_key())
+            .map_err(|_| StoreError::WrongKey {
+                tenant: tenant.to_string(),
+            })?;
+        key.open_tokens(tenant, &sealed)
     }
 }
 
@@ -165,16 +163,14 @@ impl CredentialStore for FileCredentialStore {
         let found = file.tenants.get(tenant).map(|entry| entry.revision);
         let revision = super::next_revision(tenant, found, expected)?;
         let entry = match &self.key {
-            Some(key) => {
-                let plain = serde_json::to_vec(tokens).map_err(|e| self.io(e))?;
-                Entry {
-                    revision,
-                    sealed: Some(
-                        base64::engine::general_purpose::STANDARD.encode(key.seal(tenant, &plain)),
-                    ),
-                    tokens: None,
-                }
-            }
+            Some(key) => Entry {
+                revision,
+                sealed: Some(
+                    base64::engine::general_purpose::STANDARD
+                        .encode(key.seal_tokens(tenant, tokens)),
+                ),
+                tokens: None,
+            },
             None => Entry {
                 revision,
                 sealed: None,
@@ -204,6 +200,7 @@ mod tests {
             access_token: Some(format!("access-secret-{n}")),
             expires_at_ms: u64::from(n),
             lifetime_ms: 1000,
+            ..StoredTokens::default()
         }
     }
 

@@ -8,6 +8,8 @@ use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
+use super::{StoreError, StoredTokens};
+
 /// The environment variable that holds the key: 32 random bytes, base64
 /// (`head -c 32 /dev/urandom | base64`).
 pub const CREDENTIAL_KEY_VAR: &str = "CDP_CREDENTIAL_KEY";
@@ -52,8 +54,24 @@ impl CredentialKey {
         }
     }
 
+    /// A tenant's tokens sealed for a store: `nonce || ciphertext`, opened only by
+    /// [`CredentialKey::open_tokens`] for the same tenant.
+    pub fn seal_tokens(&self, tenant: &str, tokens: &StoredTokens) -> Vec<u8> {
+        let plain = serde_json::to_vec(tokens).expect("tokens serialize to JSON");
+        self.seal(tenant, &plain)
+    }
+
+    /// The tokens of a [`CredentialKey::seal_tokens`] for `tenant`.
+    pub fn open_tokens(&self, tenant: &str, sealed: &[u8]) -> Result<StoredTokens, StoreError> {
+        let wrong_key = || StoreError::WrongKey {
+            tenant: tenant.to_string(),
+        };
+        let plain = self.open(tenant, sealed).ok_or_else(wrong_key)?;
+        serde_json::from_slice(&plain).map_err(|_| wrong_key())
+    }
+
     /// `nonce || ciphertext` of `plain`, bound to `tenant`.
-    pub(crate) fn seal(&self, tenant: &str, plain: &[u8]) -> Vec<u8> {
+    fn seal(&self, tenant: &str, plain: &[u8]) -> Vec<u8> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let payload = Payload {
             msg: plain,
@@ -68,7 +86,7 @@ impl CredentialKey {
 
     /// The plain text of a [`CredentialKey::seal`] for `tenant`; `None` when the key, the tenant
     /// or the bytes do not match.
-    pub(crate) fn open(&self, tenant: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+    fn open(&self, tenant: &str, sealed: &[u8]) -> Option<Vec<u8>> {
         if sealed.len() < NONCE_BYTES {
             return None;
         }

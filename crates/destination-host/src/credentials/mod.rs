@@ -6,10 +6,15 @@
 //! wins; the others re-read), before any call uses them. [`FileCredentialStore`] is the store
 //! of a single process (`run`), sealed with the operator's [`CredentialKey`]; a fleet uses a
 //! shared store of its own; an embedder plugs in its secret store.
+//!
+//! Since a compare-and-set is all a store offers, the refresh itself is claimed through it
+//! too: a process that is about to refresh writes a claim ([`StoredTokens::refreshing_until_ms`])
+//! and the others, in any process, wait for its result.
 
 mod file_store;
 mod key;
 mod oauth;
+pub mod onboarding;
 
 use std::fmt;
 
@@ -30,6 +35,18 @@ pub struct StoredTokens {
     /// How long the access token lived when it was issued, in ms.
     #[serde(default)]
     pub lifetime_ms: u64,
+    /// A process claimed the refresh until then (ms since the Unix epoch): the others wait
+    /// for its result rather than refresh with the same refresh token. 0: no claim.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refreshing_until_ms: u64,
+    /// Why the token endpoint refused `refresh_token` for good: the grant is dead until a
+    /// person re-authorizes (which writes new tokens here), so no process asks again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_grant: Option<String>,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 impl fmt::Debug for StoredTokens {
@@ -45,6 +62,8 @@ impl fmt::Debug for StoredTokens {
             )
             .field("expires_at_ms", &self.expires_at_ms)
             .field("lifetime_ms", &self.lifetime_ms)
+            .field("refreshing_until_ms", &self.refreshing_until_ms)
+            .field("dead_grant", &self.dead_grant)
             .finish()
     }
 }

@@ -1,14 +1,16 @@
 //! Access tokens for one tenant's OAuth grant, refreshed ahead of their expiry and stored
 //! before they are used.
 //!
-//! - One refresh per tenant at a time in this process: callers wait for it and take its result.
+//! - One refresh per tenant at a time, across threads (a mutex) and processes (a claim written
+//!   to the store with compare-and-set): the others wait for its result and take it.
 //! - The rotated refresh token is stored (compare-and-set) before the new access token is
 //!   handed out, so a crash after that loses nothing.
 //! - `invalid_grant` first re-reads the store: another process may have rotated already. Only
-//!   a grant the store cannot renew either is dead ([`AuthError::Revoked`]).
+//!   a grant the store cannot renew either is dead ([`AuthError::Revoked`]); that is written
+//!   to the store too, so no other process asks again until a person re-authorizes.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -20,6 +22,15 @@ use crate::transport::{OutboundRequest, Transport};
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// A token endpoint that does not answer within this is a transient failure.
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a process's claim on a refresh holds: past it (the process died mid-refresh),
+/// another may refresh.
+const CLAIM: Duration = Duration::from_secs(15);
+/// How often a process waiting for another's refresh looks at the store.
+const CLAIM_POLL: Duration = Duration::from_millis(100);
+/// How long a caller waits for a token before it gives up for now (a transient failure).
+const PATIENCE: Duration = Duration::from_secs(30);
+/// How often a dead grant looks at the store again, for a person's re-authorization.
+const DEAD_RECHECK: Duration = Duration::from_secs(5);
 
 /// How a tenant gets tokens, from its config's `oauth` object.
 #[derive(Clone, PartialEq, Eq)]
@@ -31,9 +42,9 @@ pub struct OAuthGrant {
 
 #[derive(Clone, PartialEq, Eq)]
 pub enum GrantKind {
-    /// Authorization code, then refresh: the first refresh token (from the config; the store
-    /// keeps the rotated ones).
-    RefreshToken { first: String },
+    /// Authorization code, then refresh: the first refresh token, from the config when it
+    /// has one (else the onboarding command stored it); the store keeps the rotated ones.
+    RefreshToken { first: Option<String> },
     /// A confidential client's own grant: no refresh token.
     ClientCredentials { scope: Option<String> },
 }
@@ -70,7 +81,7 @@ impl OAuthGrant {
         let required = |key: &str| text(key)?.ok_or_else(|| format!("`oauth.{key}` is required"));
         let kind = match text("grantType")?.as_deref() {
             None | Some("refresh_token") => GrantKind::RefreshToken {
-                first: required("refreshToken")?,
+                first: text("refreshToken")?,
             },
             Some("client_credentials") => GrantKind::ClientCredentials {
                 scope: text("scope")?,
@@ -88,10 +99,17 @@ impl OAuthGrant {
         }))
     }
 
+    /// The body of a token request for this client: `grant` fields plus its credentials.
+    pub(crate) fn token_request(&self, mut grant: Value) -> Value {
+        grant["client_id"] = self.client_id.clone().into();
+        grant["client_secret"] = self.client_secret.clone().into();
+        grant
+    }
+
     /// The secrets of the grant (to scrub wherever they could show).
     pub fn secrets(&self) -> Vec<String> {
         let mut secrets = vec![self.client_secret.clone()];
-        if let GrantKind::RefreshToken { first } = &self.kind {
+        if let GrantKind::RefreshToken { first: Some(first) } = &self.kind {
             secrets.push(first.clone());
         }
         secrets
@@ -122,7 +140,8 @@ struct State {
     /// The store's revision and tokens as last seen.
     seen: Option<Versioned>,
     stats: TokenStats,
-    dead: Option<AuthError>,
+    /// The grant is dead, since when last checked.
+    dead: Option<(AuthError, Instant)>,
 }
 
 /// One tenant's access tokens.
@@ -132,7 +151,8 @@ pub struct TokenSource {
     token_url: String,
     store: Arc<dyn CredentialStore>,
     transport: Arc<dyn Transport>,
-    /// Held while refreshing: one refresh at a time, the others wait for its result.
+    /// Held while getting a token: one refresh at a time in this process, the other callers
+    /// wait for its result.
     state: Mutex<State>,
 }
 
@@ -158,6 +178,10 @@ impl TokenSource {
         }
     }
 
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
     pub fn stats(&self) -> TokenStats {
         self.lock().stats
     }
@@ -180,75 +204,154 @@ impl TokenSource {
 
     fn token(&self, refused: Option<&str>) -> Result<String, AuthError> {
         let mut state = self.lock();
-        if let Some(dead) = &state.dead {
-            return Err(dead.clone());
+        if let Some(dead) = self.still_dead(&mut state)? {
+            return Err(dead);
         }
         if let Some(token) = usable(state.seen.as_ref(), refused) {
             return Ok(token);
         }
-        if let Some(token) = self.reload(&mut state, refused)? {
-            return Ok(token);
-        }
-        // One more pass after an `invalid_grant` whose store had moved on (another process
-        // rotated meanwhile).
-        for _ in 0..2 {
+        let give_up = Instant::now() + PATIENCE;
+        loop {
+            self.reload(&mut state)?;
+            if let Some(token) = usable(state.seen.as_ref(), refused) {
+                return Ok(token);
+            }
+            if let Some(reason) = self.dead_in_store(state.seen.as_ref()) {
+                return Err(self.declare_dead(&mut state, reason));
+            }
+            if Instant::now() >= give_up {
+                return Err(self.transient("another process's refresh did not finish in time"));
+            }
+            if let Some(current) = state.seen.as_ref().filter(|v| claimed(&v.tokens)) {
+                // Another process is refreshing: its tokens will be in the store. Meanwhile
+                // the current token works until it actually expires.
+                if let Some(token) = unexpired(&current.tokens, refused) {
+                    return Ok(token);
+                }
+                std::thread::sleep(CLAIM_POLL);
+                continue;
+            }
+            match self.claim(&mut state) {
+                Ok(()) => {}
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(error) => return Err(self.transient(error)),
+            }
             let used = self.refresh_token_of(state.seen.as_ref());
             match self.ask(used.as_deref()) {
                 Ok(tokens) => {
                     state.stats.refreshes += 1;
-                    let stored = self.store_tokens(&mut state, tokens)?;
-                    return Ok(stored);
+                    return self.store_tokens(&mut state, tokens);
                 }
                 Err(Refusal::Grant(reason)) => {
-                    // Another process may have rotated: its tokens are in the store.
-                    if let Some(token) = self.reload(&mut state, refused)? {
+                    // The claim may have lapsed and another process rotated: its tokens are
+                    // in the store.
+                    self.reload(&mut state)?;
+                    if let Some(token) = usable(state.seen.as_ref(), refused) {
                         return Ok(token);
                     }
-                    if self.refresh_token_of(state.seen.as_ref()) == used {
-                        state.stats.auth_failures += 1;
-                        let dead = AuthError::Revoked {
-                            tenant: self.tenant.clone(),
-                            reason,
-                        };
-                        state.dead = Some(dead.clone());
-                        return Err(dead);
+                    if self.refresh_token_of(state.seen.as_ref()) != used {
+                        continue;
                     }
+                    state.stats.auth_failures += 1;
+                    self.record_dead_grant(&mut state, &reason);
+                    return Err(self.declare_dead(&mut state, reason));
                 }
                 Err(Refusal::Transient(reason)) => {
-                    return Err(AuthError::Transient {
-                        tenant: self.tenant.clone(),
-                        reason,
-                    });
+                    self.release_claim(&mut state);
+                    return Err(self.transient(reason));
                 }
             }
         }
-        Err(AuthError::Transient {
-            tenant: self.tenant.clone(),
-            reason: "the stored grant keeps changing".into(),
-        })
     }
 
-    /// Reads the store again; its access token, when it is usable.
-    fn reload(
-        &self,
-        state: &mut State,
-        refused: Option<&str>,
-    ) -> Result<Option<String>, AuthError> {
+    /// The dead grant's error, unless the store holds a new grant meanwhile (a person
+    /// re-authorized): looked at again every [`DEAD_RECHECK`].
+    fn still_dead(&self, state: &mut State) -> Result<Option<AuthError>, AuthError> {
+        let Some((dead, checked)) = state.dead.clone() else {
+            return Ok(None);
+        };
+        if checked.elapsed() < DEAD_RECHECK {
+            return Ok(Some(dead));
+        }
+        self.reload(state)?;
+        if self.dead_in_store(state.seen.as_ref()).is_some() {
+            state.dead = Some((dead.clone(), Instant::now()));
+            return Ok(Some(dead));
+        }
+        state.dead = None;
+        Ok(None)
+    }
+
+    fn declare_dead(&self, state: &mut State, reason: String) -> AuthError {
+        let dead = AuthError::Revoked {
+            tenant: self.tenant.clone(),
+            reason,
+        };
+        state.dead = Some((dead.clone(), Instant::now()));
+        dead
+    }
+
+    /// Why the stored grant is dead, when it is (refresh-token grants only: a client's own
+    /// grant is asked anew each time).
+    fn dead_in_store(&self, seen: Option<&Versioned>) -> Option<String> {
+        match &self.grant.kind {
+            GrantKind::RefreshToken { .. } => seen?.tokens.dead_grant.clone(),
+            GrantKind::ClientCredentials { .. } => None,
+        }
+    }
+
+    /// Reads the store again.
+    fn reload(&self, state: &mut State) -> Result<(), AuthError> {
         state.seen = self
             .store
             .load(&self.tenant)
             .map_err(|e| self.transient(e))?;
-        Ok(usable(state.seen.as_ref(), refused))
+        Ok(())
+    }
+
+    /// Writes this process's claim on the refresh over the tokens last seen.
+    fn claim(&self, state: &mut State) -> Result<(), StoreError> {
+        let expected = state.seen.as_ref().map(|v| v.revision);
+        let mut tokens = state.seen.clone().map(|v| v.tokens).unwrap_or_default();
+        tokens.refreshing_until_ms = now_ms().saturating_add(millis(CLAIM));
+        let revision = self
+            .store
+            .compare_and_set(&self.tenant, expected, &tokens)?;
+        state.seen = Some(Versioned { revision, tokens });
+        Ok(())
+    }
+
+    /// Takes the claim back after a failed refresh, so others need not wait for it to lapse.
+    fn release_claim(&self, state: &mut State) {
+        if let Some(seen) = &state.seen {
+            let mut tokens = seen.tokens.clone();
+            tokens.refreshing_until_ms = 0;
+            let _ = self
+                .store
+                .compare_and_set(&self.tenant, Some(seen.revision), &tokens);
+        }
+    }
+
+    /// Marks the stored grant dead (best effort: the error is named to the caller anyway).
+    fn record_dead_grant(&self, state: &mut State, reason: &str) {
+        if let Some(seen) = &state.seen {
+            let mut tokens = seen.tokens.clone();
+            tokens.refreshing_until_ms = 0;
+            tokens.access_token = None;
+            tokens.dead_grant = Some(reason.to_string());
+            let _ = self
+                .store
+                .compare_and_set(&self.tenant, Some(seen.revision), &tokens);
+        }
     }
 
     /// The refresh token to use: the store's, else the config's first one.
     fn refresh_token_of(&self, seen: Option<&Versioned>) -> Option<String> {
         match &self.grant.kind {
             GrantKind::ClientCredentials { .. } => None,
-            GrantKind::RefreshToken { first } => Some(
-                seen.and_then(|v| v.tokens.refresh_token.clone())
-                    .unwrap_or_else(|| first.clone()),
-            ),
+            GrantKind::RefreshToken { first } => seen
+                .and_then(|v| v.tokens.refresh_token.clone())
+                .or_else(|| first.clone()),
         }
     }
 
@@ -272,65 +375,27 @@ impl TokenSource {
 
     /// One request to the token endpoint.
     fn ask(&self, refresh_token: Option<&str>) -> Result<StoredTokens, Refusal> {
-        let mut body = json!({
-            "client_id": self.grant.client_id,
-            "client_secret": self.grant.client_secret,
-        });
-        match (&self.grant.kind, refresh_token) {
+        let body = match (&self.grant.kind, refresh_token) {
             (GrantKind::RefreshToken { .. }, Some(token)) => {
-                body["grant_type"] = "refresh_token".into();
-                body["refresh_token"] = token.into();
+                json!({"grant_type": "refresh_token", "refresh_token": token})
             }
-            (GrantKind::ClientCredentials { scope }, _) => {
-                body["grant_type"] = "client_credentials".into();
-                if let Some(scope) = scope {
-                    body["scope"] = scope.clone().into();
-                }
-            }
+            (GrantKind::ClientCredentials { scope }, _) => match scope {
+                Some(scope) => json!({"grant_type": "client_credentials", "scope": scope}),
+                None => json!({"grant_type": "client_credentials"}),
+            },
             (GrantKind::RefreshToken { .. }, None) => {
-                return Err(Refusal::Grant("no refresh token".into()));
+                return Err(Refusal::Grant(
+                    "no refresh token: neither the config nor the credential store has one (run `authorize`)"
+                        .into(),
+                ));
             }
-        }
-        let request = OutboundRequest {
-            method: "POST".into(),
-            url: self.token_url.clone(),
-            headers: vec![("Content-Type".into(), "application/json".into())],
-            body: Some(body.to_string().into_bytes()),
         };
-        let response = self
-            .transport
-            .send(&request, TOKEN_TIMEOUT, 64 * 1024)
-            .map_err(|failure| Refusal::Transient(format!("the token endpoint: {failure:?}")))?;
-        let answer: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
-        let error = answer["error"]
-            .as_str()
-            .unwrap_or("no error code")
-            .to_string();
-        match response.status {
-            200..=299 => {
-                let access = answer["access_token"]
-                    .as_str()
-                    .ok_or_else(|| Refusal::Transient("the answer has no access_token".into()))?;
-                let lifetime = answer["expires_in"].as_u64().unwrap_or(3600);
-                Ok(StoredTokens {
-                    // Rotation: a new refresh token replaces the used one.
-                    refresh_token: answer["refresh_token"]
-                        .as_str()
-                        .map(str::to_string)
-                        .or_else(|| refresh_token.map(str::to_string)),
-                    access_token: Some(access.to_string()),
-                    expires_at_ms: now_ms().saturating_add(lifetime.saturating_mul(1000)),
-                    lifetime_ms: lifetime.saturating_mul(1000),
-                })
-            }
-            400 | 401 | 403 => Err(Refusal::Grant(format!(
-                "the token endpoint refused the grant ({} {error})",
-                response.status
-            ))),
-            status => Err(Refusal::Transient(format!(
-                "the token endpoint answered {status} ({error})"
-            ))),
-        }
+        request_tokens(
+            self.transport.as_ref(),
+            &self.token_url,
+            &self.grant.token_request(body),
+            refresh_token,
+        )
     }
 
     fn transient(&self, reason: impl std::fmt::Display) -> AuthError {
@@ -341,9 +406,75 @@ impl TokenSource {
     }
 }
 
-enum Refusal {
+pub(crate) enum Refusal {
     Grant(String),
     Transient(String),
+}
+
+/// One request to a token endpoint, and the tokens of its answer (`previous_refresh` is kept
+/// when the answer brings no new refresh token).
+pub(crate) fn request_tokens(
+    transport: &dyn Transport,
+    token_url: &str,
+    body: &Value,
+    previous_refresh: Option<&str>,
+) -> Result<StoredTokens, Refusal> {
+    let request = OutboundRequest {
+        method: "POST".into(),
+        url: token_url.to_string(),
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: Some(body.to_string().into_bytes()),
+    };
+    let response = transport
+        .send(&request, TOKEN_TIMEOUT, 64 * 1024)
+        .map_err(|failure| Refusal::Transient(format!("the token endpoint: {failure:?}")))?;
+    let answer: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    let error = answer["error"]
+        .as_str()
+        .unwrap_or("no error code")
+        .to_string();
+    match response.status {
+        200..=299 => {
+            let access = answer["access_token"]
+                .as_str()
+                .ok_or_else(|| Refusal::Transient("the answer has no access_token".into()))?;
+            let lifetime = answer["expires_in"].as_u64().unwrap_or(3600);
+            Ok(StoredTokens {
+                // Rotation: a new refresh token replaces the used one.
+                refresh_token: answer["refresh_token"]
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| previous_refresh.map(str::to_string)),
+                access_token: Some(access.to_string()),
+                expires_at_ms: now_ms().saturating_add(lifetime.saturating_mul(1000)),
+                lifetime_ms: lifetime.saturating_mul(1000),
+                ..StoredTokens::default()
+            })
+        }
+        400 | 401 | 403 => Err(Refusal::Grant(format!(
+            "the token endpoint refused the grant ({} {error})",
+            response.status
+        ))),
+        status => Err(Refusal::Transient(format!(
+            "the token endpoint answered {status} ({error})"
+        ))),
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Whether another process holds a live claim on the refresh.
+fn claimed(tokens: &StoredTokens) -> bool {
+    tokens.refreshing_until_ms > now_ms()
+}
+
+/// The access token of `tokens` while it has not expired (a second of slack), unless refused.
+fn unexpired(tokens: &StoredTokens, refused: Option<&str>) -> Option<String> {
+    let token = tokens.access_token.as_deref()?;
+    (Some(token) != refused && tokens.expires_at_ms > now_ms().saturating_add(1000))
+        .then(|| token.to_string())
 }
 
 /// The access token of `seen`, unless it was refused or is about to expire: less than
@@ -356,9 +487,7 @@ fn usable(seen: Option<&Versioned>, refused: Option<&str>) -> Option<String> {
     if Some(token) == refused {
         return None;
     }
-    let margin = u64::try_from(REFRESH_MARGIN.as_millis())
-        .unwrap_or(u64::MAX)
-        .min(tokens.lifetime_ms / 10);
+    let margin = millis(REFRESH_MARGIN).min(tokens.lifetime_ms / 10);
     let left = tokens.expires_at_ms.saturating_sub(now_ms());
     (left > margin).then(|| token.to_string())
 }

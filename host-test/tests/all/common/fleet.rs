@@ -111,7 +111,20 @@ pub struct Worker {
 
 impl Worker {
     pub fn start(nats: &str, tenants: &Path, origin: &str, extra: &[&str], log: PathBuf) -> Worker {
+        Worker::start_with_env(nats, tenants, origin, extra, log, &[])
+    }
+
+    /// [`Worker::start`] with these environment variables set.
+    pub fn start_with_env(
+        nats: &str,
+        tenants: &Path,
+        origin: &str,
+        extra: &[&str],
+        log: PathBuf,
+        env: &[(&str, &str)],
+    ) -> Worker {
         let child = Command::new(binary())
+            .envs(env.iter().copied())
             .args([
                 "worker",
                 "--nats",
