@@ -167,6 +167,9 @@ pub struct FieldsArgs {
     /// Send every request to this loopback origin instead (e.g. a `host-test mock-zendesk`).
     #[arg(long, value_name = "http://127.0.0.1:PORT", conflicts_with = "demo")]
     pub zendesk_origin: Option<LoopbackOrigin>,
+    /// Where an OAuth tenant's tokens are kept (as for `run`), sealed with CDP_CREDENTIAL_KEY.
+    #[arg(long, value_name = "FILE", conflicts_with = "demo")]
+    pub credential_store: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -358,6 +361,7 @@ fn list_fields(args: FieldsArgs) -> Result<u8> {
         object: args.object,
         plugin,
         target,
+        credential_store: args.credential_store,
     })?;
     let text = match args.json {
         true => fields::render_json(&listed)?,

@@ -2,15 +2,19 @@
 //! `record` can write (standard attributes and the account's custom fields, read through the
 //! plugin's `list-fields` export) as a table, or as JSON.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
-use destination_host::{FieldInfo, ObjectType, Runtime};
+use destination_host::credentials::CredentialKey;
+use destination_host::{CallError, FieldInfo, ObjectType, Runtime};
 use mock_zendesk::MockZendesk;
 use serde_json::json;
 
 use crate::demo;
+use crate::runner::oauth::attach_token_sources;
 use crate::runner::{self, PluginSource, RunOptions, Target};
 
 pub struct FieldsOptions {
@@ -20,6 +24,8 @@ pub struct FieldsOptions {
     pub object: ObjectType,
     pub plugin: PathBuf,
     pub target: Target,
+    /// An OAuth tenant's credential store (as `run --credential-store`).
+    pub credential_store: Option<PathBuf>,
 }
 
 /// Lists the fields through the plugin, in a sandbox, under the tenant's limits and policy.
@@ -34,16 +40,26 @@ pub fn list(options: &FieldsOptions) -> Result<Vec<FieldInfo>> {
     let plugin = runtime
         .load_plugin_file(&options.plugin)
         .with_context(|| format!("cannot load the plugin {}", options.plugin.display()))?;
-    let tenant = spec.tenant(runner::transport_for(&options.target));
-    let report = runtime.list_fields(&plugin, &tenant, options.object);
-    report.result.map_err(|error| {
+    let transport = runner::transport_for(&options.target);
+    let mut tenants = HashMap::from([(spec.id.clone(), spec.tenant(Arc::clone(&transport)))]);
+    attach_token_sources(
+        std::slice::from_ref(&spec),
+        &mut tenants,
+        options.credential_store.as_deref(),
+        CredentialKey::from_env()?.as_ref(),
+        &transport,
+    )?;
+    let failed = |error: CallError| {
         anyhow!(
             "cannot list the {} fields of tenant {:?} ({}): {error}",
             options.object.name(),
             options.tenant,
             error.class()
         )
-    })
+    };
+    let (tenant, _) = tenants[&spec.id].authorized().map_err(failed)?;
+    let report = runtime.list_fields(&plugin, &tenant, options.object);
+    report.result.map_err(failed)
 }
 
 /// The demo account after the bundled sample stream: an in-process mock with the fields the

@@ -9,6 +9,7 @@ use crate::limits::Limits;
 use crate::pacing::{LocalRateBudget, RateBudget};
 use crate::policy::{OriginTemplate, OutboundPolicy};
 use crate::redact::Redactor;
+use crate::report::CallError;
 use crate::report::{ConfigFacts, GuestError};
 use crate::transport::Transport;
 
@@ -97,6 +98,18 @@ impl Tenant {
 
     pub fn token_source(&self) -> Option<&Arc<TokenSource>> {
         self.tokens.as_ref()
+    }
+
+    /// The tenant as a call sees it: an OAuth tenant with a fresh access token in its config
+    /// (see [`Tenant::with_token_source`]), any other as it is. A dead grant is
+    /// [`CallError::Auth`] (naming the tenant and what to do); a token endpoint failing for now
+    /// is [`CallError::AuthUnavailable`], retryable.
+    pub fn authorized(&self) -> Result<(Tenant, Option<String>), CallError> {
+        let Some(tokens) = &self.tokens else {
+            return Ok((self.clone(), None));
+        };
+        let token = tokens.access_token()?;
+        Ok((self.with_access_token(&token), Some(token)))
     }
 
     /// This tenant with `token` as its config's `oauthToken` (the rest shared). The plugin

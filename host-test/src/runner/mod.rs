@@ -8,7 +8,7 @@
 
 pub mod console;
 pub mod jsonl;
-mod oauth;
+pub mod oauth;
 pub mod state_view;
 pub mod summary;
 pub mod trace;

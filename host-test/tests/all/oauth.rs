@@ -527,3 +527,92 @@ fn a_plugin_never_sees_the_grants_secrets() {
         "{returned}"
     );
 }
+
+/// The contract gives a plugin no credential capability: its tenant's access token is all it
+/// holds. The adversary, as tenant acme, goes after tenant beta's tokens (same store, same
+/// process): beta's token endpoint is outside acme's origins, and acme's config names no other
+/// tenant. Beta's stored tokens and account are untouched.
+#[test]
+fn the_adversary_cannot_reach_another_tenants_tokens() {
+    use destination_host::delivery::{Attempt, Attempted, Engine};
+    use destination_host::{Limits, PluginSlot, RetryPolicy, Runtime, RuntimeOptions};
+
+    let mock = mock(60_000);
+    mock.register_oauth_client(
+        "beta",
+        OAuthClient {
+            id: "cdp".into(),
+            secret: "client-secret-beta".into(),
+            access_ttl: Duration::from_secs(60),
+            refresh_ttl: Duration::from_secs(3600),
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let shared = store(&dir.path().join("c.json"));
+    let transport: Arc<dyn Transport> = Arc::new(MockTransport::new(mock.clone()));
+    let tenant_of = |id: &str, secret: &str| {
+        let first = mock.grant_refresh_token(id, "cdp").unwrap();
+        let config = json!({"subdomain": id,
+            "oauth": {"clientId": "cdp", "clientSecret": secret, "refreshToken": first}});
+        let url = format!("https://{id}.zendesk.com/oauth/tokens");
+        let tokens = TokenSource::new(
+            id,
+            grant(config["oauth"].clone()),
+            url,
+            Arc::clone(&shared),
+            Arc::clone(&transport),
+        );
+        host_test::zendesk_tenant(
+            id,
+            config.to_string(),
+            Limits::default(),
+            Arc::clone(&transport),
+        )
+        .with_token_source(Arc::new(tokens))
+    };
+    let acme = tenant_of("acme", "client-secret-9f2");
+    let beta = tenant_of("beta", "client-secret-beta");
+    let (_, beta_token) = beta.authorized().unwrap();
+    let beta_before = shared.load("beta").unwrap().unwrap();
+    let beta_requests = mock.requests_for("beta").len();
+
+    let runtime = Arc::new(Runtime::new(RuntimeOptions::default()).unwrap());
+    let adversary = runtime
+        .load_plugin_file(Path::new(env!("ADVERSARY_WASM")))
+        .unwrap();
+    let engine = Engine::new(
+        runtime,
+        Arc::new(PluginSlot::new(adversary)),
+        RetryPolicy::default(),
+    );
+    let attacks = [
+        json!({"type": "fetch", "url": "https://beta.zendesk.com/oauth/tokens"}),
+        json!({"type": "fetch", "url": "https://beta.zendesk.com/api/v2/users/me"}),
+        json!({"type": "leak", "url": "https://acme.zendesk.com/api/v2/x"}),
+    ];
+    for attack in attacks {
+        let attempt = Attempt {
+            event: attack.to_string(),
+            earlier_attempts: 0,
+            elapsed: Duration::ZERO,
+        };
+        let Attempted::Called(call) = engine.attempt(&acme, &[attempt]) else {
+            panic!("not paced");
+        };
+        let seen = format!("{call:?}");
+        assert!(!seen.contains(beta_token.as_deref().unwrap()), "{seen}");
+    }
+    // Nothing reached beta's account, and its stored tokens are as they were.
+    assert_eq!(mock.requests_for("beta").len(), beta_requests);
+    assert_eq!(shared.load("beta").unwrap().unwrap(), beta_before);
+    // What acme's plugin sent (the host's own token requests aside) carries no other token
+    // and no secret.
+    let plugin_requests: Vec<_> = mock
+        .requests_for("acme")
+        .into_iter()
+        .filter(|r| r.path != "/oauth/tokens")
+        .collect();
+    let sent = format!("{plugin_requests:?}");
+    assert!(!sent.contains(beta_token.as_deref().unwrap()));
+    assert!(!sent.contains("client-secret"), "a client secret went out");
+}

@@ -155,6 +155,25 @@ fn authorize_gets_a_first_refresh_token_that_run_then_lives_on() {
     ] {
         assert!(!text.contains("rt-") && !text.contains("at-"), "{text}");
     }
+
+    // `fields` reads the account with the stored grant too.
+    let fields = Command::new(binary())
+        .args(["fields", "--tenant", "acme", "--object", "users", "--json"])
+        .arg("--tenants")
+        .arg(&tenants)
+        .arg("--credential-store")
+        .arg(&store)
+        .args(["--zendesk-origin", &origin])
+        .env(KEY_VAR, KEY)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&fields.stdout);
+    assert!(
+        fields.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fields.stderr)
+    );
+    assert!(listed.contains("\"email\""), "{listed}");
     assert_no_secret_in(dir.path());
 }
 

@@ -127,6 +127,17 @@ pub enum AuthError {
     Transient { tenant: String, reason: String },
 }
 
+/// A token that could not be had, as a call error: a dead grant is `auth` (dead-lettered at
+/// once, naming the tenant and what to do), anything else is retried.
+impl From<AuthError> for crate::report::CallError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Revoked { .. } => Self::Auth(error.to_string()),
+            AuthError::Transient { .. } => Self::AuthUnavailable(error.to_string()),
+        }
+    }
+}
+
 /// What a [`TokenSource`] did, for metrics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TokenStats {

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::credentials::AuthError;
 use crate::hot_swap::PluginSlot;
 use crate::plugin::Plugin;
 use crate::redact::Redactor;
@@ -92,10 +91,9 @@ impl Engine {
     pub fn attempt(&self, tenant: &Tenant, events: &[Attempt]) -> Attempted {
         let plugin = self.slot.current();
         // An OAuth tenant calls with a fresh access token in its config.
-        let (tenant, token) = match tenant.token_source().map(|tokens| tokens.access_token()) {
-            None => (tenant.clone(), None),
-            Some(Ok(token)) => (tenant.with_access_token(&token), Some(token)),
-            Some(Err(error)) => return self.not_called(events, auth_error(error)),
+        let (tenant, token) = match tenant.authorized() {
+            Ok(authorized) => authorized,
+            Err(error) => return self.not_called(events, error),
         };
         // A bad config is a dead letter without a call (the answer is kept per tenant and
         // plugin version, so this costs one sandbox run per tenant).
@@ -223,7 +221,7 @@ impl Engine {
                 }
                 Err(error) => {
                     for &n in &refused {
-                        outcomes[n] = Err(auth_error(error.clone()));
+                        outcomes[n] = Err(error.clone().into());
                     }
                 }
             }
@@ -236,14 +234,5 @@ impl Engine {
                 Err(error) => error.scrub(&redactor),
             }
         }
-    }
-}
-
-/// A token that could not be had, as a call error: a dead grant is `auth` (dead-lettered at
-/// once, naming the tenant and what to do), anything else is retried.
-fn auth_error(error: AuthError) -> CallError {
-    match error {
-        AuthError::Revoked { .. } => CallError::Auth(error.to_string()),
-        AuthError::Transient { .. } => CallError::AuthUnavailable(error.to_string()),
     }
 }
