@@ -23,7 +23,8 @@ pub enum FleetCommand {
     Produce(ProduceArgs),
     /// Delivers events from NATS JetStream: run any number, anywhere; SIGTERM drains.
     Worker(WorkerArgs),
-    /// Prints the fleet's dead letters as JSONL (non-destructive); `--replay` publishes them again.
+    /// Lists the fleet's open dead letters as JSONL (filters: --tenant, --class, --since, --seq);
+    /// `--replay`, `--resolve` or `--purge` acts on the selection.
     DeadLetters(DeadLettersArgs),
     /// Gets a tenant's first OAuth tokens: prints the authorization URL (PKCE), reads back the
     /// code on stdin, stores the tokens (the fleet's bucket, or a `run` credential file).
@@ -72,9 +73,30 @@ pub struct DeadLettersArgs {
     /// The NATS server, e.g. nats://127.0.0.1:4222.
     #[arg(long)]
     pub nats: String,
-    /// Publish every dead letter's event again (after fixing what failed).
+    /// Only this tenant's.
     #[arg(long)]
+    pub tenant: Option<String>,
+    /// Only this `error_class` (e.g. auth, rejected, malformed_input).
+    #[arg(long)]
+    pub class: Option<String>,
+    /// Only those dead-lettered within this long (e.g. 30m, 2h).
+    #[arg(long, value_parser = destination_host::parse_duration)]
+    pub since: Option<Duration>,
+    /// Only these sequences (the `seq` a listing prints), e.g. 12,15.
+    #[arg(long, value_delimiter = ',')]
+    pub seq: Vec<u64>,
+    /// Replayed and resolved ones too (by default only open ones).
+    #[arg(long)]
+    pub all: bool,
+    /// Publish the selected letters' events again, once each (after fixing what failed).
+    #[arg(long, group = "action")]
     pub replay: bool,
+    /// Mark the selected letters resolved: no longer listed as open.
+    #[arg(long, group = "action")]
+    pub resolve: bool,
+    /// Delete the selected letters.
+    #[arg(long, group = "action")]
+    pub purge: bool,
 }
 
 /// Batch delivery: events of one tenant (one per user) in each `transform-batch` call.
@@ -139,9 +161,17 @@ fn run_produce(args: ProduceArgs) -> Result<u8> {
             })?,
         )),
     };
+    let source = match args.events.to_str() {
+        Some("-") => format!("stdin@{}", crate::worker::hostname()),
+        _ => format!(
+            "file:{}@{}",
+            args.events.display(),
+            crate::worker::hostname()
+        ),
+    };
     let produced = async_runtime()?.block_on(async {
         let fleet = Fleet::connect(&args.nats).await?;
-        let produced = produce::produce(&fleet, reader).await?;
+        let produced = produce::produce(&fleet, reader, &source).await?;
         fleet.client.flush().await?;
         anyhow::Ok(produced)
     })?;
@@ -182,19 +212,27 @@ fn worker(args: WorkerArgs, setup: Setup) -> Result<u8> {
 }
 
 fn run_dead_letters(args: DeadLettersArgs) -> Result<u8> {
-    let listed = async_runtime()?.block_on(async {
+    let selection = dead_letters::Selection {
+        tenant: args.tenant,
+        class: args.class,
+        since: args.since,
+        sequences: args.seq.into_iter().collect(),
+        all: args.all,
+    };
+    let action = match (args.replay, args.resolve, args.purge) {
+        (true, _, _) => dead_letters::Action::Replay,
+        (_, true, _) => dead_letters::Action::Resolve,
+        (_, _, true) => dead_letters::Action::Purge,
+        _ => dead_letters::Action::List,
+    };
+    let report = async_runtime()?.block_on(async {
         let fleet = Fleet::connect(&args.nats).await?;
         let mut stdout = std::io::stdout().lock();
-        let listed = dead_letters::list(&fleet, &mut stdout, args.replay).await?;
+        let report = dead_letters::run(&fleet, &mut stdout, &selection, action).await?;
         fleet.client.flush().await?;
-        anyhow::Ok(listed)
+        anyhow::Ok(report)
     })?;
-    if args.replay {
-        eprintln!(
-            "{} dead letters: {} events published again, {} without an event (malformed input)",
-            listed.dead_letters, listed.replayed, listed.not_replayable
-        );
-    }
+    eprintln!("{}", report.render(action));
     Ok(0)
 }
 

@@ -4,6 +4,7 @@
 //! stream, the shared cache and metrics. Embed a worker in a service with
 //! [`worker::run_worker`]; the `destination-fleet` binary runs [`cli`]'s commands.
 //!
+//! - Anyone publishes to `cdp.ingest` (see [`ingest`]); the workers' router partitions it.
 //! - Events go to the work-queue stream `CDP_EVENTS`, subject `cdp.events.<partition>`: the
 //!   partition is the order key's hash modulo [`PARTITIONS`], so one key always lands in one
 //!   partition. Publishes are deduplicated by tenant + messageId (`Nats-Msg-Id`).
@@ -13,7 +14,8 @@
 //! - A retry is a NAK with the delay (the server holds it, not a sleeping worker); the key is
 //!   parked (bucket `cdp_parked`) and its later events are NAKed behind it; other keys flow.
 //! - Dead letters go to the stream `CDP_DEAD`, deduplicated by the event's stream sequence, so
-//!   an event redelivered after a crash is dead-lettered at most once.
+//!   an event redelivered after a crash is dead-lettered at most once; their lifecycle (replayed,
+//!   resolved) is in the bucket `cdp_dead_state`.
 //! - The plugins' tenant cache is the bucket `cdp_cache`, shared by all workers.
 //! - OAuth tenants' rotating tokens are in the bucket `cdp_credentials`, sealed with the
 //!   operator's key; one worker at a time refreshes a tenant, and the others take its tokens.
@@ -21,6 +23,7 @@
 pub mod authorize;
 pub mod cli;
 pub mod dead_letters;
+pub mod ingest;
 mod kv_cache;
 pub mod kv_credentials;
 mod leases;
@@ -47,15 +50,20 @@ pub const DEAD_SUBJECT: &str = "cdp.dead";
 const LEASES_BUCKET: &str = "cdp_leases";
 const PARKED_BUCKET: &str = "cdp_parked";
 const CACHE_BUCKET: &str = "cdp_cache";
+/// Dead letters' lifecycle states (see [`dead_letters`]).
+const DEAD_STATE_BUCKET: &str = "cdp_dead_state";
 /// OAuth tenants' rotating tokens, sealed (see [`kv_credentials`]).
 pub const CREDENTIALS_BUCKET: &str = "cdp_credentials";
 /// Header carrying the event's line number in the producer's input.
 pub const LINE_HEADER: &str = "Cdp-Line";
+/// Header naming where an event came from (`produce`'s file and host, the ingest subject, a
+/// replayed dead letter), for its dead letter.
+pub const SOURCE_HEADER: &str = "Cdp-Source";
 /// How long a message may stay unacknowledged before JetStream redelivers it (kept alive with
 /// progress acks while a call runs).
 pub const ACK_WAIT: Duration = Duration::from_secs(10);
 /// Publishes with the same id within this window are stored once.
-const DUPLICATE_WINDOW: Duration = Duration::from_secs(3600);
+pub(crate) const DUPLICATE_WINDOW: Duration = Duration::from_secs(3600);
 
 pub fn events_subject(partition: u32) -> String {
     format!("cdp.events.{partition}")
@@ -79,6 +87,7 @@ pub struct Fleet {
     pub parked: kv::Store,
     pub cache: kv::Store,
     pub credentials: kv::Store,
+    pub dead_state: kv::Store,
 }
 
 impl Fleet {
@@ -102,6 +111,7 @@ impl Fleet {
         let parked = bucket(&js, PARKED_BUCKET, Duration::ZERO).await?;
         let cache = bucket(&js, CACHE_BUCKET, kv_cache::MAX_TTL).await?;
         let credentials = bucket(&js, CREDENTIALS_BUCKET, Duration::ZERO).await?;
+        let dead_state = bucket(&js, DEAD_STATE_BUCKET, Duration::ZERO).await?;
         Ok(Fleet {
             client,
             js,
@@ -109,6 +119,7 @@ impl Fleet {
             parked,
             cache,
             credentials,
+            dead_state,
         })
     }
 
@@ -152,11 +163,13 @@ impl Fleet {
         })
         .await
         .context("cannot create the dead-letter stream")?;
+        ingest::create(js).await?;
         for (name, max_age) in [
             (LEASES_BUCKET, leases::LEASE_TTL),
             (PARKED_BUCKET, Duration::ZERO),
             (CACHE_BUCKET, kv_cache::MAX_TTL),
             (CREDENTIALS_BUCKET, Duration::ZERO),
+            (DEAD_STATE_BUCKET, Duration::ZERO),
         ] {
             bucket(js, name, max_age).await?;
         }

@@ -22,6 +22,8 @@ pub struct Metrics {
     /// Messages not yet delivered to this worker in the partitions it owns.
     pub consumer_lag: IntGauge,
     pub partitions: IntGauge,
+    /// Ingest messages by outcome: routed, dead_lettered, stray_rerouted, stray_dead_lettered.
+    pub ingest: IntCounterVec,
     /// False while draining (SIGTERM).
     pub healthy: AtomicBool,
     /// OAuth tenants' token sources, whose figures are read when metrics are rendered.
@@ -76,6 +78,12 @@ impl Metrics {
                 "Events waiting in the partitions this worker owns",
             )?,
             partitions: gauge("cdp_partitions_owned", "Partitions this worker delivers")?,
+            ingest: counter(
+                "cdp_ingest_total",
+                "Published events the router handled: routed or dead_lettered from cdp.ingest, \
+                 stray_rerouted or stray_dead_lettered from a cdp.events subject no partition reads",
+                &["outcome"],
+            )?,
             healthy: AtomicBool::new(true),
             token_sources: Mutex::default(),
             oauth_refreshes: counter(

@@ -23,7 +23,7 @@ use crate::leases::{self, Claim};
 use crate::metrics::Metrics;
 use crate::parking::{Parking, Turn};
 use crate::produce::publish_dead_letter;
-use crate::{ACK_WAIT, Fleet, LINE_HEADER, key_of};
+use crate::{ACK_WAIT, Fleet, LINE_HEADER, SOURCE_HEADER, key_of};
 
 /// What every partition task shares.
 pub(crate) struct Shared {
@@ -457,6 +457,16 @@ async fn dead_letter_and_ack(
     letter: &DeadLetter,
 ) {
     let id = format!("event:{sequence}");
+    // Where it came from: what its producer named, else the subject it was read from.
+    let source = message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get(SOURCE_HEADER))
+        .map_or_else(
+            || format!("nats:{}", message.subject),
+            |value| value.to_string(),
+        );
+    let letter = &letter.clone().from_source(&source);
     match publish_dead_letter(&context.fleet, letter, &id).await {
         Ok(()) => {
             let _ = message.ack().await;

@@ -11,7 +11,9 @@ use async_nats::jetstream::message::PublishMessage;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use crate::{DEAD_SUBJECT, Fleet, LINE_HEADER, events_subject, key_of, kv_token, partition_of};
+use crate::{
+    DEAD_SUBJECT, Fleet, LINE_HEADER, SOURCE_HEADER, events_subject, key_of, kv_token, partition_of,
+};
 use destination_host::delivery::DeadLetter;
 use destination_host::delivery::fnv1a64 as fnv1a;
 use destination_host::delivery::{EventLine, MalformedLine, parse_line_any_tenant};
@@ -45,7 +47,8 @@ fn message_id(event: &EventLine) -> String {
     format!("{}:{}", kv_token(&event.tenant), kv_token(&id))
 }
 
-pub async fn produce(fleet: &Fleet, reader: impl BufRead) -> Result<Produced> {
+/// Publishes every line of `reader`; `source` names it in dead letters (e.g. `file:events.jsonl@host`).
+pub async fn produce(fleet: &Fleet, reader: impl BufRead, source: &str) -> Result<Produced> {
     let mut produced = Produced::default();
     let mut pending: VecDeque<PublishAckFuture> = VecDeque::new();
     for (index, raw) in reader.lines().enumerate() {
@@ -56,30 +59,40 @@ pub async fn produce(fleet: &Fleet, reader: impl BufRead) -> Result<Produced> {
         produced.lines += 1;
         match parsed {
             Ok(event) => {
-                let key = key_of(&event.tenant, &event.event);
-                let payload = json!({"tenant": event.tenant, "event": event.event}).to_string();
-                let publish = PublishMessage::build()
-                    .payload(Bytes::from(payload))
-                    .message_id(message_id(&event))
-                    .header(LINE_HEADER, event.line.to_string().as_str());
-                let ack = fleet
-                    .js
-                    .send_publish(events_subject(partition_of(&key)), publish)
-                    .await
-                    .context("cannot publish to JetStream")?;
-                pending.push_back(ack);
+                pending.push_back(publish_event(fleet, &event, source).await?);
                 if pending.len() >= IN_FLIGHT {
                     settle(&mut pending, &mut produced, 1).await?;
                 }
             }
             Err(malformed) => {
-                dead_letter_malformed(fleet, &malformed).await?;
+                dead_letter_malformed(fleet, &malformed, source).await?;
                 produced.dead_lettered += 1;
             }
         }
     }
     settle(&mut pending, &mut produced, 0).await?;
     Ok(produced)
+}
+
+/// Publishes an event to its key's partition, deduplicated by tenant + messageId: the one
+/// partitioner, for `produce` and the ingest router alike.
+pub(crate) async fn publish_event(
+    fleet: &Fleet,
+    event: &EventLine,
+    source: &str,
+) -> Result<PublishAckFuture> {
+    let key = key_of(&event.tenant, &event.event);
+    let payload = json!({"tenant": event.tenant, "event": event.event}).to_string();
+    let publish = PublishMessage::build()
+        .payload(Bytes::from(payload))
+        .message_id(message_id(event))
+        .header(LINE_HEADER, event.line.to_string().as_str())
+        .header(SOURCE_HEADER, source);
+    fleet
+        .js
+        .send_publish(events_subject(partition_of(&key)), publish)
+        .await
+        .context("cannot publish to JetStream")
 }
 
 /// Waits for acknowledgements until at most `keep` are pending.
@@ -104,7 +117,11 @@ async fn settle(
     Ok(())
 }
 
-async fn dead_letter_malformed(fleet: &Fleet, malformed: &MalformedLine) -> Result<()> {
+async fn dead_letter_malformed(
+    fleet: &Fleet,
+    malformed: &MalformedLine,
+    source: &str,
+) -> Result<()> {
     let letter = DeadLetter::malformed(
         malformed.line,
         malformed.tenant.as_deref(),
@@ -112,7 +129,8 @@ async fn dead_letter_malformed(fleet: &Fleet, malformed: &MalformedLine) -> Resu
         Some(&malformed.raw),
         &malformed.reason,
         0,
-    );
+    )
+    .from_source(source);
     let id = format!(
         "malformed:{}:{:016x}",
         malformed.line,

@@ -133,6 +133,12 @@ async fn work(options: WorkerOptions) -> Result<u8> {
         worker_id: worker_id.clone(),
     });
     eprintln!("worker {worker_id} started");
+    let (stop_router, router_stopped) = watch::channel(false);
+    let router = tokio::spawn(crate::ingest::route(
+        fleet.clone(),
+        Arc::clone(&metrics),
+        router_stopped,
+    ));
     let mut leases = Leases::new(fleet.leases.clone(), worker_id);
     let mut partitions: HashMap<u32, Delivering> = HashMap::new();
     // Partitions over this worker's share, finishing before they are handed back (their leases
@@ -203,6 +209,8 @@ async fn work(options: WorkerOptions) -> Result<u8> {
     // leases are renewed meanwhile, so no one else takes the partitions too early.
     eprintln!("draining");
     metrics.healthy.store(false, Ordering::Relaxed);
+    let _ = stop_router.send(true);
+    let _ = router.await;
     let mut all: Vec<Delivering> = partitions
         .into_values()
         .chain(handing_back.into_values())
@@ -295,7 +303,7 @@ fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::
     tokio::signal::unix::signal(kind).context("cannot install the signal handler")
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname")
         .map(|name| name.trim().to_string())
         .ok()

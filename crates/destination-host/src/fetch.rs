@@ -28,6 +28,9 @@ pub enum FetchRefusal {
     Timeout,
     Connection(String),
     TooLarge(u64),
+    /// Not sent again within the call: it would fail the same way (see
+    /// [`FetchFailure::Misconfigured`]).
+    Misconfigured(String),
 }
 
 /// The `http-fetch` import. `Err` ends the call (a per-call budget was exceeded); `Ok(Err)` is a
@@ -233,6 +236,7 @@ fn send(
             FetchFailure::Timeout => FetchRefusal::Timeout,
             FetchFailure::Connection(message) => FetchRefusal::Connection(message),
             FetchFailure::TooLarge(cap) => FetchRefusal::TooLarge(cap),
+            FetchFailure::Misconfigured(message) => FetchRefusal::Misconfigured(message),
         })?;
     // 6. Transports stop reading at the cap; check again so a lax transport cannot bypass it.
     if response.body.len() as u64 > max_response_bytes {
@@ -258,5 +262,6 @@ fn describe(refusal: &FetchRefusal) -> String {
         FetchRefusal::Timeout => "timeout".into(),
         FetchRefusal::Connection(why) => format!("connection: {why}"),
         FetchRefusal::TooLarge(cap) => format!("too large: response exceeded {cap} bytes"),
+        FetchRefusal::Misconfigured(why) => format!("connection: {why}"),
     }
 }

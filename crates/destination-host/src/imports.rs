@@ -55,7 +55,9 @@ macro_rules! impl_imports {
                     .map_err(|refusal| match refusal {
                         FetchRefusal::Denied(why) => wit::FetchError::Denied(why),
                         FetchRefusal::Timeout => wit::FetchError::Timeout,
-                        FetchRefusal::Connection(why) => wit::FetchError::Connection(why),
+                        FetchRefusal::Connection(why) | FetchRefusal::Misconfigured(why) => {
+                            wit::FetchError::Connection(why)
+                        }
                         FetchRefusal::TooLarge(cap) => wit::FetchError::TooLarge(cap),
                     }))
             }

@@ -226,7 +226,8 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// Sends `request` and expects a refusal: returns its message, checked not to echo the secret.
 fn refused(transport: &HttpTransport, request: &OutboundRequest) -> String {
     match transport.send(request, TIMEOUT, CAP) {
-        Err(FetchFailure::Connection(message)) => {
+        // A certificate problem will not go away by sending again: named as such.
+        Err(FetchFailure::Misconfigured(message)) => {
             assert!(!message.contains("s3cret"), "secret echoed: {message}");
             println!("refused: {message}");
             message
@@ -443,4 +444,28 @@ fn a_certificate_for_another_host_is_refused_as_not_valid_for_name() {
     assert!(message.contains("not valid for name"), "{message}");
     assert!(message.contains("other.example"), "{message}");
     server.no_request();
+}
+
+#[test]
+fn a_plain_http_server_behind_an_https_origin_is_named() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buffer = [0u8; 1024];
+        let _ = stream.read(&mut buffer);
+        let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+    });
+
+    let got = HttpTransport::new().send(&get(format!("https://127.0.0.1:{port}/x")), TIMEOUT, CAP);
+
+    let Err(FetchFailure::Misconfigured(message)) = got else {
+        panic!("expected a misconfiguration, got {got:?}");
+    };
+    assert!(message.contains("plain HTTP"), "{message}");
+    assert!(
+        message.contains(&format!("http://127.0.0.1:{port}")),
+        "{message}"
+    );
+    server.join().unwrap();
 }

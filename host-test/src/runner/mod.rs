@@ -184,6 +184,11 @@ pub fn run(options: RunOptions) -> Result<Summary> {
         console: Console::new(options.progress, total_lines, secrets.clone()),
         trace: create(&options.trace)?,
         dead_letters: create(&options.dead_letter)?,
+        source: match &options.events {
+            EventSource::File(path) => format!("file:{}", path.display()),
+            EventSource::Stdin => "stdin".into(),
+            EventSource::Text(_) => "input".into(),
+        },
         summary: Mutex::new(Summary::default()),
         on_event: options.on_event.clone(),
         last_success: Mutex::new(None),

@@ -47,6 +47,8 @@ pub(super) struct RunContext {
     pub console: Console,
     pub trace: Option<JsonlFile>,
     pub dead_letters: Option<JsonlFile>,
+    /// Where the events come from, named in each dead letter.
+    pub source: String,
     pub summary: Mutex<Summary>,
     pub on_event: Option<EventObserver>,
     /// When the last Zendesk request of a delivered or skipped event finished (for the
@@ -337,7 +339,7 @@ impl RunContext {
 
     fn dead_letter(&self, letter: &DeadLetter) {
         if let Some(file) = &self.dead_letters {
-            file.append(letter);
+            file.append(&letter.clone().from_source(&self.source));
         }
     }
 

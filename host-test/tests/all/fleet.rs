@@ -5,17 +5,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::common::fleet::{NatsServer, Worker, dead_letters, produce, wait_until};
+use crate::common::fleet::{
+    NatsServer, Worker, dead_letters, dead_letters_with, produce, wait_until,
+};
 use host_test::runner::{self, PluginSource, RetryPolicy, RunOptions, Target};
 use mock_zendesk::server::serve;
 use mock_zendesk::{Faults, MockZendesk};
 use serde_json::{Value, json};
 
-fn config(subdomain: &str, token: &str) -> Value {
+pub(crate) fn config(subdomain: &str, token: &str) -> Value {
     json!({"subdomain": subdomain, "email": format!("admin@{subdomain}.example"), "apiToken": token})
 }
 
-fn identify(tenant: &str, user: usize, seq: usize) -> Value {
+pub(crate) fn identify(tenant: &str, user: usize, seq: usize) -> Value {
     json!({"tenant": tenant, "event": {"type": "identify", "userId": format!("u{user}"),
         "messageId": format!("{tenant}-u{user}-{seq}"),
         "traits": {"name": format!("User {user}"), "email": format!("u{user}@{tenant}.example"),
@@ -28,7 +30,7 @@ fn write_lines(path: &Path, lines: &[Value]) {
 }
 
 /// Each user's successful upserts' `seq`, in the order Zendesk saw them.
-fn sequences(mock: &MockZendesk, tenant: &str) -> BTreeMap<String, Vec<u64>> {
+pub(crate) fn sequences(mock: &MockZendesk, tenant: &str) -> BTreeMap<String, Vec<u64>> {
     let mut seen: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for request in mock.requests_for(tenant) {
         if request.path != "/api/v2/users/create_or_update" || !(200..300).contains(&request.status)
@@ -60,7 +62,7 @@ fn users(mock: &MockZendesk, tenant: &str) -> Vec<Value> {
 }
 
 /// The sum of a counter over its labels, from the worker's `/metrics` (its address is in its log).
-fn metric_sum(worker: &Worker, name: &str) -> f64 {
+pub(crate) fn metric_sum(worker: &Worker, name: &str) -> f64 {
     let log = std::fs::read_to_string(&worker.log).unwrap_or_default();
     let Some(url) = log
         .lines()
@@ -332,7 +334,8 @@ fn produce_deduplicates_dead_letters_malformed_lines_and_replays() {
     assert_eq!(worker.terminate(Duration::from_secs(30)), 0);
     assert_eq!(sequences(&mock, "t1")["u1"], (0..10).collect::<Vec<u64>>());
 
-    // Non-destructive and repeatable, in `run --dead-letter`'s line format.
+    // Non-destructive and repeatable, in `run --dead-letter`'s line format (with `seq` and
+    // `state`).
     let letters = dead_letters(&nats.url, false);
     assert_eq!(letters, dead_letters(&nats.url, false));
     assert_eq!(letters[0]["error_class"], "malformed_input");
@@ -348,9 +351,45 @@ fn produce_deduplicates_dead_letters_malformed_lines_and_replays() {
     for key in ["line", "tenant", "error_class", "error", "attempts"] {
         assert!(letters[1].get(key).is_some(), "{key}: {}", letters[1]);
     }
-    // --replay publishes the events again (here: the unknown tenant's, once).
-    let replayed = dead_letters(&nats.url, true);
-    assert_eq!(replayed.len(), 2);
+    // Filters select; every letter has its sequence and state.
+    let list = |args: &[&str]| dead_letters_with(&nats.url, args);
+    assert_eq!(list(&["--tenant", "nobody"]).0, vec![letters[1].clone()]);
+    // (An unknown tenant's event is malformed input too.)
+    assert_eq!(list(&["--class", "malformed_input"]).0, letters);
+    assert_eq!(list(&["--since", "1h"]).0.len(), 2);
+    assert_eq!(list(&["--class", "auth"]).0.len(), 0);
+    assert_eq!(letters[1]["state"], "open");
+    let nobody = letters[1]["seq"].to_string();
+    let malformed = letters[0]["seq"].to_string();
+
+    // A selection replayed twice is published once.
+    let (replayed, report) = list(&["--seq", &nobody, "--replay"]);
+    assert_eq!(replayed.len(), 1);
+    assert!(
+        report.contains("1 events published again, 0 already replayed"),
+        "{report}"
+    );
+    let (_, report) = list(&["--seq", &nobody, "--all", "--replay"]);
+    assert!(
+        report.contains("0 events published again, 1 already replayed"),
+        "{report}"
+    );
+    // Open letters no longer list it; --all shows it replayed.
+    assert_eq!(list(&[]).0, vec![letters[0].clone()]);
+    let everything = list(&["--all"]).0;
+    assert_eq!(everything[1]["state"], "replayed");
+
+    // Resolve, then purge.
+    let (_, report) = list(&["--seq", &malformed, "--resolve"]);
+    assert!(report.contains("1 marked resolved"), "{report}");
+    assert!(list(&[]).0.is_empty());
+    assert_eq!(
+        list(&["--all", "--class", "malformed_input"]).0[0]["state"],
+        "resolved"
+    );
+    let (_, report) = list(&["--all", "--seq", &malformed, "--purge"]);
+    assert!(report.contains("1 purged"), "{report}");
+    assert_eq!(list(&["--all"]).0.len(), 1);
     drop(server);
 }
 

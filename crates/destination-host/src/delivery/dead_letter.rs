@@ -30,6 +30,9 @@ pub struct DeadLetter {
     /// When it was dead-lettered, in ms since the Unix epoch.
     #[serde(default)]
     pub at_ms: u64,
+    /// Where the event came from: its input file, or the subject it was published to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl DeadLetter {
@@ -50,7 +53,14 @@ impl DeadLetter {
             error: error.to_string(),
             attempts,
             at_ms: now_ms(),
+            source: None,
         }
+    }
+
+    /// This dead letter, naming where its event came from.
+    pub fn from_source(mut self, source: &str) -> DeadLetter {
+        self.source = Some(source.to_string());
+        self
     }
 
     /// The dead letter of an input that is not an event of a known tenant (`tenant`: the one it
@@ -72,6 +82,7 @@ impl DeadLetter {
             error: reason.to_string(),
             attempts,
             at_ms: now_ms(),
+            source: None,
         }
     }
 }

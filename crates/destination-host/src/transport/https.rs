@@ -123,7 +123,21 @@ fn failure(error: ureq::Error, request: &OutboundRequest) -> FetchFailure {
         // A TLS failure arrives as an io error wrapping the rustls error, whose text is the
         // reason: "invalid peer certificate: UnknownIssuer", "... certificate expired: ...",
         // "... certificate not valid for name ...", "received fatal alert: ...".
-        ureq::Error::Io(e) => connection(format!("{}: {e}", origin(&request.url)), request),
+        ureq::Error::Io(e) => {
+            let text = e.to_string();
+            let origin = origin(&request.url);
+            if text.contains("InvalidContentType") || text.contains("corrupt message") {
+                // What a plain-HTTP server's answer to a TLS handshake looks like.
+                let plain = origin.replacen("https://", "http://", 1);
+                return FetchFailure::Misconfigured(format!(
+                    "{origin} answered in plain HTTP, not TLS: should the origin be {plain}? ({text})"
+                ));
+            }
+            match text.contains("invalid peer certificate") {
+                true => FetchFailure::Misconfigured(format!("{origin}: {text}")),
+                false => connection(format!("{origin}: {e}"), request),
+            }
+        }
         other => connection(format!("{}: {other}", origin(&request.url)), request),
     }
 }

@@ -39,6 +39,10 @@ pub enum FetchFailure {
     Connection(String),
     /// The body exceeded the cap (the cap in bytes); reading stopped at the cap.
     TooLarge(u64),
+    /// The server cannot be spoken to as configured, and sending again will not change that:
+    /// a plain-HTTP server behind an `https://` origin, a certificate for another name, expired
+    /// or from an unknown issuer. The message says what to fix.
+    Misconfigured(String),
 }
 
 /// Sends requests. Shared by many tenants and threads.

@@ -84,23 +84,26 @@ pub fn produce(nats: &str, events: &Path) -> (i32, String) {
     )
 }
 
-/// `host-test dead-letters` (optionally `--replay`): the printed lines as JSON.
+/// `host-test dead-letters`: the printed lines as JSON.
 pub fn dead_letters(nats: &str, replay: bool) -> Vec<serde_json::Value> {
-    let mut command = Command::new(binary());
-    command.args(["dead-letters", "--nats", nats]);
-    if replay {
-        command.arg("--replay");
-    }
-    let output = command.output().expect("dead-letters runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
+    let args: &[&str] = if replay { &["--replay"] } else { &[] };
+    dead_letters_with(nats, args).0
+}
+
+/// `host-test dead-letters` with `args`: the printed lines as JSON, and its report (stderr).
+pub fn dead_letters_with(nats: &str, args: &[&str]) -> (Vec<serde_json::Value>, String) {
+    let output = Command::new(binary())
+        .args(["dead-letters", "--nats", nats])
+        .args(args)
+        .output()
+        .expect("dead-letters runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    let letters = String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(|line| serde_json::from_str(line).expect("a dead letter is JSON"))
-        .collect()
+        .collect();
+    (letters, stderr)
 }
 
 /// A running `host-test worker`, its stderr in a file.
