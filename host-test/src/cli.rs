@@ -321,6 +321,17 @@ fn run_stream(args: RunArgs) -> Result<u8> {
         ..RetryPolicy::default()
     };
     options.progress = true;
+    // Ctrl-C or SIGTERM drains (the calls in flight finish, the rest is accounted for and the
+    // summary written); a second one exits at once.
+    let interrupt = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&interrupt);
+    ctrlc::set_handler(move || {
+        if flag.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    options.interrupt = Some(interrupt);
     let summary = runner::run(options)?;
     if let Some(mock) = &mock {
         print_stdout(&runner::state_view::render_mock_state(mock));

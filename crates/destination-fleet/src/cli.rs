@@ -76,7 +76,7 @@ pub struct DeadLettersArgs {
     /// Only this tenant's.
     #[arg(long)]
     pub tenant: Option<String>,
-    /// Only this `error_class` (e.g. auth, rejected, malformed_input).
+    /// Only this `error_class` (e.g. auth, rejected, malformed-input).
     #[arg(long)]
     pub class: Option<String>,
     /// Only those dead-lettered within this long (e.g. 30m, 2h).

@@ -26,7 +26,7 @@ use crate::{DEAD_STREAM, Fleet, LINE_HEADER, SOURCE_HEADER, events_subject, key_
 #[derive(Debug, Default, Clone)]
 pub struct Selection {
     pub tenant: Option<String>,
-    /// `error_class`, e.g. `auth` or `malformed_input`.
+    /// `error_class`, e.g. `auth` or `malformed-input`.
     pub class: Option<String>,
     /// Dead-lettered at most this long ago.
     pub since: Option<Duration>,

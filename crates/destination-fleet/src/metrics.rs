@@ -63,12 +63,13 @@ impl Metrics {
             )?,
             retries: counter(
                 "cdp_retries_total",
-                "Attempts that will be retried (NAK with delay), by tenant and event type",
+                "Resends: attempts that will be retried (NAK with delay) and requests sent again \
+                 within a call, by tenant and event type",
                 &["tenant", "type"],
             )?,
             zendesk_calls: counter(
                 "cdp_zendesk_calls_total",
-                "HTTP requests the plugin made, by tenant and event type",
+                "HTTP requests Zendesk answered, by tenant and event type",
                 &["tenant", "type"],
             )?,
             call_seconds,

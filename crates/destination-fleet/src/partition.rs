@@ -417,6 +417,12 @@ async fn conclude(context: &Shared, parking: &Mutex<Parking>, ready: Ready, resu
         .zendesk_calls
         .with_label_values(&labels)
         .inc_by(result.calls);
+    // Every resend counts: those within the call here, a NAK below.
+    context
+        .metrics
+        .retries
+        .with_label_values(&labels)
+        .inc_by(result.resends);
     match result.settlement {
         settlement @ (Settlement::Delivered(_) | Settlement::Skipped(_)) => {
             let outcome = match settlement {

@@ -44,7 +44,7 @@ pub fn fetch(
     loop {
         check_budgets(state, &request)?;
         sent += 1;
-        let result = send_and_record(state, &request);
+        let result = send_and_record(state, &request, sent > 1);
         let failure = match &result {
             _ if !request.idempotent => None,
             Ok(response) => Transient::of_status(response.status, retry_after(response)),
@@ -98,6 +98,7 @@ fn retry_after(response: &InboundResponse) -> Option<Duration> {
 fn send_and_record(
     state: &mut CallState,
     request: &GuestRequest,
+    resent: bool,
 ) -> Result<InboundResponse, FetchRefusal> {
     let started = Instant::now();
     let mut sent_to = None;
@@ -121,6 +122,7 @@ fn send_and_record(
         status,
         error,
         duration_ms: u64::try_from(spent.as_millis()).unwrap_or(u64::MAX),
+        resent,
     });
     result
 }

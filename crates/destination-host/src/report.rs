@@ -298,6 +298,9 @@ pub struct FetchRecord {
     pub status: Option<u16>,
     pub error: Option<String>,
     pub duration_ms: u64,
+    /// The host sent this request again within the call (a transient failure of the last send).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resent: bool,
 }
 
 /// One log record of a call.

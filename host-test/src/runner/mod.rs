@@ -17,6 +17,7 @@ mod worker;
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -102,6 +103,9 @@ pub struct RunOptions {
     pub on_event: Option<EventObserver>,
     /// Told about hot swaps (they are also logged to stderr).
     pub on_swap: Option<SwapObserver>,
+    /// Set (by Ctrl-C or SIGTERM) to drain: stop reading, let the calls in flight finish, and
+    /// dead-letter what was not delivered as `interrupted`, so the summary accounts for it.
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 impl RunOptions {
@@ -129,6 +133,7 @@ impl RunOptions {
             progress: false,
             on_event: None,
             on_swap: None,
+            interrupt: None,
         }
     }
 }
@@ -196,17 +201,38 @@ pub fn run(options: RunOptions) -> Result<Summary> {
     };
     let known: HashSet<&str> = specs.iter().map(|s| s.id.as_str()).collect();
     let queue = KeyedQueue::new(QUEUE_CAPACITY);
+    let interrupt = options.interrupt.clone().unwrap_or_default();
+    let finished = AtomicBool::new(false);
     let read = std::thread::scope(|scope| {
         for _ in 0..options.concurrency {
             scope.spawn(|| context.work(&queue));
         }
-        let read = read_events(reader, &known, &context, &queue);
+        // The drain: on an interrupt, nothing more is handed out and what waits is accounted.
+        scope.spawn(|| {
+            while !finished.load(Ordering::Relaxed) {
+                if interrupt.load(Ordering::Relaxed) {
+                    context
+                        .console
+                        .line("interrupted: finishing the calls in flight, then the summary");
+                    context.dead_letter_interrupted(queue.stop());
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let read = read_events(reader, &known, &context, &queue, &interrupt);
         // Close even after a read error, so the workers finish what they hold and stop.
         queue.close();
+        while queue.held() > 0 && !interrupt.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        finished.store(true, Ordering::Relaxed);
         read
     });
+    // Events whose retry was decided after the stop.
+    context.dead_letter_interrupted(queue.stop());
     context.console.finish();
-    let lines = read?;
+    let (lines, stopped_at) = read?;
 
     for file in [&context.trace, &context.dead_letters]
         .into_iter()
@@ -223,6 +249,7 @@ pub fn run(options: RunOptions) -> Result<Summary> {
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     summary.finish(started.elapsed());
+    summary.interrupted_after_line = stopped_at;
     summary.last_success_ms = last_success.map(|at| millis(at.duration_since(started)));
     summary.check_adds_up(lines)?;
     if let Some(path) = &options.summary_json {
@@ -267,9 +294,13 @@ fn read_events(
     known: &HashSet<&str>,
     context: &worker::RunContext,
     queue: &KeyedQueue<worker::Job>,
-) -> Result<u64> {
+    interrupt: &AtomicBool,
+) -> Result<(u64, Option<u64>)> {
     let mut lines = 0u64;
     for (index, raw) in reader.lines().enumerate() {
+        if interrupt.load(Ordering::Relaxed) {
+            return Ok((lines, Some(index as u64)));
+        }
         let raw = raw.context("cannot read the event stream")?;
         match destination_host::delivery::parse_line(index + 1, &raw, known) {
             None => continue,
@@ -281,7 +312,7 @@ fn read_events(
         }
         lines += 1;
     }
-    Ok(lines)
+    Ok((lines, None))
 }
 
 /// The tenants of a manifest (the tenants file), with Zendesk's origin as the default.

@@ -31,6 +31,7 @@ pub struct TenantCounts {
     pub dead_lettered: u64,
     pub retries: u64,
     pub zendesk_calls: u64,
+    pub unanswered: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -40,10 +41,12 @@ pub struct Summary {
     pub delivered: u64,
     pub skipped: u64,
     pub dead_lettered: u64,
-    /// Attempts beyond the first, over all events.
+    /// Every resend: attempts beyond the first, and requests the host sent again within a call.
     pub retries: u64,
-    /// HTTP requests the plugin made (all attempts).
+    /// HTTP requests Zendesk answered (all attempts).
     pub zendesk_calls: u64,
+    /// Requests that got no answer (connection failures, timeouts): not Zendesk calls.
+    pub unanswered: u64,
     pub zendesk_calls_by_event_type: BTreeMap<String, u64>,
     pub events_by_type: BTreeMap<String, u64>,
     pub skipped_reasons: BTreeMap<String, u64>,
@@ -54,6 +57,10 @@ pub struct Summary {
     /// time of the stream without its dead letters' retries.
     pub last_success_ms: Option<u64>,
     pub events_per_second: f64,
+    /// Ctrl-C or SIGTERM stopped the reading after this many lines (what was read and not
+    /// delivered is dead-lettered as `interrupted`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted_after_line: Option<u64>,
 }
 
 /// The per-tenant key for a line that named no tenant.
@@ -67,6 +74,8 @@ pub struct LineResult<'a> {
     pub disposition: &'a Disposition,
     pub attempts: u32,
     pub zendesk_calls: u64,
+    pub unanswered: u64,
+    pub resends: u64,
 }
 
 impl Summary {
@@ -92,13 +101,15 @@ impl Summary {
             .tenants
             .entry(result.tenant.unwrap_or(NO_TENANT).to_string())
             .or_default();
-        let retries = u64::from(result.attempts.saturating_sub(1));
+        let retries = u64::from(result.attempts.saturating_sub(1)) + result.resends;
         self.lines += 1;
         tenant.lines += 1;
         self.retries += retries;
         tenant.retries += retries;
         self.zendesk_calls += result.zendesk_calls;
         tenant.zendesk_calls += result.zendesk_calls;
+        self.unanswered += result.unanswered;
+        tenant.unanswered += result.unanswered;
         if let Some(event_type) = result.event_type {
             *self
                 .events_by_type
@@ -175,7 +186,7 @@ impl Summary {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{} lines: {} delivered, {} skipped, {} dead-lettered; {} retries; {} Zendesk calls; \
+            "{} lines: {} delivered, {} skipped, {} dead-lettered; {} retries; {} Zendesk calls{}; \
              {:.1} s ({:.1} events/s)",
             self.lines,
             self.delivered,
@@ -183,9 +194,22 @@ impl Summary {
             self.dead_lettered,
             self.retries,
             self.zendesk_calls,
+            match self.unanswered {
+                0 => String::new(),
+                n => format!(" ({n} requests got no answer)"),
+            },
             self.elapsed_ms as f64 / 1000.0,
             self.events_per_second
         );
+        if let Some(line) = self.interrupted_after_line {
+            let _ = writeln!(
+                out,
+                "interrupted: stopped reading after line {line}; the undelivered events read so \
+                 far are dead letters of class `interrupted` (deliver them again), the rest of \
+                 the stream starts at line {}",
+                line + 1
+            );
+        }
         for (event_type, events, calls, per_event) in self.calls_by_event_type() {
             let _ = writeln!(
                 out,
@@ -223,6 +247,8 @@ mod tests {
             disposition,
             attempts,
             zendesk_calls,
+            unanswered: 0,
+            resends: 0,
         }
     }
 
@@ -241,26 +267,33 @@ mod tests {
         summary.record(&line(Some("a"), Some("track"), &skipped, 1, 0));
         summary.record(&line(Some("b"), Some("identify"), &dead, 3, 3));
         summary.record(&line(None, None, &dead, 0, 0));
+        // Two requests sent again within a call, one of them never answered.
+        summary.record(&LineResult {
+            unanswered: 1,
+            resends: 2,
+            ..line(Some("c"), Some("identify"), &delivered, 1, 3)
+        });
         summary.finish(Duration::from_secs(2));
 
-        summary.check_adds_up(4).unwrap();
+        summary.check_adds_up(5).unwrap();
         assert_eq!(
             (summary.delivered, summary.skipped, summary.dead_lettered),
-            (1, 1, 2)
+            (2, 1, 2)
         );
-        assert_eq!(summary.retries, 2);
-        assert_eq!(summary.zendesk_calls, 5);
-        assert_eq!(summary.zendesk_calls_by_event_type["identify"], 5);
-        assert_eq!(summary.events_by_type["identify"], 2);
+        assert_eq!(summary.retries, 4);
+        assert_eq!((summary.zendesk_calls, summary.unanswered), (8, 1));
+        assert!(summary.render().contains("(1 requests got no answer)"));
+        assert_eq!(summary.zendesk_calls_by_event_type["identify"], 8);
+        assert_eq!(summary.events_by_type["identify"], 3);
         assert_eq!(summary.skipped_reasons["not allowed"], 1);
         assert_eq!(summary.tenants["b"].retries, 2);
         assert_eq!(summary.tenants[NO_TENANT].dead_lettered, 1);
-        assert_eq!(summary.events_per_second, 2.0);
+        assert_eq!(summary.events_per_second, 2.5);
         assert_eq!(summary.exit_code(), 1);
         assert!(
             summary
                 .render()
-                .contains("4 lines: 1 delivered, 1 skipped, 2 dead-lettered")
+                .contains("5 lines: 2 delivered, 1 skipped, 2 dead-lettered")
         );
     }
 

@@ -13,8 +13,8 @@ use super::jsonl::JsonlFile;
 use super::summary::{Disposition, LineResult, Summary};
 use super::trace::TraceLine;
 use destination_host::delivery::{
-    Attempt, Attempted, Batching, DeadLetter, Engine, EventLine, EventResult, KeyedQueue,
-    MALFORMED_INPUT, MalformedLine, OrderKey, Settlement,
+    Attempt, Attempted, Batching, DeadLetter, Engine, EventLine, EventResult, INTERRUPTED,
+    KeyedQueue, MALFORMED_INPUT, MalformedLine, OrderKey, Settlement,
 };
 use destination_host::{CallError, FetchRecord, Operation, Tenant};
 
@@ -24,8 +24,12 @@ pub(super) struct Job {
     pub attempts: u32,
     /// When the first attempt started (the retry budget counts from there).
     pub first_attempt: Option<Instant>,
-    /// HTTP requests over all attempts so far.
+    /// HTTP requests Zendesk answered, over all attempts so far.
     pub calls: u64,
+    /// Requests with no answer (connection failures, timeouts), and requests the host sent
+    /// again within a call.
+    pub unanswered: u64,
+    pub resends: u64,
 }
 
 impl Job {
@@ -35,6 +39,8 @@ impl Job {
             attempts: 0,
             first_attempt: None,
             calls: 0,
+            unanswered: 0,
+            resends: 0,
         }
     }
 }
@@ -195,6 +201,8 @@ impl RunContext {
         self.console.logs(&tenant.id, first_line, &call.logs);
         for ((key, mut job), result) in batch.into_iter().zip(call.results) {
             job.calls += result.calls;
+            job.unanswered += result.unanswered;
+            job.resends += result.resends;
             job.attempts = result.attempts;
             // One event: every request it made, failed ones included; in a batch, those its
             // outcome names (the shared bulk requests among them).
@@ -268,6 +276,8 @@ impl RunContext {
             disposition: &disposition,
             attempts: job.attempts,
             zendesk_calls: job.calls,
+            unanswered: job.unanswered,
+            resends: job.resends,
         });
         if let Some(observer) = &self.on_event {
             observer(&EventReport {
@@ -311,6 +321,26 @@ impl RunContext {
         }
     }
 
+    /// Dead-letters the events a stop took out of the queue (`interrupted`: delivering them
+    /// again is all they need), so the summary accounts for every line read.
+    pub fn dead_letter_interrupted(&self, jobs: Vec<(OrderKey, Job)>) {
+        for (_, job) in jobs {
+            let event = &job.event;
+            let letter =
+                DeadLetter::interrupted(event.line, &event.tenant, &event.event, job.attempts);
+            self.console.dead_letter(&format!(
+                "line {} ({}): not delivered, the run was interrupted ({INTERRUPTED})",
+                event.line, event.tenant
+            ));
+            self.dead_letter(&letter);
+            let disposition = Disposition::DeadLettered {
+                error_class: INTERRUPTED.to_string(),
+                error: letter.error.clone(),
+            };
+            self.finish(&job, disposition, LastAttempt::default());
+        }
+    }
+
     /// Dead-letters an input line that is not an event of a known tenant.
     pub fn dead_letter_malformed(&self, malformed: &MalformedLine) {
         self.console.dead_letter(&format!(
@@ -334,6 +364,8 @@ impl RunContext {
             },
             attempts: 0,
             zendesk_calls: 0,
+            unanswered: 0,
+            resends: 0,
         });
     }
 

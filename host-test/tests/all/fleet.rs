@@ -338,7 +338,7 @@ fn produce_deduplicates_dead_letters_malformed_lines_and_replays() {
     // `state`).
     let letters = dead_letters(&nats.url, false);
     assert_eq!(letters, dead_letters(&nats.url, false));
-    assert_eq!(letters[0]["error_class"], "malformed_input");
+    assert_eq!(letters[0]["error_class"], "malformed-input");
     assert_eq!(letters[0]["raw"], "{not json");
     assert_eq!(letters[0]["line"], 11);
     assert_eq!(letters[1]["tenant"], "nobody");
@@ -355,7 +355,7 @@ fn produce_deduplicates_dead_letters_malformed_lines_and_replays() {
     let list = |args: &[&str]| dead_letters_with(&nats.url, args);
     assert_eq!(list(&["--tenant", "nobody"]).0, vec![letters[1].clone()]);
     // (An unknown tenant's event is malformed input too.)
-    assert_eq!(list(&["--class", "malformed_input"]).0, letters);
+    assert_eq!(list(&["--class", "malformed-input"]).0, letters);
     assert_eq!(list(&["--since", "1h"]).0.len(), 2);
     assert_eq!(list(&["--class", "auth"]).0.len(), 0);
     assert_eq!(letters[1]["state"], "open");
@@ -384,7 +384,7 @@ fn produce_deduplicates_dead_letters_malformed_lines_and_replays() {
     assert!(report.contains("1 marked resolved"), "{report}");
     assert!(list(&[]).0.is_empty());
     assert_eq!(
-        list(&["--all", "--class", "malformed_input"]).0[0]["state"],
+        list(&["--all", "--class", "malformed-input"]).0[0]["state"],
         "resolved"
     );
     let (_, report) = list(&["--all", "--seq", &malformed, "--purge"]);

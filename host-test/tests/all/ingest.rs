@@ -144,7 +144,7 @@ fn a_plain_nats_client_publishes_to_the_ingest_subject() {
     );
     let bad = by_source("nats:cdp.ingest").expect("the bad message is a dead letter");
     assert!(bad["error"].as_str().unwrap().contains("not JSON"), "{bad}");
-    assert_eq!(bad["error_class"], "malformed_input");
+    assert_eq!(bad["error_class"], "malformed-input");
 
     let count = |outcome: &str| {
         metric_sum(

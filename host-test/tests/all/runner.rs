@@ -184,16 +184,16 @@ fn malformed_lines_are_dead_lettered_with_their_reasons() {
     assert_eq!(found.len(), 4);
     assert_eq!(found[0].0, 2);
     assert!(found[0].2.starts_with("not valid JSON"), "{found:?}");
-    assert_eq!(found[1], (3, "malformed_input", "missing \"tenant\""));
+    assert_eq!(found[1], (3, "malformed-input", "missing \"tenant\""));
     assert_eq!(
         found[2],
         (
             4,
-            "malformed_input",
+            "malformed-input",
             "unknown tenant \"nobody\" (not in the tenants file)"
         )
     );
-    assert_eq!(found[3], (5, "malformed_input", "missing \"event\""));
+    assert_eq!(found[3], (5, "malformed-input", "missing \"event\""));
     assert_eq!(dead[0]["raw"], "{this is not json");
     assert_eq!(dead[2]["tenant"], "nobody");
 
@@ -443,4 +443,80 @@ fn watch_swaps_the_plugin_between_events_and_rejects_a_broken_file() {
         vec![format!("swapped to {v2_version}"), "rejected".to_string()]
     );
     assert_eq!(mock.account("a").users.len(), 12);
+}
+
+/// Ctrl-C on `host-test run` drains: the calls in flight finish, every event read and not
+/// delivered is a dead letter of class `interrupted` (to deliver again), the summary (text and
+/// JSON) accounts for every line, and the exit status is the usual one (1: dead letters).
+#[test]
+fn ctrl_c_drains_and_writes_the_summary() {
+    use std::process::{Command, Stdio};
+
+    let mock = MockZendesk::with_faults("rate=1,kinds=slow,slow_ms=300".parse().unwrap());
+    let server = mock_zendesk::server::serve(mock.clone(), ([127, 0, 0, 1], 0).into()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("tenants.json");
+    let config = json!({"subdomain": "acme", "email": "a@acme.example", "apiToken": "t"});
+    std::fs::write(&tenants, json!({"tenants": {"acme": config}}).to_string()).unwrap();
+    let events = dir.path().join("events.jsonl");
+    let lines: Vec<String> = (0..100)
+        .map(|u| {
+            json!({"tenant": "acme", "event": {"type": "identify", "userId": format!("u{u}"),
+                "traits": {"name": format!("User {u}")}}})
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&events, lines.join("\n")).unwrap();
+    let (dead, summary) = (
+        dir.path().join("dead.jsonl"),
+        dir.path().join("summary.json"),
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_host-test"))
+        .args(["run", "--concurrency", "2", "--zendesk-origin"])
+        .arg(format!("http://{}", server.addr()))
+        .arg("--tenants")
+        .arg(&tenants)
+        .arg("--events")
+        .arg(&events)
+        .arg("--dead-letter")
+        .arg(&dead)
+        .arg("--summary-json")
+        .arg(&summary)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(started.elapsed() < Duration::from_secs(5), "{stderr}");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: finishing the calls in flight"),
+        "{stderr}"
+    );
+
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let delivered = summary["delivered"].as_u64().unwrap();
+    let letters = std::fs::read_to_string(&dead).unwrap();
+    let interrupted = letters
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .inspect(|letter| {
+            assert_eq!(letter["error_class"], "interrupted");
+            assert!(letter["event"]["userId"].is_string());
+        })
+        .count() as u64;
+    assert!(
+        delivered >= 2 && interrupted >= 50,
+        "{delivered} {interrupted}"
+    );
+    assert_eq!(delivered + interrupted, 100);
+    assert_eq!(summary["dead_lettered"].as_u64(), Some(interrupted));
+    assert_eq!(mock.account("acme").users.len() as u64, delivered);
 }

@@ -10,7 +10,10 @@ use serde_json::Value;
 use crate::report::CallError;
 
 /// Error class of inputs that are not an event of a known tenant.
-pub const MALFORMED_INPUT: &str = "malformed_input";
+pub const MALFORMED_INPUT: &str = "malformed-input";
+/// Error class of events a source stopped before delivering (Ctrl-C on `run`): delivering
+/// them again is all they need.
+pub const INTERRUPTED: &str = "interrupted";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetter {
@@ -61,6 +64,22 @@ impl DeadLetter {
     pub fn from_source(mut self, source: &str) -> DeadLetter {
         self.source = Some(source.to_string());
         self
+    }
+
+    /// The dead letter of an event its source stopped before it was delivered.
+    pub fn interrupted(line: usize, tenant: &str, event: &Value, attempts: u32) -> DeadLetter {
+        DeadLetter {
+            line,
+            tenant: Some(tenant.to_string()),
+            event: Some(event.clone()),
+            raw: None,
+            error_class: INTERRUPTED.to_string(),
+            error: "the run was interrupted before this event was delivered: deliver it again"
+                .to_string(),
+            attempts,
+            at_ms: now_ms(),
+            source: None,
+        }
     }
 
     /// The dead letter of an input that is not an event of a known tenant (`tenant`: the one it

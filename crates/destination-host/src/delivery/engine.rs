@@ -62,8 +62,12 @@ pub struct EventResult {
     pub settlement: Settlement,
     /// This attempt's number (1 for the first).
     pub attempts: u32,
-    /// Its share of the call's requests (the shares add up to the call's).
+    /// Its share of the call's requests that Zendesk answered (the shares add up to the call's).
     pub calls: u64,
+    /// Its share of the requests that got no answer (connection failures, timeouts).
+    pub unanswered: u64,
+    /// Its share of the requests the host sent again within the call (transient failures).
+    pub resends: u64,
     /// The operations its outcome names (a batch's shared bulk requests among them).
     pub operations: Vec<Operation>,
     /// The error of a failed attempt, for logs (retries included).
@@ -114,7 +118,11 @@ impl Engine {
             self.after_401(&tenant, &plugin, &texts, &token, &mut report, &mut outcomes);
         }
         let count = events.len().max(1);
-        let calls = report.fetches.len();
+        let share =
+            |total: usize, n: usize| (total / count + usize::from(n < total % count)) as u64;
+        let answered = report.fetches.iter().filter(|f| f.status.is_some()).count();
+        let unanswered = report.fetches.len() - answered;
+        let resends = report.fetches.iter().filter(|f| f.resent).count();
         let results = events
             .iter()
             .zip(outcomes)
@@ -135,7 +143,9 @@ impl Engine {
                         fastrand::f64(),
                     ),
                     attempts,
-                    calls: (calls / count + usize::from(n < calls % count)) as u64,
+                    calls: share(answered, n),
+                    unanswered: share(unanswered, n),
+                    resends: share(resends, n),
                     operations,
                     failure,
                 }
@@ -165,6 +175,8 @@ impl Engine {
                 ),
                 attempts: attempt.earlier_attempts,
                 calls: 0,
+                unanswered: 0,
+                resends: 0,
                 operations: Vec::new(),
             })
             .collect();

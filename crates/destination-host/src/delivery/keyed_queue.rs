@@ -31,6 +31,8 @@ struct State<T> {
     /// Events pushed and not yet finished (queued, parked or in flight).
     held: usize,
     closed: bool,
+    /// Stopped: nothing more is handed out, even what is still held.
+    stopped: bool,
 }
 
 impl<T> KeyedQueue<T> {
@@ -43,6 +45,7 @@ impl<T> KeyedQueue<T> {
                 parked: BinaryHeap::new(),
                 held: 0,
                 closed: false,
+                stopped: false,
             }),
             work: Condvar::new(),
             room: Condvar::new(),
@@ -86,11 +89,38 @@ impl<T> KeyedQueue<T> {
         self.work.notify_all();
     }
 
+    /// Stops the queue (a drain: the source was interrupted): nothing more is handed out, and
+    /// every event not in flight (queued or parked) is taken out and returned, oldest first, for
+    /// the source to account for. Events in flight still finish with `done` or `retry`; one
+    /// that is retried stays held, for a later `stop` to return.
+    pub fn stop(&self) -> Vec<(OrderKey, T)> {
+        let mut state = self.lock();
+        state.closed = true;
+        state.stopped = true;
+        state.ready.clear();
+        state.parked.clear();
+        let mut taken: Vec<(u64, OrderKey, T)> = Vec::new();
+        for (key, jobs) in state.keys.drain() {
+            taken.extend(
+                jobs.into_iter()
+                    .map(|(sequence, job)| (sequence, key.clone(), job)),
+            );
+        }
+        taken.sort_by_key(|(sequence, _, _)| *sequence);
+        state.held = state.held.saturating_sub(taken.len());
+        self.work.notify_all();
+        self.room.notify_all();
+        taken.into_iter().map(|(_, key, job)| (key, job)).collect()
+    }
+
     /// The next event whose key is free, waiting for one (or for a parked key to come due).
-    /// `None` when the queue is closed and empty.
+    /// `None` when the queue is closed and empty, or stopped.
     pub fn next(&self) -> Option<(OrderKey, T)> {
         let mut state = self.lock();
         loop {
+            if state.stopped {
+                return None;
+            }
             let now = Instant::now();
             state.release_due(now);
             if let Some(Reverse((_, key))) = state.ready.pop() {
@@ -166,6 +196,11 @@ impl<T> KeyedQueue<T> {
         let mut state = self.lock();
         state.held = state.held.saturating_sub(1);
         let more = state.keys.get(&key).is_some_and(|jobs| !jobs.is_empty());
+        if state.stopped {
+            self.room.notify_one();
+            self.work.notify_all();
+            return;
+        }
         if more {
             state.make_ready(key);
         } else {
@@ -181,9 +216,15 @@ impl<T> KeyedQueue<T> {
     pub fn retry(&self, key: OrderKey, job: T, at: Instant) {
         let mut state = self.lock();
         // Back at the head, with a sequence number before its key's later events.
-        if let Some(jobs) = state.keys.get_mut(&key) {
-            let sequence = jobs.front().map_or(0, |(next, _)| next.saturating_sub(1));
-            jobs.push_front((sequence, job));
+        match state.keys.get_mut(&key) {
+            Some(jobs) => {
+                let sequence = jobs.front().map_or(0, |(next, _)| next.saturating_sub(1));
+                jobs.push_front((sequence, job));
+            }
+            // Stopped meanwhile (its key's queue was taken out): kept for the next `stop`.
+            None => {
+                state.keys.insert(key.clone(), VecDeque::from([(0, job)]));
+            }
         }
         state.parked.push(Reverse((at, key)));
         self.work.notify_all();
@@ -255,6 +296,30 @@ mod tests {
         queue.done(k);
         queue.close();
         assert!(queue.next().is_none());
+    }
+
+    #[test]
+    fn a_stop_returns_everything_not_in_flight_and_then_the_late_retries() {
+        let queue = KeyedQueue::new(100);
+        for job in ["a1", "b1", "a2", "c1"] {
+            queue.push(key(&job[..1]), job);
+        }
+        let (a, a1) = queue.next().unwrap();
+        let (b, b1) = queue.next().unwrap();
+        assert_eq!((a1, b1), ("a1", "b1"));
+        queue.retry(b, b1, Instant::now() + Duration::from_secs(60));
+        let taken: Vec<_> = queue.stop().into_iter().map(|(_, job)| job).collect();
+        // Queued and parked, oldest first; `a1` is in flight.
+        assert_eq!(taken, vec!["b1", "a2", "c1"]);
+        assert!(queue.next().is_none(), "nothing more is handed out");
+        assert_eq!(queue.held(), 1);
+        // The in-flight event must wait again: the next stop returns it.
+        queue.retry(a, a1, Instant::now());
+        assert_eq!(
+            queue.stop().into_iter().map(|(_, j)| j).collect::<Vec<_>>(),
+            vec!["a1"]
+        );
+        assert_eq!(queue.held(), 0);
     }
 
     #[test]

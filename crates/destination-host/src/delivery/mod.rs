@@ -14,7 +14,7 @@ mod input;
 mod keyed_queue;
 mod order_key;
 
-pub use dead_letter::{DeadLetter, MALFORMED_INPUT, event_type, now_ms};
+pub use dead_letter::{DeadLetter, INTERRUPTED, MALFORMED_INPUT, event_type, now_ms};
 pub use engine::{Attempt, Attempted, Call, Engine, EventResult, PACING_PARK};
 pub use input::{EventLine, MalformedLine, parse_line, parse_line_any_tenant};
 pub use keyed_queue::KeyedQueue;
