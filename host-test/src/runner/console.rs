@@ -93,6 +93,22 @@ impl Console {
         }
     }
 
+    /// What the run waits for: on the progress line, else as a line every
+    /// [`super::waiting::PRINT_EVERY`] (`said`: when it was last shown).
+    pub fn status(&self, status: Option<String>, said: &mut std::time::Instant) {
+        match (&self.progress, status) {
+            (Some(bar), status) => {
+                bar.set_message(status.unwrap_or_default());
+                *said = std::time::Instant::now();
+            }
+            (None, Some(status)) if said.elapsed() >= super::waiting::PRINT_EVERY => {
+                self.line(&status);
+                *said = std::time::Instant::now();
+            }
+            (None, _) => {}
+        }
+    }
+
     pub fn advance(&self) {
         if let Some(bar) = &self.progress {
             bar.inc(1);

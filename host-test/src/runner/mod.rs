@@ -12,6 +12,7 @@ pub mod oauth;
 pub mod state_view;
 pub mod summary;
 pub mod trace;
+mod waiting;
 mod worker;
 
 use std::collections::{HashMap, HashSet};
@@ -195,6 +196,7 @@ pub fn run(options: RunOptions) -> Result<Summary> {
             EventSource::Text(_) => "input".into(),
         },
         summary: Mutex::new(Summary::default()),
+        waiting: Default::default(),
         on_event: options.on_event.clone(),
         last_success: Mutex::new(None),
         batches: Default::default(),
@@ -208,8 +210,13 @@ pub fn run(options: RunOptions) -> Result<Summary> {
             scope.spawn(|| context.work(&queue));
         }
         // The drain: on an interrupt, nothing more is handed out and what waits is accounted.
+        // Meanwhile, what the run waits for is shown.
         scope.spawn(|| {
+            let mut said = Instant::now();
             while !finished.load(Ordering::Relaxed) {
+                if said.elapsed() >= Duration::from_secs(1) {
+                    context.console.status(context.waiting.status(), &mut said);
+                }
                 if interrupt.load(Ordering::Relaxed) {
                     context
                         .console

@@ -12,6 +12,7 @@ use super::console::Console;
 use super::jsonl::JsonlFile;
 use super::summary::{Disposition, LineResult, Summary};
 use super::trace::TraceLine;
+use super::waiting::Waiting;
 use destination_host::delivery::{
     Attempt, Attempted, Batching, DeadLetter, Engine, EventLine, EventResult, INTERRUPTED,
     KeyedQueue, MALFORMED_INPUT, MalformedLine, OrderKey, Settlement,
@@ -56,6 +57,8 @@ pub(super) struct RunContext {
     /// Where the events come from, named in each dead letter.
     pub source: String,
     pub summary: Mutex<Summary>,
+    /// Events parked for a retry, for the operator.
+    pub waiting: Waiting,
     pub on_event: Option<EventObserver>,
     /// When the last Zendesk request of a delivered or skipped event finished (for the
     /// head-of-line measurement: how long everything but the dead letters took).
@@ -170,6 +173,9 @@ impl RunContext {
     /// backlog in the queue, its keys parked, without holding a sandbox.
     fn attempt_batch(&self, queue: &KeyedQueue<Job>, mut batch: Vec<(OrderKey, Job)>) {
         let tenant = self.tenant_of(&batch[0].1);
+        for (_, job) in &batch {
+            self.waiting.resume(job.event.line);
+        }
         let attempts: Vec<Attempt> = batch
             .iter()
             .map(|(_, job)| Attempt {
@@ -248,7 +254,11 @@ impl RunContext {
                     job.event.line,
                     &[retry_log(job.attempts, wait, result.failure.as_deref())],
                 );
-                queue.retry(key, job, Instant::now() + wait);
+                let reason = result.failure.as_deref().unwrap_or("a retryable error");
+                let until = Instant::now() + wait;
+                self.waiting
+                    .wait(job.event.line, &job.event.tenant, until, reason);
+                queue.retry(key, job, until);
                 return;
             }
             Settlement::Delivered(_) => Disposition::Delivered,

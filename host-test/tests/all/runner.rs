@@ -520,3 +520,53 @@ fn ctrl_c_drains_and_writes_the_summary() {
     assert_eq!(summary["dead_lettered"].as_u64(), Some(interrupted));
     assert_eq!(mock.account("acme").users.len() as u64, delivered);
 }
+
+/// A run that waits says so: a track of a user Zendesk cannot find yet waits a minute for its
+/// retry, and `run` (stderr not a terminal) names what it waits for within ten seconds.
+#[test]
+fn a_waiting_event_is_named_while_it_waits() {
+    use std::io::Read as _;
+    use std::process::{Command, Stdio};
+
+    let mock = MockZendesk::new();
+    let server = mock_zendesk::server::serve(mock.clone(), ([127, 0, 0, 1], 0).into()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("tenants.json");
+    let config = json!({"subdomain": "acme", "email": "a@acme.example", "apiToken": "t"});
+    std::fs::write(&tenants, json!({"tenants": {"acme": config}}).to_string()).unwrap();
+    let events = dir.path().join("events.jsonl");
+    let track =
+        json!({"tenant": "acme", "event": {"type": "track", "userId": "ghost", "event": "Opened"}});
+    std::fs::write(&events, track.to_string()).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_host-test"))
+        .args(["run", "--zendesk-origin"])
+        .arg(format!("http://{}", server.addr()))
+        .arg("--tenants")
+        .arg(&tenants)
+        .arg("--events")
+        .arg(&events)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(12));
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        stderr.contains("1 event(s) wait for a retry; next: line 1 (acme) in "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ghost"),
+        "the reason names the user: {stderr}"
+    );
+    assert_eq!(status.code(), Some(1), "{stderr}");
+}
