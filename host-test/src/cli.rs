@@ -16,6 +16,7 @@ use crate::fields;
 use crate::output::{plugin_path, print_stdout};
 use crate::runner::{self, Batching, EventSource, PluginSource, RetryPolicy, RunOptions, Target};
 use destination_fleet::cli::{BatchArgs, FleetCommand, Setup};
+use destination_fleet::logging::{self, LogFormat};
 use destination_host::{ObjectType, Runtime, RuntimeOptions};
 
 use crate::transports::LoopbackOrigin;
@@ -33,6 +34,10 @@ pub const USAGE_ERROR: u8 = 2;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Diagnostics on stderr as text lines or JSON lines (level: HOST_TEST_LOG, default warn;
+    /// info for the fleet's commands).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,14 +252,14 @@ pub struct DescribeArgs {
 /// 0 success, 1 some events were dead-lettered, 2 usage or setup error.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_diagnostics();
+    init_diagnostics(&cli);
     let result = match cli.command {
         Command::Demo(args) => demo::run_demo(&DemoOptions {
             plugin: args.plugin,
             events: args.events,
             batching: args.batch.batching(),
         }),
-        Command::Run(args) => run_stream(args),
+        Command::Run(args) => run_stream(args, cli.log_format),
         Command::Produce(args) => fleet(FleetCommand::Produce(args), Target::Zendesk),
         Command::Worker(args) => {
             let target = args
@@ -289,7 +294,7 @@ fn read(path: &Path, what: &str) -> Result<String> {
         .with_context(|| format!("cannot read the {what} file {}", path.display()))
 }
 
-fn run_stream(args: RunArgs) -> Result<u8> {
+fn run_stream(args: RunArgs, log_format: LogFormat) -> Result<u8> {
     let mock = args.mock.then(MockZendesk::new);
     if let (Some(mock), true) = (&mock, args.mock_bulk_import) {
         mock.set_default_bulk(BulkSettings {
@@ -336,7 +341,11 @@ fn run_stream(args: RunArgs) -> Result<u8> {
     if let Some(mock) = &mock {
         print_stdout(&runner::state_view::render_mock_state(mock));
     }
-    eprint!("{}", summary.render());
+    match log_format {
+        LogFormat::Text => eprint!("{}", summary.render()),
+        // One format per stream: the summary is a JSON line too.
+        LogFormat::Json => eprintln!("{}", serde_json::json!({ "summary": summary })),
+    }
     Ok(summary.exit_code())
 }
 
@@ -484,19 +493,18 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
 
 /// The runtime's own diagnostics (`tracing`: plugin loads, swaps, denials, budget stops) on
 /// stderr, at the level of `HOST_TEST_LOG` (default `warn`), like the guests' logs.
-fn init_diagnostics() {
-    let level = std::env::var(runner::console::LOG_LEVEL_VAR)
-        .ok()
-        .and_then(|level| level.trim().parse::<tracing::Level>().ok())
-        .unwrap_or(tracing::Level::WARN);
-    // Colour codes only for a person at a terminal, never into a redirected file.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+/// One subscriber for every line on stderr. The fleet's commands report their life (started,
+/// metrics address, draining) at info, so that is their default.
+fn init_diagnostics(cli: &Cli) {
+    let default = match cli.command {
+        Command::Produce(_)
+        | Command::Worker(_)
+        | Command::DeadLetters(_)
+        | Command::Authorize(_) => tracing::Level::INFO,
+        _ => tracing::Level::WARN,
+    };
+    let level = logging::level_from_env(runner::console::LOG_LEVEL_VAR, default);
+    logging::init(cli.log_format, level, runner::console::ConsoleWriter);
 }
 
 fn manifest_schema() -> Result<u8> {

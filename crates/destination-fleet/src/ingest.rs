@@ -75,14 +75,14 @@ pub(crate) async fn route(fleet: Fleet, metrics: Arc<Metrics>, mut stop: watch::
     while !*stop.borrow() {
         if swept.elapsed() >= SWEEP_EVERY {
             if let Err(error) = sweep_strays(&fleet, &metrics).await {
-                eprintln!("ingest: cannot sweep stray events: {error:#}");
+                tracing::warn!("ingest: cannot sweep stray events: {error:#}");
             }
             swept = Instant::now();
         }
         tokio::select! {
             routed = route_batch(&fleet, &metrics) => {
                 if let Err(error) = routed {
-                    eprintln!("ingest: {error:#}");
+                    tracing::warn!("ingest: {error:#}");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }

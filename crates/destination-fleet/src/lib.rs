@@ -27,6 +27,7 @@ pub mod ingest;
 mod kv_cache;
 pub mod kv_credentials;
 mod leases;
+pub mod logging;
 pub mod metrics;
 mod parking;
 mod partition;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use clap::Parser;
 
 use destination_fleet::cli::{self, FleetCommand, Setup};
+use destination_fleet::logging::{self, LogFormat};
 use destination_fleet::zendesk;
 use destination_host::{HttpTransport, RuntimeOptions};
 
@@ -20,10 +21,16 @@ use destination_host::{HttpTransport, RuntimeOptions};
 struct Cli {
     #[command(subcommand)]
     command: FleetCommand,
+    /// Diagnostics on stderr as text lines or JSON lines (level: DESTINATION_FLEET_LOG,
+    /// default info).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let level = logging::level_from_env("DESTINATION_FLEET_LOG", tracing::Level::INFO);
+    logging::init(cli.log_format, level, std::io::stderr);
     let setup = Setup {
         transport: Arc::new(HttpTransport::new()),
         runtime: RuntimeOptions {

@@ -53,7 +53,7 @@ pub(super) async fn deliver_partition(
     let mut consumer = match context.fleet.consumer(partition).await {
         Ok(consumer) => consumer,
         Err(error) => {
-            eprintln!("partition {partition}: {error:#}");
+            tracing::warn!("partition {partition}: {error:#}");
             return;
         }
     };
@@ -94,7 +94,7 @@ pub(super) async fn deliver_partition(
         let mut batch = match batch {
             Ok(batch) => batch,
             Err(error) => {
-                eprintln!("partition {partition}: cannot pull: {error}");
+                tracing::warn!("partition {partition}: cannot pull: {error}");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
@@ -482,13 +482,15 @@ async fn dead_letter_and_ack(
                 .as_ref()
                 .map_or_else(|| "unknown".into(), event_type);
             // One line per dead letter, for the operator: who, what, why.
-            eprintln!(
+            tracing::warn!(
                 "dead letter: tenant {tenant}, {event_type} (stream sequence {sequence}, {} \
                  attempt(s)): {} ({})",
-                letter.attempts, letter.error, letter.error_class
+                letter.attempts,
+                letter.error,
+                letter.error_class
             );
             count(context, &[tenant, &event_type], "dead_lettered");
         }
-        Err(error) => eprintln!("cannot dead-letter stream sequence {sequence}: {error:#}"),
+        Err(error) => tracing::error!("cannot dead-letter stream sequence {sequence}: {error:#}"),
     }
 }

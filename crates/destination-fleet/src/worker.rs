@@ -82,7 +82,7 @@ async fn work(options: WorkerOptions) -> Result<u8> {
             Arc::clone(&runtime),
             Arc::clone(&slot),
             options.plugin.clone(),
-            |event| eprintln!("{event}"),
+            |event| tracing::info!("{event}"),
         )?),
         false => None,
     };
@@ -115,7 +115,7 @@ async fn work(options: WorkerOptions) -> Result<u8> {
     }
     if let Some(addr) = options.metrics {
         let bound = metrics.serve(addr)?;
-        eprintln!("metrics on http://{bound}/metrics");
+        tracing::info!("metrics on http://{bound}/metrics");
     }
     let worker_id = format!(
         "{}-{}-{:08x}",
@@ -132,7 +132,7 @@ async fn work(options: WorkerOptions) -> Result<u8> {
         batching: options.batching,
         worker_id: worker_id.clone(),
     });
-    eprintln!("worker {worker_id} started");
+    tracing::info!("worker {worker_id} started");
     let (stop_router, router_stopped) = watch::channel(false);
     let router = tokio::spawn(crate::ingest::route(
         fleet.clone(),
@@ -153,7 +153,7 @@ async fn work(options: WorkerOptions) -> Result<u8> {
             Err(error) => {
                 // Ownership cannot be proven (NATS unreachable?): stop delivering everything
                 // until the leases are renewed again; the leases expire for the others anyway.
-                eprintln!("cannot renew the leases: {error:#}; stopping deliveries");
+                tracing::error!("cannot renew the leases: {error:#}; stopping deliveries");
                 for (_, delivering) in partitions.drain().chain(handing_back.drain()) {
                     delivering.stop();
                 }
@@ -166,7 +166,7 @@ async fn work(options: WorkerOptions) -> Result<u8> {
             }
         };
         for partition in lost {
-            eprintln!("partition {partition}: lease lost, stopping");
+            tracing::warn!("partition {partition}: lease lost, stopping");
             for delivering in [
                 partitions.remove(&partition),
                 handing_back.remove(&partition),
@@ -207,7 +207,7 @@ async fn work(options: WorkerOptions) -> Result<u8> {
 
     // Drain: stop pulling, let in-flight calls finish and be acknowledged, hand back. The
     // leases are renewed meanwhile, so no one else takes the partitions too early.
-    eprintln!("draining");
+    tracing::info!("draining");
     metrics.healthy.store(false, Ordering::Relaxed);
     let _ = stop_router.send(true);
     let _ = router.await;
@@ -226,7 +226,7 @@ async fn work(options: WorkerOptions) -> Result<u8> {
     }
     leases.leave().await;
     fleet.client.flush().await.context("cannot flush to NATS")?;
-    eprintln!("drained");
+    tracing::info!("drained");
     Ok(0)
 }
 

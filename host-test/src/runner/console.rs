@@ -1,7 +1,9 @@
 //! The runner's stderr: plugin logs, warnings and an optional progress bar, without the bar and
-//! the text garbling each other. Everything printed is scrubbed of credential values.
+//! the text garbling each other. Everything printed is scrubbed of credential values, and goes
+//! through `tracing`, so the stream has one format (text or `--log-format json`).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -23,6 +25,35 @@ fn level_rank(level: &str) -> usize {
 /// Dead-lettered lines shown one by one; past it, one notice (the file and summary have all).
 const SHOWN_DEAD_LETTERS: u64 = 100;
 
+/// The progress bar on screen, if any: log lines are written above it.
+static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Where the binaries' `tracing` lines go: stderr, above the progress bar when one is shown.
+pub struct ConsoleWriter;
+
+impl Write for ConsoleWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let bar = BAR.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        match bar {
+            Some(bar) => bar.suspend(|| std::io::stderr().write_all(buf))?,
+            None => std::io::stderr().write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for ConsoleWriter {
+    type Writer = ConsoleWriter;
+
+    fn make_writer(&'a self) -> ConsoleWriter {
+        ConsoleWriter
+    }
+}
+
 pub struct Console {
     progress: Option<ProgressBar>,
     min_level: usize,
@@ -40,6 +71,7 @@ impl Console {
             ) {
                 bar.set_style(style);
             }
+            *BAR.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar.clone());
             bar
         });
         let min_level = std::env::var(LOG_LEVEL_VAR)
@@ -66,13 +98,10 @@ impl Console {
         }
     }
 
-    /// Prints one line to stderr (above the progress bar when there is one).
+    /// Prints one line for the operator (a warning: shown at the default level).
     pub fn line(&self, text: &str) {
         let text = self.secrets.scrub(text);
-        match &self.progress {
-            Some(bar) => bar.suspend(|| eprintln!("{text}")),
-            None => eprintln!("{text}"),
-        }
+        tracing::warn!("{text}");
     }
 
     /// Forwards a call's log records at or above the configured level, prefixed with the tenant.
@@ -86,10 +115,16 @@ impl Console {
                 .iter()
                 .map(|(key, value)| format!(" {key}={value}"))
                 .collect();
-            self.line(&format!(
-                "[{tenant} line {line}] {} {}: {}{fields}",
-                record.level, record.source, record.message
-            ));
+            let text = format!("{}{fields}", record.message);
+            let message = self.secrets.scrub(&text);
+            let source = record.source.as_str();
+            match level_rank(&record.level) {
+                0 => tracing::trace!(tenant, line, source, "{message}"),
+                1 => tracing::debug!(tenant, line, source, "{message}"),
+                2 => tracing::info!(tenant, line, source, "{message}"),
+                3 => tracing::warn!(tenant, line, source, "{message}"),
+                _ => tracing::error!(tenant, line, source, "{message}"),
+            }
         }
     }
 
@@ -118,6 +153,7 @@ impl Console {
     pub fn finish(&self) {
         if let Some(bar) = &self.progress {
             bar.finish_and_clear();
+            *BAR.lock().unwrap_or_else(|p| p.into_inner()) = None;
         }
     }
 }

@@ -372,7 +372,7 @@ pub(crate) fn watch_plugin(
 ) -> Result<WatchHandle> {
     let handle =
         destination_host::watch(Arc::clone(runtime), Arc::clone(slot), path, move |event| {
-            eprintln!("{event}");
+            tracing::warn!("{event}");
             if let Some(observer) = &on_swap {
                 observer(&event);
             }

@@ -66,7 +66,7 @@ pub(crate) fn metric_sum(worker: &Worker, name: &str) -> f64 {
     let log = std::fs::read_to_string(&worker.log).unwrap_or_default();
     let Some(url) = log
         .lines()
-        .find_map(|line| line.strip_prefix("metrics on "))
+        .find_map(|line| line.split("metrics on ").nth(1))
         .map(str::trim)
     else {
         panic!("the worker did not say where its metrics are:\n{log}");

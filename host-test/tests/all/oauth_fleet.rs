@@ -339,7 +339,7 @@ fn workers_share_refreshes_survive_a_kill_and_name_a_revoked_grant() {
         let log = std::fs::read_to_string(&worker.log).unwrap();
         let url = log
             .lines()
-            .find_map(|line| line.strip_prefix("metrics on "))
+            .find_map(|line| line.split("metrics on ").nth(1))
             .unwrap()
             .trim()
             .to_string();

@@ -570,3 +570,64 @@ fn a_waiting_event_is_named_while_it_waits() {
     );
     assert_eq!(status.code(), Some(1), "{stderr}");
 }
+
+/// `--log-format json`: every line on stderr is one JSON object, the plugin's logs, the dead
+/// letters and the summary alike; in text, no colour codes when stderr is not a terminal.
+#[test]
+fn json_logs_are_one_object_per_line() {
+    use std::process::Command;
+
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("tenants.json");
+    let config = json!({"subdomain": "acme", "email": "a@acme.example", "apiToken": "t"});
+    std::fs::write(&tenants, json!({"tenants": {"acme": config}}).to_string()).unwrap();
+    let events = dir.path().join("events.jsonl");
+    let lines = [
+        json!({"tenant": "acme", "event": {"type": "identify", "userId": "u1", "traits": {"name": "A"}}}).to_string(),
+        "{not json".to_string(),
+    ];
+    std::fs::write(&events, lines.join("\n")).unwrap();
+    let run = |format: &str| {
+        Command::new(env!("CARGO_BIN_EXE_host-test"))
+            // Nothing listens: the plugin logs the failed request (a warning with its tenant).
+            .args([
+                "run",
+                "--zendesk-origin",
+                "http://127.0.0.1:9",
+                "--retry-for",
+                "1s",
+            ])
+            .args(["--log-format", format, "--tenants"])
+            .arg(&tenants)
+            .arg("--events")
+            .arg(&events)
+            .env("HOST_TEST_LOG", "info")
+            .output()
+            .unwrap()
+    };
+    let output = run("json");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let objects: Vec<Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    assert!(
+        objects.iter().any(|o| o["level"] == "WARN"
+            && o["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("malformed-input"))),
+        "{stderr}"
+    );
+    assert!(
+        objects
+            .iter()
+            .any(|o| o["tenant"] == "acme" && o["source"].is_string()),
+        "a plugin log with its tenant: {stderr}"
+    );
+    assert_eq!(objects.last().unwrap()["summary"]["dead_lettered"], 2);
+
+    let text = String::from_utf8_lossy(&run("text").stderr).into_owned();
+    assert!(!text.contains('\u{1b}'), "colour codes in a file: {text}");
+    assert!(text.contains("WARN"), "{text}");
+}
