@@ -521,7 +521,23 @@ fn describe(args: DescribeArgs) -> Result<u8> {
         .with_context(|| format!("cannot load the plugin {}", path.display()))?;
     print_stdout(&format!(
         "{}\n",
-        serde_json::to_string_pretty(plugin.description())?
+        serde_json::to_string_pretty(&describe_json(&plugin))?
     ));
     Ok(0)
+}
+
+/// The plugin's `description` record under the WIT's names, its settings schema as JSON (not
+/// a string in a string), and the contract version it implements.
+pub fn describe_json(plugin: &destination_host::Plugin) -> serde_json::Value {
+    let description = plugin.description();
+    let schema: serde_json::Value = serde_json::from_str(&description.settings_schema)
+        .unwrap_or_else(|_| description.settings_schema.clone().into());
+    serde_json::json!({
+        "name": description.name,
+        "version": description.version,
+        "contract-version": plugin.contract_version(),
+        "event-types": description.event_types,
+        "max-batch-size": description.max_batch_size,
+        "settings-schema": schema,
+    })
 }

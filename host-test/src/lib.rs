@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cli;
 pub mod demo;
+pub mod embedded;
 pub mod fields;
 pub mod output;
 pub mod runner;

@@ -16,9 +16,10 @@ pub fn print_stdout(text: &str) {
 
 /// `--plugin`, else the component built alongside this binary.
 pub fn plugin_path(plugin: &Option<PathBuf>) -> Result<PathBuf> {
-    let path = plugin
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(env!("ZENDESK_WASM")));
+    let path = match plugin {
+        Some(path) => path.clone(),
+        None => crate::embedded::component_path()?,
+    };
     if !path.is_file() {
         bail!(
             "plugin component {} not found (pass --plugin PATH to a zendesk.wasm)",

@@ -157,6 +157,11 @@ const MISSING_USER_RETRY_SECONDS: u64 = 60;
 /// The error for a user that does not exist: retryable within [`MISSING_USER_WINDOW_SECONDS`]
 /// of the first miss (remembered in the tenant cache), then `rejected` (404), naming the user.
 pub fn not_found_yet(client: &Client, person: &Person) -> Error {
+    missing_users(client, &describe(person), "")
+}
+
+/// `external_id "u-1" / email "a@b.c"`: how a message names a user.
+pub fn describe(person: &Person) -> String {
     let mut who = Vec::new();
     if let Some(external_id) = &person.external_id {
         who.push(format!("external_id {external_id:?}"));
@@ -164,7 +169,12 @@ pub fn not_found_yet(client: &Client, person: &Person) -> Error {
     if let Some(email) = &person.email {
         who.push(format!("email {email:?}"));
     }
-    let who = who.join(" / ");
+    who.join(" / ")
+}
+
+/// [`not_found_yet`] for `who` (one user or several), its final message prefixed with
+/// `context` (what was done nonetheless).
+pub fn missing_users(client: &Client, who: &str, context: &str) -> Error {
     let key = format!("missing:{who}");
     let now = client.host().now_unix_seconds();
     let first = match client.cache_get(&key).and_then(|at| at.parse::<u64>().ok()) {
@@ -183,14 +193,16 @@ pub fn not_found_yet(client: &Client, person: &Person) -> Error {
         return Error::Rejected {
             status: 404,
             message: format!(
-                "no Zendesk user with {who} after {waited} s of retries: send its identify \
-                 first, or an email to create it from"
+                "{context}no Zendesk user with {who} after {waited} s of retries: send its \
+                 identify first, or an email to create it from"
             ),
         };
     }
     let left = MISSING_USER_WINDOW_SECONDS - waited;
     Error::Retryable {
-        message: format!("no Zendesk user with {who} yet (an identify may still be on its way)"),
+        message: format!(
+            "{context}no Zendesk user with {who} yet (an identify may still be on its way)"
+        ),
         retry_after_seconds: Some(left.min(MISSING_USER_RETRY_SECONDS) as u32),
     }
 }

@@ -120,7 +120,9 @@ impl RunOptions {
         RunOptions {
             tenants_json: tenants_json.into(),
             events: EventSource::Text(events_jsonl.into()),
-            plugin: PluginSource::File(PathBuf::from(env!("ZENDESK_WASM"))),
+            plugin: PluginSource::File(
+                crate::embedded::component_path().unwrap_or_else(|_| env!("ZENDESK_WASM").into()),
+            ),
             target,
             watch: false,
             trace: None,

@@ -7,12 +7,25 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
+/// The binary copied alone to another directory (its plugin component is inside it), run from
+/// there with a home of its own.
+fn demo_from_a_lone_binary() -> std::process::Output {
+    let place = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let binary = place.path().join("host-test");
+    std::fs::copy(env!("CARGO_BIN_EXE_host-test"), &binary).unwrap();
+    Command::new(&binary)
+        .arg("demo")
+        .current_dir(place.path())
+        .env("HOME", home.path())
+        .env_remove("XDG_CACHE_HOME")
+        .output()
+        .expect("the binary runs")
+}
+
 #[test]
 fn the_demo_delivers_the_sample_and_shows_the_final_state() {
-    let output = Command::new(env!("CARGO_BIN_EXE_host-test"))
-        .arg("demo")
-        .output()
-        .expect("the binary runs");
+    let output = demo_from_a_lone_binary();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(
@@ -67,6 +80,76 @@ fn the_demo_delivers_the_sample_and_shows_the_final_state() {
     assert!(!row_with("Peter Gibbons (u-1003)", "Initech"), "{stdout}");
     // The demo config's token is never echoed.
     assert!(!stdout.contains("demo-token") && !stderr.contains("demo-token"));
+}
+
+/// The README's excerpt of the demo's output is what the demo prints: its lines appear in the
+/// real output in order (`...` stands for lines left out). The demo data's README describes
+/// every line of the sample stream.
+#[test]
+fn the_readmes_demo_excerpt_and_data_notes_match_what_runs() {
+    let output = Command::new(env!("CARGO_BIN_EXE_host-test"))
+        .arg("demo")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let real: Vec<&str> = stdout.lines().map(str::trim_end).collect();
+    let readme = include_str!("../../../README.md");
+    let section = &readme[readme.find("## The demo").unwrap()..];
+    let block = section.split("```").nth(1).unwrap();
+    let mut at = 0;
+    for line in block.lines().map(str::trim_end) {
+        if line.trim().is_empty() || line.trim() == "..." {
+            continue;
+        }
+        match real[at..].iter().position(|r| *r == line) {
+            Some(found) => at += found + 1,
+            None => panic!("README demo line not in the output (in order): {line:?}\n{stdout}"),
+        }
+    }
+
+    let notes = include_str!("../../demo/README.md");
+    let events = include_str!("../../demo/events.jsonl")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    for n in 1..=events {
+        let numbered = notes.contains(&format!(" {n}. "))
+            || notes.contains(&format!("{n}-"))
+            || notes.contains(&format!("-{n}. "));
+        assert!(
+            numbered,
+            "host-test/demo/README.md does not describe line {n}"
+        );
+    }
+    assert!(
+        !notes.contains(&format!(" {}. ", events + 1)),
+        "a line the stream does not have"
+    );
+}
+
+/// `describe`: the WIT's names, the contract version, the settings schema as JSON.
+#[test]
+fn describe_prints_the_description_under_the_wits_names() {
+    let output = Command::new(env!("CARGO_BIN_EXE_host-test"))
+        .arg("describe")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let description: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(description["name"], "zendesk");
+    assert_eq!(description["contract-version"], "0.2.0");
+    assert!(
+        description["settings-schema"]["properties"]["subdomain"].is_object(),
+        "{description}"
+    );
+    assert!(
+        description["event-types"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("identify"))
+    );
+    assert!(description["max-batch-size"].as_u64().unwrap() >= 1);
+    assert!(description.get("settings_schema").is_none());
 }
 
 /// `host-test mock-zendesk`: serves on a loopback port, prints where, and on SIGTERM writes the

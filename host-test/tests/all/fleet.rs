@@ -212,7 +212,7 @@ fn workers_deliver_in_order_survive_a_kill_and_dead_letter_only_the_bad_tenant()
         .map(|text| {
             text.lines()
                 .filter(|l| {
-                    l.starts_with("dead letter: tenant bad, identify") && l.contains("(rejected)")
+                    l.contains("dead letter: tenant bad, identify") && l.contains("(rejected)")
                 })
                 .count()
         })
