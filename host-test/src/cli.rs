@@ -261,19 +261,11 @@ pub fn main() -> ExitCode {
         }),
         Command::Run(args) => run_stream(args, cli.log_format),
         Command::Produce(args) => fleet(FleetCommand::Produce(args), Target::Zendesk),
-        Command::Worker(args) => {
-            let target = args
-                .zendesk_origin
-                .map_or(Target::Zendesk, Target::Loopback);
-            fleet(FleetCommand::Worker(args.fleet), target)
-        }
+        Command::Worker(args) => target_for(args.zendesk_origin)
+            .and_then(|target| fleet(FleetCommand::Worker(args.fleet), target)),
         Command::DeadLetters(args) => fleet(FleetCommand::DeadLetters(args), Target::Zendesk),
-        Command::Authorize(args) => {
-            let target = args
-                .zendesk_origin
-                .map_or(Target::Zendesk, Target::Loopback);
-            fleet(FleetCommand::Authorize(args.fleet), target)
-        }
+        Command::Authorize(args) => target_for(args.zendesk_origin)
+            .and_then(|target| fleet(FleetCommand::Authorize(args.fleet), target)),
         Command::Fields(args) => list_fields(args),
         Command::MockZendesk(args) => serve_mock(args),
         Command::Describe(args) => describe(args),
@@ -302,10 +294,9 @@ fn run_stream(args: RunArgs, log_format: LogFormat) -> Result<u8> {
             ..BulkSettings::default()
         });
     }
-    let target = match (&mock, args.zendesk_origin) {
-        (Some(mock), _) => Target::Mock(mock.clone()),
-        (None, Some(origin)) => Target::Loopback(origin),
-        (None, None) => Target::Zendesk,
+    let target = match &mock {
+        Some(mock) => Target::Mock(mock.clone()),
+        None => target_for(args.zendesk_origin)?,
     };
     let mut options = RunOptions::new(read(&args.tenants, "tenants")?, "", target);
     options.events = match args.events.to_str() {
@@ -361,6 +352,18 @@ fn fleet(command: FleetCommand, target: Target) -> Result<u8> {
     destination_fleet::cli::run(command, setup)
 }
 
+/// Real Zendesk, or the loopback origin, once it is known to speak the scheme it was given
+/// (a mismatch would otherwise cost each request its whole timeout).
+fn target_for(origin: Option<LoopbackOrigin>) -> Result<Target> {
+    match origin {
+        None => Ok(Target::Zendesk),
+        Some(origin) => {
+            origin.check_scheme().map_err(|e| anyhow::anyhow!(e))?;
+            Ok(Target::Loopback(origin))
+        }
+    }
+}
+
 fn list_fields(args: FieldsArgs) -> Result<u8> {
     let plugin = plugin_path(&args.plugin)?;
     let (tenants_json, tenant, target) = if args.demo {
@@ -368,10 +371,7 @@ fn list_fields(args: FieldsArgs) -> Result<u8> {
         (tenants, demo::TENANT_ID.to_string(), Target::Mock(mock))
     } else {
         let path = args.tenants.context("--tenants is required")?;
-        let target = match args.zendesk_origin {
-            Some(origin) => Target::Loopback(origin),
-            None => Target::Zendesk,
-        };
+        let target = target_for(args.zendesk_origin)?;
         let tenant = args.tenant.context("--tenant is required")?;
         (read(&path, "tenants")?, tenant, target)
     };

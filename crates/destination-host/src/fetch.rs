@@ -264,6 +264,6 @@ fn describe(refusal: &FetchRefusal) -> String {
         FetchRefusal::Timeout => "timeout".into(),
         FetchRefusal::Connection(why) => format!("connection: {why}"),
         FetchRefusal::TooLarge(cap) => format!("too large: response exceeded {cap} bytes"),
-        FetchRefusal::Misconfigured(why) => format!("connection: {why}"),
+        FetchRefusal::Misconfigured(why) => format!("misconfigured: {why}"),
     }
 }

@@ -55,9 +55,8 @@ macro_rules! impl_imports {
                     .map_err(|refusal| match refusal {
                         FetchRefusal::Denied(why) => wit::FetchError::Denied(why),
                         FetchRefusal::Timeout => wit::FetchError::Timeout,
-                        FetchRefusal::Connection(why) | FetchRefusal::Misconfigured(why) => {
-                            wit::FetchError::Connection(why)
-                        }
+                        FetchRefusal::Connection(why) => wit::FetchError::Connection(why),
+                        FetchRefusal::Misconfigured(why) => wit::FetchError::Denied(why),
                         FetchRefusal::TooLarge(cap) => wit::FetchError::TooLarge(cap),
                     }))
             }

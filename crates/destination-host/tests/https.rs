@@ -226,8 +226,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// Sends `request` and expects a refusal: returns its message, checked not to echo the secret.
 fn refused(transport: &HttpTransport, request: &OutboundRequest) -> String {
     match transport.send(request, TIMEOUT, CAP) {
-        // A certificate problem will not go away by sending again: named as such.
-        Err(FetchFailure::Misconfigured(message)) => {
+        Err(FetchFailure::Connection(message)) => {
             assert!(!message.contains("s3cret"), "secret echoed: {message}");
             println!("refused: {message}");
             message

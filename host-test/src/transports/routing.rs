@@ -123,10 +123,84 @@ impl FromStr for LoopbackOrigin {
     }
 }
 
+impl LoopbackOrigin {
+    /// Whether the server there speaks the origin's scheme. A plain-HTTP server behind an
+    /// `https://` origin never answers a TLS handshake (each request would hang until its
+    /// timeout), and a TLS server behind `http://` answers with a TLS alert: both are named
+    /// here, before anything is sent. Nothing listening, or no answer, is not this check's
+    /// business.
+    pub fn check_scheme(&self) -> Result<(), String> {
+        use std::io::{Read as _, Write as _};
+        let port = self
+            .port
+            .unwrap_or(if self.scheme == "https" { 443 } else { 80 });
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        let Ok(mut addrs) = std::net::ToSocketAddrs::to_socket_addrs(&(host, port)) else {
+            return Ok(());
+        };
+        let Some(addr) = addrs.next() else {
+            return Ok(());
+        };
+        let wait = Duration::from_secs(1);
+        let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, wait) else {
+            return Ok(());
+        };
+        let _ = stream.set_read_timeout(Some(wait));
+        let _ = stream.set_write_timeout(Some(wait));
+        if stream.write_all(b"HEAD / HTTP/1.0\r\n\r\n").is_err() {
+            return Ok(());
+        }
+        let mut first = [0u8; 5];
+        if stream.read_exact(&mut first).is_err() {
+            return Ok(());
+        }
+        let plain = format!(
+            "http://{}{}",
+            self.host,
+            self.port.map_or(String::new(), |p| format!(":{p}"))
+        );
+        let tls = plain.replacen("http://", "https://", 1);
+        match (self.scheme.as_str(), &first) {
+            ("https", b"HTTP/") => Err(format!(
+                "{self} answers in plain HTTP, not TLS: use --zendesk-origin {plain}"
+            )),
+            // A TLS alert record (content type 21, version 3.x) to a plain request.
+            ("http", [21, 3, ..]) => Err(format!(
+                "{self} speaks TLS, not plain HTTP: use --zendesk-origin {tls}"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Mutex;
+
+    #[test]
+    fn a_scheme_the_server_does_not_speak_is_named() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                use std::io::Write as _;
+                let mut stream = stream;
+                let _ = stream.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\n");
+            }
+        });
+        let https: LoopbackOrigin = format!("https://127.0.0.1:{port}").parse().unwrap();
+        let error = https.check_scheme().unwrap_err();
+        assert!(
+            error.contains(&format!("use --zendesk-origin http://127.0.0.1:{port}")),
+            "{error}"
+        );
+        let http: LoopbackOrigin = format!("http://127.0.0.1:{port}").parse().unwrap();
+        assert_eq!(http.check_scheme(), Ok(()));
+        // Nothing listening: not this check's business.
+        let closed: LoopbackOrigin = "https://127.0.0.1:9".parse().unwrap();
+        assert_eq!(closed.check_scheme(), Ok(()));
+    }
 
     #[test]
     fn only_loopback_origins_parse() {

@@ -631,3 +631,38 @@ fn json_logs_are_one_object_per_line() {
     assert!(!text.contains('\u{1b}'), "colour codes in a file: {text}");
     assert!(text.contains("WARN"), "{text}");
 }
+
+/// `--zendesk-origin https://…` in front of the plain-HTTP mock: named at start-up (a usage
+/// error), instead of each request waiting out its timeout.
+#[test]
+fn an_https_origin_that_speaks_plain_http_is_named_at_once() {
+    use std::process::Command;
+
+    let mock = MockZendesk::new();
+    let server = mock_zendesk::server::serve(mock.clone(), ([127, 0, 0, 1], 0).into()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("tenants.json");
+    let config = json!({"subdomain": "acme", "email": "a@acme.example", "apiToken": "t"});
+    std::fs::write(&tenants, json!({"tenants": {"acme": config}}).to_string()).unwrap();
+    let events = dir.path().join("events.jsonl");
+    let identify = json!({"tenant": "acme", "event": {"type": "identify", "userId": "u1", "traits": {"name": "A"}}});
+    std::fs::write(&events, identify.to_string()).unwrap();
+    let started = std::time::Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_host-test"))
+        .args(["run", "--zendesk-origin"])
+        .arg(format!("https://{}", server.addr()))
+        .arg("--tenants")
+        .arg(&tenants)
+        .arg("--events")
+        .arg(&events)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(started.elapsed() < Duration::from_secs(10), "{stderr}");
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let plain = format!("use --zendesk-origin http://{}", server.addr());
+    assert!(
+        stderr.contains("answers in plain HTTP, not TLS") && stderr.contains(&plain),
+        "{stderr}"
+    );
+}

@@ -133,10 +133,7 @@ fn failure(error: ureq::Error, request: &OutboundRequest) -> FetchFailure {
                     "{origin} answered in plain HTTP, not TLS: should the origin be {plain}? ({text})"
                 ));
             }
-            match text.contains("invalid peer certificate") {
-                true => FetchFailure::Misconfigured(format!("{origin}: {text}")),
-                false => connection(format!("{origin}: {e}"), request),
-            }
+            connection(format!("{origin}: {e}"), request)
         }
         other => connection(format!("{}: {other}", origin(&request.url)), request),
     }

@@ -39,9 +39,9 @@ pub enum FetchFailure {
     Connection(String),
     /// The body exceeded the cap (the cap in bytes); reading stopped at the cap.
     TooLarge(u64),
-    /// The server cannot be spoken to as configured, and sending again will not change that:
-    /// a plain-HTTP server behind an `https://` origin, a certificate for another name, expired
-    /// or from an unknown issuer. The message says what to fix.
+    /// The server cannot be spoken to as configured, and sending again will not change that
+    /// (a plain-HTTP server behind an `https://` origin). The message says what to fix. The
+    /// plugin gets it as `denied`: a dead letter at once, not hours of retries.
     Misconfigured(String),
 }
 
