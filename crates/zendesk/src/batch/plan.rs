@@ -96,7 +96,22 @@ impl Plan {
                     continue;
                 }
                 Ok(Message::Event(event)) => event,
-                // Records and audience lists run alone; they are not per person.
+                // User rows under upsert join the bulk users; other records and audience lists
+                // run alone.
+                Ok(Message::Record(record)) => {
+                    match crate::records::bulk_user_upsert(client, config, &record) {
+                        // After an event of the same user that runs alone: alone too, in order.
+                        Ok(Some((attrs, _))) if sorter.alone.contains(&user_key(&attrs)) => {
+                            plan.alone[index] = Some(Message::Record(record));
+                        }
+                        Ok(Some((attrs, custom))) => {
+                            plan.fold_user(&mut sorter, index, attrs, custom);
+                        }
+                        Ok(None) => plan.alone[index] = Some(Message::Record(record)),
+                        Err(error) => plan.settled.push((index, Err(error))),
+                    }
+                    continue;
+                }
                 Ok(message) => {
                     plan.alone[index] = Some(message);
                     continue;
@@ -146,32 +161,42 @@ impl Plan {
         if planned.leave_organization.is_some() || planned.primary_email.is_some() {
             return Ok(false);
         }
-        let key = user_key(&planned.user);
-        let folded = sorter.users.get(&key).map(|&i| &mut self.users[i]);
-        let joins: Vec<(usize, u64)> = planned
-            .join_organization
-            .map(|org| (index, org))
-            .into_iter()
-            .collect();
-        match folded {
-            Some(user) if !conflicts(&user.attrs, &planned.user) => {
-                user.attrs.extend(planned.user);
-                user.custom.extend(planned.custom_fields);
+        let at = self.fold_user(sorter, index, planned.user, planned.custom_fields);
+        if let Some(org) = planned.join_organization {
+            self.users[at].joins.push((index, org));
+        }
+        Ok(true)
+    }
+
+    /// Folds a user's attributes (an identify's, a record's) into its item; the item's index.
+    fn fold_user(
+        &mut self,
+        sorter: &mut Sorter,
+        index: usize,
+        attrs: Map<String, Value>,
+        custom: Map<String, Value>,
+    ) -> usize {
+        let key = user_key(&attrs);
+        match sorter.users.get(&key).copied() {
+            Some(at) if !conflicts(&self.users[at].attrs, &attrs) => {
+                let user = &mut self.users[at];
+                user.attrs.extend(attrs);
+                user.custom.extend(custom);
                 user.events.push(index);
-                user.joins.extend(joins);
+                at
             }
             // New, or a new address or phone (an identity of its own): the next item, in order.
             _ => {
                 sorter.users.insert(key, self.users.len());
                 self.users.push(FoldedUser {
-                    attrs: planned.user,
-                    custom: planned.custom_fields,
+                    attrs,
+                    custom,
                     events: vec![index],
-                    joins,
+                    joins: Vec::new(),
                 });
+                self.users.len() - 1
             }
         }
-        Ok(true)
     }
 
     /// Folds a group by groupId into its organization's item and links its user; false when it

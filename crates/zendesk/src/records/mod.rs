@@ -60,6 +60,34 @@ pub fn sync(
     run(client, sync.sync_mode, target.as_mut(), &identifier)
 }
 
+/// A user record under `syncMode` upsert, as a bulk item: the `user` object and its custom
+/// field values, for `create_or_update_many` (which matches by external_id, then email, as
+/// one `create_or_update` does). `None` for other object types and modes: insert and update
+/// look the record up first, so they run one by one.
+#[allow(clippy::type_complexity)]
+pub fn bulk_user_upsert(
+    client: &Client,
+    config: &Config,
+    record: &Record,
+) -> Result<
+    Option<(
+        serde_json::Map<String, serde_json::Value>,
+        serde_json::Map<String, serde_json::Value>,
+    )>,
+    Error,
+> {
+    let sync = &config.sync;
+    if sync.object_type != Some(ObjectType::Users) || sync.sync_mode != SyncMode::Upsert {
+        return Ok(None);
+    }
+    let row = Row::mapped(client, record, &sync.field_mapping);
+    row.require(ObjectType::Users)?;
+    row.identifier(sync.identifier_key)?;
+    Ok(Some(
+        users::UserRow::new(client, config, row)?.into_bulk_item(),
+    ))
+}
+
 fn run(
     client: &mut Client,
     mode: SyncMode,

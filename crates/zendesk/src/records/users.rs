@@ -37,6 +37,14 @@ impl<'c> UserRow<'c> {
         })
     }
 
+    /// The `user` object (as a creation sends it) and the custom field values, for a bulk
+    /// `create_or_update_many` item: what [`Target::upsert`] sends, in one item of many.
+    pub fn into_bulk_item(self) -> (Map<String, Value>, Map<String, Value>) {
+        let mut user = self.user;
+        users::add_verification_flags(self.config, &mut user);
+        (user, self.custom)
+    }
+
     /// The `user` object to send, with its custom fields defined first.
     fn body(&self, client: &mut Client, creating: bool) -> Result<Map<String, Value>, Error> {
         let mut user = self.user.clone();

@@ -281,3 +281,66 @@ fn a_job_that_does_not_finish_within_the_call_is_retryable() {
         results[0]
     );
 }
+
+/// A warehouse sync of 150 user rows under `syncMode` upsert, batched: `create_or_update_many`
+/// (two jobs of at most 100) instead of 150 single upserts, to the same final state, also on
+/// its replay and with bulk import off. Insert and update rows still run one by one.
+#[test]
+fn user_records_under_upsert_take_the_bulk_endpoint() {
+    let rows: Vec<Value> = (0..150)
+        .map(|n| {
+            json!({"type": "record", "action": "insert",
+                "fields": {"name": format!("Row {n}"), "email": format!("row{n}@example.com"),
+                    "plan": if n % 2 == 0 { "Team" } else { "Pro" }},
+                "identifiers": {"external_id": format!("r-{n}")}})
+        })
+        .collect();
+    let config = json!({"objectType": "users", "syncMode": "upsert"});
+    let one = MockHost::new();
+    let many = MockHost::new();
+    bulk_on(&many.mock);
+    per_event(&one, &config, &rows);
+    let outcomes = batched(&many, &config, &rows);
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    assert_same_state(&many, &one);
+    assert_eq!(many.mock.account(SUB).users.len(), 150);
+
+    let requests = many.mock.requests_for(SUB);
+    let count = |path: &str| requests.iter().filter(|r| r.path == path).count();
+    assert_eq!(count("/api/v2/users/create_or_update_many"), 2);
+    assert_eq!(count("/api/v2/users/create_or_update"), 0);
+    let per_record = requests.len() as f64 / 150.0;
+    println!(
+        "{} calls for 150 rows ({per_record:.3} per row)",
+        requests.len()
+    );
+    assert!(per_record < 0.1, "{} calls for 150 rows", requests.len());
+    assert!(calls(&one) >= 150);
+
+    // The replay changes nothing either way.
+    per_event(&one, &config, &rows);
+    batched(&many, &config, &rows);
+    assert_same_state(&many, &one);
+
+    // Bulk import off: the fallback (known ids in update_many), the same state.
+    let off = MockHost::new();
+    batched(&off, &config, &rows);
+    assert_same_state(&off, &one);
+
+    // Insert rows look each row up first: one by one, as before.
+    let insert = MockHost::new();
+    bulk_on(&insert.mock);
+    batched(
+        &insert,
+        &json!({"objectType": "users", "syncMode": "insert"}),
+        &rows[..10],
+    );
+    let requests = insert.mock.requests_for(SUB);
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.path == "/api/v2/users")
+            .count(),
+        10
+    );
+}
