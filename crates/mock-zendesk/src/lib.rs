@@ -32,6 +32,7 @@
 
 mod account;
 mod attrs;
+mod deletes;
 mod events;
 mod faults;
 mod fields;

@@ -6,7 +6,9 @@ use crate::fields::FieldScope;
 use crate::http::{Handled, Response, not_found_endpoint};
 use crate::jobs;
 use crate::memberships::{DefaultTarget, Scope};
-use crate::{events, fields, identities, memberships, organizations, search, tickets, users};
+use crate::{
+    deletes, events, fields, identities, memberships, organizations, search, tickets, users,
+};
 
 fn id(segment: &str) -> Result<u64, Response> {
     segment.parse().map_err(|_| not_found_endpoint())
@@ -33,6 +35,8 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
         ("POST", ["users"]) => users::create_only(call),
         ("GET", ["users", u]) => users::show(call, id(u)?),
         ("PUT", ["users", u]) => users::update_by_id(call, id(u)?),
+        ("DELETE", ["users", u]) => deletes::user(call, id(u)?),
+        ("DELETE", ["deleted_users", u]) => deletes::deleted_user(call, id(u)?),
         // identities
         ("GET", ["users", u, "identities"]) => identities::list(call, id(u)?),
         ("POST", ["users", u, "identities"]) => identities::create(call, id(u)?),
@@ -84,6 +88,7 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
         ("POST", ["organizations"]) => organizations::create_only(call),
         ("GET", ["organizations", o]) => organizations::show(call, id(o)?),
         ("PUT", ["organizations", o]) => organizations::update_by_id(call, id(o)?),
+        ("DELETE", ["organizations", o]) => deletes::organization(call, id(o)?),
         // bulk jobs
         ("GET", ["job_statuses", "show_many"]) => jobs::show_many(call),
         ("GET", ["job_statuses", j]) => jobs::show(call, j),
@@ -99,6 +104,7 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
         ("GET", ["tickets"]) => tickets::list(call),
         ("GET", ["tickets", t]) => tickets::show(call, id(t)?),
         ("PUT", ["tickets", t]) => tickets::update(call, id(t)?),
+        ("DELETE", ["tickets", t]) => deletes::ticket(call, id(t)?),
         ("GET", ["tickets", t, "comments"]) => tickets::comments(call, id(t)?),
         _ => Err(not_found_endpoint()),
     }

@@ -20,6 +20,8 @@ pub struct AccountSnapshot {
     pub events: Vec<UserEvent>,
     pub profiles: Vec<Profile>,
     pub tickets: Vec<Ticket>,
+    /// Soft-deleted users (`DELETE /users/{id}`), until deleted for good.
+    pub deleted_users: Vec<User>,
 }
 
 impl AccountSnapshot {

@@ -35,6 +35,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "audienceKey",
     "audienceSyncMode",
     "audienceFieldTag",
+    "allowDeletes",
 ];
 
 /// The longest `skipUnchangedWithinSeconds` accepted (one day).

@@ -96,6 +96,7 @@ mod event_tests {
 mod record_tests {
     use crate::message::Message;
     use crate::outcome::Error;
+    use crate::record::{Record, RecordAction};
     use serde_json::{Value, json};
 
     fn parse(value: Value) -> Result<Message, Error> {
@@ -122,10 +123,16 @@ mod record_tests {
     }
 
     #[test]
-    fn delete_is_unsupported_and_bad_shapes_are_invalid() {
+    fn delete_parses_and_bad_shapes_are_invalid() {
+        // Whether a delete may run is the config's `allowDeletes`, checked when it is synced.
         assert!(matches!(
-            parse(json!({"type": "record", "action": "delete", "fields": {"a": 1}})),
-            Err(Error::UnsupportedEvent(m)) if m.contains("delete")
+            parse(
+                json!({"type": "record", "action": "delete", "identifiers": {"external_id": "u"}})
+            ),
+            Ok(Message::Record(Record {
+                action: RecordAction::Delete,
+                ..
+            }))
         ));
         for (record, expected) in [
             (json!({"type": "record", "fields": {"a": 1}}), "`action`"),

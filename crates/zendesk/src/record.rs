@@ -11,6 +11,8 @@ pub enum RecordAction {
     Insert,
     /// The row changed.
     Update,
+    /// The row left the model: deleted in Zendesk when the config's `allowDeletes` is on.
+    Delete,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,13 +34,7 @@ impl Record {
         {
             Some("insert") => RecordAction::Insert,
             Some("update") => RecordAction::Update,
-            Some("delete") => {
-                return Err(Error::UnsupportedEvent(
-                    "record action `delete` is not supported: a sync never deletes Zendesk \
-                     users, organizations or tickets (there is no object Mirror mode)"
-                        .into(),
-                ));
-            }
+            Some("delete") => RecordAction::Delete,
             Some(other) => {
                 return Err(Error::InvalidEvent(format!(
                     "record `action` {other:?} is not one of insert, update, delete"

@@ -90,6 +90,9 @@ pub struct SyncSettings {
     pub audience_sync_mode: AudienceSyncMode,
     /// The tag Zendesk sets on members when the field is created.
     pub audience_field_tag: Option<String>,
+    /// `record` rows with `action: delete` delete their Zendesk object (off: they are refused,
+    /// since a bad sync could empty an account).
+    pub allow_deletes: bool,
 }
 
 impl SyncSettings {
@@ -161,6 +164,7 @@ impl SyncSettings {
             audience_key,
             audience_sync_mode,
             audience_field_tag,
+            allow_deletes: settings.flag("allowDeletes")?,
         })
     }
 }

@@ -9,7 +9,7 @@ mod users;
 use crate::client::Client;
 use crate::config::Config;
 use crate::outcome::Error;
-use crate::record::Record;
+use crate::record::{Record, RecordAction};
 use crate::sync_config::{ObjectType, SyncMode};
 pub use row::{Identifier, Row};
 
@@ -23,6 +23,8 @@ trait Target {
     fn update(&mut self, client: &mut Client, id: u64) -> Result<Updated, Error>;
     /// Creates or updates, in as few calls as the object allows.
     fn upsert(&mut self, client: &mut Client, identifier: &Identifier) -> Result<(), Error>;
+    /// The object's API path, e.g. `/api/v2/users/{id}` (`DELETE` deletes it).
+    fn path(&self, id: u64) -> String;
 }
 
 enum Created {
@@ -50,6 +52,24 @@ pub fn sync(
         )
     })?;
     let row = Row::mapped(client, record, &sync.field_mapping);
+    if record.action == RecordAction::Delete {
+        if !sync.allow_deletes {
+            return Err(Error::UnsupportedEvent(
+                "record action `delete` needs the setting `allowDeletes`: off by default, since \
+                 a bad sync could empty an account"
+                    .into(),
+            ));
+        }
+        let identifier = row.identifier(sync.identifier_key)?;
+        let mut target: Box<dyn Target> = match object {
+            ObjectType::Users => Box::new(users::UserRow::new(client, config, row)?),
+            ObjectType::Organizations => {
+                Box::new(organizations::OrganizationRow::new(client, row)?)
+            }
+            ObjectType::Tickets => Box::new(tickets::TicketRow::new(row)?),
+        };
+        return delete(client, target.as_mut(), &identifier);
+    }
     row.require(object)?;
     let identifier = row.identifier(sync.identifier_key)?;
     let mut target: Box<dyn Target> = match object {
@@ -77,7 +97,10 @@ pub fn bulk_user_upsert(
     Error,
 > {
     let sync = &config.sync;
-    if sync.object_type != Some(ObjectType::Users) || sync.sync_mode != SyncMode::Upsert {
+    if sync.object_type != Some(ObjectType::Users)
+        || sync.sync_mode != SyncMode::Upsert
+        || record.action == RecordAction::Delete
+    {
         return Ok(None);
     }
     let row = Row::mapped(client, record, &sync.field_mapping);
@@ -86,6 +109,30 @@ pub fn bulk_user_upsert(
     Ok(Some(
         users::UserRow::new(client, config, row)?.into_bulk_item(),
     ))
+}
+
+/// Deletes the object `identifier` names. One that is gone already (not found, or deleted
+/// meanwhile: 404) is done, with the reason.
+fn delete(
+    client: &mut Client,
+    target: &mut dyn Target,
+    identifier: &Identifier,
+) -> Result<Option<String>, Error> {
+    let noun = target.noun();
+    let gone = || {
+        Some(format!(
+            "gone: no Zendesk {noun} has {identifier} (deleted already)"
+        ))
+    };
+    let Some(id) = target.find(client, identifier)? else {
+        return Ok(gone());
+    };
+    let reply = client.send("DELETE", &target.path(id), None)?;
+    match reply.status {
+        200..=299 => Ok(None),
+        404 => Ok(gone()),
+        _ => Err(reply.into_error()),
+    }
 }
 
 fn run(

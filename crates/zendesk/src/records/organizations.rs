@@ -56,6 +56,10 @@ impl Target for OrganizationRow {
         "organization"
     }
 
+    fn path(&self, id: u64) -> String {
+        format!("/api/v2/organizations/{id}")
+    }
+
     fn find(&mut self, client: &mut Client, identifier: &Identifier) -> Result<Option<u64>, Error> {
         match identifier {
             Identifier::Id(id) => Ok(Some(*id)),

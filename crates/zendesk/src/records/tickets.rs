@@ -69,6 +69,10 @@ impl Target for TicketRow {
         "ticket"
     }
 
+    fn path(&self, id: u64) -> String {
+        format!("/api/v2/tickets/{id}")
+    }
+
     fn find(&mut self, client: &mut Client, identifier: &Identifier) -> Result<Option<u64>, Error> {
         match identifier {
             Identifier::Id(id) => Ok(Some(*id)),

@@ -78,6 +78,10 @@ impl Target for UserRow<'_> {
         "user"
     }
 
+    fn path(&self, id: u64) -> String {
+        format!("/api/v2/users/{id}")
+    }
+
     fn find(&mut self, client: &mut Client, identifier: &Identifier) -> Result<Option<u64>, Error> {
         if let Identifier::Id(id) = identifier {
             return Ok(Some(*id));

@@ -522,3 +522,60 @@ fn user_upserts_cost_one_call_each() {
     assert_eq!(calls, records + 2);
     assert_eq!(host.mock.account(SUB).users.len(), records);
 }
+
+/// `action: delete` deletes, when `allowDeletes` is on: the user (soft delete), the
+/// organization and the ticket the row's identifier names, found as for an update. A row whose
+/// object is gone already (or deleted by its first attempt) is done, with the reason. Off, a
+/// delete row is refused before any call.
+#[test]
+fn delete_rows_delete_when_allowed_and_are_done_when_gone() {
+    let delete = |identifiers: Value| json!({"type": "record", "action": "delete", "fields": {}, "identifiers": identifiers});
+    for (object, identifiers, path) in [
+        ("users", json!({"external_id": "u-1"}), "/api/v2/users/"),
+        (
+            "organizations",
+            json!({"external_id": "o-1"}),
+            "/api/v2/organizations/",
+        ),
+        ("tickets", json!({"external_id": "t-1"}), "/api/v2/tickets/"),
+    ] {
+        let (host, _) = account(true);
+        let row = delete(identifiers);
+        let off = host.try_send(&sync_config(object, "upsert"), &row);
+        assert!(
+            matches!(&off, Err(Error::UnsupportedEvent(m)) if m.contains("allowDeletes")),
+            "{object}: {off:?}"
+        );
+        assert!(host.take_calls().is_empty(), "{object}: no call when off");
+
+        let config = json!({"objectType": object, "syncMode": "upsert", "allowDeletes": true});
+        let outcome = host.send(&config, row.clone());
+        assert_eq!(outcome.skipped, None, "{object}");
+        let calls = host.take_calls();
+        let deleted = calls.last().unwrap();
+        assert!(
+            deleted.starts_with(&format!("DELETE {path}")),
+            "{object}: {calls:?}"
+        );
+        let state = host.mock.account(SUB);
+        let (left, soft_deleted) = match object {
+            "users" => (state.users.len(), state.deleted_users.len()),
+            "organizations" => (state.organizations.len(), 0),
+            _ => (state.tickets.len(), 0),
+        };
+        assert_eq!(left, 0, "{object}: gone");
+        assert_eq!(
+            soft_deleted,
+            usize::from(object == "users"),
+            "{object}: a user is soft-deleted"
+        );
+
+        // Again (a replay): gone already (a cached id answers 404), done.
+        let again = host.send(&config, row);
+        let reason = again.skipped.unwrap();
+        assert!(
+            reason.starts_with("gone: no Zendesk "),
+            "{object}: {reason}"
+        );
+    }
+}
