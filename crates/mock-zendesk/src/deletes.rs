@@ -1,7 +1,9 @@
 //! Deleting, as Zendesk does it: `DELETE /users/{id}` soft-deletes (the user leaves the
 //! account's users, their identities and memberships go, and they wait in `deleted_users` with
 //! `active: false`), `DELETE /deleted_users/{id}` deletes them for good, and organizations and
-//! tickets are deleted at once (204). An id that names nothing is 404 `RecordNotFound`.
+//! tickets are deleted at once (204). A user's Events API profiles are listed with
+//! `GET /users/{id}/profiles` and deleted, with their events, by `DELETE /user_profiles/{id}`
+//! (the only way to delete events). An id that names nothing is 404 `RecordNotFound`.
 
 use serde_json::json;
 
@@ -22,7 +24,6 @@ pub(crate) fn user(call: Call, user_id: u64) -> Handled {
     data.users.retain(|u| u.id != user_id);
     data.identities.retain(|i| i.user_id != user_id);
     data.memberships.retain(|m| m.user_id != user_id);
-    data.profiles.retain(|p| p.user_id != user_id);
     data.deleted_users.push(user);
     Ok(Response::json(200, &json!({ "user": rendered })))
 }
@@ -72,6 +73,31 @@ pub(crate) fn ticket(call: Call, ticket_id: u64) -> Handled {
     let data = &mut call.account.data;
     data.ticket(ticket_id).ok_or_else(record_not_found)?;
     data.tickets.retain(|t| t.id != ticket_id);
+    Ok(no_content())
+}
+
+pub(crate) fn profiles_of_user(call: Call, user_id: u64) -> Handled {
+    let data = &call.account.data;
+    if data.user(user_id).is_none() && !data.deleted_users.iter().any(|u| u.id == user_id) {
+        return Err(record_not_found());
+    }
+    let profiles: Vec<_> = data
+        .profiles
+        .iter()
+        .filter(|p| p.user_id == user_id)
+        .map(|p| json!({"id": p.id, "user_id": p.user_id, "source": p.source, "type": p.r#type}))
+        .collect();
+    Ok(Response::json(200, &json!({ "profiles": profiles })))
+}
+
+pub(crate) fn profile(call: Call, profile_id: &str) -> Handled {
+    let data = &mut call.account.data;
+    if !data.profiles.iter().any(|p| p.id == profile_id) {
+        return Err(record_not_found());
+    }
+    data.profiles.retain(|p| p.id != profile_id);
+    data.events
+        .retain(|e| e.profile_id.as_deref() != Some(profile_id));
     Ok(no_content())
 }
 

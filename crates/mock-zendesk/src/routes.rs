@@ -37,6 +37,8 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
         ("PUT", ["users", u]) => users::update_by_id(call, id(u)?),
         ("DELETE", ["users", u]) => deletes::user(call, id(u)?),
         ("DELETE", ["deleted_users", u]) => deletes::deleted_user(call, id(u)?),
+        ("GET", ["users", u, "profiles"]) => deletes::profiles_of_user(call, id(u)?),
+        ("DELETE", ["user_profiles", p]) => deletes::profile(call, p),
         // identities
         ("GET", ["users", u, "identities"]) => identities::list(call, id(u)?),
         ("POST", ["users", u, "identities"]) => identities::create(call, id(u)?),

@@ -10,6 +10,7 @@ pub mod classify;
 pub mod client;
 pub mod config;
 pub mod dedupe;
+pub mod erase;
 pub mod event;
 
 pub mod fields;

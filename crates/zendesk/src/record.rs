@@ -24,6 +24,8 @@ pub struct Record {
     /// The columns that identify the row (e.g. `{"external_id": "u-1"}`); they win over
     /// `fields` of the same name.
     pub identifiers: Map<String, Value>,
+    /// With `action: delete` on a user: forget the person for good (a privacy erasure).
+    pub permanent: bool,
 }
 
 impl Record {
@@ -57,6 +59,15 @@ impl Record {
             action,
             fields,
             identifiers,
+            permanent: match message.get("permanent") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(permanent)) => *permanent,
+                Some(_) => {
+                    return Err(Error::InvalidEvent(
+                        "the record's `permanent` must be true or false".into(),
+                    ));
+                }
+            },
         })
     }
 }

@@ -160,6 +160,22 @@ pub fn not_found_yet(client: &Client, person: &Person) -> Error {
     missing_users(client, &describe(person), "")
 }
 
+impl Person {
+    pub fn with_external_id(external_id: &str) -> Person {
+        Person {
+            external_id: Some(external_id.to_string()),
+            ..Person::default()
+        }
+    }
+
+    pub fn with_email(email: &str) -> Person {
+        Person {
+            email: Some(email.to_string()),
+            ..Person::default()
+        }
+    }
+}
+
 /// `external_id "u-1" / email "a@b.c"`: how a message names a user.
 pub fn describe(person: &Person) -> String {
     let mut who = Vec::new();

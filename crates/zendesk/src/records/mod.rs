@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::outcome::Error;
 use crate::record::{Record, RecordAction};
 use crate::sync_config::{ObjectType, SyncMode};
+use crate::users::Person;
 pub use row::{Identifier, Row};
 
 /// What a record's object type does for each mode.
@@ -61,6 +62,21 @@ pub fn sync(
             ));
         }
         let identifier = row.identifier(sync.identifier_key)?;
+        if record.permanent {
+            return match (object, &identifier) {
+                (ObjectType::Users, Identifier::ExternalId(external_id)) => {
+                    crate::erase::erase_user(client, &Person::with_external_id(external_id))
+                }
+                (ObjectType::Users, Identifier::Email(email)) => {
+                    crate::erase::erase_user(client, &Person::with_email(email))
+                }
+                _ => Err(Error::InvalidEvent(
+                    "`permanent` erases a user, named by external_id or email: set objectType \
+                     users"
+                        .into(),
+                )),
+            };
+        }
         let mut target: Box<dyn Target> = match object {
             ObjectType::Users => Box::new(users::UserRow::new(client, config, row)?),
             ObjectType::Organizations => {

@@ -579,3 +579,74 @@ fn delete_rows_delete_when_allowed_and_are_done_when_gone() {
         );
     }
 }
+
+/// A privacy erasure: a user row with `action: delete` and `permanent: true` removes the
+/// person's Events API profiles (and their events), soft-deletes the user and deletes them for
+/// good, each step in the outcome's operations. After a partial run (the user soft-deleted
+/// only) it completes; once done, a replay is `gone`.
+#[test]
+fn a_permanent_delete_erases_the_person_and_completes_after_a_partial_run() {
+    let erase = json!({"type": "record", "action": "delete", "permanent": true,
+        "identifiers": {"external_id": "u-1"}});
+    let config = json!({"objectType": "users", "syncMode": "upsert", "allowDeletes": true});
+    for partial in [false, true] {
+        let (host, _) = account(true);
+        host.send(
+            &json!({}),
+            json!({"type": "track", "userId": "u-1", "event": "Paid"}),
+        );
+        let state = host.mock.account(SUB);
+        assert_eq!((state.events.len(), state.profiles.len()), (1, 1));
+        let id = state.users[0].id;
+        let profile = state.profiles[0].id.clone();
+        if partial {
+            // An earlier attempt soft-deleted the user, then failed.
+            let soft = json!({"type": "record", "action": "delete", "identifiers": {"external_id": "u-1"}});
+            host.send(&config, soft);
+        }
+        host.take_calls();
+
+        let outcome = host.send(&config, erase.clone());
+        assert_eq!(outcome.skipped, None);
+        let steps: Vec<String> = outcome
+            .operations
+            .iter()
+            .map(|o| format!("{} {} {}", o.method, o.path, o.status))
+            .collect();
+        let soft_delete = if partial { 404 } else { 200 };
+        assert_eq!(
+            steps,
+            vec![
+                format!("GET /api/v2/users/{id}/profiles 200"),
+                format!("DELETE /api/v2/user_profiles/{profile} 204"),
+                format!("DELETE /api/v2/users/{id} {soft_delete}"),
+                format!("DELETE /api/v2/deleted_users/{id} 200"),
+            ],
+            "partial: {partial}"
+        );
+        let state = host.mock.account(SUB);
+        assert!(state.users.is_empty() && state.deleted_users.is_empty());
+        assert!(state.profiles.is_empty() && state.events.is_empty());
+
+        let again = host.send(&config, erase.clone());
+        assert!(
+            again
+                .skipped
+                .unwrap()
+                .starts_with("gone: no Zendesk user has external_id \"u-1\"")
+        );
+    }
+
+    // Without allowDeletes, or for another object type, nothing is erased.
+    let (host, _) = account(true);
+    let off = host.try_send(&json!({"objectType": "users"}), &erase);
+    assert!(matches!(off, Err(Error::UnsupportedEvent(_))), "{off:?}");
+    let orgs = json!({"objectType": "organizations", "allowDeletes": true});
+    let wrong = host.try_send(
+        &orgs,
+        &json!({"type": "record", "action": "delete",
+        "permanent": true, "identifiers": {"external_id": "o-1"}}),
+    );
+    assert!(matches!(wrong, Err(Error::InvalidEvent(m)) if m.contains("objectType users")));
+    assert_eq!(host.mock.account(SUB).users.len(), 1);
+}
