@@ -43,6 +43,17 @@ const ORGANIZATION_ATTRIBUTES: &[(&str, &str, &str, bool)] = &[
     ("notes", "Notes", "textarea", false),
     ("url", "URL", "text", false),
 ];
+/// What a membership row names (no custom fields).
+const MEMBERSHIP_ATTRIBUTES: &[(&str, &str, &str, bool)] = &[
+    ("user_email", "User email", "text", false),
+    ("user_external_id", "User external ID", "text", false),
+    (
+        "organization_external_id",
+        "Organization external ID",
+        "text",
+        true,
+    ),
+];
 /// Ticket attributes that are not ticket fields.
 const TICKET_ATTRIBUTES: &[(&str, &str, &str, bool)] = &[
     ("external_id", "External ID", "text", false),
@@ -68,6 +79,7 @@ pub fn list_fields(client: &mut Client, object: ObjectType) -> Result<Vec<FieldI
             list_definitions(client, FieldScope::Organization)?,
         ),
         ObjectType::Tickets => (TICKET_ATTRIBUTES, ticket_fields::list_definitions(client)?),
+        ObjectType::OrganizationMemberships => (MEMBERSHIP_ATTRIBUTES, Vec::new()),
     };
     let mut fields: Vec<FieldInfo> = Vec::new();
     for definition in &definitions {

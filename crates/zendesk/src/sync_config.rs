@@ -11,6 +11,9 @@ pub enum ObjectType {
     Users,
     Organizations,
     Tickets,
+    /// A user's membership of an organization (record sync only; `list-fields` is for the
+    /// other three).
+    OrganizationMemberships,
 }
 
 impl ObjectType {
@@ -19,6 +22,7 @@ impl ObjectType {
             "users" => Some(ObjectType::Users),
             "organizations" => Some(ObjectType::Organizations),
             "tickets" => Some(ObjectType::Tickets),
+            "organization_memberships" => Some(ObjectType::OrganizationMemberships),
             _ => None,
         }
     }
@@ -28,6 +32,7 @@ impl ObjectType {
             ObjectType::Users => "users",
             ObjectType::Organizations => "organizations",
             ObjectType::Tickets => "tickets",
+            ObjectType::OrganizationMemberships => "organization_memberships",
         }
     }
 }
@@ -98,7 +103,15 @@ pub struct SyncSettings {
 impl SyncSettings {
     pub(crate) fn parse(settings: &Settings) -> Result<SyncSettings, Error> {
         let object_type = settings
-            .choice("objectType", &["users", "organizations", "tickets"])?
+            .choice(
+                "objectType",
+                &[
+                    "users",
+                    "organizations",
+                    "tickets",
+                    "organization_memberships",
+                ],
+            )?
             .map(|name| ObjectType::parse(name).expect("a listed choice"));
         let sync_mode = match settings.choice("syncMode", &["upsert", "insert", "update"])? {
             None | Some("upsert") => SyncMode::Upsert,

@@ -1,6 +1,7 @@
 //! `record` events: one warehouse row written to a Zendesk user, organization or ticket, as the
 //! config's `syncMode` says. Each object type implements [`Target`]; [`sync`] runs the mode.
 
+mod memberships;
 mod organizations;
 mod row;
 mod tickets;
@@ -52,6 +53,9 @@ pub fn sync(
             "set `objectType` (users, organizations or tickets) to sync `record` events".into(),
         )
     })?;
+    if object == ObjectType::OrganizationMemberships {
+        return memberships::sync(client, config, record);
+    }
     let row = Row::mapped(client, record, &sync.field_mapping);
     if record.action == RecordAction::Delete {
         if !sync.allow_deletes {
@@ -77,23 +81,33 @@ pub fn sync(
                 )),
             };
         }
-        let mut target: Box<dyn Target> = match object {
-            ObjectType::Users => Box::new(users::UserRow::new(client, config, row)?),
-            ObjectType::Organizations => {
-                Box::new(organizations::OrganizationRow::new(client, row)?)
-            }
-            ObjectType::Tickets => Box::new(tickets::TicketRow::new(row)?),
-        };
+        let mut target = target(client, config, object, row)?;
         return delete(client, target.as_mut(), &identifier);
     }
     row.require(object)?;
     let identifier = row.identifier(sync.identifier_key)?;
-    let mut target: Box<dyn Target> = match object {
+    let mut target = target(client, config, object, row)?;
+    run(client, sync.sync_mode, target.as_mut(), &identifier)
+}
+
+/// The row as its object type's [`Target`].
+fn target<'c>(
+    client: &Client,
+    config: &'c Config,
+    object: ObjectType,
+    row: Row,
+) -> Result<Box<dyn Target + 'c>, Error> {
+    Ok(match object {
         ObjectType::Users => Box::new(users::UserRow::new(client, config, row)?),
         ObjectType::Organizations => Box::new(organizations::OrganizationRow::new(client, row)?),
         ObjectType::Tickets => Box::new(tickets::TicketRow::new(row)?),
-    };
-    run(client, sync.sync_mode, target.as_mut(), &identifier)
+        // A membership is written by `memberships::sync`: it has no attributes of its own.
+        ObjectType::OrganizationMemberships => {
+            return Err(Error::InvalidConfig(
+                "organization_memberships rows are not written as objects".into(),
+            ));
+        }
+    })
 }
 
 /// A user record under `syncMode` upsert, as a bulk item: the `user` object and its custom

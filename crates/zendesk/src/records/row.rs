@@ -78,6 +78,7 @@ impl Row {
             ObjectType::Users => &["name", "email"],
             ObjectType::Organizations => &["name"],
             ObjectType::Tickets => &["subject", "description"],
+            ObjectType::OrganizationMemberships => &["organization_external_id"],
         };
         let missing: Vec<&str> = required
             .iter()

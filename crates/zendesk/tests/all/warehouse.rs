@@ -650,3 +650,61 @@ fn a_permanent_delete_erases_the_person_and_completes_after_a_partial_run() {
     assert!(matches!(wrong, Err(Error::InvalidEvent(m)) if m.contains("objectType users")));
     assert_eq!(host.mock.account(SUB).users.len(), 1);
 }
+
+/// `objectType: organization_memberships`: a row names a user (by email or external id) and an
+/// organization (by external id). Insert makes the membership once; delete (with
+/// `allowDeletes`) removes it; a missing user is waited for, a missing organization named.
+#[test]
+fn membership_rows_join_and_leave_organizations() {
+    let (host, _) = account(true);
+    let row = |action: &str, user: Value| {
+        let mut identifiers = json!({"organization_external_id": "o-1"});
+        identifiers
+            .as_object_mut()
+            .unwrap()
+            .extend(user.as_object().unwrap().clone());
+        json!({"type": "record", "action": action, "fields": {}, "identifiers": identifiers})
+    };
+    let config = json!({"objectType": "organization_memberships", "syncMode": "insert",
+        "allowDeletes": true});
+    let members = |host: &MockHost| host.mock.account(SUB).memberships.len();
+
+    let by_email = row("insert", json!({"user_email": "ann@example.com"}));
+    assert_eq!(host.send(&config, by_email.clone()).skipped, None);
+    assert_eq!(members(&host), 1);
+    // Again, and by external id: the same membership, no second one.
+    host.send(&config, by_email);
+    host.send(&config, row("insert", json!({"user_external_id": "u-1"})));
+    assert_eq!(members(&host), 1);
+
+    let ghost = host.try_send(
+        &config,
+        &row("insert", json!({"user_email": "ghost@x.com"})),
+    );
+    assert!(matches!(ghost, Err(Error::Retryable { .. })), "{ghost:?}");
+    let mut no_org = row("insert", json!({"user_external_id": "u-1"}));
+    no_org["identifiers"]["organization_external_id"] = json!("o-404");
+    let missing = host.try_send(&config, &no_org);
+    assert!(
+        matches!(&missing, Err(Error::Rejected { status: 404, message }) if message.contains("o-404")),
+        "{missing:?}"
+    );
+    let update = json!({"objectType": "organization_memberships", "syncMode": "update"});
+    let skipped = host.send(&update, row("update", json!({"user_external_id": "u-1"})));
+    assert!(skipped.skipped.unwrap().starts_with("nothing to update"));
+
+    let leave = row("delete", json!({"user_external_id": "u-1"}));
+    assert_eq!(host.send(&config, leave.clone()).skipped, None);
+    assert_eq!(members(&host), 0);
+    assert_eq!(
+        host.send(&config, leave).skipped,
+        None,
+        "not a member: done"
+    );
+    let no_deletes = json!({"objectType": "organization_memberships"});
+    let refused = host.try_send(
+        &no_deletes,
+        &row("delete", json!({"user_external_id": "u-1"})),
+    );
+    assert!(matches!(refused, Err(Error::UnsupportedEvent(_))));
+}
