@@ -54,6 +54,15 @@ const MEMBERSHIP_ATTRIBUTES: &[(&str, &str, &str, bool)] = &[
         true,
     ),
 ];
+/// What a ticket comment row carries.
+const COMMENT_ATTRIBUTES: &[(&str, &str, &str, bool)] = &[
+    ("ticket_id", "Ticket ID", "integer", false),
+    ("ticket_external_id", "Ticket external ID", "text", false),
+    ("body", "Body", "textarea", true),
+    ("public", "Public", "checkbox", false),
+    ("author_email", "Author email", "text", false),
+    ("author_external_id", "Author external ID", "text", false),
+];
 /// Ticket attributes that are not ticket fields.
 const TICKET_ATTRIBUTES: &[(&str, &str, &str, bool)] = &[
     ("external_id", "External ID", "text", false),
@@ -80,6 +89,7 @@ pub fn list_fields(client: &mut Client, object: ObjectType) -> Result<Vec<FieldI
         ),
         ObjectType::Tickets => (TICKET_ATTRIBUTES, ticket_fields::list_definitions(client)?),
         ObjectType::OrganizationMemberships => (MEMBERSHIP_ATTRIBUTES, Vec::new()),
+        ObjectType::TicketComments => (COMMENT_ATTRIBUTES, Vec::new()),
     };
     let mut fields: Vec<FieldInfo> = Vec::new();
     for definition in &definitions {

@@ -12,8 +12,10 @@ pub enum ObjectType {
     Organizations,
     Tickets,
     /// A user's membership of an organization (record sync only; `list-fields` is for the
-    /// other three).
+    /// first three).
     OrganizationMemberships,
+    /// A comment added to a ticket (record sync only).
+    TicketComments,
 }
 
 impl ObjectType {
@@ -23,6 +25,7 @@ impl ObjectType {
             "organizations" => Some(ObjectType::Organizations),
             "tickets" => Some(ObjectType::Tickets),
             "organization_memberships" => Some(ObjectType::OrganizationMemberships),
+            "ticket_comments" => Some(ObjectType::TicketComments),
             _ => None,
         }
     }
@@ -33,6 +36,7 @@ impl ObjectType {
             ObjectType::Organizations => "organizations",
             ObjectType::Tickets => "tickets",
             ObjectType::OrganizationMemberships => "organization_memberships",
+            ObjectType::TicketComments => "ticket_comments",
         }
     }
 }
@@ -110,6 +114,7 @@ impl SyncSettings {
                     "organizations",
                     "tickets",
                     "organization_memberships",
+                    "ticket_comments",
                 ],
             )?
             .map(|name| ObjectType::parse(name).expect("a listed choice"));

@@ -1,6 +1,7 @@
 //! `record` events: one warehouse row written to a Zendesk user, organization or ticket, as the
 //! config's `syncMode` says. Each object type implements [`Target`]; [`sync`] runs the mode.
 
+mod comments;
 mod memberships;
 mod organizations;
 mod row;
@@ -53,8 +54,10 @@ pub fn sync(
             "set `objectType` (users, organizations or tickets) to sync `record` events".into(),
         )
     })?;
-    if object == ObjectType::OrganizationMemberships {
-        return memberships::sync(client, config, record);
+    match object {
+        ObjectType::OrganizationMemberships => return memberships::sync(client, config, record),
+        ObjectType::TicketComments => return comments::sync(client, config, record),
+        _ => {}
     }
     let row = Row::mapped(client, record, &sync.field_mapping);
     if record.action == RecordAction::Delete {
@@ -101,11 +104,13 @@ fn target<'c>(
         ObjectType::Users => Box::new(users::UserRow::new(client, config, row)?),
         ObjectType::Organizations => Box::new(organizations::OrganizationRow::new(client, row)?),
         ObjectType::Tickets => Box::new(tickets::TicketRow::new(row)?),
-        // A membership is written by `memberships::sync`: it has no attributes of its own.
-        ObjectType::OrganizationMemberships => {
-            return Err(Error::InvalidConfig(
-                "organization_memberships rows are not written as objects".into(),
-            ));
+        // Written by `memberships::sync` and `comments::sync`: they are not objects with
+        // attributes to create or update.
+        ObjectType::OrganizationMemberships | ObjectType::TicketComments => {
+            return Err(Error::InvalidConfig(format!(
+                "{} rows are not written as objects",
+                object.name()
+            )));
         }
     })
 }

@@ -79,6 +79,7 @@ impl Row {
             ObjectType::Organizations => &["name"],
             ObjectType::Tickets => &["subject", "description"],
             ObjectType::OrganizationMemberships => &["organization_external_id"],
+            ObjectType::TicketComments => &["body"],
         };
         let missing: Vec<&str> = required
             .iter()
@@ -127,6 +128,22 @@ impl Row {
         let value = traits::text(&self.0, key).map_err(|_| wrong(key, "a string"))?;
         self.0.remove(key);
         Ok(value)
+    }
+
+    /// Removes and returns a yes/no column: a boolean, or `true`/`false`/`1`/`0` as text.
+    pub fn take_bool(&mut self, key: &str) -> Result<Option<bool>, Error> {
+        match self.0.remove(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(flag)) => Ok(Some(flag)),
+            Some(Value::Number(n)) if n.as_u64() == Some(1) => Ok(Some(true)),
+            Some(Value::Number(n)) if n.as_u64() == Some(0) => Ok(Some(false)),
+            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Ok(Some(true)),
+                "false" | "0" | "no" => Ok(Some(false)),
+                _ => Err(wrong(key, "true or false")),
+            },
+            Some(_) => Err(wrong(key, "true or false")),
+        }
     }
 
     /// Removes and returns a list column: a list of strings, or one comma-separated string.

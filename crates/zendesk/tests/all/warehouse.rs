@@ -708,3 +708,77 @@ fn membership_rows_join_and_leave_organizations() {
     );
     assert!(matches!(refused, Err(Error::UnsupportedEvent(_))));
 }
+
+/// `objectType: ticket_comments`: a row adds a comment to a ticket found by external id, with
+/// `public` and its author mapped. It is never added twice: a replay is skipped without a call,
+/// and a retry after a lost answer reads the ticket's comments before adding.
+#[test]
+fn comment_rows_are_added_once_even_when_an_answer_was_lost() {
+    let (host, _) = account(true);
+    let config = json!({"objectType": "ticket_comments"});
+    let row = |id: &str, body: &str| {
+        json!({"type": "record", "action": "insert", "identifiers": {"comment_id": id},
+            "fields": {"ticket_external_id": "t-1", "body": body, "public": "false",
+                "author_email": "ann@example.com"}})
+    };
+    let comments = |host: &MockHost| host.mock.account(SUB).tickets[0].comments.clone();
+    let ann = host.mock.account(SUB).users[0].id;
+
+    assert_eq!(
+        host.send(&config, row("c-1", "Refund issued")).skipped,
+        None
+    );
+    let added = comments(&host);
+    assert_eq!(added.len(), 2);
+    assert_eq!(
+        (added[1].body.as_str(), added[1].public, added[1].author_id),
+        ("Refund issued", false, ann)
+    );
+    host.take_calls();
+
+    // A replay: skipped, no call.
+    let replay = host.send(&config, row("c-1", "Refund issued"));
+    assert!(replay.skipped.unwrap().starts_with("added already"));
+    assert!(host.take_calls().is_empty());
+
+    // The answer was lost after Zendesk added it (the marker stayed `pending`): the retry reads
+    // the comments, finds it, and does not add it again.
+    let set_pending = |host: &MockHost| {
+        for (key, value) in host.cache.borrow_mut().iter_mut() {
+            if key.starts_with("comment:") {
+                *value = "pending".into();
+            }
+        }
+    };
+    set_pending(&host);
+    let retried = host.send(&config, row("c-1", "Refund issued"));
+    assert!(retried.skipped.unwrap().contains("an earlier attempt"));
+    assert_eq!(comments(&host).len(), 2);
+    assert!(host.take_calls().iter().all(|c| !c.starts_with("PUT")));
+
+    // A row whose earlier attempt failed before Zendesk took it (marker `pending`, comment not
+    // there): its retry reads, does not find it, and adds it once.
+    let identity = json!({"comment_id": "c-3"}).to_string();
+    let marker = zendesk::dedupe::content_key("comment", &Value::String(identity));
+    host.cache.borrow_mut().insert(marker, "pending".into());
+    assert_eq!(
+        host.send(&config, row("c-3", "Follow-up call booked"))
+            .skipped,
+        None
+    );
+    assert_eq!(comments(&host).len(), 3);
+    let calls = host.take_calls();
+    assert!(calls.iter().any(|c| c.contains("/comments")), "{calls:?}");
+    assert_eq!(calls.iter().filter(|c| c.starts_with("PUT")).count(), 1);
+
+    let missing = json!({"type": "record", "action": "insert", "identifiers": {"comment_id": "c-9"},
+        "fields": {"ticket_external_id": "t-404", "body": "x"}});
+    let error = host.try_send(&config, &missing);
+    assert!(
+        matches!(error, Err(Error::Rejected { status: 404, .. })),
+        "{error:?}"
+    );
+    let delete = host.try_send(&config, &json!({"type": "record", "action": "delete",
+        "identifiers": {"comment_id": "c-1"}, "fields": {"ticket_external_id": "t-1", "body": "x"}}));
+    assert!(matches!(delete, Err(Error::UnsupportedEvent(_))));
+}
