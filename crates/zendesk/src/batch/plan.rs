@@ -99,16 +99,9 @@ impl Plan {
                 // User rows under upsert join the bulk users; other records and audience lists
                 // run alone.
                 Ok(Message::Record(record)) => {
-                    match crate::records::bulk_user_upsert(client, config, &record) {
-                        // After an event of the same user that runs alone: alone too, in order.
-                        Ok(Some((attrs, _))) if sorter.alone.contains(&user_key(&attrs)) => {
-                            plan.alone[index] = Some(Message::Record(record));
-                        }
-                        Ok(Some((attrs, custom))) => {
-                            plan.fold_user(&mut sorter, index, attrs, custom);
-                        }
-                        Ok(None) => plan.alone[index] = Some(Message::Record(record)),
-                        Err(error) => plan.settled.push((index, Err(error))),
+                    if let Err(error) = plan.fold_record(&mut sorter, client, config, index, record)
+                    {
+                        plan.settled.push((index, Err(error)));
                     }
                     continue;
                 }
@@ -146,6 +139,31 @@ impl Plan {
             }
         }
         plan
+    }
+
+    /// Folds a warehouse row into the bulk users or organizations when its object and mode
+    /// allow (upserts), else it runs alone.
+    fn fold_record(
+        &mut self,
+        sorter: &mut Sorter,
+        client: &Client,
+        config: &Config,
+        index: usize,
+        record: crate::record::Record,
+    ) -> Result<(), Error> {
+        if let Some((attrs, custom)) = crate::records::bulk_user_upsert(client, config, &record)? {
+            // After an event of the same user that runs alone: alone too, in order.
+            if !sorter.alone.contains(&user_key(&attrs)) {
+                self.fold_user(sorter, index, attrs, custom);
+                return Ok(());
+            }
+        } else if let Some(org) = crate::records::bulk_organization_upsert(client, config, &record)?
+        {
+            self.fold_organization(sorter, index, org);
+            return Ok(());
+        }
+        self.alone[index] = Some(Message::Record(record));
+        Ok(())
     }
 
     /// Folds a plain identify into its user's item; false when it must run alone.
@@ -210,9 +228,9 @@ impl Plan {
         event: &Event,
     ) -> Result<bool, Error> {
         let org = Organization::from_traits(client, event.group_id.as_deref(), &event.traits)?;
-        let Some(external_id) = org.external_id.clone() else {
+        if org.external_id.is_none() {
             return Ok(false);
-        };
+        }
         let member = match &event.user_id {
             _ if event.zendesk_user_id.is_some() => return Ok(false),
             Some(user_id) => match sorter.users.get(&user_id.to_lowercase()) {
@@ -225,7 +243,21 @@ impl Plan {
             None if config.send_group_calls_without_user_id => None,
             None => return Ok(false),
         };
-        let org_index = match sorter.organizations.get(&external_id.to_lowercase()) {
+        let org_index = self.fold_organization(sorter, index, org);
+        if let Some(member) = member {
+            self.groups.push(GroupLink {
+                event: index,
+                member,
+                org: org_index,
+            });
+        }
+        Ok(true)
+    }
+
+    /// Folds an organization (with an external id) into its item; the item's index.
+    fn fold_organization(&mut self, sorter: &mut Sorter, index: usize, org: Organization) -> usize {
+        let external_id = org.external_id.clone().unwrap_or_default().to_lowercase();
+        match sorter.organizations.get(&external_id) {
             Some(&i) => {
                 let folded = &mut self.organizations[i];
                 folded.org.name = org.name.or(folded.org.name.take());
@@ -237,22 +269,14 @@ impl Plan {
             None => {
                 sorter
                     .organizations
-                    .insert(external_id.to_lowercase(), self.organizations.len());
+                    .insert(external_id, self.organizations.len());
                 self.organizations.push(FoldedOrg {
                     org,
                     events: vec![index],
                 });
                 self.organizations.len() - 1
             }
-        };
-        if let Some(member) = member {
-            self.groups.push(GroupLink {
-                event: index,
-                member,
-                org: org_index,
-            });
         }
-        Ok(true)
     }
 
     /// The memberships the bulk events ask for, once users and organizations have ids, and the

@@ -170,6 +170,29 @@ fn delete(
     }
 }
 
+/// An organization record under `syncMode` upsert, as a bulk item for
+/// `organizations/create_many` and `update_many` (by external id, as the group flow's). `None`
+/// for other object types and modes, deletes, and rows without an external id: they run one
+/// by one.
+pub fn bulk_organization_upsert(
+    client: &Client,
+    config: &Config,
+    record: &Record,
+) -> Result<Option<crate::organizations::Organization>, Error> {
+    let sync = &config.sync;
+    if sync.object_type != Some(ObjectType::Organizations)
+        || sync.sync_mode != SyncMode::Upsert
+        || record.action == RecordAction::Delete
+    {
+        return Ok(None);
+    }
+    let row = Row::mapped(client, record, &sync.field_mapping);
+    row.require(ObjectType::Organizations)?;
+    row.identifier(sync.identifier_key)?;
+    let org = organizations::OrganizationRow::new(client, row)?.into_organization();
+    Ok(org.external_id.is_some().then_some(org))
+}
+
 fn run(
     client: &mut Client,
     mode: SyncMode,

@@ -39,6 +39,11 @@ impl OrganizationRow {
         })
     }
 
+    /// The organization, for a bulk item (its custom fields are defined with the batch's).
+    pub fn into_organization(self) -> Organization {
+        self.org
+    }
+
     /// The organization with its custom fields defined and resolved to their keys.
     fn resolved(&self, client: &mut Client) -> Result<Organization, Error> {
         let mut org = self.org.clone();

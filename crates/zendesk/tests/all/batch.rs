@@ -344,3 +344,56 @@ fn user_records_under_upsert_take_the_bulk_endpoint() {
         10
     );
 }
+
+/// Organization rows under upsert take the bulk endpoints too (`organizations/create_many`,
+/// then `update_many` on the replay), to the same final state as one at a time.
+#[test]
+fn organization_records_under_upsert_take_the_bulk_endpoints() {
+    let rows: Vec<Value> = (0..120)
+        .map(|n| {
+            json!({"type": "record", "action": "insert",
+                "fields": {"name": format!("Org {n}"), "tier": if n % 3 == 0 { "gold" } else { "silver" }},
+                "identifiers": {"external_id": format!("o-{n}")}})
+        })
+        .collect();
+    let config = json!({"objectType": "organizations", "syncMode": "upsert"});
+    let one = MockHost::new();
+    let many = MockHost::new();
+    per_event(&one, &config, &rows);
+    let outcomes = batched(&many, &config, &rows);
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    assert_same_state(&many, &one);
+    assert_eq!(many.mock.account(SUB).organizations.len(), 120);
+    let requests = many.mock.requests_for(SUB);
+    let count = |path: &str| requests.iter().filter(|r| r.path == path).count();
+    assert_eq!(count("/api/v2/organizations/create_many"), 2);
+    assert_eq!(count("/api/v2/organizations/create_or_update"), 0);
+    println!("{} calls for 120 rows", requests.len());
+    assert!(requests.len() < 15, "{} calls", requests.len());
+    // A replay of the same rows costs nothing more (written within the unchanged window); rows
+    // that changed are updated in bulk.
+    let changed: Vec<Value> = rows
+        .iter()
+        .map(|row| {
+            let mut row = row.clone();
+            row["fields"]["tier"] = json!("platinum");
+            row
+        })
+        .collect();
+    many.mock.clear_requests();
+    per_event(&one, &config, &changed);
+    batched(&many, &config, &changed);
+    assert_same_state(&many, &one);
+    let paths: Vec<String> = many
+        .mock
+        .requests_for(SUB)
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(
+        paths
+            .iter()
+            .any(|p| p == "/api/v2/organizations/update_many"),
+        "{paths:?}"
+    );
+}
