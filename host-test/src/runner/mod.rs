@@ -207,24 +207,31 @@ pub fn run(options: RunOptions) -> Result<Summary> {
     let queue = KeyedQueue::new(QUEUE_CAPACITY);
     let interrupt = options.interrupt.clone().unwrap_or_default();
     let finished = AtomicBool::new(false);
+    let stopped = AtomicBool::new(false);
+    // The drain: nothing more is handed out, and what waits is accounted for (once).
+    let drain = || {
+        if !stopped.swap(true, Ordering::Relaxed) {
+            context
+                .console
+                .line("interrupted: finishing the calls in flight, then the summary");
+        }
+        context.dead_letter_interrupted(queue.stop());
+    };
     let read = std::thread::scope(|scope| {
         for _ in 0..options.concurrency {
             scope.spawn(|| context.work(&queue));
         }
-        // The drain: on an interrupt, nothing more is handed out and what waits is accounted.
-        // Meanwhile, what the run waits for is shown.
+        // Shows what the run waits for, and drains at an interrupt even while the reader is
+        // blocked on a full queue.
         scope.spawn(|| {
             let mut said = Instant::now();
             while !finished.load(Ordering::Relaxed) {
+                if interrupt.load(Ordering::Relaxed) {
+                    drain();
+                    return;
+                }
                 if said.elapsed() >= Duration::from_secs(1) {
                     context.console.status(context.waiting.status(), &mut said);
-                }
-                if interrupt.load(Ordering::Relaxed) {
-                    context
-                        .console
-                        .line("interrupted: finishing the calls in flight, then the summary");
-                    context.dead_letter_interrupted(queue.stop());
-                    return;
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -234,6 +241,9 @@ pub fn run(options: RunOptions) -> Result<Summary> {
         queue.close();
         while queue.held() > 0 && !interrupt.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(50));
+        }
+        if interrupt.load(Ordering::Relaxed) {
+            drain();
         }
         finished.store(true, Ordering::Relaxed);
         read

@@ -1,6 +1,6 @@
 //! OAuth across processes, with the real parts: the `authorize` command against the HTTP mock
 //! (a person's consent, PKCE), then `run` on the stored grant; and three workers sharing OAuth
-//! tenants whose tokens expire every 10 s, one of them SIGKILLed, one tenant's grant revoked.
+//! tenants whose tokens expire every 5 s, one of them SIGKILLed, one tenant's grant revoked.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
@@ -187,7 +187,7 @@ fn user_ids(mock: &MockZendesk, tenant: &str) -> Vec<String> {
 }
 
 /// Three workers share 8 OAuth tenants (6 rotating refresh tokens, 2 client credentials) whose
-/// access tokens live 10 s, for a minute of events. One worker is SIGKILLed mid-stream; one
+/// access tokens live 5 s, for 30 s of events (six lifetimes). One worker is SIGKILLed mid-stream; one
 /// tenant's grant is revoked. Nothing is lost, no refresh token is used twice, the revoked
 /// tenant is dead-lettered as `auth` after one refused refresh across the fleet.
 #[test]
@@ -202,7 +202,7 @@ fn workers_share_refreshes_survive_a_kill_and_name_a_revoked_grant() {
     let ids: Vec<String> = (0..8).map(|n| format!("oauth{n}")).collect();
     let mut tenants = serde_json::Map::new();
     for (n, id) in ids.iter().enumerate() {
-        mock.register_oauth_client(id, client(n, Duration::from_secs(10)));
+        mock.register_oauth_client(id, client(n, Duration::from_secs(5)));
         let oauth = match n < 6 {
             true => json!({"clientId": "cdp", "clientSecret": format!("client-secret-{n}"),
                 "refreshToken": mock.grant_refresh_token(id, "cdp").unwrap()}),
@@ -256,8 +256,8 @@ fn workers_share_refreshes_survive_a_kill_and_name_a_revoked_grant() {
     };
     let (w1, w2, w3) = (start(1), start(2), start(3));
 
-    // A round of events a second for a minute, each tenant's user `r{round}`.
-    const ROUNDS: usize = 60;
+    // A round of events a second for 30 s, each tenant's user `r{round}`.
+    const ROUNDS: usize = 30;
     let started = Instant::now();
     let mut revoked_at = None;
     let mut w2 = Some(w2);
@@ -276,10 +276,10 @@ fn workers_share_refreshes_survive_a_kill_and_name_a_revoked_grant() {
         std::fs::write(&events, lines.join("\n")).unwrap();
         let (status, stderr) = produce(&nats.url, &events);
         assert_eq!(status, 0, "{stderr}");
-        if round == 20 {
+        if round == 10 {
             w2.take().unwrap().kill();
         }
-        if round == 35 {
+        if round == 18 {
             mock.revoke_all_grants("oauth0");
             revoked_at = Some(round);
         }
@@ -304,7 +304,7 @@ fn workers_share_refreshes_survive_a_kill_and_name_a_revoked_grant() {
         || ids.iter().all(|id| settled(id)),
     );
     let took = started.elapsed();
-    let expiries = took.as_secs().div_ceil(10);
+    let expiries = took.as_secs().div_ceil(5);
 
     let letters = dead_letters(&nats.url, false);
     for id in &ids[1..] {

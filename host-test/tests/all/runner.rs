@@ -455,10 +455,6 @@ fn ctrl_c_drains_and_writes_the_summary() {
     let mock = MockZendesk::with_faults("rate=1,kinds=slow,slow_ms=300".parse().unwrap());
     let server = mock_zendesk::server::serve(mock.clone(), ([127, 0, 0, 1], 0).into()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let tenants = dir.path().join("tenants.json");
-    let config = json!({"subdomain": "acme", "email": "a@acme.example", "apiToken": "t"});
-    std::fs::write(&tenants, json!({"tenants": {"acme": config}}).to_string()).unwrap();
-    let events = dir.path().join("events.jsonl");
     let lines: Vec<String> = (0..100)
         .map(|u| {
             json!({"tenant": "acme", "event": {"type": "identify", "userId": format!("u{u}"),
@@ -466,7 +462,7 @@ fn ctrl_c_drains_and_writes_the_summary() {
             .to_string()
         })
         .collect();
-    std::fs::write(&events, lines.join("\n")).unwrap();
+    let (tenants, events) = acme_files(dir.path(), &lines);
     let (dead, summary) = (
         dir.path().join("dead.jsonl"),
         dir.path().join("summary.json"),
@@ -485,7 +481,15 @@ fn ctrl_c_drains_and_writes_the_summary() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Interrupted once deliveries are under way (the child may take a while to start).
+    let waited = std::time::Instant::now();
+    while mock.account("acme").users.len() < 2 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "no delivery started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -494,7 +498,8 @@ fn ctrl_c_drains_and_writes_the_summary() {
     let started = std::time::Instant::now();
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(started.elapsed() < Duration::from_secs(5), "{stderr}");
+    // The drain waits only for the two calls in flight (300 ms each), not for the 98 others.
+    assert!(started.elapsed() < Duration::from_secs(15), "{stderr}");
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("interrupted: finishing the calls in flight"),
@@ -525,19 +530,14 @@ fn ctrl_c_drains_and_writes_the_summary() {
 /// retry, and `run` (stderr not a terminal) names what it waits for within ten seconds.
 #[test]
 fn a_waiting_event_is_named_while_it_waits() {
-    use std::io::Read as _;
     use std::process::{Command, Stdio};
 
     let mock = MockZendesk::new();
     let server = mock_zendesk::server::serve(mock.clone(), ([127, 0, 0, 1], 0).into()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let tenants = dir.path().join("tenants.json");
-    let config = json!({"subdomain": "acme", "email": "a@acme.example", "apiToken": "t"});
-    std::fs::write(&tenants, json!({"tenants": {"acme": config}}).to_string()).unwrap();
-    let events = dir.path().join("events.jsonl");
     let track =
         json!({"tenant": "acme", "event": {"type": "track", "userId": "ghost", "event": "Opened"}});
-    std::fs::write(&events, track.to_string()).unwrap();
+    let (tenants, events) = acme_files(dir.path(), &[track.to_string()]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_host-test"))
         .args(["run", "--zendesk-origin"])
         .arg(format!("http://{}", server.addr()))
@@ -548,18 +548,46 @@ fn a_waiting_event_is_named_while_it_waits() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(12));
+    // Lines as they come; the status line within ten seconds of the wait starting (the child
+    // may take a while to start under load).
+    let (lines, arrived) = std::sync::mpsc::channel::<String>();
+    let stream = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stream)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    let mut stderr = String::new();
+    let mut first_request = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while !stderr.contains("wait for a retry") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no status line:\n{stderr}"
+        );
+        if first_request.is_none() && !mock.requests_for("acme").is_empty() {
+            first_request = Some(std::time::Instant::now());
+        }
+        if let Ok(line) = arrived.recv_timeout(Duration::from_millis(100)) {
+            stderr.push_str(&line);
+            stderr.push('\n');
+        }
+    }
+    let waited = first_request.expect("the track reached Zendesk").elapsed();
+    assert!(
+        waited < Duration::from_secs(15),
+        "named only after {waited:?}"
+    );
     let _ = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
     let status = child.wait().unwrap();
+    reader.join().unwrap();
+    stderr.extend(arrived.try_iter().map(|line| line + "\n"));
     assert!(
         stderr.contains("1 event(s) wait for a retry; next: line 1 (acme) in "),
         "{stderr}"
@@ -578,15 +606,11 @@ fn json_logs_are_one_object_per_line() {
     use std::process::Command;
 
     let dir = tempfile::tempdir().unwrap();
-    let tenants = dir.path().join("tenants.json");
-    let config = json!({"subdomain": "acme", "email": "a@acme.example", "apiToken": "t"});
-    std::fs::write(&tenants, json!({"tenants": {"acme": config}}).to_string()).unwrap();
-    let events = dir.path().join("events.jsonl");
     let lines = [
         json!({"tenant": "acme", "event": {"type": "identify", "userId": "u1", "traits": {"name": "A"}}}).to_string(),
         "{not json".to_string(),
     ];
-    std::fs::write(&events, lines.join("\n")).unwrap();
+    let (tenants, events) = acme_files(dir.path(), &lines);
     let run = |format: &str| {
         Command::new(env!("CARGO_BIN_EXE_host-test"))
             // Nothing listens: the plugin logs the failed request (a warning with its tenant).
@@ -641,12 +665,8 @@ fn an_https_origin_that_speaks_plain_http_is_named_at_once() {
     let mock = MockZendesk::new();
     let server = mock_zendesk::server::serve(mock.clone(), ([127, 0, 0, 1], 0).into()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let tenants = dir.path().join("tenants.json");
-    let config = json!({"subdomain": "acme", "email": "a@acme.example", "apiToken": "t"});
-    std::fs::write(&tenants, json!({"tenants": {"acme": config}}).to_string()).unwrap();
-    let events = dir.path().join("events.jsonl");
     let identify = json!({"tenant": "acme", "event": {"type": "identify", "userId": "u1", "traits": {"name": "A"}}});
-    std::fs::write(&events, identify.to_string()).unwrap();
+    let (tenants, events) = acme_files(dir.path(), &[identify.to_string()]);
     let started = std::time::Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_host-test"))
         .args(["run", "--zendesk-origin"])
@@ -665,4 +685,14 @@ fn an_https_origin_that_speaks_plain_http_is_named_at_once() {
         stderr.contains("answers in plain HTTP, not TLS") && stderr.contains(&plain),
         "{stderr}"
     );
+}
+
+/// A tenants file with tenant `acme` (API token) and an events file of `lines`, in `dir`.
+fn acme_files(dir: &Path, lines: &[String]) -> (std::path::PathBuf, std::path::PathBuf) {
+    let tenants = dir.join("tenants.json");
+    let config = json!({"subdomain": "acme", "email": "a@acme.example", "apiToken": "t"});
+    std::fs::write(&tenants, json!({"tenants": {"acme": config}}).to_string()).unwrap();
+    let events = dir.join("events.jsonl");
+    std::fs::write(&events, lines.join("\n")).unwrap();
+    (tenants, events)
 }

@@ -131,19 +131,48 @@ pub fn bulk_user_upsert(
     )>,
     Error,
 > {
+    let Some(row) = bulk_row(client, config, record, ObjectType::Users)? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        users::UserRow::new(client, config, row)?.into_bulk_item(),
+    ))
+}
+
+/// An organization record under `syncMode` upsert, as a bulk item for
+/// `organizations/create_many` and `update_many` (by external id, as the group flow's). `None`
+/// for other object types and modes, deletes, and rows without an external id: they run one
+/// by one.
+pub fn bulk_organization_upsert(
+    client: &Client,
+    config: &Config,
+    record: &Record,
+) -> Result<Option<crate::organizations::Organization>, Error> {
+    let Some(row) = bulk_row(client, config, record, ObjectType::Organizations)? else {
+        return Ok(None);
+    };
+    let org = organizations::OrganizationRow::new(client, row)?.into_organization();
+    Ok(org.external_id.is_some().then_some(org))
+}
+
+/// The record's row, checked, when it is an upsert of `object` (what bulk endpoints write).
+fn bulk_row(
+    client: &Client,
+    config: &Config,
+    record: &Record,
+    object: ObjectType,
+) -> Result<Option<Row>, Error> {
     let sync = &config.sync;
-    if sync.object_type != Some(ObjectType::Users)
+    if sync.object_type != Some(object)
         || sync.sync_mode != SyncMode::Upsert
         || record.action == RecordAction::Delete
     {
         return Ok(None);
     }
     let row = Row::mapped(client, record, &sync.field_mapping);
-    row.require(ObjectType::Users)?;
+    row.require(object)?;
     row.identifier(sync.identifier_key)?;
-    Ok(Some(
-        users::UserRow::new(client, config, row)?.into_bulk_item(),
-    ))
+    Ok(Some(row))
 }
 
 /// Deletes the object `identifier` names. One that is gone already (not found, or deleted
@@ -168,29 +197,6 @@ fn delete(
         404 => Ok(gone()),
         _ => Err(reply.into_error()),
     }
-}
-
-/// An organization record under `syncMode` upsert, as a bulk item for
-/// `organizations/create_many` and `update_many` (by external id, as the group flow's). `None`
-/// for other object types and modes, deletes, and rows without an external id: they run one
-/// by one.
-pub fn bulk_organization_upsert(
-    client: &Client,
-    config: &Config,
-    record: &Record,
-) -> Result<Option<crate::organizations::Organization>, Error> {
-    let sync = &config.sync;
-    if sync.object_type != Some(ObjectType::Organizations)
-        || sync.sync_mode != SyncMode::Upsert
-        || record.action == RecordAction::Delete
-    {
-        return Ok(None);
-    }
-    let row = Row::mapped(client, record, &sync.field_mapping);
-    row.require(ObjectType::Organizations)?;
-    row.identifier(sync.identifier_key)?;
-    let org = organizations::OrganizationRow::new(client, row)?.into_organization();
-    Ok(org.external_id.is_some().then_some(org))
 }
 
 fn run(
