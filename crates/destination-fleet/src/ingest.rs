@@ -72,6 +72,8 @@ pub(crate) async fn create(js: &jetstream::Context) -> Result<()> {
 /// Routes ingest messages to their partitions until `stop`, and sweeps strays.
 pub(crate) async fn route(fleet: Fleet, metrics: Arc<Metrics>, mut stop: watch::Receiver<bool>) {
     let mut swept = Instant::now() - SWEEP_EVERY;
+    // Looked up once, and again after a failure.
+    let mut consumer: Option<consumer::PullConsumer> = None;
     while !*stop.borrow() {
         if swept.elapsed() >= SWEEP_EVERY {
             if let Err(error) = sweep_strays(&fleet, &metrics).await {
@@ -79,8 +81,17 @@ pub(crate) async fn route(fleet: Fleet, metrics: Arc<Metrics>, mut stop: watch::
             }
             swept = Instant::now();
         }
+        let routed = async {
+            let pulling = match consumer.take() {
+                Some(pulling) => pulling,
+                None => router_consumer(&fleet).await?,
+            };
+            route_batch(&fleet, &metrics, &pulling).await?;
+            consumer = Some(pulling);
+            anyhow::Ok(())
+        };
         tokio::select! {
-            routed = route_batch(&fleet, &metrics) => {
+            routed = routed => {
                 if let Err(error) = routed {
                     tracing::warn!("ingest: {error:#}");
                     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -91,15 +102,22 @@ pub(crate) async fn route(fleet: Fleet, metrics: Arc<Metrics>, mut stop: watch::
     }
 }
 
-/// One pull: each message's event published to its partition, in order, then acknowledged.
-async fn route_batch(fleet: &Fleet, metrics: &Metrics) -> Result<()> {
-    let consumer: consumer::PullConsumer = fleet
+async fn router_consumer(fleet: &Fleet) -> Result<consumer::PullConsumer> {
+    fleet
         .js
         .get_stream(INGEST_STREAM)
         .await?
         .get_consumer(ROUTER)
         .await
-        .map_err(|e| anyhow::anyhow!("the ingest router's consumer: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("the ingest router's consumer: {e}"))
+}
+
+/// One pull: each message's event published to its partition, in order, then acknowledged.
+async fn route_batch(
+    fleet: &Fleet,
+    metrics: &Metrics,
+    consumer: &consumer::PullConsumer,
+) -> Result<()> {
     let mut batch = consumer
         .batch()
         .max_messages(BATCH)

@@ -56,6 +56,11 @@ fn source(mock: &MockZendesk, grant: OAuthGrant, store: Arc<dyn CredentialStore>
     )
 }
 
+/// The `oauth` object of acme's client with the refresh token `first`.
+fn refresh_grant(first: &str) -> Value {
+    json!({"clientId": "cdp", "clientSecret": "client-secret-9f2", "refreshToken": first})
+}
+
 /// The status of an API call with the token.
 fn call(mock: &MockZendesk, token: &str) -> u16 {
     let request = OutboundRequest {
@@ -76,8 +81,7 @@ fn tokens_that_expire_are_refreshed_ahead_and_rotation_is_stored_first() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("credentials.json");
     let first = mock.grant_refresh_token("acme", "cdp").unwrap();
-    let config =
-        json!({"clientId": "cdp", "clientSecret": "client-secret-9f2", "refreshToken": first});
+    let config = refresh_grant(&first);
     let tokens = source(&mock, grant(config.clone()), store(&path));
 
     // 4 s of calls every 100 ms on tokens that live 1 s: every call is answered.
@@ -122,9 +126,7 @@ fn many_callers_share_one_refresh() {
     let first = mock.grant_refresh_token("acme", "cdp").unwrap();
     let tokens = Arc::new(source(
         &mock,
-        grant(
-            json!({"clientId": "cdp", "clientSecret": "client-secret-9f2", "refreshToken": first}),
-        ),
+        grant(refresh_grant(&first)),
         store(&dir.path().join("credentials.json")),
     ));
     let handed: Vec<String> = (0..8)
@@ -154,8 +156,7 @@ fn a_revoked_grant_is_named_once_and_not_retried() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("credentials.json");
     let first = mock.grant_refresh_token("acme", "cdp").unwrap();
-    let config =
-        json!({"clientId": "cdp", "clientSecret": "client-secret-9f2", "refreshToken": first});
+    let config = refresh_grant(&first);
     let tokens = source(&mock, grant(config.clone()), store(&path));
     tokens.access_token().unwrap();
     // A person revokes the grant in Zendesk: the stored refresh token dies.
@@ -215,22 +216,8 @@ const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 /// A person's consent on the mock's authorization page: the code it sends back.
 fn consent(mock: &MockZendesk, authorization: &Authorization) -> String {
-    let request = OutboundRequest {
-        method: "GET".into(),
-        url: authorization.url.clone(),
-        headers: vec![],
-        body: None,
-    };
-    let response = MockTransport::new(mock.clone())
-        .send(&request, Duration::from_secs(5), 1 << 20)
-        .unwrap();
-    assert_eq!(response.status, 302);
-    let location = response
-        .headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("location"))
-        .map(|(_, value)| value.clone())
-        .unwrap();
+    let location =
+        crate::common::consent_redirect(&MockTransport::new(mock.clone()), &authorization.url);
     assert!(location.starts_with(REDIRECT), "{location}");
     authorization.code_of(&location).unwrap()
 }
@@ -243,8 +230,7 @@ fn processes_sharing_a_store_take_turns_refreshing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("credentials.json");
     let first = mock.grant_refresh_token("acme", "cdp").unwrap();
-    let config =
-        json!({"clientId": "cdp", "clientSecret": "client-secret-9f2", "refreshToken": first});
+    let config = refresh_grant(&first);
     let processes: Vec<Arc<TokenSource>> = (0..2)
         .map(|_| Arc::new(source(&mock, grant(config.clone()), store(&path))))
         .collect();

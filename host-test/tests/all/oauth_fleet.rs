@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::common::fleet::{NatsServer, Worker, binary, dead_letters, produce, wait_until};
-use destination_host::{HttpTransport, OutboundRequest, Transport};
+use destination_host::HttpTransport;
 use host_test::transports::RoutingTransport;
 use mock_zendesk::server::serve;
 use mock_zendesk::{MockZendesk, OAuthClient};
@@ -57,14 +57,20 @@ fn authorize_gets_a_first_refresh_token_that_run_then_lives_on() {
     std::fs::write(&tenants, json!({"tenants": {"acme": config}}).to_string()).unwrap();
     let store = dir.path().join("credentials.json");
 
-    let mut authorize = Command::new(binary())
-        .args(["authorize", "--tenant", "acme", "--redirect-uri", REDIRECT])
-        .arg("--tenants")
-        .arg(&tenants)
-        .arg("--credential-store")
-        .arg(&store)
-        .args(["--zendesk-origin", &origin])
-        .env(KEY_VAR, KEY)
+    // `host-test <command>` on the tenants file and store, against the mock, with the key.
+    let host_test = |command: &[&str]| {
+        let mut host_test = Command::new(binary());
+        host_test
+            .args(command)
+            .arg("--tenants")
+            .arg(&tenants)
+            .arg("--credential-store")
+            .arg(&store)
+            .args(["--zendesk-origin", &origin])
+            .env(KEY_VAR, KEY);
+        host_test
+    };
+    let mut authorize = host_test(&["authorize", "--tenant", "acme", "--redirect-uri", REDIRECT])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -85,22 +91,7 @@ fn authorize_gets_a_first_refresh_token_that_run_then_lives_on() {
 
     // The person opens it, signs in and allows: the browser is sent back with the code.
     let routed = RoutingTransport::new(Arc::new(HttpTransport::new()), origin.parse().unwrap());
-    let consent = OutboundRequest {
-        method: "GET".into(),
-        url: url.to_string(),
-        headers: vec![],
-        body: None,
-    };
-    let response = routed
-        .send(&consent, Duration::from_secs(5), 1 << 16)
-        .unwrap();
-    assert_eq!(response.status, 302);
-    let location = response
-        .headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("location"))
-        .map(|(_, value)| value.clone())
-        .unwrap();
+    let location = crate::common::consent_redirect(&routed, url);
     assert!(
         location.starts_with(REDIRECT) && location.contains("code="),
         "{location}"
@@ -127,16 +118,9 @@ fn authorize_gets_a_first_refresh_token_that_run_then_lives_on() {
         })
         .collect();
     std::fs::write(&events, lines.join("\n")).unwrap();
-    let run = Command::new(binary())
-        .arg("run")
-        .arg("--tenants")
-        .arg(&tenants)
+    let run = host_test(&["run"])
         .arg("--events")
         .arg(&events)
-        .arg("--credential-store")
-        .arg(&store)
-        .args(["--zendesk-origin", &origin])
-        .env(KEY_VAR, KEY)
         .output()
         .unwrap();
     let run_err = String::from_utf8_lossy(&run.stderr);
@@ -157,14 +141,7 @@ fn authorize_gets_a_first_refresh_token_that_run_then_lives_on() {
     }
 
     // `fields` reads the account with the stored grant too.
-    let fields = Command::new(binary())
-        .args(["fields", "--tenant", "acme", "--object", "users", "--json"])
-        .arg("--tenants")
-        .arg(&tenants)
-        .arg("--credential-store")
-        .arg(&store)
-        .args(["--zendesk-origin", &origin])
-        .env(KEY_VAR, KEY)
+    let fields = host_test(&["fields", "--tenant", "acme", "--object", "users", "--json"])
         .output()
         .unwrap();
     let listed = String::from_utf8_lossy(&fields.stdout);

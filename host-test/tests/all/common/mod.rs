@@ -304,3 +304,24 @@ pub fn in_own_process(test: &str) -> bool {
     print!("{stdout}");
     false
 }
+
+/// A person's consent on the mock's authorization page at `url` (through `transport`): where
+/// their browser is sent back to (the redirect with the code and state).
+pub fn consent_redirect(transport: &dyn destination_host::Transport, url: &str) -> String {
+    let request = destination_host::OutboundRequest {
+        method: "GET".into(),
+        url: url.to_string(),
+        headers: vec![],
+        body: None,
+    };
+    let response = transport
+        .send(&request, std::time::Duration::from_secs(5), 1 << 16)
+        .unwrap();
+    assert_eq!(response.status, 302);
+    response
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("location"))
+        .map(|(_, value)| value.clone())
+        .expect("a Location header")
+}
