@@ -52,6 +52,7 @@ mod search;
 pub mod server;
 mod snapshot;
 mod system_fields;
+mod tags;
 mod tickets;
 mod time;
 mod users;

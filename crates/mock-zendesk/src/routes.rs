@@ -6,9 +6,21 @@ use crate::fields::FieldScope;
 use crate::http::{Handled, Response, not_found_endpoint};
 use crate::jobs;
 use crate::memberships::{DefaultTarget, Scope};
+use crate::tags::{Change, Owner};
 use crate::{
-    deletes, events, fields, identities, memberships, organizations, search, tickets, users,
+    deletes, events, fields, identities, memberships, organizations, search, tags, tickets, users,
 };
+
+/// The tags endpoints' methods: GET lists, POST sets, PUT adds, DELETE removes.
+fn tag_change(method: &str) -> Option<Change> {
+    match method {
+        "GET" => Some(Change::List),
+        "POST" => Some(Change::Set),
+        "PUT" => Some(Change::Add),
+        "DELETE" => Some(Change::Remove),
+        _ => None,
+    }
+}
 
 fn id(segment: &str) -> Result<u64, Response> {
     segment.parse().map_err(|_| not_found_endpoint())
@@ -39,6 +51,9 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
         ("DELETE", ["deleted_users", u]) => deletes::deleted_user(call, id(u)?),
         ("GET", ["users", u, "profiles"]) => deletes::profiles_of_user(call, id(u)?),
         ("DELETE", ["user_profiles", p]) => deletes::profile(call, p),
+        (m, ["users", u, "tags"]) if tag_change(m).is_some() => {
+            tags::tags(call, Owner::User(id(u)?), tag_change(m).expect("matched"))
+        }
         // identities
         ("GET", ["users", u, "identities"]) => identities::list(call, id(u)?),
         ("POST", ["users", u, "identities"]) => identities::create(call, id(u)?),
@@ -91,6 +106,11 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
         ("GET", ["organizations", o]) => organizations::show(call, id(o)?),
         ("PUT", ["organizations", o]) => organizations::update_by_id(call, id(o)?),
         ("DELETE", ["organizations", o]) => deletes::organization(call, id(o)?),
+        (m, ["organizations", o, "tags"]) if tag_change(m).is_some() => tags::tags(
+            call,
+            Owner::Organization(id(o)?),
+            tag_change(m).expect("matched"),
+        ),
         // bulk jobs
         ("GET", ["job_statuses", "show_many"]) => jobs::show_many(call),
         ("GET", ["job_statuses", j]) => jobs::show(call, j),

@@ -24,6 +24,8 @@ pub(crate) struct UserInput {
     role: Patch<String>,
     organization_id: Patch<u64>,
     user_fields: Option<Map<String, Value>>,
+    /// Replaces the user's tags (the tags endpoints add and remove).
+    tags: Patch<Vec<String>>,
     skip_verify_email: bool,
 }
 
@@ -57,6 +59,7 @@ impl UserInput {
             role: attrs::text(attrs, "role")?,
             organization_id: attrs::id(attrs, "organization_id")?,
             user_fields: attrs::object(attrs, "user_fields")?.cloned(),
+            tags: attrs::string_list(attrs, "tags")?,
             skip_verify_email,
         })
     }
@@ -165,9 +168,21 @@ fn create(account: &mut Account, input: UserInput) -> u64 {
     if let Some(org_id) = input.organization_id.as_set() {
         make_sole_organization(account, id, *org_id);
     }
+    set_tags(account, id, &input.tags);
     account.sync_identity_summary(id);
     sync_checkbox_tags(account, id);
     id
+}
+
+/// `tags` in a user body replaces the list.
+fn set_tags(account: &mut Account, user_id: u64, tags: &Patch<Vec<String>>) {
+    if let (Some(tags), Some(user)) = (
+        tags.as_set(),
+        account.data.users.iter_mut().find(|u| u.id == user_id),
+    ) {
+        user.tags.clear();
+        crate::tags::add(&mut user.tags, tags.clone());
+    }
 }
 
 /// Zendesk tags a user with the `tag` of each checked checkbox field, and untags when unchecked.
@@ -210,6 +225,7 @@ fn update(account: &mut Account, user_id: u64, input: UserInput) {
             attrs::merge_custom_fields(&mut user.user_fields, incoming, &defined);
         }
     }
+    set_tags(account, user_id, &input.tags);
     sync_checkbox_tags(account, user_id);
     // `email` never replaces the primary: an unknown address is added as a secondary identity,
     // carrying the request's `verified` flag; otherwise `verified` applies to the named

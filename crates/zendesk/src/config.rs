@@ -36,6 +36,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "audienceSyncMode",
     "audienceFieldTag",
     "allowDeletes",
+    "tagsMode",
 ];
 
 /// The longest `skipUnchangedWithinSeconds` accepted (one day).

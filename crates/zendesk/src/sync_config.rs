@@ -72,6 +72,18 @@ impl IdentifierKey {
     }
 }
 
+/// What a record's `tags` column does to a user's or organization's tags (`tagsMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagsMode {
+    /// Adds the row's tags and keeps the others (the default): tags that agents, triggers and
+    /// checkbox fields set survive the sync.
+    Add,
+    /// Removes the row's tags, if present.
+    Remove,
+    /// Makes the row's tags the whole list (what Census does; it wipes every other tag).
+    Replace,
+}
+
 /// How an audience's lists change its checkbox field (`audienceSyncMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AudienceSyncMode {
@@ -102,6 +114,7 @@ pub struct SyncSettings {
     /// `record` rows with `action: delete` delete their Zendesk object (off: they are refused,
     /// since a bad sync could empty an account).
     pub allow_deletes: bool,
+    pub tags_mode: TagsMode,
 }
 
 impl SyncSettings {
@@ -183,6 +196,11 @@ impl SyncSettings {
             audience_sync_mode,
             audience_field_tag,
             allow_deletes: settings.flag("allowDeletes")?,
+            tags_mode: match settings.choice("tagsMode", &["add", "remove", "replace"])? {
+                None | Some("add") => TagsMode::Add,
+                Some("remove") => TagsMode::Remove,
+                Some(_) => TagsMode::Replace,
+            },
         })
     }
 }
@@ -250,6 +268,7 @@ mod tests {
         assert_eq!(sync.identifier_key, IdentifierKey::ExternalId);
         assert_eq!(sync.audience_sync_mode, AudienceSyncMode::Mirror);
         assert!(sync.field_mapping.is_empty());
+        assert_eq!(sync.tags_mode, TagsMode::Add);
 
         let pairs = |mapping: Value| settings(json!({"fieldMapping": mapping})).field_mapping;
         let expected = vec![

@@ -5,6 +5,7 @@ mod comments;
 mod memberships;
 mod organizations;
 mod row;
+mod tags;
 mod tickets;
 mod users;
 
@@ -102,7 +103,9 @@ fn target<'c>(
 ) -> Result<Box<dyn Target + 'c>, Error> {
     Ok(match object {
         ObjectType::Users => Box::new(users::UserRow::new(client, config, row)?),
-        ObjectType::Organizations => Box::new(organizations::OrganizationRow::new(client, row)?),
+        ObjectType::Organizations => {
+            Box::new(organizations::OrganizationRow::new(client, config, row)?)
+        }
         ObjectType::Tickets => Box::new(tickets::TicketRow::new(row)?),
         // Written by `memberships::sync` and `comments::sync`: they are not objects with
         // attributes to create or update.
@@ -117,8 +120,8 @@ fn target<'c>(
 
 /// A user record under `syncMode` upsert, as a bulk item: the `user` object and its custom
 /// field values, for `create_or_update_many` (which matches by external_id, then email, as
-/// one `create_or_update` does). `None` for other object types and modes: insert and update
-/// look the record up first, so they run one by one.
+/// one `create_or_update` does). `None` for other object types and modes (insert and update
+/// look the record up first) and rows whose tags need a call of their own: they run one by one.
 #[allow(clippy::type_complexity)]
 pub fn bulk_user_upsert(
     client: &Client,
@@ -134,15 +137,13 @@ pub fn bulk_user_upsert(
     let Some(row) = bulk_row(client, config, record, ObjectType::Users)? else {
         return Ok(None);
     };
-    Ok(Some(
-        users::UserRow::new(client, config, row)?.into_bulk_item(),
-    ))
+    Ok(users::UserRow::new(client, config, row)?.into_bulk_item())
 }
 
 /// An organization record under `syncMode` upsert, as a bulk item for
 /// `organizations/create_many` and `update_many` (by external id, as the group flow's). `None`
-/// for other object types and modes, deletes, and rows without an external id: they run one
-/// by one.
+/// for other object types and modes, deletes, rows without an external id, and rows whose tags
+/// need a call of their own: they run one by one.
 pub fn bulk_organization_upsert(
     client: &Client,
     config: &Config,
@@ -151,8 +152,8 @@ pub fn bulk_organization_upsert(
     let Some(row) = bulk_row(client, config, record, ObjectType::Organizations)? else {
         return Ok(None);
     };
-    let org = organizations::OrganizationRow::new(client, row)?.into_organization();
-    Ok(org.external_id.is_some().then_some(org))
+    let org = organizations::OrganizationRow::new(client, config, row)?.into_organization();
+    Ok(org.filter(|org| org.external_id.is_some()))
 }
 
 /// The record's row, checked, when it is an upsert of `object` (what bulk endpoints write).

@@ -1,5 +1,6 @@
 //! Records synced to Zendesk users: standard attributes, the rest as user fields.
 
+use super::tags::Tags;
 use super::{Created, Identifier, Row, Target, Updated};
 use crate::client::Client;
 use crate::config::Config;
@@ -14,6 +15,7 @@ pub struct UserRow<'c> {
     user: Map<String, Value>,
     /// Custom field values by column name, resolved to field keys before a write.
     custom: Map<String, Value>,
+    tags: Option<Tags>,
 }
 
 impl<'c> UserRow<'c> {
@@ -29,34 +31,66 @@ impl<'c> UserRow<'c> {
         }
         // The Zendesk id identifies; it is never written.
         row.take_id("id")?;
+        let tags = Tags::take(&mut row, config.sync.tags_mode)?;
         let custom = custom_field_values(client, &row.into_rest(), &[]);
         Ok(UserRow {
             config,
             user,
             custom,
+            tags,
         })
     }
 
     /// The `user` object (as a creation sends it) and the custom field values, for a bulk
     /// `create_or_update_many` item: what [`Target::upsert`] sends, in one item of many.
-    pub fn into_bulk_item(self) -> (Map<String, Value>, Map<String, Value>) {
+    /// `None` when its tags need a call of their own (`tagsMode` add or remove).
+    pub fn into_bulk_item(self) -> Option<(Map<String, Value>, Map<String, Value>)> {
+        if self.tags.as_ref().is_some_and(Tags::needs_call) {
+            return None;
+        }
         let mut user = self.user;
+        user.extend(
+            self.tags
+                .and_then(|t| t.in_body())
+                .map(|t| ("tags".into(), t)),
+        );
         users::add_verification_flags(self.config, &mut user);
-        (user, self.custom)
+        Some((user, self.custom))
     }
 
-    /// The `user` object to send, with its custom fields defined first.
-    fn body(&self, client: &mut Client, creating: bool) -> Result<Map<String, Value>, Error> {
+    /// The `user` object to send, with its custom fields defined first, for `write`.
+    fn body(&self, client: &mut Client, write: Write) -> Result<Map<String, Value>, Error> {
         let mut user = self.user.clone();
         let fields = ensure_defined(client, FieldScope::User, &self.custom)?;
         if !fields.is_empty() {
             user.insert("user_fields".into(), Value::Object(fields));
         }
-        if creating {
+        let tags = self.tags.as_ref().and_then(|tags| match write {
+            Write::Create => tags.on_create(),
+            Write::Update | Write::Upsert => tags.in_body(),
+        });
+        user.extend(tags.map(|tags| ("tags".into(), tags)));
+        if write != Write::Update {
             users::add_verification_flags(self.config, &mut user);
         }
         Ok(user)
     }
+
+    /// The tags call after a write of user `id` that answered with `user`.
+    fn apply_tags(&self, client: &mut Client, id: u64, user: &Value) -> Result<(), Error> {
+        match &self.tags {
+            Some(tags) => tags.apply(client, "users", id, user.get("tags")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What a body is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Write {
+    Create,
+    Update,
+    Upsert,
 }
 
 fn person(identifier: &Identifier) -> Person {
@@ -90,7 +124,7 @@ impl Target for UserRow<'_> {
     }
 
     fn create(&mut self, client: &mut Client) -> Result<Created, Error> {
-        let user = self.body(client, true)?;
+        let user = self.body(client, Write::Create)?;
         let reply = client.send("POST", "/api/v2/users", Some(&json!({ "user": user })))?;
         if reply.is_success() {
             users::remember_answer(client, &reply.json()?);
@@ -103,11 +137,15 @@ impl Target for UserRow<'_> {
     }
 
     fn update(&mut self, client: &mut Client, id: u64) -> Result<Updated, Error> {
-        let user = self.body(client, false)?;
+        let user = self.body(client, Write::Update)?;
         let path = format!("/api/v2/users/{id}");
         let reply = client.send("PUT", &path, Some(&json!({ "user": user })))?;
         match reply.status {
-            200..=299 => Ok(Updated::Done),
+            200..=299 => {
+                let answer = reply.json()?;
+                self.apply_tags(client, id, &answer["user"])?;
+                Ok(Updated::Done)
+            }
             404 => {
                 let person = Person {
                     external_id: self
@@ -131,7 +169,9 @@ impl Target for UserRow<'_> {
 
     /// One `create_or_update`: Zendesk matches by external_id, then by email.
     fn upsert(&mut self, client: &mut Client, _identifier: &Identifier) -> Result<(), Error> {
-        let user = self.body(client, true)?;
-        users::create_or_update(client, user).map(|_| ())
+        let user = self.body(client, Write::Upsert)?;
+        let user = json!({ "user": users::create_or_update(client, user)? });
+        let id = crate::client::id_in(&user, "user")?;
+        self.apply_tags(client, id, &user["user"])
     }
 }

@@ -7,3 +7,4 @@ mod common;
 mod introspection;
 mod schema_agrees;
 mod warehouse;
+mod warehouse_tags;
