@@ -17,6 +17,7 @@ struct NextIds {
     field: u64,
     ticket: u64,
     comment: u64,
+    custom_record: u64,
 }
 
 impl Default for NextIds {
@@ -29,6 +30,7 @@ impl Default for NextIds {
             field: 700,
             ticket: 1,
             comment: 90_000,
+            custom_record: 1,
         }
     }
 }
@@ -45,6 +47,8 @@ pub(crate) enum IdKind {
     Field,
     Ticket,
     Comment,
+    /// Custom object records (rendered as string ids).
+    CustomRecord,
 }
 
 pub(crate) struct Account {
@@ -79,6 +83,7 @@ impl Account {
             IdKind::Field => &mut self.next.field,
             IdKind::Ticket => &mut self.next.ticket,
             IdKind::Comment => &mut self.next.comment,
+            IdKind::CustomRecord => &mut self.next.custom_record,
         };
         let id = *counter;
         *counter += 1;

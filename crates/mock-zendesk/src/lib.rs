@@ -32,6 +32,7 @@
 
 mod account;
 mod attrs;
+mod custom_objects;
 mod deletes;
 mod events;
 mod faults;
@@ -566,6 +567,22 @@ impl MockZendesk {
             .and_then(|attrs| NewField::parse(attrs).map_err(seed_error))
             .unwrap_or_else(|e| panic!("seeding a field: {e}"));
         self.seed_field(subdomain, scope, new)
+    }
+
+    /// A custom object `key` with its fields, as (key, type) pairs (`text`, `integer`...).
+    pub fn seed_custom_object(
+        &self,
+        subdomain: &str,
+        key: &str,
+        title: &str,
+        fields: &[(&str, &str)],
+    ) {
+        self.with_account(subdomain, |account| {
+            custom_objects::define(account, key, title, fields);
+            Ok::<(), Response>(())
+        })
+        .map_err(seed_error)
+        .unwrap_or_else(|e| panic!("seeding custom object `{key}`: {e}"));
     }
 
     fn seed_field(&self, subdomain: &str, scope: FieldScope, new: NewField) -> u64 {

@@ -149,3 +149,33 @@ pub struct Comment {
     pub author_id: u64,
     pub created_at: String,
 }
+
+/// A custom object (the new API): its fields and its records.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CustomObject {
+    pub key: String,
+    pub title: String,
+    /// The custom fields (the standard `name` and `external_id` are not listed here).
+    pub fields: Vec<CustomObjectField>,
+    pub records: Vec<CustomObjectRecord>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CustomObjectField {
+    pub id: u64,
+    pub key: String,
+    pub title: String,
+    pub r#type: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CustomObjectRecord {
+    /// Zendesk's record ids are strings (ULIDs).
+    pub id: String,
+    pub name: String,
+    pub external_id: Option<String>,
+    /// Values by field key; only defined fields are ever stored.
+    pub custom_object_fields: Map<String, Value>,
+    pub created_at: String,
+    pub updated_at: String,
+}

@@ -8,7 +8,8 @@ use crate::jobs;
 use crate::memberships::{DefaultTarget, Scope};
 use crate::tags::{Change, Owner};
 use crate::{
-    deletes, events, fields, identities, memberships, organizations, search, tags, tickets, users,
+    custom_objects, deletes, events, fields, identities, memberships, organizations, search, tags,
+    tickets, users,
 };
 
 /// The tags endpoints' methods: GET lists, POST sets, PUT adds, DELETE removes.
@@ -121,6 +122,20 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
         ("POST", ["organization_fields"]) => fields::create(call, FieldScope::Organization),
         ("GET", ["ticket_fields"]) => fields::list(call, FieldScope::Ticket),
         ("POST", ["ticket_fields"]) => fields::create(call, FieldScope::Ticket),
+        // custom objects
+        ("GET", ["custom_objects"]) => custom_objects::list_objects(call),
+        ("GET", ["custom_objects", k, "fields"]) => custom_objects::list_fields(call, k),
+        ("GET", ["custom_objects", k, "records"]) => custom_objects::list_records(call, k),
+        ("POST", ["custom_objects", k, "records"]) => custom_objects::create_record(call, k),
+        ("PATCH", ["custom_objects", k, "records"]) => custom_objects::upsert_record(call, k),
+        ("DELETE", ["custom_objects", k, "records"]) => {
+            custom_objects::delete_by_external_id(call, k)
+        }
+        ("GET", ["custom_objects", k, "records", r]) => custom_objects::show_record(call, k, r),
+        ("PATCH", ["custom_objects", k, "records", r]) => custom_objects::update_record(call, k, r),
+        ("DELETE", ["custom_objects", k, "records", r]) => {
+            custom_objects::delete_record(call, k, r)
+        }
         // tickets
         ("POST", ["tickets"]) => tickets::create(call),
         ("GET", ["tickets"]) => tickets::list(call),

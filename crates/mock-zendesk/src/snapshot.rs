@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::model::{
-    FieldDef, Identity, Membership, Organization, Profile, Ticket, User, UserEvent,
+    CustomObject, FieldDef, Identity, Membership, Organization, Profile, Ticket, User, UserEvent,
 };
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -22,6 +22,7 @@ pub struct AccountSnapshot {
     pub tickets: Vec<Ticket>,
     /// Soft-deleted users (`DELETE /users/{id}`), until deleted for good.
     pub deleted_users: Vec<User>,
+    pub custom_objects: Vec<CustomObject>,
 }
 
 impl AccountSnapshot {
@@ -82,7 +83,8 @@ impl AccountSnapshot {
                     u.email,
                     emails,
                     u.user_fields,
-                    u.verified
+                    u.verified,
+                    u.tags
                 ])
             })
             .collect();
@@ -126,16 +128,25 @@ impl AccountSnapshot {
                 .map(|f| json!(["org", f.key, f.r#type])),
         )
         .collect();
+        let mut custom_records: Vec<Value> = (account.custom_objects.iter())
+            .flat_map(|o| {
+                o.records
+                    .iter()
+                    .map(|r| json!([o.key, r.external_id, r.name, r.custom_object_fields]))
+            })
+            .collect();
         for list in [
             &mut users,
             &mut orgs,
             &mut memberships,
             &mut events,
             &mut fields,
+            &mut custom_records,
         ] {
             list.sort_by_key(|v| v.to_string());
         }
-        json!({"users": users, "organizations": orgs, "memberships": memberships, "events": events, "fields": fields})
+        json!({"users": users, "organizations": orgs, "memberships": memberships, "events": events,
+            "fields": fields, "custom_object_records": custom_records})
     }
 
     pub fn user(&self, id: u64) -> Option<&User> {

@@ -37,6 +37,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "audienceFieldTag",
     "allowDeletes",
     "tagsMode",
+    "customObjectKey",
 ];
 
 /// The longest `skipUnchangedWithinSeconds` accepted (one day).

@@ -75,7 +75,7 @@ pub fn custom_field_values(
 
 /// The existing field a trait maps to, in the seeds' order: the exact key, the snake_case key,
 /// then a case-insensitive match of either. `None`: no such field yet.
-fn existing_key<'k>(known: &'k BTreeSet<String>, name: &str) -> Option<&'k String> {
+pub(crate) fn existing_key<'k>(known: &'k BTreeSet<String>, name: &str) -> Option<&'k String> {
     let snake = normalize_key(name)?;
     known.get(name).or_else(|| known.get(&snake)).or_else(|| {
         known

@@ -54,6 +54,11 @@ const MEMBERSHIP_ATTRIBUTES: &[(&str, &str, &str, bool)] = &[
         true,
     ),
 ];
+/// A custom object record's standard attributes (its fields come from the object).
+const CUSTOM_OBJECT_ATTRIBUTES: &[(&str, &str, &str, bool)] = &[
+    ("external_id", "External ID", "text", true),
+    ("name", "Name", "text", true),
+];
 /// What a ticket comment row carries.
 const COMMENT_ATTRIBUTES: &[(&str, &str, &str, bool)] = &[
     ("ticket_id", "Ticket ID", "integer", false),
@@ -80,7 +85,12 @@ const TICKET_SYSTEM_FIELDS: &[(&str, &str)] = &[
     ("tickettype", "type"),
 ];
 
-pub fn list_fields(client: &mut Client, object: ObjectType) -> Result<Vec<FieldInfo>, Error> {
+/// `custom_object`: the config's `customObjectKey`, for `ObjectType::CustomObjects`.
+pub fn list_fields(
+    client: &mut Client,
+    object: ObjectType,
+    custom_object: Option<&str>,
+) -> Result<Vec<FieldInfo>, Error> {
     let (attributes, definitions) = match object {
         ObjectType::Users => (USER_ATTRIBUTES, list_definitions(client, FieldScope::User)?),
         ObjectType::Organizations => (
@@ -90,6 +100,19 @@ pub fn list_fields(client: &mut Client, object: ObjectType) -> Result<Vec<FieldI
         ObjectType::Tickets => (TICKET_ATTRIBUTES, ticket_fields::list_definitions(client)?),
         ObjectType::OrganizationMemberships => (MEMBERSHIP_ATTRIBUTES, Vec::new()),
         ObjectType::TicketComments => (COMMENT_ATTRIBUTES, Vec::new()),
+        ObjectType::CustomObjects => {
+            let key = custom_object.ok_or_else(|| {
+                Error::InvalidConfig("custom object fields need `customObjectKey`".into())
+            })?;
+            let path = format!(
+                "/api/v2/custom_objects/{}/fields",
+                crate::client::encode(key)
+            );
+            (
+                CUSTOM_OBJECT_ATTRIBUTES,
+                client.list_all(&path, "custom_object_fields")?,
+            )
+        }
     };
     let mut fields: Vec<FieldInfo> = Vec::new();
     for definition in &definitions {

@@ -122,7 +122,8 @@ pub fn list_fields(
 ) -> Result<Vec<FieldInfo>, Error> {
     let config = Config::parse_for_calls(config)?;
     let mut client = Client::new(host, &config);
-    introspection::list_fields(&mut client, object)
+    let custom_object = config.sync.custom_object_key.as_deref();
+    introspection::list_fields(&mut client, object, custom_object)
 }
 
 /// Name, version, event types and settings schema.

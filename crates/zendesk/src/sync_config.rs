@@ -16,6 +16,8 @@ pub enum ObjectType {
     OrganizationMemberships,
     /// A comment added to a ticket (record sync only).
     TicketComments,
+    /// The records of the custom object `customObjectKey` names (record sync only).
+    CustomObjects,
 }
 
 impl ObjectType {
@@ -26,6 +28,7 @@ impl ObjectType {
             "tickets" => Some(ObjectType::Tickets),
             "organization_memberships" => Some(ObjectType::OrganizationMemberships),
             "ticket_comments" => Some(ObjectType::TicketComments),
+            "custom_objects" => Some(ObjectType::CustomObjects),
             _ => None,
         }
     }
@@ -37,6 +40,7 @@ impl ObjectType {
             ObjectType::Tickets => "tickets",
             ObjectType::OrganizationMemberships => "organization_memberships",
             ObjectType::TicketComments => "ticket_comments",
+            ObjectType::CustomObjects => "custom_objects",
         }
     }
 }
@@ -115,6 +119,8 @@ pub struct SyncSettings {
     /// since a bad sync could empty an account).
     pub allow_deletes: bool,
     pub tags_mode: TagsMode,
+    /// The custom object whose records `objectType: custom_objects` rows are.
+    pub custom_object_key: Option<String>,
 }
 
 impl SyncSettings {
@@ -128,6 +134,7 @@ impl SyncSettings {
                     "tickets",
                     "organization_memberships",
                     "ticket_comments",
+                    "custom_objects",
                 ],
             )?
             .map(|name| ObjectType::parse(name).expect("a listed choice"));
@@ -160,6 +167,21 @@ impl SyncSettings {
                  insert or upsert cannot create a record with a given id"
                     .into(),
             ));
+        }
+        let custom_object_key = settings.string("customObjectKey")?;
+        if object_type == Some(ObjectType::CustomObjects) {
+            if custom_object_key.is_none() {
+                return Err(Error::InvalidConfig(
+                    "`objectType` custom_objects needs `customObjectKey`, the key of the custom \
+                     object whose records the rows are"
+                        .into(),
+                ));
+            }
+            if identifier_key != IdentifierKey::ExternalId {
+                return Err(Error::InvalidConfig(
+                    "custom object records are identified by `external_id` only".into(),
+                ));
+            }
         }
         let audience_key = settings.string("audienceKey")?;
         // An ASCII letter makes a usable field key (`normalize_key`), and is what the schema says.
@@ -201,6 +223,7 @@ impl SyncSettings {
                 Some("remove") => TagsMode::Remove,
                 Some(_) => TagsMode::Replace,
             },
+            custom_object_key,
         })
     }
 }

@@ -38,10 +38,8 @@ pub fn sync(
         ));
     };
     let deleting = record.action == RecordAction::Delete;
-    if deleting && !sync.allow_deletes {
-        return Err(Error::UnsupportedEvent(
-            "record action `delete` needs the setting `allowDeletes`".into(),
-        ));
+    if deleting {
+        super::deletes_allowed(config)?;
     }
     if !deleting && sync.sync_mode == SyncMode::Update {
         return Ok(Some(

@@ -2,6 +2,7 @@
 //! config's `syncMode` says. Each object type implements [`Target`]; [`sync`] runs the mode.
 
 mod comments;
+mod custom_objects;
 mod memberships;
 mod organizations;
 mod row;
@@ -58,17 +59,12 @@ pub fn sync(
     match object {
         ObjectType::OrganizationMemberships => return memberships::sync(client, config, record),
         ObjectType::TicketComments => return comments::sync(client, config, record),
+        ObjectType::CustomObjects => return custom_objects::sync(client, config, record),
         _ => {}
     }
     let row = Row::mapped(client, record, &sync.field_mapping);
     if record.action == RecordAction::Delete {
-        if !sync.allow_deletes {
-            return Err(Error::UnsupportedEvent(
-                "record action `delete` needs the setting `allowDeletes`: off by default, since \
-                 a bad sync could empty an account"
-                    .into(),
-            ));
-        }
+        deletes_allowed(config)?;
         let identifier = row.identifier(sync.identifier_key)?;
         if record.permanent {
             return match (object, &identifier) {
@@ -107,9 +103,10 @@ fn target<'c>(
             Box::new(organizations::OrganizationRow::new(client, config, row)?)
         }
         ObjectType::Tickets => Box::new(tickets::TicketRow::new(row)?),
-        // Written by `memberships::sync` and `comments::sync`: they are not objects with
-        // attributes to create or update.
-        ObjectType::OrganizationMemberships | ObjectType::TicketComments => {
+        // Written by their own modules' `sync`.
+        ObjectType::OrganizationMemberships
+        | ObjectType::TicketComments
+        | ObjectType::CustomObjects => {
             return Err(Error::InvalidConfig(format!(
                 "{} rows are not written as objects",
                 object.name()
@@ -174,6 +171,18 @@ fn bulk_row(
     row.require(object)?;
     row.identifier(sync.identifier_key)?;
     Ok(Some(row))
+}
+
+/// Refuses a delete row unless the config's `allowDeletes` is on.
+fn deletes_allowed(config: &Config) -> Result<(), Error> {
+    if config.sync.allow_deletes {
+        return Ok(());
+    }
+    Err(Error::UnsupportedEvent(
+        "record action `delete` needs the setting `allowDeletes`: off by default, since a bad \
+         sync could empty an account"
+            .into(),
+    ))
 }
 
 /// Deletes the object `identifier` names. One that is gone already (not found, or deleted

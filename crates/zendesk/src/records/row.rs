@@ -80,6 +80,7 @@ impl Row {
             ObjectType::Tickets => &["subject", "description"],
             ObjectType::OrganizationMemberships => &["organization_external_id"],
             ObjectType::TicketComments => &["body"],
+            ObjectType::CustomObjects => &[],
         };
         let missing: Vec<&str> = required
             .iter()

@@ -7,4 +7,5 @@ mod common;
 mod introspection;
 mod schema_agrees;
 mod warehouse;
+mod warehouse_custom_objects;
 mod warehouse_tags;
