@@ -112,6 +112,7 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
             Owner::Organization(id(o)?),
             tag_change(m).expect("matched"),
         ),
+        ("GET", ["search"]) => search::search(call),
         // bulk jobs
         ("GET", ["job_statuses", "show_many"]) => jobs::show_many(call),
         ("GET", ["job_statuses", j]) => jobs::show(call, j),

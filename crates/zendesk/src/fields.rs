@@ -220,6 +220,14 @@ pub fn ensure_checkbox(
     Ok(key)
 }
 
+/// Whether `key` is the key of a field of `scope` (cached keys, else listed).
+pub fn is_defined(client: &mut Client, scope: FieldScope, key: &str) -> Result<bool, Error> {
+    if cached_keys(client, scope).is_some_and(|keys| keys.contains(key)) {
+        return Ok(true);
+    }
+    Ok(list_keys(client, scope)?.contains(key))
+}
+
 /// Every field definition of `scope` (all pages).
 pub fn list_definitions(client: &mut Client, scope: FieldScope) -> Result<Vec<Value>, Error> {
     let path = format!("/api/v2/{}?page[size]=100", scope.collection());

@@ -27,7 +27,11 @@ pub const SETTINGS_SCHEMA: &str = r##"{
     {"if": {"required": ["identifierKey", "objectType"], "properties": {"identifierKey": {"const": "email"}, "objectType": {"enum": ["organizations", "tickets"]}}},
      "then": false},
     {"if": {"required": ["identifierKey"], "properties": {"identifierKey": {"const": "id"}}},
-     "then": {"required": ["syncMode"], "properties": {"syncMode": {"const": "update"}}}}
+     "then": {"required": ["syncMode"], "properties": {"syncMode": {"const": "update"}}}},
+    {"if": {"required": ["identifierKey", "objectType"], "properties": {"identifierKey": {"not": {"anyOf": [{"$ref": "#/$defs/blank"}, {"enum": ["external_id", "email", "id"]}]}}, "objectType": {"enum": ["tickets", "organization_memberships", "ticket_comments", "custom_objects"]}}},
+     "then": false},
+    {"if": {"required": ["objectType"], "properties": {"objectType": {"const": "custom_objects"}}},
+     "then": {"required": ["customObjectKey"], "properties": {"customObjectKey": {"$ref": "#/$defs/filled"}, "identifierKey": {"anyOf": [{"$ref": "#/$defs/blank"}, {"const": "external_id"}]}}}}
   ],
   "properties": {
     "subdomain": {"type": ["string", "null"], "description": "Your Zendesk subdomain: `acme` for acme.zendesk.com (a pasted acme.zendesk.com or https://acme.zendesk.com/agent is accepted)."},
@@ -71,7 +75,7 @@ pub const SETTINGS_SCHEMA: &str = r##"{
     "allowDeletes": {"type": ["boolean", "null"], "default": false, "description": "Delete the Zendesk user (soft delete), organization or ticket of a `record` row with `action: delete`. Off by default: a bad sync could empty an account; a delete row is then refused as unsupported."},
     "customObjectKey": {"type": ["string", "null"], "description": "The key of the custom object whose records `objectType: custom_objects` rows are (its fields must exist; they are never created)."},
     "tagsMode": {"anyOf": [{"$ref": "#/$defs/blank"}, {"enum": ["add", "remove", "replace"]}], "default": "add", "description": "What a user or organization record's `tags` column does: `add` adds its tags and keeps the others (the default: tags set by agents, triggers and checkbox fields survive), `remove` removes them, `replace` makes them the whole list (wiping every other tag)."},
-    "identifierKey": {"anyOf": [{"$ref": "#/$defs/blank"}, {"enum": ["external_id", "email", "id"]}], "default": "external_id", "description": "What identifies a record in Zendesk: `external_id`, `email` (users only), or the Zendesk `id` (syncMode update only)."},
+    "identifierKey": {"anyOf": [{"$ref": "#/$defs/blank"}, {"enum": ["external_id", "email", "id"]}, {"type": "string", "pattern": "^[a-z0-9]+(_[a-z0-9]+)*$", "not": {"pattern": "^[0-9_]+$"}}], "default": "external_id", "description": "What identifies a record in Zendesk: `external_id`, `email` (users only), the Zendesk `id` (syncMode update only), or the key of a custom user or organization field whose values are unique (the row's column of that name holds the value; found through Zendesk search, so a row costs one more call)."},
     "audienceKey": {"type": ["string", "null"], "anyOf": [{"$ref": "#/$defs/blank"}, {"pattern": "[A-Za-z]"}], "description": "The checkbox user field that holds audience membership for `audiencelist` events (needs a letter a-z; created once when missing; an existing field of that key, snake_case key or case-insensitive key is reused)."},
     "audienceSyncMode": {"anyOf": [{"$ref": "#/$defs/blank"}, {"enum": ["add", "remove", "mirror", "upsert"]}], "default": "mirror", "description": "`add` sets the field for listData.add; `remove` clears it for listData.add; `mirror` sets it for add and clears it for remove (as the platform computed: no snapshot is kept); `upsert` is add plus creating missing users."},
     "audienceFieldTag": {"type": ["string", "null"], "pattern": "^\\s*\\S*\\s*$", "description": "The tag of the audience field when it is created: Zendesk tags its members with it."}

@@ -57,22 +57,43 @@ pub enum SyncMode {
 }
 
 /// What identifies a record in Zendesk (`identifierKey`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdentifierKey {
     ExternalId,
     /// Users only.
     Email,
     /// The Zendesk id: `syncMode: update` only (an upsert cannot create a record with that id).
     Id,
+    /// The key of a custom user or organization field whose values are unique (Hightouch's
+    /// "matching on a custom field"); the row's column of that name holds the value.
+    CustomField(String),
 }
 
 impl IdentifierKey {
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
             IdentifierKey::ExternalId => "external_id",
             IdentifierKey::Email => "email",
             IdentifierKey::Id => "id",
+            IdentifierKey::CustomField(key) => key,
         }
+    }
+
+    fn parse(text: Option<String>) -> Result<IdentifierKey, Error> {
+        Ok(match text.as_deref() {
+            None | Some("external_id") => IdentifierKey::ExternalId,
+            Some("email") => IdentifierKey::Email,
+            Some("id") => IdentifierKey::Id,
+            Some(key) if crate::fields::normalize_key(key).as_deref() == Some(key) => {
+                IdentifierKey::CustomField(key.to_string())
+            }
+            Some(other) => {
+                return Err(Error::InvalidConfig(format!(
+                    "`identifierKey` {other:?} is none of external_id, email, id, or the key of \
+                     a custom field (lowercase letters, digits and underscores)"
+                )));
+            }
+        })
     }
 }
 
@@ -143,12 +164,17 @@ impl SyncSettings {
             Some("insert") => SyncMode::Insert,
             Some(_) => SyncMode::Update,
         };
-        let identifier_key =
-            match settings.choice("identifierKey", &["external_id", "email", "id"])? {
-                None | Some("external_id") => IdentifierKey::ExternalId,
-                Some("email") => IdentifierKey::Email,
-                Some(_) => IdentifierKey::Id,
-            };
+        let identifier_key = IdentifierKey::parse(settings.string("identifierKey")?)?;
+        if matches!(identifier_key, IdentifierKey::CustomField(_))
+            && !matches!(
+                object_type,
+                None | Some(ObjectType::Users | ObjectType::Organizations)
+            )
+        {
+            return Err(Error::InvalidConfig(
+                "a custom field `identifierKey` identifies users and organizations only".into(),
+            ));
+        }
         if identifier_key == IdentifierKey::Email
             && matches!(
                 object_type,

@@ -2,6 +2,7 @@
 //! config's `syncMode` says. Each object type implements [`Target`]; [`sync`] runs the mode.
 
 mod comments;
+mod custom_field;
 mod custom_objects;
 mod memberships;
 mod organizations;
@@ -14,7 +15,7 @@ use crate::client::Client;
 use crate::config::Config;
 use crate::outcome::Error;
 use crate::record::{Record, RecordAction};
-use crate::sync_config::{ObjectType, SyncMode};
+use crate::sync_config::{IdentifierKey, ObjectType, SyncMode};
 use crate::users::Person;
 pub use row::{Identifier, Row};
 
@@ -65,7 +66,7 @@ pub fn sync(
     let row = Row::mapped(client, record, &sync.field_mapping);
     if record.action == RecordAction::Delete {
         deletes_allowed(config)?;
-        let identifier = row.identifier(sync.identifier_key)?;
+        let identifier = row.identifier(&sync.identifier_key)?;
         if record.permanent {
             return match (object, &identifier) {
                 (ObjectType::Users, Identifier::ExternalId(external_id)) => {
@@ -85,7 +86,7 @@ pub fn sync(
         return delete(client, target.as_mut(), &identifier);
     }
     row.require(object)?;
-    let identifier = row.identifier(sync.identifier_key)?;
+    let identifier = row.identifier(&sync.identifier_key)?;
     let mut target = target(client, config, object, row)?;
     run(client, sync.sync_mode, target.as_mut(), &identifier)
 }
@@ -161,15 +162,17 @@ fn bulk_row(
     object: ObjectType,
 ) -> Result<Option<Row>, Error> {
     let sync = &config.sync;
+    // Bulk upserts match by external_id and email: a custom field identifier runs alone.
     if sync.object_type != Some(object)
         || sync.sync_mode != SyncMode::Upsert
         || record.action == RecordAction::Delete
+        || matches!(sync.identifier_key, IdentifierKey::CustomField(_))
     {
         return Ok(None);
     }
     let row = Row::mapped(client, record, &sync.field_mapping);
     row.require(object)?;
-    row.identifier(sync.identifier_key)?;
+    row.identifier(&sync.identifier_key)?;
     Ok(Some(row))
 }
 

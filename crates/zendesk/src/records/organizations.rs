@@ -2,7 +2,7 @@
 //! fields. Upserts share the group flow's `create_or_update` (and its adoption by name).
 
 use super::tags::Tags;
-use super::{Created, Identifier, Row, Target, Updated};
+use super::{Created, Identifier, Row, Target, Updated, custom_field};
 use crate::client::Client;
 use crate::config::Config;
 use crate::fields::{FieldScope, custom_field_values, ensure_defined};
@@ -100,6 +100,9 @@ impl Target for OrganizationRow {
             Identifier::ExternalId(external_id) => {
                 organizations::find_by_external_id(client, external_id)
             }
+            Identifier::CustomField { key, value } => {
+                custom_field::find(client, FieldScope::Organization, key, value)
+            }
             Identifier::Email(_) => Err(Error::InvalidConfig(
                 "`identifierKey` `email` identifies users only".into(),
             )),
@@ -142,7 +145,19 @@ impl Target for OrganizationRow {
         }
     }
 
-    fn upsert(&mut self, client: &mut Client, _identifier: &Identifier) -> Result<(), Error> {
+    fn upsert(&mut self, client: &mut Client, identifier: &Identifier) -> Result<(), Error> {
+        if let Identifier::CustomField { .. } = identifier {
+            // Found by the field: updated by id; else created (a taken name is refused).
+            if let Some(id) = self.find(client, identifier)?
+                && let Updated::Done = self.update(client, id)?
+            {
+                return Ok(());
+            }
+            return match self.create(client)? {
+                Created::Done => Ok(()),
+                Created::Taken(error) => Err(error),
+            };
+        }
         let org = self.resolved(client, false)?;
         let id = organizations::upsert(client, &org)?;
         // The upsert may answer from the unchanged window, without the current tags.

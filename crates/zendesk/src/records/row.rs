@@ -16,6 +16,11 @@ pub enum Identifier {
     ExternalId(String),
     Email(String),
     Id(u64),
+    /// A custom user or organization field's value (`identifierKey` names the field).
+    CustomField {
+        key: String,
+        value: String,
+    },
 }
 
 impl fmt::Display for Identifier {
@@ -24,6 +29,7 @@ impl fmt::Display for Identifier {
             Identifier::ExternalId(value) => write!(f, "external_id {value:?}"),
             Identifier::Email(value) => write!(f, "email {value:?}"),
             Identifier::Id(value) => write!(f, "id {value}"),
+            Identifier::CustomField { key, value } => write!(f, "{key} {value:?}"),
         }
     }
 }
@@ -104,7 +110,7 @@ impl Row {
         )))
     }
 
-    pub fn identifier(&self, key: IdentifierKey) -> Result<Identifier, Error> {
+    pub fn identifier(&self, key: &IdentifierKey) -> Result<Identifier, Error> {
         let missing = || {
             Error::InvalidEvent(format!(
                 "the record has no `{}`, its identifierKey",
@@ -115,6 +121,10 @@ impl Row {
         match key {
             IdentifierKey::ExternalId => text().map(Identifier::ExternalId),
             IdentifierKey::Email => text().map(Identifier::Email),
+            IdentifierKey::CustomField(field) => text().map(|value| Identifier::CustomField {
+                key: field.clone(),
+                value,
+            }),
             IdentifierKey::Id => {
                 let value = self.0.get("id").ok_or_else(missing)?;
                 numeric_id(value).map(Identifier::Id).ok_or_else(|| {

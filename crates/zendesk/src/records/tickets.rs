@@ -81,8 +81,8 @@ impl Target for TicketRow {
                 let answer = client.call("GET", &path, None)?;
                 Ok(answer.pointer("/tickets/0/id").and_then(Value::as_u64))
             }
-            Identifier::Email(_) => Err(Error::InvalidConfig(
-                "`identifierKey` `email` identifies users only".into(),
+            Identifier::Email(_) | Identifier::CustomField { .. } => Err(Error::InvalidConfig(
+                "tickets are identified by `external_id` or `id`".into(),
             )),
         }
     }

@@ -1,7 +1,7 @@
 //! Records synced to Zendesk users: standard attributes, the rest as user fields.
 
 use super::tags::Tags;
-use super::{Created, Identifier, Row, Target, Updated};
+use super::{Created, Identifier, Row, Target, Updated, custom_field};
 use crate::client::Client;
 use crate::config::Config;
 use crate::fields::{FieldScope, custom_field_values, ensure_defined};
@@ -103,7 +103,7 @@ fn person(identifier: &Identifier) -> Person {
             email: Some(email.clone()),
             ..Person::default()
         },
-        Identifier::Id(_) => Person::default(),
+        Identifier::Id(_) | Identifier::CustomField { .. } => Person::default(),
     }
 }
 
@@ -117,8 +117,12 @@ impl Target for UserRow<'_> {
     }
 
     fn find(&mut self, client: &mut Client, identifier: &Identifier) -> Result<Option<u64>, Error> {
-        if let Identifier::Id(id) = identifier {
-            return Ok(Some(*id));
+        match identifier {
+            Identifier::Id(id) => return Ok(Some(*id)),
+            Identifier::CustomField { key, value } => {
+                return custom_field::find(client, FieldScope::User, key, value);
+            }
+            _ => {}
         }
         Ok(users::find(client, &person(identifier), true)?.map(|found| found.id))
     }
@@ -167,8 +171,15 @@ impl Target for UserRow<'_> {
         }
     }
 
-    /// One `create_or_update`: Zendesk matches by external_id, then by email.
-    fn upsert(&mut self, client: &mut Client, _identifier: &Identifier) -> Result<(), Error> {
+    /// One `create_or_update`: Zendesk matches by external_id, then by email. Identified by a
+    /// custom field, the user found by it is updated by id first.
+    fn upsert(&mut self, client: &mut Client, identifier: &Identifier) -> Result<(), Error> {
+        if let Identifier::CustomField { .. } = identifier
+            && let Some(id) = self.find(client, identifier)?
+            && let Updated::Done = self.update(client, id)?
+        {
+            return Ok(());
+        }
         let user = self.body(client, Write::Upsert)?;
         let user = json!({ "user": users::create_or_update(client, user)? });
         let id = crate::client::id_in(&user, "user")?;

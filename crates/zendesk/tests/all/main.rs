@@ -8,4 +8,5 @@ mod introspection;
 mod schema_agrees;
 mod warehouse;
 mod warehouse_custom_objects;
+mod warehouse_matching;
 mod warehouse_tags;

@@ -178,7 +178,15 @@ fn the_schema_and_validate_config_agree() {
             with(json!({"identifierKey": "id", "syncMode": "upsert"})),
             false,
         ),
-        (with(json!({"identifierKey": "uuid"})), false),
+        // Another identifierKey names a custom field, by its key.
+        (with(json!({"identifierKey": "member_id"})), true),
+        (with(json!({"identifierKey": "Member ID"})), false),
+        (with(json!({"identifierKey": "2024"})), false),
+        (with(json!({"objectType": "tickets", "identifierKey": "member_id"})), false),
+        (with(json!({"objectType": "custom_objects"})), false),
+        (with(json!({"objectType": "custom_objects", "customObjectKey": "car"})), true),
+        (with(json!({"tagsMode": "replace"})), true),
+        (with(json!({"tagsMode": "set"})), false),
         (
             with(json!({"fieldMapping": {"mail": "email", "work_mail": "email"}})),
             true,
