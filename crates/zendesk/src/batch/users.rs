@@ -1,14 +1,14 @@
 //! The batch's users: definitions of their custom fields, then `users/create_or_update_many` in
 //! jobs of 100, polled together. When the account has bulk user import off (403), the tenant
-//! remembers it and falls back: `users/update_many` for users whose id is known, single
-//! `create_or_update` calls for the others.
+//! remembers it and falls back: `users/update_many` for users whose id is known or found by
+//! external id (`show_many`, 100 a call), single `create_or_update` calls for the others.
 
 use serde_json::{Map, Value, json};
 
 use super::jobs::{Jobs, Submitted};
 use super::plan::FoldedUser;
 use super::{Batch, bulk_is_off, remember_bulk_off};
-use crate::client::Client;
+use crate::client::{Client, encode};
 use crate::fields::{FieldScope, ensure_defined};
 use crate::host::Level;
 use crate::outcome::Error;
@@ -58,12 +58,28 @@ pub(crate) fn upsert(
     let mut singles = Vec::new();
     if bulk_is_off(client) {
         let mut known = Vec::new();
+        let mut unknown = Vec::new();
         for &i in &all {
             match known_id(client, &items[i]) {
+                Some(id) => known.push((i, id)),
+                None => unknown.push(i),
+            }
+        }
+        // Existing users by external id, found 100 a call: updated in bulk too.
+        let (by_external_id, no_external_id): (Vec<usize>, Vec<usize>) = unknown
+            .into_iter()
+            .partition(|&i| items[i].get("external_id").is_some());
+        singles.extend(no_external_id);
+        let found = batch.run_for(client, &events_of(&by_external_id), |c| {
+            find_many(c, &items, &by_external_id)
+        })?;
+        for (&i, id) in by_external_id.iter().zip(found.unwrap_or_default()) {
+            match id {
                 Some(id) => known.push((i, id)),
                 None => singles.push(i),
             }
         }
+        singles.sort_unstable();
         for chunk in known.chunks(100) {
             let with_ids: Vec<Value> = chunk
                 .iter()
@@ -155,6 +171,36 @@ fn known_id(client: &Client, item: &Value) -> Option<u64> {
             .and_then(|value| users::cached(client, &cache_key(value)))
     };
     by("external_id", users::ext_key).or_else(|| by("email", users::email_key))
+}
+
+/// `users/show_many?external_ids=`: the id of each of `wanted` (by position), if any.
+fn find_many(
+    client: &mut Client,
+    items: &[Value],
+    wanted: &[usize],
+) -> Result<Vec<Option<u64>>, Error> {
+    let mut found = Vec::with_capacity(wanted.len());
+    for chunk in wanted.chunks(100) {
+        let external_ids: Vec<&str> = chunk
+            .iter()
+            .map(|&i| items[i]["external_id"].as_str().unwrap_or_default())
+            .collect();
+        let list: Vec<String> = external_ids.iter().map(|e| encode(e)).collect();
+        let path = format!("/api/v2/users/show_many?external_ids={}", list.join(","));
+        let answer = client.call("GET", &path, None)?;
+        let listed = answer["users"].as_array().cloned().unwrap_or_default();
+        found.extend(external_ids.iter().map(|wanted| {
+            listed
+                .iter()
+                .find(|u| {
+                    u["external_id"]
+                        .as_str()
+                        .is_some_and(|e| e.eq_ignore_ascii_case(wanted))
+                })
+                .and_then(|u| u["id"].as_u64())
+        }));
+    }
+    Ok(found)
 }
 
 fn as_map(item: &Value) -> Map<String, Value> {
