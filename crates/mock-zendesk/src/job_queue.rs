@@ -47,6 +47,10 @@ pub(crate) enum JobKind {
     OrganizationsCreate,
     OrganizationsUpdate,
     MembershipsCreate,
+    /// `destroy_many`: items are ids, or `{"external_id": ..}` resolved when the job runs.
+    UsersDestroy,
+    OrganizationsDestroy,
+    TicketsDestroy,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -1,5 +1,7 @@
 //! Bulk endpoints and their background jobs: `users/create_or_update_many|create_many|update_many`,
-//! `organizations/create_many|update_many`, `organization_memberships/create_many`, and
+//! `organizations/create_many|update_many`, `organization_memberships/create_many`,
+//! `users|organizations|tickets/destroy_many` (`?ids=` or, but for tickets, `?external_ids=`;
+//! results `{"index", "id", "action": "delete", "status": "Deleted", "success": true}`), and
 //! `job_statuses/{id}|show_many`.
 //!
 //! As in Zendesk, a bulk request only queues a job and answers its `job_status` (`queued`); the
@@ -18,7 +20,7 @@ use crate::account::{Account, Call};
 use crate::faults::splitmix64;
 use crate::http::{Handled, Query, Response, bad_request};
 use crate::job_queue::{Job, JobKind, JobState, Jobs, MAX_INFLIGHT_JOBS, MAX_ITEMS};
-use crate::{memberships, organizations, users};
+use crate::{deletes, memberships, organizations, users};
 
 /// Runs every queued job of the account whose delay has passed, oldest first.
 pub(crate) fn run_due(account: &mut Account) {
@@ -49,6 +51,11 @@ fn run(account: &mut Account, job: &Job) -> Vec<Value> {
             }
             let (answer, key) = apply(account, job.kind, item);
             match answer {
+                Ok(response) if key == DELETED => {
+                    let id = response.json_body()[key]["id"].clone();
+                    json!({"index": index, "id": id, "success": true, "action": "delete",
+                        "status": "Deleted"})
+                }
                 Ok(response) => {
                     let created = response.status == 201;
                     let id = response.json_body()[key]["id"].clone();
@@ -107,6 +114,53 @@ fn apply(account: &mut Account, kind: JobKind, item: &Value) -> (Handled, &'stat
             memberships::create(call(account, "organization_membership", item), None),
             "organization_membership",
         ),
+        JobKind::UsersDestroy | JobKind::OrganizationsDestroy | JobKind::TicketsDestroy => {
+            let answer = match destroyed_id(account, kind, item) {
+                None => Err(crate::http::record_not_found()),
+                Some(id) => {
+                    let call = Call {
+                        account,
+                        query: Query::default(),
+                        body: None,
+                    };
+                    let deleted = match kind {
+                        JobKind::UsersDestroy => deletes::user(call, id),
+                        JobKind::OrganizationsDestroy => deletes::organization(call, id),
+                        _ => deletes::ticket(call, id),
+                    };
+                    deleted.map(|_| Response::json(200, &json!({ DELETED: {"id": id} })))
+                }
+            };
+            (answer, DELETED)
+        }
+    }
+}
+
+/// The answer key of a destroy item (its answer has no object to read).
+const DELETED: &str = "deleted";
+
+/// The id a destroy item names, if that record exists (ids are checked, external ids resolved).
+fn destroyed_id(account: &Account, kind: JobKind, item: &Value) -> Option<u64> {
+    let data = &account.data;
+    if let Some(id) = item.as_u64() {
+        let exists = match kind {
+            JobKind::UsersDestroy => data.user(id).is_some(),
+            JobKind::OrganizationsDestroy => data.organization(id).is_some(),
+            _ => data.ticket(id).is_some(),
+        };
+        return exists.then_some(id);
+    }
+    let external_id = item["external_id"].as_str()?;
+    match kind {
+        JobKind::UsersDestroy => data.user_by_external_id(external_id).map(|u| u.id),
+        JobKind::OrganizationsDestroy => data
+            .organizations
+            .iter()
+            .find(|o| {
+                (o.external_id.as_deref()).is_some_and(|e| e.eq_ignore_ascii_case(external_id))
+            })
+            .map(|o| o.id),
+        _ => None,
     }
 }
 
@@ -176,18 +230,56 @@ pub(crate) fn memberships_create_many(call: Call) -> Handled {
     submit(call, "organization_memberships", JobKind::MembershipsCreate)
 }
 
+pub(crate) fn users_destroy_many(call: Call) -> Handled {
+    destroy_many(call, JobKind::UsersDestroy, true)
+}
+
+pub(crate) fn organizations_destroy_many(call: Call) -> Handled {
+    destroy_many(call, JobKind::OrganizationsDestroy, true)
+}
+
+pub(crate) fn tickets_destroy_many(call: Call) -> Handled {
+    destroy_many(call, JobKind::TicketsDestroy, false)
+}
+
+/// `DELETE .../destroy_many?ids=1,2` (or `?external_ids=a,b` where `by_external_id`).
+fn destroy_many(call: Call, kind: JobKind, by_external_id: bool) -> Handled {
+    let items: Vec<Value> = match (call.query.get("ids"), call.query.get("external_ids")) {
+        (Some(ids), None) => ids
+            .split(',')
+            .map(|id| id.trim().parse::<u64>().map(Value::from))
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad_request("InvalidParameter", "ids must be numbers"))?,
+        (None, Some(external_ids)) if by_external_id => external_ids
+            .split(',')
+            .map(|e| json!({"external_id": e.trim()}))
+            .collect(),
+        _ => {
+            return Err(bad_request(
+                "InvalidParameter",
+                "exactly one of ids or external_ids is required",
+            ));
+        }
+    };
+    queue(call.account, kind, items, "ids")
+}
+
 fn submit(call: Call, key: &str, kind: JobKind) -> Handled {
     let items = match call.body.as_ref().and_then(|b| b.get(key)) {
         Some(Value::Array(items)) => items.clone(),
         _ => return Err(crate::http::missing_parameter(key)),
     };
+    queue(call.account, kind, items, key)
+}
+
+/// Queues a job of `items` (checked: 1 to 100, and a place in the account's job queue).
+fn queue(account: &mut Account, kind: JobKind, items: Vec<Value>, key: &str) -> Handled {
     if items.is_empty() || items.len() > MAX_ITEMS {
         return Err(bad_request(
             "InvalidParameter",
             &format!("`{key}` must hold 1 to {MAX_ITEMS} items"),
         ));
     }
-    let account = call.account;
     let jobs = &mut account.jobs;
     if jobs.inflight() >= MAX_INFLIGHT_JOBS {
         return Err(inflight_header(

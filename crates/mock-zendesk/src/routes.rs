@@ -43,6 +43,7 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
         ("POST", ["users", "create_many"]) => jobs::users_create_many(call),
         ("PUT", ["users", "update_many"]) => jobs::users_update_many(call),
         ("GET", ["users", "search"]) => search::search_users(call),
+        ("DELETE", ["users", "destroy_many"]) => jobs::users_destroy_many(call),
         ("GET", ["users", "show_many"]) => users::show_many(call),
         ("GET", ["users"]) => users::list(call),
         ("POST", ["users"]) => users::create_only(call),
@@ -102,6 +103,7 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
         ("GET", ["organizations", "show_many"]) => organizations::show_many(call),
         ("POST", ["organizations", "create_many"]) => jobs::organizations_create_many(call),
         ("PUT", ["organizations", "update_many"]) => jobs::organizations_update_many(call),
+        ("DELETE", ["organizations", "destroy_many"]) => jobs::organizations_destroy_many(call),
         ("GET", ["organizations"]) => organizations::list(call),
         ("POST", ["organizations"]) => organizations::create_only(call),
         ("GET", ["organizations", o]) => organizations::show(call, id(o)?),
@@ -138,6 +140,7 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
             custom_objects::delete_record(call, k, r)
         }
         // tickets
+        ("DELETE", ["tickets", "destroy_many"]) => jobs::tickets_destroy_many(call),
         ("POST", ["tickets"]) => tickets::create(call),
         ("GET", ["tickets"]) => tickets::list(call),
         ("GET", ["tickets", t]) => tickets::show(call, id(t)?),

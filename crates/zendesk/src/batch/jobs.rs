@@ -139,7 +139,7 @@ impl Jobs {
         client: &mut Client,
         method: &str,
         path: &str,
-        body: &Value,
+        body: Option<&Value>,
     ) -> Result<String, Error> {
         if self.remaining == Some(0) {
             return Err(Error::Retryable {
@@ -147,7 +147,7 @@ impl Jobs {
                 retry_after_seconds: Some(5),
             });
         }
-        let reply = client.send(method, path, Some(body))?;
+        let reply = client.send(method, path, body)?;
         if let Some(remaining) = reply.inflight_jobs_remaining {
             self.remaining = Some(remaining);
         }
@@ -220,10 +220,11 @@ fn finished(status: &Value) -> Option<JobEnd> {
         "completed" => {
             let total = status["total"].as_u64().unwrap_or(0) as usize;
             let mut items = vec![None; total];
-            for result in status["results"].as_array().into_iter().flatten() {
-                let Some(index) = result["index"].as_u64().map(|i| i as usize) else {
-                    continue;
-                };
+            // By `index`; results without one (destroy_many's, in Zendesk's examples) are taken
+            // to be in item order.
+            let results = status["results"].as_array().into_iter().flatten();
+            for (position, result) in results.enumerate() {
+                let index = result["index"].as_u64().map_or(position, |i| i as usize);
                 if index >= items.len() {
                     items.resize(index + 1, None);
                 }

@@ -41,7 +41,7 @@ pub(crate) fn add(
             client,
             "POST",
             "/api/v2/organization_memberships/create_many",
-            &body,
+            Some(&body),
         ) {
             Ok(job) => submitted.push(job, chunk.to_vec()),
             Err(error) => batch.fail_or_abort(&events_of(chunk), error)?,

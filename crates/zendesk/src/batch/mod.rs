@@ -8,7 +8,9 @@
 //! once one of them must run alone, the person's later events run alone too, and an event whose
 //! earlier sibling failed in the bulk part is held back as retryable.
 
+mod deletes;
 mod jobs;
+mod lookup;
 mod memberships;
 mod organizations;
 mod plan;
@@ -57,6 +59,7 @@ pub fn transform_batch(
     };
     batch.fail(&orphans, &unmade);
     memberships::add(&mut client, &mut jobs, &mut batch, &wanted)?;
+    deletes::destroy(&mut client, &mut jobs, &mut batch, &plan.deletes)?;
     for fingerprint in plan.fingerprints.iter() {
         if batch.succeeded(fingerprint.0) {
             fingerprint.1.remember(host);
@@ -96,6 +99,8 @@ fn held_back(person: &str) -> Error {
 /// The batch's results as they are decided, and the calls made for each event.
 pub(crate) struct Batch {
     results: Vec<Option<Result<(), Error>>>,
+    /// Why a bulk event that succeeded changed nothing (a record that was gone).
+    skipped: Vec<Option<String>>,
     alone: Vec<Option<Result<Outcome, Error>>>,
     operations: Vec<Vec<Operation>>,
 }
@@ -104,6 +109,7 @@ impl Batch {
     fn new(len: usize) -> Batch {
         Batch {
             results: vec![None; len],
+            skipped: vec![None; len],
             alone: vec![None; len],
             operations: vec![Vec::new(); len],
         }
@@ -130,7 +136,13 @@ impl Batch {
         }
     }
 
-    fn is_failed(&self, index: usize) -> bool {
+    /// Marks a bulk event done without a change, for `reason`.
+    pub fn skip(&mut self, index: usize, reason: String) {
+        self.succeed(&[index]);
+        self.skipped[index] = Some(reason);
+    }
+
+    pub fn is_failed(&self, index: usize) -> bool {
         matches!(self.results[index], Some(Err(_)))
     }
 
@@ -177,14 +189,17 @@ impl Batch {
             .into_iter()
             .zip(self.alone)
             .zip(self.operations)
-            .map(|((bulk, alone), operations)| match (alone, bulk) {
-                (Some(result), _) => result,
-                (None, Some(Err(error))) => Err(error),
-                (None, _) => Ok(Outcome {
-                    operations,
-                    skipped: None,
-                }),
-            })
+            .zip(self.skipped)
+            .map(
+                |(((bulk, alone), operations), skipped)| match (alone, bulk) {
+                    (Some(result), _) => result,
+                    (None, Some(Err(error))) => Err(error),
+                    (None, _) => Ok(Outcome {
+                        operations,
+                        skipped,
+                    }),
+                },
+            )
             .collect()
     }
 }

@@ -9,8 +9,9 @@ use serde_json::{Map, Value, json};
 
 use super::Batch;
 use super::jobs::{Jobs, Submitted};
+use super::lookup::ids_by_external_id;
 use super::plan::FoldedOrg;
-use crate::client::{Client, encode};
+use crate::client::Client;
 use crate::fields::{FieldScope, ensure_defined};
 use crate::organizations::{self, Organization};
 use crate::outcome::Error;
@@ -58,8 +59,11 @@ pub(crate) fn upsert(
         }
     }
     let mut creates = Vec::new();
+    let external_ids: Vec<&str> = (lookup.iter())
+        .map(|&i| orgs[i].external_id.as_deref().unwrap_or_default())
+        .collect();
     let found = batch.run_for(client, &events_of(&lookup), |c| {
-        find_many(c, &orgs, &lookup)
+        ids_by_external_id(c, "organizations", &external_ids)
     })?;
     for (i, id) in lookup.iter().zip(found.unwrap_or_default()) {
         match id {
@@ -75,7 +79,12 @@ pub(crate) fn upsert(
         let items: Vec<Value> = chunk.iter().map(|&(i, id)| with_id(&orgs[i], id)).collect();
         let indexes: Vec<usize> = chunk.iter().map(|&(i, _)| i).collect();
         let body = json!({ "organizations": items });
-        match jobs.submit(client, "PUT", "/api/v2/organizations/update_many", &body) {
+        match jobs.submit(
+            client,
+            "PUT",
+            "/api/v2/organizations/update_many",
+            Some(&body),
+        ) {
             Ok(job) => submitted.push(job, indexes),
             Err(error) => batch.fail_or_abort(&events_of(&indexes), error)?,
         }
@@ -86,7 +95,12 @@ pub(crate) fn upsert(
             .map(|&i| orgs[i].body(true)["organization"].clone())
             .collect();
         let body = json!({ "organizations": items });
-        match jobs.submit(client, "POST", "/api/v2/organizations/create_many", &body) {
+        match jobs.submit(
+            client,
+            "POST",
+            "/api/v2/organizations/create_many",
+            Some(&body),
+        ) {
             Ok(job) => submitted.push(job, chunk.to_vec()),
             Err(error) => batch.fail_or_abort(&events_of(chunk), error)?,
         }
@@ -158,42 +172,6 @@ fn with_fields(client: &mut Client, folded: &[FoldedOrg]) -> Result<Vec<Organiza
             Ok(org)
         })
         .collect()
-}
-
-/// `organizations/show_many?external_ids=`: the id of each of `wanted` (by position), if any.
-fn find_many(
-    client: &mut Client,
-    orgs: &[Organization],
-    wanted: &[usize],
-) -> Result<Vec<Option<u64>>, Error> {
-    let mut found = Vec::with_capacity(wanted.len());
-    for chunk in wanted.chunks(100) {
-        let external_ids: Vec<&str> = chunk
-            .iter()
-            .map(|&i| orgs[i].external_id.as_deref().unwrap_or_default())
-            .collect();
-        let list: Vec<String> = external_ids.iter().map(|e| encode(e)).collect();
-        let path = format!(
-            "/api/v2/organizations/show_many?external_ids={}",
-            list.join(",")
-        );
-        let answer = client.call("GET", &path, None)?;
-        let listed = answer["organizations"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        found.extend(external_ids.iter().map(|wanted| {
-            listed
-                .iter()
-                .find(|o| {
-                    o["external_id"]
-                        .as_str()
-                        .is_some_and(|e| e.eq_ignore_ascii_case(wanted))
-                })
-                .and_then(|o| o["id"].as_u64())
-        }));
-    }
-    Ok(found)
 }
 
 fn with_id(org: &Organization, id: u64) -> Value {

@@ -12,6 +12,8 @@ use crate::event::{Event, EventType};
 use crate::message::Message;
 use crate::organizations::Organization;
 use crate::outcome::{Error, Outcome};
+use crate::records::Identifier;
+use crate::sync_config::ObjectType;
 use crate::{identify, users};
 
 /// One user's consecutive identifies, folded into one bulk item.
@@ -37,6 +39,13 @@ impl FoldedUser {
 pub(crate) struct FoldedOrg {
     pub org: Organization,
     pub events: Vec<usize>,
+}
+
+/// A delete row for the bulk deletes.
+pub(crate) struct FoldedDelete {
+    pub object: ObjectType,
+    pub identifier: Identifier,
+    pub event: usize,
 }
 
 /// Whose membership a group asks for.
@@ -66,6 +75,8 @@ pub(crate) struct Plan {
     pub fingerprints: Vec<(usize, Fingerprint)>,
     pub organizations: Vec<FoldedOrg>,
     pub users: Vec<FoldedUser>,
+    /// Delete rows for `destroy_many`, run after the upserts.
+    pub deletes: Vec<FoldedDelete>,
     groups: Vec<GroupLink>,
     /// The messages that run alone, one by one after the bulk part.
     alone: Vec<Option<Message>>,
@@ -84,6 +95,7 @@ impl Plan {
             fingerprints: Vec::new(),
             organizations: Vec::new(),
             users: Vec::new(),
+            deletes: Vec::new(),
             groups: Vec::new(),
             alone: (0..events.len()).map(|_| None).collect(),
             people: vec![None; events.len()],
@@ -141,8 +153,10 @@ impl Plan {
         plan
     }
 
-    /// Folds a warehouse row into the bulk users or organizations when its object and mode
-    /// allow (upserts), else it runs alone.
+    /// Folds a warehouse row into the bulk users or organizations (upserts) or the bulk deletes
+    /// when its object and mode allow, else it runs alone. Rows naming one record keep their
+    /// order: after one that runs alone or is deleted in bulk, the record's later rows run alone
+    /// (after the bulk part).
     fn fold_record(
         &mut self,
         sorter: &mut Sorter,
@@ -151,17 +165,36 @@ impl Plan {
         index: usize,
         record: crate::record::Record,
     ) -> Result<(), Error> {
-        if let Some((attrs, custom)) = crate::records::bulk_user_upsert(client, config, &record)? {
-            // After an event of the same user that runs alone: alone too, in order.
-            if !sorter.alone.contains(&user_key(&attrs)) {
-                self.fold_user(sorter, index, attrs, custom);
+        let key = crate::records::order_key(client, config, &record);
+        let tainted = key.as_ref().is_some_and(|k| sorter.alone.contains(k));
+        if !tainted {
+            if let Some((object, identifier)) =
+                crate::records::bulk_delete(client, config, &record)?
+            {
+                self.deletes.push(FoldedDelete {
+                    object,
+                    identifier,
+                    event: index,
+                });
+                sorter.alone.extend(key);
                 return Ok(());
             }
-        } else if let Some(org) = crate::records::bulk_organization_upsert(client, config, &record)?
-        {
-            self.fold_organization(sorter, index, org);
-            return Ok(());
+            if let Some((attrs, custom)) =
+                crate::records::bulk_user_upsert(client, config, &record)?
+            {
+                // After an event of the same user that runs alone: alone too, in order.
+                if !sorter.alone.contains(&user_key(&attrs)) {
+                    self.fold_user(sorter, index, attrs, custom);
+                    return Ok(());
+                }
+            } else if let Some(org) =
+                crate::records::bulk_organization_upsert(client, config, &record)?
+            {
+                self.fold_organization(sorter, index, org);
+                return Ok(());
+            }
         }
+        sorter.alone.extend(key);
         self.alone[index] = Some(Message::Record(record));
         Ok(())
     }

@@ -6,9 +6,10 @@
 use serde_json::{Map, Value, json};
 
 use super::jobs::{Jobs, Submitted};
+use super::lookup::{external_id_of, ids_by_external_id};
 use super::plan::FoldedUser;
 use super::{Batch, bulk_is_off, remember_bulk_off};
-use crate::client::{Client, encode};
+use crate::client::Client;
 use crate::fields::{FieldScope, ensure_defined};
 use crate::host::Level;
 use crate::outcome::Error;
@@ -38,7 +39,12 @@ pub(crate) fn upsert(
     if !bulk_is_off(client) {
         for chunk in all.chunks(100) {
             let body = json!({"users": chunk.iter().map(|&i| &items[i]).collect::<Vec<_>>()});
-            match jobs.submit(client, "POST", "/api/v2/users/create_or_update_many", &body) {
+            match jobs.submit(
+                client,
+                "POST",
+                "/api/v2/users/create_or_update_many",
+                Some(&body),
+            ) {
                 Ok(job) => submitted.push(job, chunk.to_vec()),
                 Err(Error::Rejected { status: 403, .. }) => {
                     if remember_bulk_off(client) {
@@ -70,8 +76,11 @@ pub(crate) fn upsert(
             .into_iter()
             .partition(|&i| items[i].get("external_id").is_some());
         singles.extend(no_external_id);
+        let external_ids: Vec<&str> = (by_external_id.iter())
+            .map(|&i| external_id_of(&items[i]))
+            .collect();
         let found = batch.run_for(client, &events_of(&by_external_id), |c| {
-            find_many(c, &items, &by_external_id)
+            ids_by_external_id(c, "users", &external_ids)
         })?;
         for (&i, id) in by_external_id.iter().zip(found.unwrap_or_default()) {
             match id {
@@ -91,7 +100,7 @@ pub(crate) fn upsert(
                 .collect();
             let indexes: Vec<usize> = chunk.iter().map(|&(i, _)| i).collect();
             let body = json!({ "users": with_ids });
-            match jobs.submit(client, "PUT", "/api/v2/users/update_many", &body) {
+            match jobs.submit(client, "PUT", "/api/v2/users/update_many", Some(&body)) {
                 Ok(job) => submitted.push(job, indexes),
                 Err(error) => batch.fail_or_abort(&events_of(&indexes), error)?,
             }
@@ -171,36 +180,6 @@ fn known_id(client: &Client, item: &Value) -> Option<u64> {
             .and_then(|value| users::cached(client, &cache_key(value)))
     };
     by("external_id", users::ext_key).or_else(|| by("email", users::email_key))
-}
-
-/// `users/show_many?external_ids=`: the id of each of `wanted` (by position), if any.
-fn find_many(
-    client: &mut Client,
-    items: &[Value],
-    wanted: &[usize],
-) -> Result<Vec<Option<u64>>, Error> {
-    let mut found = Vec::with_capacity(wanted.len());
-    for chunk in wanted.chunks(100) {
-        let external_ids: Vec<&str> = chunk
-            .iter()
-            .map(|&i| items[i]["external_id"].as_str().unwrap_or_default())
-            .collect();
-        let list: Vec<String> = external_ids.iter().map(|e| encode(e)).collect();
-        let path = format!("/api/v2/users/show_many?external_ids={}", list.join(","));
-        let answer = client.call("GET", &path, None)?;
-        let listed = answer["users"].as_array().cloned().unwrap_or_default();
-        found.extend(external_ids.iter().map(|wanted| {
-            listed
-                .iter()
-                .find(|u| {
-                    u["external_id"]
-                        .as_str()
-                        .is_some_and(|e| e.eq_ignore_ascii_case(wanted))
-                })
-                .and_then(|u| u["id"].as_u64())
-        }));
-    }
-    Ok(found)
 }
 
 fn as_map(item: &Value) -> Map<String, Value> {

@@ -154,6 +154,49 @@ pub fn bulk_organization_upsert(
     Ok(org.filter(|org| org.external_id.is_some()))
 }
 
+/// A delete row that the bulk `destroy_many` endpoints can run: (object, identifier) when
+/// deletes are allowed and it names a user or organization by external id or id, or a ticket
+/// by id. `None` for everything else (a permanent erase, deletes off, other objects): those
+/// run one by one.
+pub fn bulk_delete(
+    client: &Client,
+    config: &Config,
+    record: &Record,
+) -> Result<Option<(ObjectType, Identifier)>, Error> {
+    let sync = &config.sync;
+    let Some(object) = sync.object_type else {
+        return Ok(None);
+    };
+    if record.action != RecordAction::Delete || record.permanent || !sync.allow_deletes {
+        return Ok(None);
+    }
+    let identifier = match object {
+        ObjectType::Users | ObjectType::Organizations | ObjectType::Tickets => {
+            Row::mapped(client, record, &sync.field_mapping).identifier(&sync.identifier_key)?
+        }
+        _ => return Ok(None),
+    };
+    let foldable = matches!(
+        (&identifier, object),
+        (Identifier::Id(_), _)
+            | (
+                Identifier::ExternalId(_),
+                ObjectType::Users | ObjectType::Organizations
+            )
+    );
+    Ok(foldable.then_some((object, identifier)))
+}
+
+/// What a record names, for keeping one record's rows in order within a batch: the object type
+/// and the identifier (`None` when it has none).
+pub fn order_key(client: &Client, config: &Config, record: &Record) -> Option<String> {
+    let sync = &config.sync;
+    let object = sync.object_type?;
+    let row = Row::mapped(client, record, &sync.field_mapping);
+    let identifier = row.identifier(&sync.identifier_key).ok()?;
+    Some(format!("{}:{}", object.name(), identifier).to_lowercase())
+}
+
 /// The record's row, checked, when it is an upsert of `object` (what bulk endpoints write).
 fn bulk_row(
     client: &Client,
@@ -188,6 +231,11 @@ fn deletes_allowed(config: &Config) -> Result<(), Error> {
     ))
 }
 
+/// Why a delete changed nothing: the record is not there.
+pub fn gone(noun: &str, identifier: &Identifier) -> String {
+    format!("gone: no Zendesk {noun} has {identifier} (deleted already)")
+}
+
 /// Deletes the object `identifier` names. One that is gone already (not found, or deleted
 /// meanwhile: 404) is done, with the reason.
 fn delete(
@@ -196,11 +244,7 @@ fn delete(
     identifier: &Identifier,
 ) -> Result<Option<String>, Error> {
     let noun = target.noun();
-    let gone = || {
-        Some(format!(
-            "gone: no Zendesk {noun} has {identifier} (deleted already)"
-        ))
-    };
+    let gone = || Some(gone(noun, identifier));
     let Some(id) = target.find(client, identifier)? else {
         return Ok(gone());
     };

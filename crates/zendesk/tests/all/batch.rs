@@ -20,7 +20,7 @@ fn stream() -> Vec<Value> {
     .generate()
 }
 
-fn bulk_on(mock: &MockZendesk) {
+pub(crate) fn bulk_on(mock: &MockZendesk) {
     mock.set_bulk(
         SUB,
         BulkSettings {
@@ -31,7 +31,7 @@ fn bulk_on(mock: &MockZendesk) {
 }
 
 /// Delivers `events` one at a time; every event must succeed.
-fn per_event(host: &MockHost, config: &Value, events: &[Value]) {
+pub(crate) fn per_event(host: &MockHost, config: &Value, events: &[Value]) {
     for event in events {
         host.send(config, event.clone());
     }
@@ -39,7 +39,11 @@ fn per_event(host: &MockHost, config: &Value, events: &[Value]) {
 
 /// Delivers `events` in batches of 100, resending (in order) whatever failed retryably until
 /// everything is delivered. Returns the outcomes of the first attempt of each event.
-fn batched(host: &MockHost, config: &Value, events: &[Value]) -> Vec<Result<Outcome, Error>> {
+pub(crate) fn batched(
+    host: &MockHost,
+    config: &Value,
+    events: &[Value],
+) -> Vec<Result<Outcome, Error>> {
     let mut first = Vec::new();
     for chunk in events.chunks(100) {
         let results = host
@@ -81,7 +85,7 @@ fn batched(host: &MockHost, config: &Value, events: &[Value]) -> Vec<Result<Outc
 }
 
 /// The two accounts' content is the same; else the differing entries of each part.
-fn assert_same_state(actual: &MockHost, expected: &MockHost) {
+pub(crate) fn assert_same_state(actual: &MockHost, expected: &MockHost) {
     let expected = expected.mock.account(SUB);
     if let Some(differences) = actual.mock.account(SUB).differences(&expected) {
         panic!("the states differ:\n{differences}");

@@ -3,6 +3,7 @@
 mod against_mock;
 mod audiences;
 mod batch;
+mod batch_deletes;
 mod common;
 mod introspection;
 mod schema_agrees;

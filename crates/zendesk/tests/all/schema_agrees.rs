@@ -182,9 +182,15 @@ fn the_schema_and_validate_config_agree() {
         (with(json!({"identifierKey": "member_id"})), true),
         (with(json!({"identifierKey": "Member ID"})), false),
         (with(json!({"identifierKey": "2024"})), false),
-        (with(json!({"objectType": "tickets", "identifierKey": "member_id"})), false),
+        (
+            with(json!({"objectType": "tickets", "identifierKey": "member_id"})),
+            false,
+        ),
         (with(json!({"objectType": "custom_objects"})), false),
-        (with(json!({"objectType": "custom_objects", "customObjectKey": "car"})), true),
+        (
+            with(json!({"objectType": "custom_objects", "customObjectKey": "car"})),
+            true,
+        ),
         (with(json!({"tagsMode": "replace"})), true),
         (with(json!({"tagsMode": "set"})), false),
         (
