@@ -39,7 +39,7 @@ impl Default for BulkSettings {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum JobKind {
     UsersCreateOrUpdate,
     UsersCreate,
@@ -51,6 +51,10 @@ pub(crate) enum JobKind {
     UsersDestroy,
     OrganizationsDestroy,
     TicketsDestroy,
+    /// `custom_objects/{key}/jobs` with `create_or_update_by_external_id` (record items).
+    CustomRecordsUpsert(String),
+    /// `custom_objects/{key}/jobs` with `delete_by_external_id` (external id items).
+    CustomRecordsDelete(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -20,7 +20,7 @@ use crate::account::{Account, Call};
 use crate::faults::splitmix64;
 use crate::http::{Handled, Query, Response, bad_request};
 use crate::job_queue::{Job, JobKind, JobState, Jobs, MAX_INFLIGHT_JOBS, MAX_ITEMS};
-use crate::{deletes, memberships, organizations, users};
+use crate::{custom_objects, deletes, memberships, organizations, users};
 
 /// Runs every queued job of the account whose delay has passed, oldest first.
 pub(crate) fn run_due(account: &mut Account) {
@@ -49,7 +49,7 @@ fn run(account: &mut Account, job: &Job) -> Vec<Value> {
             if account.jobs.draw(account.jobs.settings.item_failure_rate) {
                 return failed(index, "InternalError", "Could not be saved, please retry");
             }
-            let (answer, key) = apply(account, job.kind, item);
+            let (answer, key) = apply(account, &job.kind, item);
             match answer {
                 Ok(response) if key == DELETED => {
                     let id = response.json_body()[key]["id"].clone();
@@ -74,7 +74,7 @@ fn run(account: &mut Account, job: &Job) -> Vec<Value> {
 }
 
 /// One item through the single endpoint's handler: (its answer, the answer's object key).
-fn apply(account: &mut Account, kind: JobKind, item: &Value) -> (Handled, &'static str) {
+fn apply(account: &mut Account, kind: &JobKind, item: &Value) -> (Handled, &'static str) {
     let call = |account, key: &str, item: &Value| Call {
         account,
         query: Query::default(),
@@ -114,6 +114,32 @@ fn apply(account: &mut Account, kind: JobKind, item: &Value) -> (Handled, &'stat
             memberships::create(call(account, "organization_membership", item), None),
             "organization_membership",
         ),
+        JobKind::CustomRecordsUpsert(object) => {
+            let mut record = item.as_object().cloned().unwrap_or_default();
+            let external_id = record.remove("external_id");
+            let call = Call {
+                account,
+                query: external_id_query(external_id.as_ref()),
+                body: Some(json!({ "custom_object_record": record })),
+            };
+            (
+                custom_objects::upsert_record(call, object),
+                "custom_object_record",
+            )
+        }
+        JobKind::CustomRecordsDelete(object) => {
+            let call = Call {
+                account,
+                query: external_id_query(Some(item)),
+                body: None,
+            };
+            let answer = custom_objects::delete_by_external_id(call, object);
+            let id = answer.as_ref().map(|_| item.clone()).unwrap_or_default();
+            (
+                answer.map(|_| Response::json(200, &json!({ DELETED: {"id": id} }))),
+                DELETED,
+            )
+        }
         JobKind::UsersDestroy | JobKind::OrganizationsDestroy | JobKind::TicketsDestroy => {
             let answer = match destroyed_id(account, kind, item) {
                 None => Err(crate::http::record_not_found()),
@@ -136,11 +162,20 @@ fn apply(account: &mut Account, kind: JobKind, item: &Value) -> (Handled, &'stat
     }
 }
 
+/// `external_id=<value>` (a string value), as the single endpoints take it.
+fn external_id_query(value: Option<&Value>) -> Query {
+    let value = value.and_then(Value::as_str).unwrap_or_default();
+    Query::parse(&format!(
+        "external_id={}",
+        crate::http::encode_query_value(value)
+    ))
+}
+
 /// The answer key of a destroy item (its answer has no object to read).
 const DELETED: &str = "deleted";
 
 /// The id a destroy item names, if that record exists (ids are checked, external ids resolved).
-fn destroyed_id(account: &Account, kind: JobKind, item: &Value) -> Option<u64> {
+fn destroyed_id(account: &Account, kind: &JobKind, item: &Value) -> Option<u64> {
     let data = &account.data;
     if let Some(id) = item.as_u64() {
         let exists = match kind {
@@ -228,6 +263,37 @@ pub(crate) fn organizations_update_many(call: Call) -> Handled {
 
 pub(crate) fn memberships_create_many(call: Call) -> Handled {
     submit(call, "organization_memberships", JobKind::MembershipsCreate)
+}
+
+/// `POST custom_objects/{key}/jobs` with `{"job": {"action", "items"}}`: the actions
+/// `create_or_update_by_external_id` and `delete_by_external_id`.
+pub(crate) fn custom_object_records(call: Call, object: &str) -> Handled {
+    let job = call.body.as_ref().and_then(|b| b.get("job"));
+    let action = job.and_then(|j| j.get("action")).and_then(Value::as_str);
+    let kind = match action {
+        Some("create_or_update_by_external_id") => JobKind::CustomRecordsUpsert(object.into()),
+        Some("delete_by_external_id") => JobKind::CustomRecordsDelete(object.into()),
+        _ => {
+            return Err(bad_request(
+                "InvalidParameter",
+                "job.action must be one of the custom object job actions the mock knows",
+            ));
+        }
+    };
+    if !call
+        .account
+        .data
+        .custom_objects
+        .iter()
+        .any(|o| o.key == object)
+    {
+        return Err(crate::http::record_not_found());
+    }
+    let items = match job.and_then(|j| j.get("items")) {
+        Some(Value::Array(items)) => items.clone(),
+        _ => return Err(crate::http::missing_parameter("job.items")),
+    };
+    queue(call.account, kind, items, "job.items")
 }
 
 pub(crate) fn users_destroy_many(call: Call) -> Handled {

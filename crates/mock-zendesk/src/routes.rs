@@ -134,6 +134,7 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
         ("DELETE", ["custom_objects", k, "records"]) => {
             custom_objects::delete_by_external_id(call, k)
         }
+        ("POST", ["custom_objects", k, "jobs"]) => jobs::custom_object_records(call, k),
         ("GET", ["custom_objects", k, "records", r]) => custom_objects::show_record(call, k, r),
         ("PATCH", ["custom_objects", k, "records", r]) => custom_objects::update_record(call, k, r),
         ("DELETE", ["custom_objects", k, "records", r]) => {

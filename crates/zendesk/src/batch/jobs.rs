@@ -28,8 +28,10 @@ const PERMANENT_ITEM_ERRORS: &[&str] = &[
 /// One item's result in a finished job.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
-    /// Created or updated: the record's id.
+    /// Created, updated or deleted: the record's id.
     Saved(u64),
+    /// Done, for a record whose id is not a number (custom object records).
+    Done,
     /// Zendesk's error code and details.
     Failed { error: String, details: String },
 }
@@ -47,6 +49,10 @@ impl Item {
     pub fn into_id(self, what: &str) -> Result<u64, Error> {
         match self {
             Item::Saved(id) => Ok(id),
+            Item::Done => Err(Error::Retryable {
+                message: format!("{what}: its bulk job reported no id for it"),
+                retry_after_seconds: None,
+            }),
             failed => Err(failed.error(what).expect("a failed item has an error")),
         }
     }
@@ -246,8 +252,9 @@ fn item(result: &Value) -> Item {
     let success = result["success"]
         .as_bool()
         .unwrap_or(result["error"].is_null());
-    match (success, result["id"].as_u64()) {
-        (true, Some(id)) => Item::Saved(id),
+    match (success, result["id"].as_u64(), result["id"].is_string()) {
+        (true, Some(id), _) => Item::Saved(id),
+        (true, None, true) => Item::Done,
         _ => Item::Failed {
             error: result["error"].as_str().unwrap_or("Failed").to_string(),
             details: match &result["details"] {

@@ -8,6 +8,7 @@
 //! once one of them must run alone, the person's later events run alone too, and an event whose
 //! earlier sibling failed in the bulk part is held back as retryable.
 
+mod custom_objects;
 mod deletes;
 mod jobs;
 mod lookup;
@@ -60,6 +61,15 @@ pub fn transform_batch(
     batch.fail(&orphans, &unmade);
     memberships::add(&mut client, &mut jobs, &mut batch, &wanted)?;
     deletes::destroy(&mut client, &mut jobs, &mut batch, &plan.deletes)?;
+    if let Some(key) = config.sync.custom_object_key.as_deref() {
+        custom_objects::sync(
+            &mut client,
+            &mut jobs,
+            &mut batch,
+            key,
+            &plan.custom_records,
+        )?;
+    }
     for fingerprint in plan.fingerprints.iter() {
         if batch.succeeded(fingerprint.0) {
             fingerprint.1.remember(host);

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
+use super::custom_objects::FoldedCustomRecord;
 use crate::client::Client;
 use crate::config::Config;
 use crate::dedupe::Fingerprint;
@@ -77,6 +78,8 @@ pub(crate) struct Plan {
     pub users: Vec<FoldedUser>,
     /// Delete rows for `destroy_many`, run after the upserts.
     pub deletes: Vec<FoldedDelete>,
+    /// Custom object rows for the object's jobs endpoint.
+    pub custom_records: Vec<FoldedCustomRecord>,
     groups: Vec<GroupLink>,
     /// The messages that run alone, one by one after the bulk part.
     alone: Vec<Option<Message>>,
@@ -96,6 +99,7 @@ impl Plan {
             organizations: Vec::new(),
             users: Vec::new(),
             deletes: Vec::new(),
+            custom_records: Vec::new(),
             groups: Vec::new(),
             alone: (0..events.len()).map(|_| None).collect(),
             people: vec![None; events.len()],
@@ -168,6 +172,17 @@ impl Plan {
         let key = crate::records::order_key(client, config, &record);
         let tainted = key.as_ref().is_some_and(|k| sorter.alone.contains(k));
         if !tainted {
+            if let Some(record) =
+                crate::records::custom_objects::bulk_record(client, config, &record)?
+                    .filter(|_| config.sync.object_type == Some(ObjectType::CustomObjects))
+            {
+                self.custom_records.push(FoldedCustomRecord {
+                    record,
+                    event: index,
+                });
+                sorter.alone.extend(key);
+                return Ok(());
+            }
             if let Some((object, identifier)) =
                 crate::records::bulk_delete(client, config, &record)?
             {

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::fields::existing_key;
 use crate::outcome::Error;
 use crate::record::{Record, RecordAction};
-use crate::sync_config::SyncMode;
+use crate::sync_config::{ObjectType, SyncMode};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
@@ -56,9 +56,7 @@ pub fn sync(
     }
     let name = row.take_text("name")?;
     let fields = resolve_fields(client, key, row.into_rest())?;
-    let mut body = Map::new();
-    body.extend(name.map(|name| ("name".to_string(), Value::String(name))));
-    body.insert("custom_object_fields".into(), Value::Object(fields));
+    let mut body = record_body(name, fields);
     match sync.sync_mode {
         SyncMode::Upsert => {
             let body = json!({ "custom_object_record": body });
@@ -111,6 +109,55 @@ pub fn sync(
     }
 }
 
+/// A row the custom object jobs endpoint can run, by external id.
+pub enum BulkRecord {
+    /// `create_or_update_by_external_id`: the name and the columns (not yet matched to the
+    /// object's fields).
+    Upsert {
+        external_id: String,
+        name: Option<String>,
+        columns: Map<String, Value>,
+    },
+    /// `delete_by_external_id` (deletes allowed).
+    Delete { external_id: String },
+}
+
+/// The row as a job item, when the config's mode has one (upsert, or an allowed delete).
+pub fn bulk_record(
+    client: &Client,
+    config: &Config,
+    record: &Record,
+) -> Result<Option<BulkRecord>, Error> {
+    let sync = &config.sync;
+    let deleting = record.action == RecordAction::Delete;
+    if sync.object_type != Some(ObjectType::CustomObjects)
+        || (deleting && !sync.allow_deletes)
+        || (!deleting && sync.sync_mode != SyncMode::Upsert)
+    {
+        return Ok(None);
+    }
+    let mut row = Row::mapped(client, record, &sync.field_mapping);
+    let Some(external_id) = row.take_text("external_id")? else {
+        return Ok(None);
+    };
+    if deleting {
+        return Ok(Some(BulkRecord::Delete { external_id }));
+    }
+    Ok(Some(BulkRecord::Upsert {
+        external_id,
+        name: row.take_text("name")?,
+        columns: row.into_rest(),
+    }))
+}
+
+/// A record's body: its name, if given, and its field values.
+pub fn record_body(name: Option<String>, fields: Map<String, Value>) -> Map<String, Value> {
+    let mut body = Map::new();
+    body.extend(name.map(|name| ("name".to_string(), Value::String(name))));
+    body.insert("custom_object_fields".into(), Value::Object(fields));
+    body
+}
+
 /// The id of the record with this external id (Zendesk matches it case-sensitively).
 fn find(client: &mut Client, records: &str, external_id: &str) -> Result<Option<String>, Error> {
     let path = format!("{records}?filter[external_ids]={}", encode(external_id));
@@ -124,7 +171,7 @@ fn find(client: &mut Client, records: &str, external_id: &str) -> Result<Option<
 
 /// The row's columns under the object's field keys; a column that names no field fails the
 /// row, naming it and the fields there are.
-fn resolve_fields(
+pub fn resolve_fields(
     client: &mut Client,
     key: &str,
     columns: Map<String, Value>,

@@ -3,7 +3,7 @@
 
 mod comments;
 mod custom_field;
-mod custom_objects;
+pub mod custom_objects;
 mod memberships;
 mod organizations;
 mod row;

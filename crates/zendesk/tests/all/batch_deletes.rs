@@ -163,3 +163,31 @@ fn rows_of_one_record_keep_their_order_around_a_delete() {
     assert_eq!(external_ids, [Some("u-1".to_string())]);
     assert_eq!(account.deleted_users.len(), 2);
 }
+
+/// Under 30% faults, failed jobs and failed items, the deletes end as one at a time does (a
+/// retried delete whose first job did run finds the record gone: done).
+#[test]
+fn deletes_under_faults_end_in_the_same_state() {
+    use mock_zendesk::{BulkSettings, Faults};
+    let rows: Vec<Value> = (0..155).map(|n| delete(&format!("u-{n}"))).collect();
+    let config = json!({"objectType": "users", "allowDeletes": true});
+    let one = seeded();
+    per_event(&one, &config, &rows);
+    let faulty = seeded();
+    let faults: Faults = "rate=0.3,seed=4,kinds=429|500|503|409,retry_after=1"
+        .parse()
+        .unwrap();
+    faulty.mock.set_faults(faults);
+    faulty.mock.set_bulk(
+        SUB,
+        BulkSettings {
+            job_failure_rate: 0.2,
+            item_failure_rate: 0.2,
+            seed: 8,
+            ..BulkSettings::default()
+        },
+    );
+    batched(&faulty, &config, &rows);
+    assert_same_state(&faulty, &one);
+    assert_eq!(faulty.mock.account(SUB).deleted_users.len(), 150);
+}

@@ -206,3 +206,69 @@ fn list_fields_names_the_objects_fields() {
     );
     assert_eq!(fields[3].field_type, "integer");
 }
+
+/// In batches, upserts and deletes take the object's jobs endpoint (100 rows a job), to the
+/// same records as one at a time, under 30% faults with failed jobs and items too.
+#[test]
+fn batches_take_the_jobs_endpoint_to_the_same_records() {
+    use crate::batch::{assert_same_state, batched, per_event};
+    use mock_zendesk::{BulkSettings, Faults, MockZendesk};
+    let upserts: Vec<Value> = (0..150)
+        .map(|n| {
+            car(
+                "insert",
+                &format!("c-{n}"),
+                json!({"name": format!("Car {n}"), "make": "Kia", "model_year": 2000 + n}),
+            )
+        })
+        .collect();
+    let deletes: Vec<Value> = (140..160)
+        .map(|n| car("delete", &format!("c-{n}"), json!({})))
+        .collect();
+    let one = account();
+    per_event(&one, &config("upsert"), &upserts);
+    per_event(&one, &config("upsert"), &deletes);
+
+    let many = account();
+    let outcomes = batched(&many, &config("upsert"), &upserts);
+    assert!(outcomes.iter().all(Result::is_ok));
+    let calls = many.take_calls();
+    let jobs = calls
+        .iter()
+        .filter(|c| *c == "POST /api/v2/custom_objects/car/jobs")
+        .count();
+    assert_eq!(jobs, 2, "{calls:?}");
+    println!("{} calls for 150 custom object rows", calls.len());
+    assert!(calls.len() <= 6, "{calls:?}");
+    let outcomes = batched(&many, &config("upsert"), &deletes);
+    let gone = outcomes
+        .iter()
+        .filter(|o| o.as_ref().unwrap().skipped.is_some())
+        .count();
+    assert_eq!(gone, 10, "c-150 to c-159 never existed");
+    assert_same_state(&many, &one);
+    assert_eq!(cars(&many).len(), 140);
+
+    let faults: Faults = "rate=0.3,seed=7,kinds=429|500|503|409,retry_after=1"
+        .parse()
+        .unwrap();
+    let faulty = MockHost::with_mock(MockZendesk::with_faults(faults));
+    faulty.mock.seed_custom_object(
+        SUB,
+        "car",
+        "Car",
+        &[("make", "text"), ("model_year", "integer")],
+    );
+    faulty.mock.set_bulk(
+        SUB,
+        BulkSettings {
+            job_failure_rate: 0.2,
+            item_failure_rate: 0.2,
+            seed: 3,
+            ..BulkSettings::default()
+        },
+    );
+    batched(&faulty, &config("upsert"), &upserts);
+    batched(&faulty, &config("upsert"), &deletes);
+    assert_same_state(&faulty, &one);
+}
