@@ -21,6 +21,13 @@ fn main() -> anyhow::Result<()> {
     let runtime = Runtime::new(RuntimeOptions::default())?;
     let bytes = std::fs::read(WASM)?;
     println!("| measure | value |\n|---|---|");
+    // `cargo bench -p host-test -- records`: the warehouse figures alone.
+    if std::env::args().any(|arg| arg == "records") {
+        let plugin = runtime.load_plugin(&bytes)?;
+        record_sync(&runtime, &plugin);
+        record_batches(&runtime, &plugin);
+        return Ok(());
+    }
     println!("| component size | {} KiB |", bytes.len() / 1024);
 
     let load = time_per(3, || {
@@ -94,6 +101,7 @@ fn main() -> anyhow::Result<()> {
     println!("| identify events/s, {threads} threads / {threads} tenants | {rate:.0} |");
 
     record_sync(&runtime, &plugin);
+    record_batches(&runtime, &plugin);
     calls_per_event(&runtime, &plugin);
     delivery()?;
     Ok(())
@@ -251,6 +259,108 @@ fn record_sync(runtime: &Runtime, plugin: &destination_host::Plugin) {
         "| users sync records/s, 1 thread (in-process mock) | {:.0} |",
         f64::from(records) / elapsed.as_secs_f64()
     );
+}
+
+/// 10,000-row warehouse syncs in batches of 100 (`run --batch-size 100`): Zendesk calls per
+/// record on the bulk endpoints, per object and mode.
+fn record_batches(runtime: &Runtime, plugin: &destination_host::Plugin) {
+    const ROWS: usize = 10_000;
+    let user = |i: usize, action: &str| {
+        json!({"type": "record", "action": action,
+            "fields": {"name": format!("User {i}"), "email": format!("u{i}@example.com"),
+                "plan": if i % 2 == 0 { "pro" } else { "free" }},
+            "identifiers": {"external_id": format!("u-{i}")}})
+    };
+    let seed_users = |mock: &MockZendesk| {
+        mock.seed_user_field("rows", "plan", "text");
+        for i in 0..ROWS {
+            mock.seed_user(
+                "rows",
+                json!({"name": format!("Old {i}"), "email": format!("u{i}@example.com"),
+                    "external_id": format!("u-{i}")}),
+            );
+        }
+    };
+    let bulk_import = |mock: &MockZendesk| {
+        mock.set_bulk(
+            "rows",
+            mock_zendesk::BulkSettings {
+                user_import: true,
+                ..Default::default()
+            },
+        )
+    };
+    type Setup = Box<dyn Fn(&MockZendesk)>;
+    type Rows = Box<dyn Fn(usize) -> serde_json::Value>;
+    let cases: Vec<(&str, serde_json::Value, Setup, Rows)> = vec![
+        (
+            "users upsert, new users, bulk import on",
+            json!({"objectType": "users"}),
+            Box::new(bulk_import),
+            Box::new(move |i| user(i, "insert")),
+        ),
+        (
+            "users upsert, existing users, bulk import off",
+            json!({"objectType": "users"}),
+            Box::new(seed_users),
+            Box::new(move |i| user(i, "update")),
+        ),
+        (
+            "users delete (soft), existing users",
+            json!({"objectType": "users", "allowDeletes": true}),
+            Box::new(seed_users),
+            Box::new(move |i| user(i, "delete")),
+        ),
+        (
+            "organizations upsert, new",
+            json!({"objectType": "organizations"}),
+            Box::new(|_: &MockZendesk| {}),
+            Box::new(|i| {
+                json!({"type": "record", "action": "insert",
+                    "fields": {"name": format!("Org {i}"), "tier": "gold"},
+                    "identifiers": {"external_id": format!("o-{i}")}})
+            }),
+        ),
+        (
+            "custom object records upsert",
+            json!({"objectType": "custom_objects", "customObjectKey": "car"}),
+            Box::new(|mock: &MockZendesk| {
+                mock.seed_custom_object("rows", "car", "Car", &[("make", "text")])
+            }),
+            Box::new(|i| {
+                json!({"type": "record", "action": "insert",
+                    "fields": {"name": format!("Car {i}"), "make": "Kia"},
+                    "identifiers": {"external_id": format!("c-{i}")}})
+            }),
+        ),
+    ];
+    for (name, sync, setup, row) in cases {
+        let mock = MockZendesk::new();
+        setup(&mock);
+        mock.clear_requests();
+        let mut config = json!({"subdomain": "rows", "email": "admin@example.com",
+            "apiToken": "bench-token"});
+        config
+            .as_object_mut()
+            .unwrap()
+            .extend(sync.as_object().unwrap().clone());
+        let transport = Arc::new(MockTransport::new(mock.clone()));
+        let tenant =
+            host_test::zendesk_tenant("rows", config.to_string(), Limits::default(), transport);
+        let started = Instant::now();
+        for first in (0..ROWS).step_by(100) {
+            let batch: Vec<String> = (first..first + 100).map(|i| row(i).to_string()).collect();
+            let report = runtime.transform_batch(plugin, &tenant, &batch);
+            let results = report.result.expect("the batch runs");
+            assert!(results.iter().all(Result::is_ok), "{name}: {results:?}");
+        }
+        let calls = mock.requests_for("rows").len();
+        println!(
+            "| {name}, 10,000 records in batches of 100: Zendesk calls per record | {:.4} ({calls} calls, {:.0} records/s) |",
+            calls as f64 / ROWS as f64,
+            ROWS as f64 / started.elapsed().as_secs_f64()
+        );
+    }
 }
 
 /// Zendesk calls made per event type, on a fresh account (cold) and once everything is cached.
