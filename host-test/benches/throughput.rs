@@ -268,7 +268,7 @@ fn record_batches(runtime: &Runtime, plugin: &destination_host::Plugin) {
     let user = |i: usize, action: &str| {
         json!({"type": "record", "action": action,
             "fields": {"name": format!("User {i}"), "email": format!("u{i}@example.com"),
-                "plan": if i % 2 == 0 { "pro" } else { "free" }},
+                "plan": if i.is_multiple_of(2) { "pro" } else { "free" }},
             "identifiers": {"external_id": format!("u-{i}")}})
     };
     let seed_users = |mock: &MockZendesk| {
