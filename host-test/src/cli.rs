@@ -157,7 +157,8 @@ pub struct FieldsArgs {
     /// The tenant whose account is read.
     #[arg(long, required_unless_present = "demo", conflicts_with = "demo")]
     pub tenant: Option<String>,
-    /// users, organizations or tickets.
+    /// users, organizations, tickets, organization_memberships, ticket_comments or
+    /// custom_objects (the tenant's `customObjectKey` names the object).
     #[arg(long)]
     pub object: ObjectType,
     /// Print JSON instead of a table.

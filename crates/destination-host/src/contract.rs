@@ -1,7 +1,9 @@
 //! The contract versions this host links, and conversions from their types to the host's own.
 //!
-//! `0.1.0` is frozen (`wit/v0.1.0`): components built against it keep loading. `0.2.0` adds the
-//! config facts to `validate-config`, `list-fields`, `transform-batch` and the `timer` import. A plugin is tried against the newest version first.
+//! `0.1.0` and `0.2.0` are frozen (`wit/v0.1.0`, `wit/v0.2.0`): components built against them
+//! keep loading. `0.2.0` added the config facts to `validate-config`, `list-fields`,
+//! `transform-batch` and the `timer` import; `0.3.0` adds object types to `list-fields`. A
+//! plugin is tried against the newest version first.
 
 use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -20,8 +22,17 @@ pub mod v0_1 {
     });
 }
 
-/// `cdp:destination@0.2.0`, the current contract.
+/// `cdp:destination@0.2.0`, frozen.
 pub mod v0_2 {
+    wasmtime::component::bindgen!({
+        path: "../../wit/v0.2.0",
+        world: "destination-plugin",
+        imports: { default: trappable },
+    });
+}
+
+/// `cdp:destination@0.3.0`, the current contract.
+pub mod v0_3 {
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "destination-plugin",
@@ -30,12 +41,13 @@ pub mod v0_2 {
 }
 
 /// The contract versions, newest first, as `wasm-tools component wit` names them.
-pub const CONTRACT_VERSIONS: [&str; 2] = ["0.2.0", "0.1.0"];
+pub const CONTRACT_VERSIONS: [&str; 3] = ["0.3.0", "0.2.0", "0.1.0"];
 
 /// Adds the imports of every contract version to `linker`.
 pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     v0_1::DestinationPlugin::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
     v0_2::DestinationPlugin::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
+    v0_3::DestinationPlugin::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
     Ok(())
 }
 
@@ -43,28 +55,33 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
 pub enum Pre {
     V0_1(v0_1::DestinationPluginPre<CallState>),
     V0_2(v0_2::DestinationPluginPre<CallState>),
+    V0_3(v0_3::DestinationPluginPre<CallState>),
 }
 
 /// One instance of a plugin, in the Store of one call.
 pub enum Instance {
     V0_1(v0_1::DestinationPlugin),
     V0_2(v0_2::DestinationPlugin),
+    V0_3(v0_3::DestinationPlugin),
 }
 
 impl Pre {
     /// Links `component` against the newest contract version it implements.
     pub fn new(linker: &Linker<CallState>, component: &Component) -> wasmtime::Result<Pre> {
-        let newest = linker
-            .instantiate_pre(component)
-            .and_then(v0_2::DestinationPluginPre::new);
+        let pre = || linker.instantiate_pre(component);
+        let newest = pre().and_then(v0_3::DestinationPluginPre::new);
         match newest {
-            Ok(pre) => Ok(Pre::V0_2(pre)),
-            Err(newest_error) => linker
-                .instantiate_pre(component)
-                .and_then(v0_1::DestinationPluginPre::new)
-                .map(Pre::V0_1)
-                // The newest version's complaint is the useful one for a plugin author.
-                .map_err(|_| newest_error),
+            Ok(pre) => Ok(Pre::V0_3(pre)),
+            Err(newest_error) => (pre()
+                .and_then(v0_2::DestinationPluginPre::new)
+                .map(Pre::V0_2))
+            .or_else(|_| {
+                pre()
+                    .and_then(v0_1::DestinationPluginPre::new)
+                    .map(Pre::V0_1)
+            })
+            // The newest version's complaint is the useful one for a plugin author.
+            .map_err(|_| newest_error),
         }
     }
 
@@ -73,6 +90,7 @@ impl Pre {
         match self {
             Pre::V0_1(_) => "0.1.0",
             Pre::V0_2(_) => "0.2.0",
+            Pre::V0_3(_) => "0.3.0",
         }
     }
 
@@ -80,6 +98,7 @@ impl Pre {
         match self {
             Pre::V0_1(pre) => pre.engine(),
             Pre::V0_2(pre) => pre.engine(),
+            Pre::V0_3(pre) => pre.engine(),
         }
     }
 
@@ -87,6 +106,7 @@ impl Pre {
         Ok(match self {
             Pre::V0_1(pre) => Instance::V0_1(pre.instantiate(store)?),
             Pre::V0_2(pre) => Instance::V0_2(pre.instantiate(store)?),
+            Pre::V0_3(pre) => Instance::V0_3(pre.instantiate(store)?),
         })
     }
 }
@@ -109,6 +129,11 @@ impl Instance {
                 .call_transform(store, config, event)?
                 .map(Into::into)
                 .map_err(Into::into),
+            Instance::V0_3(i) => i
+                .cdp_destination_destination()
+                .call_transform(store, config, event)?
+                .map(Into::into)
+                .map_err(Into::into),
         })
     }
 
@@ -116,6 +141,7 @@ impl Instance {
         Ok(match self {
             Instance::V0_1(i) => i.cdp_destination_destination().call_describe(store)?.into(),
             Instance::V0_2(i) => i.cdp_destination_destination().call_describe(store)?.into(),
+            Instance::V0_3(i) => i.cdp_destination_destination().call_describe(store)?.into(),
         })
     }
 
@@ -134,12 +160,12 @@ impl Instance {
             Instance::V0_2(i) => i
                 .cdp_destination_destination()
                 .call_validate_config(store, config)?
-                .map(|facts| {
-                    Some(ConfigFacts {
-                        origin_values: facts.origin_values,
-                        secrets: facts.secrets,
-                    })
-                })
+                .map(|facts| Some(ConfigFacts::from(facts)))
+                .map_err(Into::into),
+            Instance::V0_3(i) => i
+                .cdp_destination_destination()
+                .call_validate_config(store, config)?
+                .map(|facts| Some(ConfigFacts::from(facts)))
                 .map_err(Into::into),
         })
     }
@@ -155,21 +181,33 @@ impl Instance {
         config: &str,
         events: &[String],
     ) -> wasmtime::Result<Option<Result<Vec<Result<Outcome, GuestError>>, GuestError>>> {
-        let Instance::V0_2(instance) = self else {
-            return Ok(None);
-        };
-        let returned = instance
-            .cdp_destination_destination()
-            .call_transform_batch(store, config, events)?;
-        Ok(Some(returned.map_err(Into::into).map(|results| {
-            results
-                .into_iter()
-                .map(|result| result.map(Into::into).map_err(Into::into))
-                .collect()
-        })))
+        /// The batch's results in the host's types.
+        macro_rules! converted {
+            ($returned:expr) => {
+                $returned.map_err(Into::into).map(|results| {
+                    results
+                        .into_iter()
+                        .map(|result| result.map(Into::into).map_err(Into::into))
+                        .collect()
+                })
+            };
+        }
+        Ok(match self {
+            Instance::V0_1(_) => None,
+            Instance::V0_2(i) => Some(converted!(
+                i.cdp_destination_destination()
+                    .call_transform_batch(store, config, events)?
+            )),
+            Instance::V0_3(i) => Some(converted!(
+                i.cdp_destination_destination()
+                    .call_transform_batch(store, config, events)?
+            )),
+        })
     }
 
-    /// `list-fields` (new in 0.2.0); `None` for a 0.1.0 plugin, which does not export it.
+    /// `list-fields` (new in 0.2.0); `None` for a 0.1.0 plugin, which does not export it, and
+    /// for an object type its version does not know (0.2.0 knows users, organizations and
+    /// tickets).
     pub fn list_fields(
         &self,
         store: &mut Store<CallState>,
@@ -177,21 +215,50 @@ impl Instance {
         object: ObjectType,
     ) -> wasmtime::Result<Option<Result<Vec<FieldInfo>, GuestError>>> {
         use v0_2::exports::cdp::destination::destination as v2;
-        let Instance::V0_2(instance) = self else {
-            return Ok(None);
+        use v0_3::exports::cdp::destination::destination as v3;
+        let listed = match self {
+            Instance::V0_1(_) => return Ok(None),
+            Instance::V0_2(i) => {
+                let object = match object {
+                    ObjectType::Users => v2::ObjectType::Users,
+                    ObjectType::Organizations => v2::ObjectType::Organizations,
+                    ObjectType::Tickets => v2::ObjectType::Tickets,
+                    _ => return Ok(None),
+                };
+                let listed = i
+                    .cdp_destination_destination()
+                    .call_list_fields(store, config, object)?;
+                listed
+                    .map(|fields| fields.into_iter().map(FieldInfo::from).collect())
+                    .map_err(GuestError::from)
+            }
+            Instance::V0_3(i) => {
+                let object = match object {
+                    ObjectType::Users => v3::ObjectType::Users,
+                    ObjectType::Organizations => v3::ObjectType::Organizations,
+                    ObjectType::Tickets => v3::ObjectType::Tickets,
+                    ObjectType::OrganizationMemberships => v3::ObjectType::OrganizationMemberships,
+                    ObjectType::TicketComments => v3::ObjectType::TicketComments,
+                    ObjectType::CustomObjects => v3::ObjectType::CustomObjects,
+                };
+                let listed = i
+                    .cdp_destination_destination()
+                    .call_list_fields(store, config, object)?;
+                listed
+                    .map(|fields| fields.into_iter().map(FieldInfo::from).collect())
+                    .map_err(GuestError::from)
+            }
         };
-        let object = match object {
-            ObjectType::Users => v2::ObjectType::Users,
-            ObjectType::Organizations => v2::ObjectType::Organizations,
-            ObjectType::Tickets => v2::ObjectType::Tickets,
-        };
-        let listed = instance
-            .cdp_destination_destination()
-            .call_list_fields(store, config, object)?;
-        Ok(Some(listed.map_err(Into::into).map(|fields| {
-            fields
-                .into_iter()
-                .map(|f| FieldInfo {
+        Ok(Some(listed))
+    }
+}
+
+/// The types since 0.2.0 have the same shape in every version: one conversion, stamped per version.
+macro_rules! convert_since_0_2 {
+    ($version:ident) => {
+        impl From<$version::exports::cdp::destination::destination::FieldInfo> for FieldInfo {
+            fn from(f: $version::exports::cdp::destination::destination::FieldInfo) -> FieldInfo {
+                FieldInfo {
                     key: f.key,
                     id: f.id,
                     title: f.title,
@@ -200,10 +267,35 @@ impl Instance {
                     required: f.required,
                     active: f.active,
                     custom: f.custom,
-                })
-                .collect()
-        })))
-    }
+                }
+            }
+        }
+
+        impl From<$version::exports::cdp::destination::destination::ConfigFacts> for ConfigFacts {
+            fn from(
+                facts: $version::exports::cdp::destination::destination::ConfigFacts,
+            ) -> ConfigFacts {
+                ConfigFacts {
+                    origin_values: facts.origin_values,
+                    secrets: facts.secrets,
+                }
+            }
+        }
+
+        impl From<$version::exports::cdp::destination::destination::Description> for Description {
+            fn from(
+                d: $version::exports::cdp::destination::destination::Description,
+            ) -> Description {
+                Description {
+                    name: d.name,
+                    version: d.version,
+                    event_types: d.event_types,
+                    settings_schema: d.settings_schema,
+                    max_batch_size: d.max_batch_size.max(1),
+                }
+            }
+        }
+    };
 }
 
 /// The export types have the same shape in every version: one conversion, stamped per version.
@@ -259,17 +351,8 @@ impl From<v0_1::exports::cdp::destination::destination::Description> for Descrip
     }
 }
 
-impl From<v0_2::exports::cdp::destination::destination::Description> for Description {
-    fn from(d: v0_2::exports::cdp::destination::destination::Description) -> Description {
-        Description {
-            name: d.name,
-            version: d.version,
-            event_types: d.event_types,
-            settings_schema: d.settings_schema,
-            max_batch_size: d.max_batch_size.max(1),
-        }
-    }
-}
-
 convert_exports!(v0_1);
 convert_exports!(v0_2);
+convert_exports!(v0_3);
+convert_since_0_2!(v0_2);
+convert_since_0_2!(v0_3);

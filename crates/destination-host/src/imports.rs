@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::call_state::CallState;
-use crate::contract::{v0_1, v0_2};
+use crate::contract::{v0_1, v0_2, v0_3};
 use crate::fetch::{self, FetchRefusal, GuestRequest};
 
 /// The import interfaces have the same shape in every version: one adapter, stamped per version.
@@ -21,6 +21,12 @@ impl Idempotency for v0_1::cdp::destination::http_fetch::Request {
 }
 
 impl Idempotency for v0_2::cdp::destination::http_fetch::Request {
+    fn idempotent(&self) -> bool {
+        self.idempotent
+    }
+}
+
+impl Idempotency for v0_3::cdp::destination::http_fetch::Request {
     fn idempotent(&self) -> bool {
         self.idempotent
     }
@@ -111,15 +117,27 @@ macro_rules! impl_imports {
 
 impl_imports!(v0_1);
 impl_imports!(v0_2);
+impl_imports!(v0_3);
+
+/// Waits within the call's wall budget; false (no wait) when the budget has no room.
+fn wait_within_budget(state: &mut CallState, millis: u32) -> bool {
+    let wait = Duration::from_millis(u64::from(millis));
+    if !state.budget.may_wait(wait) {
+        return false;
+    }
+    std::thread::sleep(wait);
+    state.budget.add_host_time(wait);
+    true
+}
 
 impl v0_2::cdp::destination::timer::Host for CallState {
     fn wait(&mut self, millis: u32) -> wasmtime::Result<bool> {
-        let wait = Duration::from_millis(u64::from(millis));
-        if !self.budget.may_wait(wait) {
-            return Ok(false);
-        }
-        std::thread::sleep(wait);
-        self.budget.add_host_time(wait);
-        Ok(true)
+        Ok(wait_within_budget(self, millis))
+    }
+}
+
+impl v0_3::cdp::destination::timer::Host for CallState {
+    fn wait(&mut self, millis: u32) -> wasmtime::Result<bool> {
+        Ok(wait_within_budget(self, millis))
     }
 }

@@ -17,7 +17,7 @@
 //! - **No credential leaves the runtime.** Every log, fetch record and error in a
 //!   [`CallReport`] is scrubbed of the tenant's credentials (and their base64 forms).
 //! - **Hot swap.** [`PluginSlot`] swaps versions atomically; [`watch`] follows a file.
-//! - **Contract versions.** Components of `cdp:destination@0.1.0` (frozen) and `@0.2.0` load.
+//! - **Contract versions.** Components of `cdp:destination@0.1.0` and `@0.2.0` (frozen) and `@0.3.0` load.
 //!
 //! # Embedding: load, call, swap
 //!

@@ -136,7 +136,7 @@ pub fn load(engine: &Engine, linker: &Linker<CallState>, wasm: &[u8]) -> Result<
             LoadErrorKind::IncompatibleContract,
             format!(
                 "incompatible plugin contract: {error:#} (a plugin must be a component of world \
-                 cdp:destination/destination-plugin@0.2.0 or @0.1.0, exporting \
+                 cdp:destination/destination-plugin@0.3.0, @0.2.0 or @0.1.0, exporting \
                  cdp:destination/destination and importing only cdp:destination/* and wasi:*)"
             ),
         )

@@ -67,27 +67,38 @@ impl CallReport<BatchResults> {
     }
 }
 
-/// A destination object a warehouse model syncs to (`list-fields`, contract 0.2.0).
+/// A destination object a warehouse model syncs to (`list-fields`: contract 0.2.0 knows the
+/// first three, 0.3.0 all).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum ObjectType {
     Users,
     Organizations,
     Tickets,
+    OrganizationMemberships,
+    TicketComments,
+    CustomObjects,
 }
 
 impl ObjectType {
-    pub const ALL: [ObjectType; 3] = [
+    pub const ALL: [ObjectType; 6] = [
         ObjectType::Users,
         ObjectType::Organizations,
         ObjectType::Tickets,
+        ObjectType::OrganizationMemberships,
+        ObjectType::TicketComments,
+        ObjectType::CustomObjects,
     ];
 
+    /// As the config's `objectType` names it.
     pub fn name(self) -> &'static str {
         match self {
             ObjectType::Users => "users",
             ObjectType::Organizations => "organizations",
             ObjectType::Tickets => "tickets",
+            ObjectType::OrganizationMemberships => "organization_memberships",
+            ObjectType::TicketComments => "ticket_comments",
+            ObjectType::CustomObjects => "custom_objects",
         }
     }
 }
@@ -100,7 +111,8 @@ impl std::str::FromStr for ObjectType {
             .into_iter()
             .find(|object| object.name() == text)
             .ok_or_else(|| {
-                format!("unknown object type {text:?}: use users, organizations or tickets")
+                let names: Vec<&str> = ObjectType::ALL.iter().map(|o| o.name()).collect();
+                format!("unknown object type {text:?}: use {}", names.join(", "))
             })
     }
 }

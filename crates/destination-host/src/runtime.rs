@@ -109,7 +109,7 @@ impl Runtime {
         }
         self.call(plugin, tenant, |instance, store| {
             let Some(returned) = instance.transform_batch(store, &tenant.config, events)? else {
-                unreachable!("a plugin with max-batch-size > 1 implements contract 0.2.0");
+                unreachable!("a plugin with max-batch-size > 1 implements contract 0.2.0 or later");
             };
             Ok(match returned {
                 Err(error) => Err(CallError::Guest(error)),
@@ -131,7 +131,8 @@ impl Runtime {
 
     /// Runs `list-fields(config, object)` for `tenant` in a fresh sandbox: every field a record
     /// of `object` can write (schema introspection for a mapping UI). A `0.1.0` plugin does not
-    /// have it ([`CallError::Unsupported`]).
+    /// have it, and a `0.2.0` one knows only users, organizations and tickets
+    /// ([`CallError::Unsupported`]).
     pub fn list_fields(
         &self,
         plugin: &Plugin,
@@ -142,7 +143,14 @@ impl Runtime {
             Ok(match instance.list_fields(store, &tenant.config, object)? {
                 Some(listed) => listed.map_err(CallError::Guest),
                 None => Err(CallError::Unsupported(format!(
-                    "`list-fields` needs contract 0.2.0; this plugin implements {}",
+                    "`list-fields` of {} needs contract {}; this plugin implements {}",
+                    object.name(),
+                    match object {
+                        ObjectType::Users | ObjectType::Organizations | ObjectType::Tickets => {
+                            "0.2.0"
+                        }
+                        _ => "0.3.0",
+                    },
                     plugin.contract_version()
                 ))),
             })

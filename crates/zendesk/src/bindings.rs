@@ -110,6 +110,9 @@ impl wit::Guest for Component {
             wit::ObjectType::Users => crate::ObjectType::Users,
             wit::ObjectType::Organizations => crate::ObjectType::Organizations,
             wit::ObjectType::Tickets => crate::ObjectType::Tickets,
+            wit::ObjectType::OrganizationMemberships => crate::ObjectType::OrganizationMemberships,
+            wit::ObjectType::TicketComments => crate::ObjectType::TicketComments,
+            wit::ObjectType::CustomObjects => crate::ObjectType::CustomObjects,
         };
         crate::list_fields(&ComponentHost, &config, object)
             .map(|fields| {

@@ -1,7 +1,7 @@
 //! The built components expose exactly the contract: one export, `cdp:destination/destination`,
 //! and imports only from `cdp:destination/*` and `wasi:*`. The contract version is part of every
-//! name (what `wasm-tools component wit` shows): the Zendesk plugin is built against 0.2.0, the
-//! adversary against the frozen 0.1.0.
+//! name (what `wasm-tools component wit` shows): the Zendesk plugin is built against 0.3.0 (and
+//! its released 0.2.0 build against the frozen 0.2.0), the adversary against the frozen 0.1.0.
 
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
@@ -59,7 +59,7 @@ fn imports(engine: &Engine, component: &Component) -> Vec<String> {
 fn the_zendesk_plugin_exports_the_contract_and_imports_only_the_host_and_wasi() {
     let engine = engine();
     let component = load(&engine, env!("ZENDESK_WASM"));
-    assert_exports_exactly_the_contract(&engine, &component, "0.2.0");
+    assert_exports_exactly_the_contract(&engine, &component, "0.3.0");
 
     let imports = imports(&engine, &component);
     let foreign: Vec<&String> = imports
@@ -68,7 +68,7 @@ fn the_zendesk_plugin_exports_the_contract_and_imports_only_the_host_and_wasi() 
         .collect();
     assert!(foreign.is_empty(), "unexpected imports: {foreign:?}");
     for needed in ["http-fetch", "cache", "log"] {
-        let name = format!("cdp:destination/{needed}@0.2.0");
+        let name = format!("cdp:destination/{needed}@0.3.0");
         assert!(imports.contains(&name), "{name} not imported: {imports:?}");
     }
     // Minimal WASI: nothing that reaches the network or the filesystem beyond what std links.
@@ -98,5 +98,16 @@ fn the_adversary_implements_the_frozen_first_contract() {
 fn the_swap_build_is_the_same_contract() {
     let engine = engine();
     let component = load(&engine, env!("ZENDESK_SWAP_WASM"));
+    assert_exports_exactly_the_contract(&engine, &component, "0.3.0");
+}
+
+#[test]
+fn the_released_0_2_0_plugin_implements_the_frozen_0_2_0_contract() {
+    let engine = engine();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/zendesk-0.2.0.wasm"
+    );
+    let component = load(&engine, fixture);
     assert_exports_exactly_the_contract(&engine, &component, "0.2.0");
 }

@@ -137,7 +137,7 @@ fn describe_prints_the_description_under_the_wits_names() {
     assert!(output.status.success());
     let description: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(description["name"], "zendesk");
-    assert_eq!(description["contract-version"], "0.2.0");
+    assert_eq!(description["contract-version"], "0.3.0");
     assert!(
         description["settings-schema"]["properties"]["subdomain"].is_object(),
         "{description}"

@@ -137,3 +137,74 @@ fn its_origin_is_its_own_account_and_the_platform_can_pin_it() {
         ["https://acct0.zendesk.com"]
     );
 }
+
+/// The Zendesk component as released under contract 0.2.0 (built from the guest at the last
+/// 0.2.0 commit, kept in `tests/fixtures/`): it still loads, delivers in batches on the bulk
+/// endpoints, and lists the fields of the object types 0.2.0 knows; the ones 0.3.0 added are
+/// `unsupported-export`, naming the version they need.
+mod released_0_2_0 {
+    use super::*;
+    use destination_host::{CallError, Limits, ObjectType};
+    use host_test::runner::Batching;
+    use std::time::Duration;
+
+    const FIXTURE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/zendesk-0.2.0.wasm"
+    );
+
+    #[test]
+    fn it_delivers_in_batches_and_lists_the_fields_it_knows() {
+        let runtime = Arc::new(Runtime::new(RuntimeOptions::default()).unwrap());
+        let plugin = runtime
+            .load_plugin_file(Path::new(FIXTURE))
+            .expect("the released 0.2.0 component loads");
+        assert_eq!(plugin.contract_version(), "0.2.0");
+        assert!(plugin.description().max_batch_size > 1);
+
+        let mock = MockZendesk::new();
+        let config = json!({"subdomain": "acct0", "email": "admin@acct0.example",
+            "apiToken": "t0k3n-acct0"});
+        let tenants = json!({"tenants": {"acct0": config}}).to_string();
+        let mut options = RunOptions::new(tenants, stream("acct0"), Target::Mock(mock.clone()));
+        options.plugin = PluginSource::Loaded(runtime.clone(), plugin.clone());
+        options.batching = Batching {
+            size: 100,
+            wait: Duration::from_millis(50),
+        };
+        let summary = runner::run(options).expect("the run completes");
+        assert_eq!(summary.dead_lettered, 0, "{summary:?}");
+        assert_eq!(summary.delivered + summary.skipped, 200);
+        let account = mock.account("acct0");
+        assert_eq!(account.users.len(), identified_users());
+        assert_eq!(account.organizations.len(), 5);
+        let bulk = mock
+            .requests_for("acct0")
+            .iter()
+            .filter(|r| r.path.ends_with("_many"))
+            .count();
+        assert!(bulk > 0, "batches took the bulk endpoints");
+
+        let transport = Arc::new(MockTransport::new(mock.clone()));
+        let tenant =
+            host_test::zendesk_tenant("acct0", config.to_string(), Limits::default(), transport);
+        let users = runtime.list_fields(&plugin, &tenant, ObjectType::Users);
+        assert!(
+            users
+                .result
+                .unwrap()
+                .iter()
+                .any(|f| f.key.as_deref() == Some("email"))
+        );
+        let custom = runtime.list_fields(&plugin, &tenant, ObjectType::CustomObjects);
+        match custom.result {
+            Err(error @ CallError::Unsupported(_)) => {
+                assert!(
+                    error.to_string().contains("needs contract 0.3.0"),
+                    "{error}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

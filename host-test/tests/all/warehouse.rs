@@ -124,6 +124,46 @@ fn list_fields_reads_every_page_in_the_sandbox() {
     );
 }
 
+/// Contract 0.3.0: every object type a model syncs to, custom objects by the config's key.
+#[test]
+fn list_fields_covers_memberships_comments_and_custom_objects() {
+    let mock = MockZendesk::new();
+    mock.seed_custom_object(
+        SUB,
+        "car",
+        "Car",
+        &[("make", "text"), ("model_year", "integer")],
+    );
+    let tenant = host_test::zendesk_tenant(
+        "fields",
+        config_with(json!({"objectType": "custom_objects", "customObjectKey": "car"})).to_string(),
+        Limits::default(),
+        Arc::new(MockTransport::new(mock.clone())),
+    );
+    let keys = |object: ObjectType| -> Vec<(String, bool)> {
+        let report = runtime().list_fields(crate::common::plugin(), &tenant, object);
+        (report.result.expect("listed").into_iter())
+            .map(|f| (f.key.unwrap_or_default(), f.required))
+            .collect()
+    };
+    let car = keys(ObjectType::CustomObjects);
+    assert_eq!(
+        car,
+        [
+            ("external_id".to_string(), true),
+            ("name".into(), true),
+            ("make".into(), false),
+            ("model_year".into(), false)
+        ]
+    );
+    let calls: Vec<String> = mock.requests_for(SUB).iter().map(call_line).collect();
+    assert_eq!(calls, ["GET /api/v2/custom_objects/car/fields"]);
+    let memberships = keys(ObjectType::OrganizationMemberships);
+    assert!(memberships.contains(&("organization_external_id".into(), true)));
+    let comments = keys(ObjectType::TicketComments);
+    assert!(comments.contains(&("body".into(), true)));
+}
+
 #[test]
 fn a_0_1_0_plugin_has_no_list_fields() {
     let adversary = runtime()
