@@ -195,6 +195,12 @@ pub struct MockArgs {
     /// Bulk jobs stay queued this long before they run, in ms.
     #[arg(long, default_value_t = 0)]
     pub job_delay_ms: u64,
+    /// Every API answer waits this long, in ms, as a real account's would (50 to 300 ms).
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// How far each answer's wait varies around `--latency-ms`, in percent.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub jitter_pct: u32,
     /// Registers an OAuth client on an account (repeatable): from then on its bearer tokens
     /// must come from `POST /oauth/tokens` and expire.
     #[arg(long, value_name = "ACCOUNT:CLIENT_ID:CLIENT_SECRET")]
@@ -456,7 +462,11 @@ fn serve_mock(args: MockArgs) -> Result<u8> {
     if let Some(path) = &args.oauth_grants {
         write_private(path, &serde_json::to_string_pretty(&grants)?)?;
     }
-    let server = mock_zendesk::server::serve(mock.clone(), args.listen)
+    let latency = mock_zendesk::server::Latency {
+        base: Duration::from_millis(args.latency_ms),
+        jitter_pct: args.jitter_pct,
+    };
+    let server = mock_zendesk::server::serve_with_latency(mock.clone(), args.listen, latency)
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let (stop_tx, stop_rx) = mpsc::channel();
     ctrlc::set_handler(move || {

@@ -24,7 +24,7 @@ pub mod authorize;
 pub mod cli;
 pub mod dead_letters;
 pub mod ingest;
-mod kv_cache;
+pub mod kv_cache;
 pub mod kv_credentials;
 mod leases;
 pub mod logging;

@@ -22,7 +22,7 @@ use destination_host::{
     Transport, WatchHandle,
 };
 
-use crate::kv_cache::KvCache;
+use crate::kv_cache::{KvCache, KvMirror};
 use crate::kv_credentials::KvCredentialStore;
 use crate::leases::{Claim, Leases, RENEW_EVERY};
 use crate::metrics::Metrics;
@@ -88,17 +88,13 @@ async fn work(options: WorkerOptions) -> Result<u8> {
     };
     let workers = Arc::new(AtomicU32::new(1));
     let transport = Arc::clone(&options.transport);
-    let handle = tokio::runtime::Handle::current();
     let metrics = Metrics::new()?;
+    let mirror = KvMirror::start(fleet.cache.clone()).await?;
     let mut tenants = HashMap::new();
     for spec in specs {
         let mut tenant = spec
             .tenant(Arc::clone(&transport))
-            .with_cache(Arc::new(KvCache::new(
-                fleet.cache.clone(),
-                handle.clone(),
-                &spec.id,
-            )))
+            .with_cache(Arc::new(KvCache::new(Arc::clone(&mirror), &spec.id)))
             .with_rate_budget(Arc::new(LocalRateBudget::shared_by(Arc::clone(&workers))));
         if let Some(store) = &credentials
             && let Some(source) = spec.token_source(

@@ -1,11 +1,15 @@
 //! The mock over loopback HTTP (tiny_http), one thread per request so an injected slow response
 //! never blocks the others. Besides the Zendesk API it serves:
 //! `GET /__mock/state` (state_json), `GET /__mock/requests` (requests), `POST /__mock/reset`.
+//!
+//! [`Latency`] makes every API answer wait as a real account's would (Zendesk answers in 50 to
+//! 300 ms), so that a host is measured by how many requests it keeps in flight.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -49,8 +53,35 @@ impl Drop for ServerHandle {
     }
 }
 
+/// A simulated round trip: each answer waits `base`, give or take `jitter_pct` percent
+/// (uniformly, from a fixed sequence: runs are comparable).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Latency {
+    pub base: Duration,
+    pub jitter_pct: u32,
+}
+
+impl Latency {
+    /// The wait of the `n`th answer.
+    pub fn sample(&self, n: u64) -> Duration {
+        let jitter = f64::from(self.jitter_pct.min(100)) / 100.0;
+        // In [-1, 1).
+        let unit = (crate::faults::splitmix64(n) >> 11) as f64 / (1u64 << 52) as f64 - 1.0;
+        self.base.mul_f64(1.0 + jitter * unit)
+    }
+}
+
 /// Binds `addr` (use port 0 for a free port) and serves `mock` until shut down.
 pub fn serve(mock: MockZendesk, addr: SocketAddr) -> std::io::Result<ServerHandle> {
+    serve_with_latency(mock, addr, Latency::default())
+}
+
+/// [`serve`], every API answer delayed by `latency` (the `/__mock/` endpoints are not).
+pub fn serve_with_latency(
+    mock: MockZendesk,
+    addr: SocketAddr,
+    latency: Latency,
+) -> std::io::Result<ServerHandle> {
     let server = tiny_http::Server::http(addr).map_err(std::io::Error::other)?;
     let addr = server
         .server_addr()
@@ -63,7 +94,7 @@ pub fn serve(mock: MockZendesk, addr: SocketAddr) -> std::io::Result<ServerHandl
         let stopping = Arc::clone(&stopping);
         std::thread::Builder::new()
             .name("mock-zendesk-accept".to_string())
-            .spawn(move || accept_loop(&server, &stopping, &mock))?
+            .spawn(move || accept_loop(&server, &stopping, &mock, latency))?
     };
     Ok(ServerHandle {
         addr,
@@ -73,14 +104,27 @@ pub fn serve(mock: MockZendesk, addr: SocketAddr) -> std::io::Result<ServerHandl
     })
 }
 
-fn accept_loop(server: &tiny_http::Server, stopping: &AtomicBool, mock: &MockZendesk) {
+fn accept_loop(
+    server: &tiny_http::Server,
+    stopping: &AtomicBool,
+    mock: &MockZendesk,
+    latency: Latency,
+) {
+    let answered = Arc::new(AtomicU64::new(0));
     while !stopping.load(Ordering::SeqCst) {
         // Errors are per-connection (or the unblock at shutdown): keep serving unless stopping.
         let Ok(request) = server.recv() else { continue };
         let mock = mock.clone();
+        let wait = (!latency.base.is_zero() && !request.url().starts_with("/__mock/"))
+            .then(|| latency.sample(answered.fetch_add(1, Ordering::Relaxed)));
         let spawned = std::thread::Builder::new()
             .name("mock-zendesk-request".to_string())
-            .spawn(move || serve_one(&mock, request));
+            .spawn(move || {
+                if let Some(wait) = wait {
+                    std::thread::sleep(wait);
+                }
+                serve_one(&mock, request)
+            });
         if let Err(error) = spawned {
             eprintln!("mock-zendesk: cannot spawn a request thread: {error}");
         }

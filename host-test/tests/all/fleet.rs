@@ -564,3 +564,50 @@ fn an_unreachable_nats_fails_within_ten_seconds_naming_the_address() {
         "{stderr}"
     );
 }
+
+/// The shared tenant cache: each worker reads a local copy kept current by a watch. A writer
+/// reads its own write at once; another worker (started before or after) sees it within a
+/// moment; removals travel the same way; entries stay scoped by tenant and expire.
+#[test]
+fn workers_read_the_shared_cache_from_a_copy_kept_by_a_watch() {
+    use destination_fleet::Fleet;
+    use destination_fleet::kv_cache::{KvCache, KvMirror};
+    use destination_host::CacheStore;
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let fleet = Fleet::connect(&nats.url).await.expect("connected");
+        let first = KvMirror::start(fleet.cache.clone()).await.unwrap();
+        let before = KvMirror::start(fleet.cache.clone()).await.unwrap();
+        let writer = KvCache::new(first.clone(), "acme");
+        writer.set("fields:user", r#"["plan"]"#, Duration::from_secs(60));
+        assert_eq!(writer.get("fields:user").as_deref(), Some(r#"["plan"]"#));
+
+        let reader = KvCache::new(before.clone(), "acme");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while reader.get("fields:user").is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the watch delivers the write"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // A worker started later loads what is there.
+        let after = KvMirror::start(fleet.cache.clone()).await.unwrap();
+        let late = KvCache::new(after, "acme");
+        assert_eq!(late.get("fields:user").as_deref(), Some(r#"["plan"]"#));
+        assert_eq!(KvCache::new(before, "globex").get("fields:user"), None);
+
+        reader.remove("fields:user");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while writer.get("fields:user").is_some() || late.get("fields:user").is_some() {
+            assert!(std::time::Instant::now() < deadline, "the removal travels");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        writer.set("short", "x", Duration::from_millis(1));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(writer.get("short"), None, "expired");
+    });
+}
