@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use super::Batch;
-use super::jobs::{Item, Jobs, Submitted};
+use super::jobs::{Item, Jobs, Step};
 use crate::client::{Client, encode};
 use crate::outcome::Error;
 use crate::records::custom_objects::{BulkRecord, record_body, resolve_fields};
@@ -47,32 +47,22 @@ pub(crate) fn sync(
         }
     }
     let path = format!("/api/v2/custom_objects/{}/jobs", encode(key));
-    let mark = client.operations().len();
-    let mut submitted = Submitted::default();
+    let events_of = |items: &[usize]| -> Vec<usize> { items.iter().map(|&i| rows[i].event).collect() };
+    let mut step = Step::new(client, &events_of);
     for (action, items) in [
         ("create_or_update_by_external_id", &upserts),
         ("delete_by_external_id", &deletes),
     ] {
         for chunk in items.chunks(100) {
-            let indexes: Vec<usize> = chunk.iter().map(|(i, _)| *i).collect();
             let values: Vec<&Value> = chunk.iter().map(|(_, item)| item).collect();
             let body = json!({"job": {"action": action, "items": values}});
-            match jobs.submit(client, "POST", &path, Some(&body)) {
-                Ok(job) => submitted.push(job, indexes),
-                Err(error) => {
-                    let events: Vec<usize> = indexes.iter().map(|&i| rows[i].event).collect();
-                    batch.fail_or_abort(&events, error)?;
-                }
-            }
+            let indexes = chunk.iter().map(|(i, _)| *i).collect();
+            step.submit(jobs, client, batch, "POST", &path, Some(&body), indexes)?;
         }
     }
     let name = |i: usize| format!("{key} record {}", external_id(&rows[i].record));
-    let polled = jobs.results(client, &submitted, name);
-    let events: Vec<usize> = submitted.items().iter().map(|&i| rows[i].event).collect();
-    batch.attribute(client, mark, &events);
-    let results = match polled {
-        Ok(results) => results,
-        Err(error) => return batch.fail_or_abort(&events, error),
+    let Some(results) = step.results(jobs, client, batch, name)? else {
+        return Ok(());
     };
     for (i, item) in results {
         let event = rows[i].event;

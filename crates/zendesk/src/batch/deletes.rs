@@ -5,7 +5,7 @@
 //! (`RecordNotFound`), is done with the reason "gone", as a delete one at a time says.
 
 use super::Batch;
-use super::jobs::{Item, Jobs, Submitted};
+use super::jobs::{Item, Jobs, Step};
 use super::lookup::ids_by_external_id;
 use super::plan::FoldedDelete;
 use crate::client::Client;
@@ -73,27 +73,17 @@ fn destroy_rows(
             None => batch.skip(row.event, gone(noun, &row.identifier)),
         }
     }
-    let mark = client.operations().len();
-    let mut submitted = Submitted::default();
+    let events_of = |items: &[usize]| -> Vec<usize> { items.iter().map(|&i| rows[i].event).collect() };
+    let mut step = Step::new(client, &events_of);
     for chunk in present.chunks(100) {
         let list: Vec<String> = chunk.iter().map(|(_, id)| id.to_string()).collect();
         let path = format!("/api/v2/{collection}/destroy_many?ids={}", list.join(","));
-        let indexes: Vec<usize> = chunk.iter().map(|&(i, _)| i).collect();
-        match jobs.submit(client, "DELETE", &path, None) {
-            Ok(job) => submitted.push(job, indexes),
-            Err(error) => {
-                let events: Vec<usize> = indexes.iter().map(|&i| rows[i].event).collect();
-                batch.fail_or_abort(&events, error)?;
-            }
-        }
+        let items = chunk.iter().map(|&(i, _)| i).collect();
+        step.submit(jobs, client, batch, "DELETE", &path, None, items)?;
     }
     let name = |i: usize| format!("{noun} {}", rows[i].identifier);
-    let polled = jobs.results(client, &submitted, name);
-    let events: Vec<usize> = submitted.items().iter().map(|&i| rows[i].event).collect();
-    batch.attribute(client, mark, &events);
-    let results = match polled {
-        Ok(results) => results,
-        Err(error) => return batch.fail_or_abort(&events, error),
+    let Some(results) = step.results(jobs, client, batch, name)? else {
+        return Ok(());
     };
     for (i, item) in results {
         let row = rows[i];

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::Batch;
-use super::jobs::{Item, Jobs, Submitted};
+use super::jobs::{Item, Jobs, Step};
 use super::plan::WantedMembership;
 use crate::client::Client;
 use crate::memberships;
@@ -29,23 +29,15 @@ pub(crate) fn add(
             false => new.push(i),
         }
     }
-    let mark = client.operations().len();
-    let mut submitted = Submitted::default();
+    let mut step = Step::new(client, &events_of);
     for chunk in new.chunks(100) {
         let items: Vec<_> = chunk
             .iter()
             .map(|&i| json!({"user_id": wanted[i].user_id, "organization_id": wanted[i].organization_id}))
             .collect();
         let body = json!({ "organization_memberships": items });
-        match jobs.submit(
-            client,
-            "POST",
-            "/api/v2/organization_memberships/create_many",
-            Some(&body),
-        ) {
-            Ok(job) => submitted.push(job, chunk.to_vec()),
-            Err(error) => batch.fail_or_abort(&events_of(chunk), error)?,
-        }
+        let path = "/api/v2/organization_memberships/create_many";
+        step.submit(jobs, client, batch, "POST", path, Some(&body), chunk.to_vec())?;
     }
     let name = |i: usize| {
         format!(
@@ -53,11 +45,8 @@ pub(crate) fn add(
             wanted[i].user_id, wanted[i].organization_id
         )
     };
-    let polled = jobs.results(client, &submitted, name);
-    batch.attribute(client, mark, &events_of(&submitted.items()));
-    let results = match polled {
-        Ok(results) => results,
-        Err(error) => return batch.fail_or_abort(&events_of(&submitted.items()), error),
+    let Some(results) = step.results(jobs, client, batch, name)? else {
+        return Ok(());
     };
     for (i, item) in results {
         let membership = &wanted[i];

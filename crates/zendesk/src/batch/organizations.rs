@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use serde_json::{Map, Value, json};
 
 use super::Batch;
-use super::jobs::{Jobs, Submitted};
+use super::jobs::{Jobs, Step};
 use super::lookup::ids_by_external_id;
 use super::plan::FoldedOrg;
 use crate::client::Client;
@@ -73,21 +73,13 @@ pub(crate) fn upsert(
     }
 
     // Both kinds of job, polled together.
-    let mark = client.operations().len();
-    let mut submitted = Submitted::default();
+    let mut step = Step::new(client, &events_of);
     for chunk in updates.chunks(100) {
         let items: Vec<Value> = chunk.iter().map(|&(i, id)| with_id(&orgs[i], id)).collect();
         let indexes: Vec<usize> = chunk.iter().map(|&(i, _)| i).collect();
         let body = json!({ "organizations": items });
-        match jobs.submit(
-            client,
-            "PUT",
-            "/api/v2/organizations/update_many",
-            Some(&body),
-        ) {
-            Ok(job) => submitted.push(job, indexes),
-            Err(error) => batch.fail_or_abort(&events_of(&indexes), error)?,
-        }
+        let path = "/api/v2/organizations/update_many";
+        step.submit(jobs, client, batch, "PUT", path, Some(&body), indexes)?;
     }
     for chunk in creates.chunks(100) {
         let items: Vec<Value> = chunk
@@ -95,15 +87,8 @@ pub(crate) fn upsert(
             .map(|&i| orgs[i].body(true)["organization"].clone())
             .collect();
         let body = json!({ "organizations": items });
-        match jobs.submit(
-            client,
-            "POST",
-            "/api/v2/organizations/create_many",
-            Some(&body),
-        ) {
-            Ok(job) => submitted.push(job, chunk.to_vec()),
-            Err(error) => batch.fail_or_abort(&events_of(chunk), error)?,
-        }
+        let path = "/api/v2/organizations/create_many";
+        step.submit(jobs, client, batch, "POST", path, Some(&body), chunk.to_vec())?;
     }
     let name = |i: usize| {
         format!(
@@ -111,15 +96,8 @@ pub(crate) fn upsert(
             orgs[i].external_id.as_deref().unwrap_or("?")
         )
     };
-    let polled = jobs.results(client, &submitted, name);
-    batch.attribute(client, mark, &events_of(&submitted.items()));
-    let results = match polled {
-        Ok(results) => results,
-        Err(error) => {
-            return batch
-                .fail_or_abort(&events_of(&submitted.items()), error)
-                .map(|()| ids);
-        }
+    let Some(results) = step.results(jobs, client, batch, name)? else {
+        return Ok(ids);
     };
     let created: HashSet<usize> = creates.into_iter().collect();
     for (i, item) in results {
