@@ -47,8 +47,9 @@ pub(crate) fn sync(
         }
     }
     let path = format!("/api/v2/custom_objects/{}/jobs", encode(key));
-    let events_of = |items: &[usize]| -> Vec<usize> { items.iter().map(|&i| rows[i].event).collect() };
-    let mut step = Step::new(client, &events_of);
+    let events_of =
+        |items: &[usize]| -> Vec<usize> { items.iter().map(|&i| rows[i].event).collect() };
+    let mut step = Step::new(jobs, batch, client, &events_of);
     for (action, items) in [
         ("create_or_update_by_external_id", &upserts),
         ("delete_by_external_id", &deletes),
@@ -57,11 +58,11 @@ pub(crate) fn sync(
             let values: Vec<&Value> = chunk.iter().map(|(_, item)| item).collect();
             let body = json!({"job": {"action": action, "items": values}});
             let indexes = chunk.iter().map(|(i, _)| *i).collect();
-            step.submit(jobs, client, batch, "POST", &path, Some(&body), indexes)?;
+            step.submit(client, "POST", &path, Some(&body), indexes)?;
         }
     }
     let name = |i: usize| format!("{key} record {}", external_id(&rows[i].record));
-    let Some(results) = step.results(jobs, client, batch, name)? else {
+    let Some(results) = step.results(client, name)? else {
         return Ok(());
     };
     for (i, item) in results {

@@ -73,16 +73,17 @@ fn destroy_rows(
             None => batch.skip(row.event, gone(noun, &row.identifier)),
         }
     }
-    let events_of = |items: &[usize]| -> Vec<usize> { items.iter().map(|&i| rows[i].event).collect() };
-    let mut step = Step::new(client, &events_of);
+    let events_of =
+        |items: &[usize]| -> Vec<usize> { items.iter().map(|&i| rows[i].event).collect() };
+    let mut step = Step::new(jobs, batch, client, &events_of);
     for chunk in present.chunks(100) {
         let list: Vec<String> = chunk.iter().map(|(_, id)| id.to_string()).collect();
         let path = format!("/api/v2/{collection}/destroy_many?ids={}", list.join(","));
         let items = chunk.iter().map(|&(i, _)| i).collect();
-        step.submit(jobs, client, batch, "DELETE", &path, None, items)?;
+        step.submit(client, "DELETE", &path, None, items)?;
     }
     let name = |i: usize| format!("{noun} {}", rows[i].identifier);
-    let Some(results) = step.results(jobs, client, batch, name)? else {
+    let Some(results) = step.results(client, name)? else {
         return Ok(());
     };
     for (i, item) in results {

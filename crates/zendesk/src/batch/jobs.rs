@@ -133,41 +133,47 @@ impl Submitted {
 
 /// One bulk step of a batch: the jobs it submits, polled together, and the events each of its
 /// items stands for (which get the step's calls, and its failures).
-pub struct Step<'e> {
+pub struct Step<'s> {
+    jobs: &'s mut Jobs,
+    batch: &'s mut Batch,
+    events_of: &'s dyn Fn(&[usize]) -> Vec<usize>,
     mark: usize,
     submitted: Submitted,
-    events_of: &'e dyn Fn(&[usize]) -> Vec<usize>,
 }
 
-impl<'e> Step<'e> {
+impl<'s> Step<'s> {
     /// A step whose calls start now.
-    pub fn new(client: &Client, events_of: &'e dyn Fn(&[usize]) -> Vec<usize>) -> Step<'e> {
+    pub fn new(
+        jobs: &'s mut Jobs,
+        batch: &'s mut Batch,
+        client: &Client,
+        events_of: &'s dyn Fn(&[usize]) -> Vec<usize>,
+    ) -> Step<'s> {
         Step {
+            jobs,
+            batch,
+            events_of,
             mark: client.operations().len(),
             submitted: Submitted::default(),
-            events_of,
         }
     }
 
     /// Submits one job carrying `items` (the step's item indexes); a refused job fails their
     /// events (a 401 fails the batch: `Err`).
-    #[allow(clippy::too_many_arguments)]
     pub fn submit(
         &mut self,
-        jobs: &mut Jobs,
         client: &mut Client,
-        batch: &mut Batch,
         method: &str,
         path: &str,
         body: Option<&Value>,
         items: Vec<usize>,
     ) -> Result<(), Error> {
-        match jobs.submit(client, method, path, body) {
+        match self.jobs.submit(client, method, path, body) {
             Ok(job) => {
                 self.submitted.push(job, items);
                 Ok(())
             }
-            Err(error) => batch.fail_or_abort(&(self.events_of)(&items), error),
+            Err(error) => self.batch.fail_or_abort(&(self.events_of)(&items), error),
         }
     }
 
@@ -175,17 +181,15 @@ impl<'e> Step<'e> {
     /// items' events then have its error). Their events get the step's calls either way.
     pub fn results(
         self,
-        jobs: &mut Jobs,
         client: &mut Client,
-        batch: &mut Batch,
         name: impl Fn(usize) -> String,
     ) -> Result<Option<Vec<ItemResult>>, Error> {
-        let polled = jobs.results(client, &self.submitted, name);
+        let polled = self.jobs.results(client, &self.submitted, name);
         let events = (self.events_of)(&self.submitted.items());
-        batch.attribute(client, self.mark, &events);
+        self.batch.attribute(client, self.mark, &events);
         match polled {
             Ok(results) => Ok(Some(results)),
-            Err(error) => batch.fail_or_abort(&events, error).map(|()| None),
+            Err(error) => self.batch.fail_or_abort(&events, error).map(|()| None),
         }
     }
 }

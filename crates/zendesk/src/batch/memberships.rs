@@ -29,7 +29,7 @@ pub(crate) fn add(
             false => new.push(i),
         }
     }
-    let mut step = Step::new(client, &events_of);
+    let mut step = Step::new(jobs, batch, client, &events_of);
     for chunk in new.chunks(100) {
         let items: Vec<_> = chunk
             .iter()
@@ -37,7 +37,7 @@ pub(crate) fn add(
             .collect();
         let body = json!({ "organization_memberships": items });
         let path = "/api/v2/organization_memberships/create_many";
-        step.submit(jobs, client, batch, "POST", path, Some(&body), chunk.to_vec())?;
+        step.submit(client, "POST", path, Some(&body), chunk.to_vec())?;
     }
     let name = |i: usize| {
         format!(
@@ -45,7 +45,7 @@ pub(crate) fn add(
             wanted[i].user_id, wanted[i].organization_id
         )
     };
-    let Some(results) = step.results(jobs, client, batch, name)? else {
+    let Some(results) = step.results(client, name)? else {
         return Ok(());
     };
     for (i, item) in results {

@@ -73,13 +73,13 @@ pub(crate) fn upsert(
     }
 
     // Both kinds of job, polled together.
-    let mut step = Step::new(client, &events_of);
+    let mut step = Step::new(jobs, batch, client, &events_of);
     for chunk in updates.chunks(100) {
         let items: Vec<Value> = chunk.iter().map(|&(i, id)| with_id(&orgs[i], id)).collect();
         let indexes: Vec<usize> = chunk.iter().map(|&(i, _)| i).collect();
         let body = json!({ "organizations": items });
         let path = "/api/v2/organizations/update_many";
-        step.submit(jobs, client, batch, "PUT", path, Some(&body), indexes)?;
+        step.submit(client, "PUT", path, Some(&body), indexes)?;
     }
     for chunk in creates.chunks(100) {
         let items: Vec<Value> = chunk
@@ -88,7 +88,7 @@ pub(crate) fn upsert(
             .collect();
         let body = json!({ "organizations": items });
         let path = "/api/v2/organizations/create_many";
-        step.submit(jobs, client, batch, "POST", path, Some(&body), chunk.to_vec())?;
+        step.submit(client, "POST", path, Some(&body), chunk.to_vec())?;
     }
     let name = |i: usize| {
         format!(
@@ -96,7 +96,7 @@ pub(crate) fn upsert(
             orgs[i].external_id.as_deref().unwrap_or("?")
         )
     };
-    let Some(results) = step.results(jobs, client, batch, name)? else {
+    let Some(results) = step.results(client, name)? else {
         return Ok(ids);
     };
     let created: HashSet<usize> = creates.into_iter().collect();
