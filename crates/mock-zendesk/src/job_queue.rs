@@ -47,6 +47,9 @@ pub(crate) enum JobKind {
     OrganizationsCreate,
     OrganizationsUpdate,
     MembershipsCreate,
+    TicketsCreate,
+    /// `tickets/update_many` with `{"tickets": [{"id", ...}]}`.
+    TicketsUpdate,
     /// `destroy_many`: items are ids, or `{"external_id": ..}` resolved when the job runs.
     UsersDestroy,
     OrganizationsDestroy,

@@ -20,7 +20,7 @@ use crate::account::{Account, Call};
 use crate::faults::splitmix64;
 use crate::http::{Handled, Query, Response, bad_request};
 use crate::job_queue::{Job, JobKind, JobState, Jobs, MAX_INFLIGHT_JOBS, MAX_ITEMS};
-use crate::{custom_objects, deletes, memberships, organizations, users};
+use crate::{custom_objects, deletes, memberships, organizations, tickets, users};
 
 /// Runs every queued job of the account whose delay has passed, oldest first.
 pub(crate) fn run_due(account: &mut Account) {
@@ -114,6 +114,15 @@ fn apply(account: &mut Account, kind: &JobKind, item: &Value) -> (Handled, &'sta
             memberships::create(call(account, "organization_membership", item), None),
             "organization_membership",
         ),
+        JobKind::TicketsCreate => (tickets::create(call(account, "ticket", item)), "ticket"),
+        JobKind::TicketsUpdate => {
+            let (id, attrs) = without_id(item);
+            let answer = match id {
+                Some(id) => tickets::update(call(account, "ticket", &attrs), id),
+                None => Err(missing_id()),
+            };
+            (answer, "ticket")
+        }
         JobKind::CustomRecordsUpsert(object) => {
             let mut record = item.as_object().cloned().unwrap_or_default();
             let external_id = record.remove("external_id");
@@ -294,6 +303,14 @@ pub(crate) fn custom_object_records(call: Call, object: &str) -> Handled {
         _ => return Err(crate::http::missing_parameter("job.items")),
     };
     queue(call.account, kind, items, "job.items")
+}
+
+pub(crate) fn tickets_create_many(call: Call) -> Handled {
+    submit(call, "tickets", JobKind::TicketsCreate)
+}
+
+pub(crate) fn tickets_update_many(call: Call) -> Handled {
+    submit(call, "tickets", JobKind::TicketsUpdate)
 }
 
 pub(crate) fn users_destroy_many(call: Call) -> Handled {

@@ -142,6 +142,8 @@ pub(crate) fn route(method: &str, path: &str, call: Call) -> Handled {
         }
         // tickets
         ("DELETE", ["tickets", "destroy_many"]) => jobs::tickets_destroy_many(call),
+        ("POST", ["tickets", "create_many"]) => jobs::tickets_create_many(call),
+        ("PUT", ["tickets", "update_many"]) => jobs::tickets_update_many(call),
         ("POST", ["tickets"]) => tickets::create(call),
         ("GET", ["tickets"]) => tickets::list(call),
         ("GET", ["tickets", t]) => tickets::show(call, id(t)?),

@@ -128,6 +128,24 @@ impl AccountSnapshot {
                 .map(|f| json!(["org", f.key, f.r#type])),
         )
         .collect();
+        let requester = |user_id: u64| account.user(user_id).and_then(|u| u.email.clone());
+        let mut tickets: Vec<Value> = (account.tickets.iter())
+            .map(|t| {
+                let custom: Vec<&Value> = t.custom_fields.iter().map(|f| &f.value).collect();
+                let comments: Vec<&str> = t.comments.iter().map(|c| c.body.as_str()).collect();
+                json!([
+                    t.external_id,
+                    t.subject,
+                    t.status,
+                    t.priority,
+                    t.r#type,
+                    t.tags,
+                    requester(t.requester_id),
+                    custom,
+                    comments
+                ])
+            })
+            .collect();
         let mut custom_records: Vec<Value> = (account.custom_objects.iter())
             .flat_map(|o| {
                 o.records
@@ -141,12 +159,13 @@ impl AccountSnapshot {
             &mut memberships,
             &mut events,
             &mut fields,
+            &mut tickets,
             &mut custom_records,
         ] {
             list.sort_by_key(|v| v.to_string());
         }
         json!({"users": users, "organizations": orgs, "memberships": memberships, "events": events,
-            "fields": fields, "custom_object_records": custom_records})
+            "fields": fields, "tickets": tickets, "custom_object_records": custom_records})
     }
 
     pub fn user(&self, id: u64) -> Option<&User> {

@@ -15,6 +15,7 @@ mod lookup;
 mod memberships;
 mod organizations;
 mod plan;
+mod tickets;
 mod users;
 
 use std::collections::HashSet;
@@ -60,6 +61,13 @@ pub fn transform_batch(
     };
     batch.fail(&orphans, &unmade);
     memberships::add(&mut client, &mut jobs, &mut batch, &wanted)?;
+    tickets::sync(
+        &mut client,
+        &mut jobs,
+        &mut batch,
+        config.sync.sync_mode,
+        &plan.tickets,
+    )?;
     deletes::destroy(&mut client, &mut jobs, &mut batch, &plan.deletes)?;
     if let Some(key) = config.sync.custom_object_key.as_deref() {
         custom_objects::sync(

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value};
 
 use super::custom_objects::FoldedCustomRecord;
+use super::tickets::FoldedTicket;
 use crate::client::Client;
 use crate::config::Config;
 use crate::dedupe::Fingerprint;
@@ -80,6 +81,8 @@ pub(crate) struct Plan {
     pub deletes: Vec<FoldedDelete>,
     /// Custom object rows for the object's jobs endpoint.
     pub custom_records: Vec<FoldedCustomRecord>,
+    /// Ticket rows for `tickets/create_many` and `update_many`.
+    pub tickets: Vec<FoldedTicket>,
     groups: Vec<GroupLink>,
     /// The messages that run alone, one by one after the bulk part.
     alone: Vec<Option<Message>>,
@@ -100,6 +103,7 @@ impl Plan {
             users: Vec::new(),
             deletes: Vec::new(),
             custom_records: Vec::new(),
+            tickets: Vec::new(),
             groups: Vec::new(),
             alone: (0..events.len()).map(|_| None).collect(),
             people: vec![None; events.len()],
@@ -178,6 +182,16 @@ impl Plan {
             {
                 self.custom_records.push(FoldedCustomRecord {
                     record,
+                    event: index,
+                });
+                sorter.alone.extend(key);
+                return Ok(());
+            }
+            if let Some((external_id, row)) = crate::records::bulk_ticket(client, config, &record)?
+            {
+                self.tickets.push(FoldedTicket {
+                    external_id,
+                    row,
                     event: index,
                 });
                 sorter.alone.extend(key);

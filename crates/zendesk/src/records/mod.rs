@@ -8,7 +8,7 @@ mod memberships;
 mod organizations;
 mod row;
 mod tags;
-mod tickets;
+pub mod tickets;
 mod users;
 
 use crate::client::Client;
@@ -187,6 +187,28 @@ pub fn bulk_delete(
     Ok(foldable.then_some((object, identifier)))
 }
 
+/// A ticket row the bulk endpoints can write (`tickets/create_many` and `update_many`): its
+/// external id and the row, when it is not a delete and is named by external id.
+pub fn bulk_ticket(
+    client: &Client,
+    config: &Config,
+    record: &Record,
+) -> Result<Option<(String, tickets::TicketRow)>, Error> {
+    let sync = &config.sync;
+    if sync.object_type != Some(ObjectType::Tickets)
+        || sync.identifier_key != IdentifierKey::ExternalId
+        || record.action == RecordAction::Delete
+    {
+        return Ok(None);
+    }
+    let row = Row::mapped(client, record, &sync.field_mapping);
+    row.require(ObjectType::Tickets)?;
+    let Identifier::ExternalId(external_id) = row.identifier(&sync.identifier_key)? else {
+        return Ok(None);
+    };
+    Ok(Some((external_id, tickets::TicketRow::new(row)?)))
+}
+
 /// What a record names, for keeping one record's rows in order within a batch: the object type
 /// and the identifier (`None` when it has none).
 pub fn order_key(client: &Client, config: &Config, record: &Record) -> Option<String> {
@@ -231,6 +253,16 @@ fn deletes_allowed(config: &Config) -> Result<(), Error> {
     ))
 }
 
+/// Why an insert changed nothing: the record is there.
+pub fn exists(noun: &str, id: u64, identifier: &Identifier) -> String {
+    format!("exists: Zendesk {noun} #{id} has {identifier} (syncMode insert never overwrites)")
+}
+
+/// Why an update changed nothing: the record is not there.
+pub fn not_found(noun: &str, identifier: &Identifier) -> String {
+    format!("not found: no Zendesk {noun} has {identifier} (syncMode update never creates)")
+}
+
 /// Why a delete changed nothing: the record is not there.
 pub fn gone(noun: &str, identifier: &Identifier) -> String {
     format!("gone: no Zendesk {noun} has {identifier} (deleted already)")
@@ -263,16 +295,8 @@ fn run(
     identifier: &Identifier,
 ) -> Result<Option<String>, Error> {
     let noun = target.noun();
-    let exists = |id: u64| {
-        Some(format!(
-            "exists: Zendesk {noun} #{id} has {identifier} (syncMode insert never overwrites)"
-        ))
-    };
-    let not_found = || {
-        Some(format!(
-            "not found: no Zendesk {noun} has {identifier} (syncMode update never creates)"
-        ))
-    };
+    let exists = |id: u64| Some(exists(noun, id, identifier));
+    let not_found = || Some(not_found(noun, identifier));
     match mode {
         SyncMode::Upsert => target.upsert(client, identifier).map(|()| None),
         SyncMode::Insert => {

@@ -8,6 +8,9 @@ use crate::outcome::Error;
 use crate::ticket_fields;
 use serde_json::{Map, Value, json};
 
+/// How long a ticket's id is remembered under its external id (the cache's longest).
+const TICKET_ID_TTL_SECONDS: u32 = 86_400;
+
 pub struct TicketRow {
     /// Attributes written on create and update.
     ticket: Map<String, Value>,
@@ -62,6 +65,56 @@ impl TicketRow {
         }
         Ok(ticket)
     }
+
+    /// The `ticket` object that creates it: its attributes, the first comment, the requester.
+    pub fn creating(&self, client: &mut Client) -> Result<Value, Error> {
+        let mut ticket = self.with_custom_fields(client)?;
+        ticket.insert("comment".into(), json!({"body": self.description}));
+        if let Some((key, requester)) = &self.requester {
+            ticket.insert((*key).into(), requester.clone());
+        }
+        Ok(Value::Object(ticket))
+    }
+
+    /// The `ticket` object that updates it (the description and requester are left alone).
+    pub fn updating(&self, client: &mut Client) -> Result<Value, Error> {
+        self.with_custom_fields(client).map(Value::Object)
+    }
+
+    pub fn external_id(&self) -> Option<&str> {
+        self.ticket.get("external_id").and_then(Value::as_str)
+    }
+}
+
+/// The id of a ticket with this external id: remembered, else the first `GET
+/// /tickets?external_id=` lists (Zendesk does not keep external ids unique).
+pub fn find_by_external_id(client: &mut Client, external_id: &str) -> Result<Option<u64>, Error> {
+    if let Some(id) = client
+        .cache_get(&id_key(external_id))
+        .and_then(|id| id.parse().ok())
+    {
+        return Ok(Some(id));
+    }
+    let path = format!("/api/v2/tickets?external_id={}", encode(external_id));
+    let answer = client.call("GET", &path, None)?;
+    let found = answer.pointer("/tickets/0/id").and_then(Value::as_u64);
+    if let Some(id) = found {
+        remember(client, external_id, id);
+    }
+    Ok(found)
+}
+
+/// Remembers the ticket this tenant wrote under its external id.
+pub fn remember(client: &Client, external_id: &str, id: u64) {
+    client.cache_set(&id_key(external_id), &id.to_string(), TICKET_ID_TTL_SECONDS);
+}
+
+fn forget(client: &Client, external_id: &str) {
+    client.cache_remove(&id_key(external_id));
+}
+
+fn id_key(external_id: &str) -> String {
+    format!("ticket:ext:{external_id}")
 }
 
 impl Target for TicketRow {
@@ -76,11 +129,7 @@ impl Target for TicketRow {
     fn find(&mut self, client: &mut Client, identifier: &Identifier) -> Result<Option<u64>, Error> {
         match identifier {
             Identifier::Id(id) => Ok(Some(*id)),
-            Identifier::ExternalId(external_id) => {
-                let path = format!("/api/v2/tickets?external_id={}", encode(external_id));
-                let answer = client.call("GET", &path, None)?;
-                Ok(answer.pointer("/tickets/0/id").and_then(Value::as_u64))
-            }
+            Identifier::ExternalId(external_id) => find_by_external_id(client, external_id),
             Identifier::Email(_) | Identifier::CustomField { .. } => Err(Error::InvalidConfig(
                 "tickets are identified by `external_id` or `id`".into(),
             )),
@@ -88,26 +137,32 @@ impl Target for TicketRow {
     }
 
     fn create(&mut self, client: &mut Client) -> Result<Created, Error> {
-        let mut ticket = self.with_custom_fields(client)?;
-        ticket.insert("comment".into(), json!({"body": self.description}));
-        if let Some((key, requester)) = &self.requester {
-            ticket.insert((*key).into(), requester.clone());
-        }
-        client.call(
+        let ticket = self.creating(client)?;
+        let answer = client.call(
             "POST",
             "/api/v2/tickets",
             Some(&json!({ "ticket": ticket })),
         )?;
+        if let (Some(external_id), Ok(id)) =
+            (self.external_id(), crate::client::id_in(&answer, "ticket"))
+        {
+            remember(client, external_id, id);
+        }
         Ok(Created::Done)
     }
 
     fn update(&mut self, client: &mut Client, id: u64) -> Result<Updated, Error> {
-        let ticket = self.with_custom_fields(client)?;
+        let ticket = self.updating(client)?;
         let path = format!("/api/v2/tickets/{id}");
         let reply = client.send("PUT", &path, Some(&json!({ "ticket": ticket })))?;
         match reply.status {
             200..=299 => Ok(Updated::Done),
-            404 => Ok(Updated::Gone),
+            404 => {
+                if let Some(external_id) = self.external_id() {
+                    forget(client, external_id);
+                }
+                Ok(Updated::Gone)
+            }
             _ => Err(reply.into_error()),
         }
     }

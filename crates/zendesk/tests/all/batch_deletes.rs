@@ -191,3 +191,69 @@ fn deletes_under_faults_end_in_the_same_state() {
     assert_same_state(&faulty, &one);
     assert_eq!(faulty.mock.account(SUB).deleted_users.len(), 150);
 }
+
+/// Ticket rows in batches: looked up one at a time (Zendesk's only way by external id) or
+/// remembered, then written by `tickets/create_many` and `update_many`; the same tickets as one
+/// at a time, under faults too, and a second sync of the same rows costs the bulk calls alone.
+#[test]
+fn ticket_rows_take_create_many_and_update_many() {
+    use mock_zendesk::{BulkSettings, Faults};
+    let row = |n: usize, priority: &str| {
+        json!({"type": "record", "action": "insert",
+            "fields": {"subject": format!("Ticket {n}"), "description": "It broke",
+                "priority": priority, "requester_email": format!("r{}@x.com", n % 7)},
+            "identifiers": {"external_id": format!("t-{n}")}})
+    };
+    let first: Vec<Value> = (0..150).map(|n| row(n, "high")).collect();
+    let second: Vec<Value> = (0..150).map(|n| row(n, "low")).collect();
+    let config = json!({"objectType": "tickets"});
+    let (one, many) = (MockHost::new(), MockHost::new());
+    per_event(&one, &config, &first);
+    batched(&many, &config, &first);
+    assert_same_state(&many, &one);
+    assert_eq!(many.mock.account(SUB).tickets.len(), 150);
+    assert_eq!(count(&many, "POST", "/api/v2/tickets/create_many"), 2);
+    assert_eq!(
+        count(&many, "POST", "/api/v2/tickets"),
+        2,
+        "no single creates"
+    );
+
+    many.mock.clear_requests();
+    per_event(&one, &config, &second);
+    batched(&many, &config, &second);
+    assert_same_state(&many, &one);
+    let calls = many.mock.requests_for(SUB).len();
+    println!("{calls} calls for the second sync of 150 ticket rows");
+    assert_eq!(count(&many, "PUT", "/api/v2/tickets/update_many"), 2);
+    assert_eq!(count(&many, "GET", "/api/v2/tickets?"), 0, "remembered");
+    assert!(calls <= 6, "{calls}");
+
+    let insert = json!({"objectType": "tickets", "syncMode": "insert"});
+    let skipped = batched(&many, &insert, &first);
+    assert!(skipped.iter().all(|o| {
+        o.as_ref()
+            .unwrap()
+            .skipped
+            .as_deref()
+            .is_some_and(|s| s.starts_with("exists: Zendesk ticket #"))
+    }));
+
+    let faulty = MockHost::new();
+    let faults: Faults = "rate=0.3,seed=6,kinds=429|500|503|409,retry_after=1"
+        .parse()
+        .unwrap();
+    faulty.mock.set_faults(faults);
+    faulty.mock.set_bulk(
+        SUB,
+        BulkSettings {
+            job_failure_rate: 0.2,
+            item_failure_rate: 0.2,
+            seed: 2,
+            ..BulkSettings::default()
+        },
+    );
+    batched(&faulty, &config, &first);
+    batched(&faulty, &config, &second);
+    assert_same_state(&faulty, &one);
+}
