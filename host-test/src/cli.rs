@@ -219,12 +219,12 @@ pub struct MockArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Tenants, each with its own account and a copy of the stream (interleaved).
-    #[arg(long, default_value_t = 1)]
-    pub tenants: usize,
-    /// Events in each tenant's stream.
-    #[arg(long, default_value_t = 10_000)]
-    pub events: usize,
+    /// Tenants, each with its own account and a copy of the stream (interleaved; default 1).
+    #[arg(long)]
+    pub tenants: Option<usize>,
+    /// Events in each tenant's stream (default 10,000).
+    #[arg(long)]
+    pub events: Option<usize>,
     #[arg(long, default_value_t = 1_000)]
     pub users: usize,
     #[arg(long, default_value_t = 100)]
@@ -237,9 +237,14 @@ pub struct BenchArgs {
     /// How long a batch waits to fill, in ms.
     #[arg(long, default_value_t = 20)]
     pub batch_wait_ms: u64,
-    /// Events delivered at the same time.
-    #[arg(long, default_value_t = 2)]
-    pub concurrency: usize,
+    /// Events delivered at the same time (default 2; with --latency-ms, `run`'s default).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Real-latency mode instead: `run` (a child process, defaults unless --concurrency)
+    /// against the HTTP mock answering after each of these latencies, e.g. 0,50,100,300; the
+    /// stream is --events per tenant (default then 30) for --tenants tenants (default then 200).
+    #[arg(long, value_delimiter = ',')]
+    pub latency_ms: Vec<u64>,
     /// Print the figures as JSON instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -399,14 +404,29 @@ fn list_fields(args: FieldsArgs) -> Result<u8> {
 }
 
 fn bench(args: BenchArgs) -> Result<u8> {
+    if !args.latency_ms.is_empty() {
+        let options = crate::bench::latency::LatencyOptions {
+            plugin: plugin_path(&args.plugin)?,
+            latencies_ms: args.latency_ms.clone(),
+            tenants: args.tenants.unwrap_or(200),
+            events_per_tenant: args.events.unwrap_or(30),
+            concurrency: args.concurrency,
+        };
+        let rows = crate::bench::latency::run(&options)?;
+        match args.json {
+            true => print_stdout(&format!("{}\n", serde_json::to_string_pretty(&rows)?)),
+            false => print_stdout(&crate::bench::latency::table(&rows)),
+        }
+        return Ok(0);
+    }
     if args.batch_size < 2 {
         bail!("--batch-size must be at least 2 (the batch modes compare against one per call)");
     }
     let options = crate::bench::BenchOptions {
         plugin: plugin_path(&args.plugin)?,
-        tenants: args.tenants,
+        tenants: args.tenants.unwrap_or(1),
         stream: mock_zendesk::workload::StandardStream {
-            events: args.events,
+            events: args.events.unwrap_or(10_000),
             users: args.users,
             organizations: args.organizations,
             seed: args.seed,
@@ -415,7 +435,7 @@ fn bench(args: BenchArgs) -> Result<u8> {
             size: args.batch_size,
             wait: Duration::from_millis(args.batch_wait_ms),
         },
-        concurrency: args.concurrency.max(1),
+        concurrency: args.concurrency.unwrap_or(2).max(1),
     };
     let report = crate::bench::run(&options)?;
     if args.json {

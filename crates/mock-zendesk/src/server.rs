@@ -21,6 +21,8 @@ pub struct ServerHandle {
     server: Arc<tiny_http::Server>,
     stopping: Arc<AtomicBool>,
     accept_loop: Option<JoinHandle<()>>,
+    /// Microseconds spent answering API requests, summed over requests (waits included).
+    busy_us: Arc<AtomicU64>,
 }
 
 impl ServerHandle {
@@ -31,6 +33,12 @@ impl ServerHandle {
     /// "http://127.0.0.1:PORT".
     pub fn origin(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The time spent answering API requests, summed over requests: divided by a wall time, the
+    /// average number of requests in flight over it (Little's law).
+    pub fn busy(&self) -> Duration {
+        Duration::from_micros(self.busy_us.load(Ordering::Relaxed))
     }
 
     pub fn shutdown(mut self) {
@@ -89,18 +97,21 @@ pub fn serve_with_latency(
         .ok_or_else(|| std::io::Error::other("the server is not listening on an IP address"))?;
     let server = Arc::new(server);
     let stopping = Arc::new(AtomicBool::new(false));
+    let busy_us = Arc::new(AtomicU64::new(0));
     let accept_loop = {
         let server = Arc::clone(&server);
         let stopping = Arc::clone(&stopping);
+        let busy_us = Arc::clone(&busy_us);
         std::thread::Builder::new()
             .name("mock-zendesk-accept".to_string())
-            .spawn(move || accept_loop(&server, &stopping, &mock, latency))?
+            .spawn(move || accept_loop(&server, &stopping, &mock, latency, busy_us))?
     };
     Ok(ServerHandle {
         addr,
         server,
         stopping,
         accept_loop: Some(accept_loop),
+        busy_us,
     })
 }
 
@@ -109,21 +120,29 @@ fn accept_loop(
     stopping: &AtomicBool,
     mock: &MockZendesk,
     latency: Latency,
+    busy_us: Arc<AtomicU64>,
 ) {
     let answered = Arc::new(AtomicU64::new(0));
     while !stopping.load(Ordering::SeqCst) {
         // Errors are per-connection (or the unblock at shutdown): keep serving unless stopping.
         let Ok(request) = server.recv() else { continue };
         let mock = mock.clone();
-        let wait = (!latency.base.is_zero() && !request.url().starts_with("/__mock/"))
+        let api = !request.url().starts_with("/__mock/");
+        let wait = (api && !latency.base.is_zero())
             .then(|| latency.sample(answered.fetch_add(1, Ordering::Relaxed)));
+        let busy_us = Arc::clone(&busy_us);
+        let started = std::time::Instant::now();
         let spawned = std::thread::Builder::new()
             .name("mock-zendesk-request".to_string())
             .spawn(move || {
                 if let Some(wait) = wait {
                     std::thread::sleep(wait);
                 }
-                serve_one(&mock, request)
+                serve_one(&mock, request);
+                if api {
+                    let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    busy_us.fetch_add(took, Ordering::Relaxed);
+                }
             });
         if let Err(error) = spawned {
             eprintln!("mock-zendesk: cannot spawn a request thread: {error}");

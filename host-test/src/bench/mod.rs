@@ -7,6 +7,7 @@
 //! sandbox instantiation time, the component size, the hot-swap time and the peak RSS.
 
 mod attribution;
+pub mod latency;
 mod report;
 
 use std::path::PathBuf;
@@ -73,7 +74,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
         sandbox_instantiation_us: instantiation.as_secs_f64() * 1e6,
         component_kib: bytes.len() as f64 / 1024.0,
         hot_swap_ms: hot_swap.as_secs_f64() * 1e3,
-        peak_rss_mib: peak_rss_mib(),
+        peak_rss_mib: crate::runner::summary::peak_rss_mib(),
     })
 }
 
@@ -184,18 +185,4 @@ fn median_of(runs: usize, mut f: impl FnMut() -> Result<Duration>) -> Result<Dur
     let mut times = (0..runs).map(|_| f()).collect::<Result<Vec<_>>>()?;
     times.sort();
     Ok(times[times.len() / 2])
-}
-
-/// The process's peak resident set (VmHWM), in MiB; 0 where /proc is not available.
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kib| kib.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
 }

@@ -57,10 +57,26 @@ pub struct Summary {
     /// time of the stream without its dead letters' retries.
     pub last_success_ms: Option<u64>,
     pub events_per_second: f64,
+    /// The process's peak resident memory when the run ended (Linux; 0 elsewhere).
+    pub peak_rss_mib: f64,
     /// Ctrl-C or SIGTERM stopped the reading after this many lines (what was read and not
     /// delivered is dead-lettered as `interrupted`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interrupted_after_line: Option<u64>,
+}
+
+/// This process's peak resident memory (`VmHWM`), in MiB; 0 where /proc does not say.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
 }
 
 /// The per-tenant key for a line that named no tenant.
@@ -145,6 +161,7 @@ impl Summary {
         } else {
             0.0
         };
+        self.peak_rss_mib = peak_rss_mib();
     }
 
     /// Nothing lost: the outcomes add up to the input, overall and per tenant. An error (not a

@@ -1,0 +1,142 @@
+//! `host-test bench --latency-ms 0,50,100,300`: `run` against a Zendesk that answers as slowly
+//! as a real one (the HTTP mock with `--latency-ms`, 30% jitter), as a child process with the
+//! default settings a new user has. A delivery host is then bounded by how many requests it
+//! keeps in flight, not by CPU. Per latency: events/s, requests in flight on average (the
+//! mock's summed answer times over the wall time: Little's law) and the process's peak RSS.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use mock_zendesk::MockZendesk;
+use mock_zendesk::server::{Latency, serve_with_latency};
+use mock_zendesk::workload::StandardStream;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+pub struct LatencyOptions {
+    pub plugin: PathBuf,
+    pub latencies_ms: Vec<u64>,
+    pub tenants: usize,
+    /// Standard-stream events per tenant.
+    pub events_per_tenant: usize,
+    /// `run --concurrency`; `None`: run's default.
+    pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LatencyRow {
+    pub latency_ms: u64,
+    pub events: u64,
+    pub seconds: f64,
+    pub events_per_second: f64,
+    pub zendesk_calls: u64,
+    pub requests_in_flight: f64,
+    pub peak_rss_mib: f64,
+}
+
+pub fn run(options: &LatencyOptions) -> Result<Vec<LatencyRow>> {
+    let dir = tempfile::tempdir()?;
+    let tenants_path = dir.path().join("tenants.json");
+    let events_path = dir.path().join("events.jsonl");
+    std::fs::write(&tenants_path, tenants(options.tenants).to_string())?;
+    std::fs::write(&events_path, events(options))?;
+    let exe = std::env::current_exe().context("cannot find this binary")?;
+    options
+        .latencies_ms
+        .iter()
+        .map(|&latency_ms| {
+            let mock = MockZendesk::new();
+            let latency = Latency {
+                base: Duration::from_millis(latency_ms),
+                jitter_pct: 30,
+            };
+            let server = serve_with_latency(mock, "127.0.0.1:0".parse()?, latency)?;
+            let summary_path = dir.path().join(format!("summary-{latency_ms}.json"));
+            let mut run = Command::new(&exe);
+            run.arg("run")
+                .arg("--tenants")
+                .arg(&tenants_path)
+                .arg("--events")
+                .arg(&events_path)
+                .arg("--plugin")
+                .arg(&options.plugin)
+                .args(["--zendesk-origin", &server.origin()])
+                .arg("--summary-json")
+                .arg(&summary_path)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            if let Some(concurrency) = options.concurrency {
+                run.args(["--concurrency", &concurrency.to_string()]);
+            }
+            let status = run.status().context("cannot start `run`")?;
+            if !status.success() {
+                bail!("`run` at {latency_ms} ms ended with {status}");
+            }
+            let summary: Value = serde_json::from_str(&std::fs::read_to_string(&summary_path)?)?;
+            let seconds = summary["elapsed_ms"].as_f64().unwrap_or(0.0) / 1e3;
+            let events = summary["lines"].as_u64().unwrap_or(0);
+            Ok(LatencyRow {
+                latency_ms,
+                events,
+                seconds,
+                events_per_second: summary["events_per_second"].as_f64().unwrap_or(0.0),
+                zendesk_calls: summary["zendesk_calls"].as_u64().unwrap_or(0),
+                requests_in_flight: server.busy().as_secs_f64() / seconds.max(1e-9),
+                peak_rss_mib: summary["peak_rss_mib"].as_f64().unwrap_or(0.0),
+            })
+        })
+        .collect()
+}
+
+/// The rows as a Markdown table.
+pub fn table(rows: &[LatencyRow]) -> String {
+    let mut text = String::from(
+        "| latency | events | seconds | events/s | Zendesk calls | requests in flight (avg) | peak RSS |\n|---|---|---|---|---|---|---|\n",
+    );
+    for row in rows {
+        text += &format!(
+            "| {} ms | {} | {:.1} | {:.0} | {} | {:.1} | {:.0} MiB |\n",
+            row.latency_ms,
+            row.events,
+            row.seconds,
+            row.events_per_second,
+            row.zendesk_calls,
+            row.requests_in_flight,
+            row.peak_rss_mib
+        );
+    }
+    text
+}
+
+fn tenants(count: usize) -> Value {
+    let tenants: serde_json::Map<String, Value> = (0..count)
+        .map(|t| {
+            let id = format!("t{t}");
+            let config = json!({"subdomain": id, "email": format!("admin@{id}.example"),
+                "apiToken": format!("bench-token-{t}")});
+            (id, config)
+        })
+        .collect();
+    json!({ "tenants": tenants })
+}
+
+/// Each tenant's standard stream, interleaved one event of each tenant in turn.
+fn events(options: &LatencyOptions) -> String {
+    let stream = StandardStream {
+        events: options.events_per_tenant,
+        users: (options.events_per_tenant / 3).max(1),
+        organizations: 2,
+        seed: 7,
+    }
+    .generate();
+    let mut lines = String::new();
+    for event in &stream {
+        for t in 0..options.tenants {
+            lines += &json!({"tenant": format!("t{t}"), "event": event}).to_string();
+            lines.push('\n');
+        }
+    }
+    lines
+}
