@@ -120,7 +120,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub credential_store: Option<PathBuf>,
     /// Events delivered in parallel (events of one user always one after the other; each call
-    /// in flight holds a thread and about 3 MiB; the accounts' rate limits still pace them).
+    /// in flight holds a thread and about 2 MiB; the accounts' rate limits still pace them).
     #[arg(long, default_value_t = destination_fleet::cli::DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub concurrency: u32,
     /// How long after its first attempt an event is still retried (e.g. 90s, 10m, 4h); Zendesk's
