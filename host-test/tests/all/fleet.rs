@@ -463,10 +463,11 @@ fn a_waiting_user_holds_back_only_its_own_events_in_the_worker_and_in_run() {
 
     let (clean_worker, blocked_worker) = worker_run.join().unwrap();
     println!("worker: clean {clean_worker:?}, with 20 waiting users {blocked_worker:?}");
-    // Without per-key parking the 20 would hold their partitions for their 60 s waits; the
-    // bound leaves room for the other tests sharing the binary's two cores.
+    // Without per-key parking the 20 would hold their partitions for their 60 s waits (20
+    // times the clean stream's 3 s); the bound leaves room for the other tests sharing the
+    // binary's two cores, and for the worker's 64 calls in flight competing for them.
     assert!(
-        blocked_worker.as_secs_f64() <= 2.0 * clean_worker.as_secs_f64(),
+        blocked_worker.as_secs_f64() <= 3.0 * clean_worker.as_secs_f64(),
         "{blocked_worker:?} vs {clean_worker:?}"
     );
 }

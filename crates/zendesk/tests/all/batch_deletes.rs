@@ -3,7 +3,7 @@
 //! one at a time, and in order with the same record's other rows.
 
 use crate::batch::{assert_same_state, batched, bulk_on, per_event};
-use crate::common::{MockHost, SUB};
+use crate::common::{MockHost, SUB, inject_faults};
 use serde_json::{Value, json};
 
 fn delete(external_id: &str) -> Value {
@@ -168,25 +168,12 @@ fn rows_of_one_record_keep_their_order_around_a_delete() {
 /// retried delete whose first job did run finds the record gone: done).
 #[test]
 fn deletes_under_faults_end_in_the_same_state() {
-    use mock_zendesk::{BulkSettings, Faults};
     let rows: Vec<Value> = (0..155).map(|n| delete(&format!("u-{n}"))).collect();
     let config = json!({"objectType": "users", "allowDeletes": true});
     let one = seeded();
     per_event(&one, &config, &rows);
     let faulty = seeded();
-    let faults: Faults = "rate=0.3,seed=4,kinds=429|500|503|409,retry_after=1"
-        .parse()
-        .unwrap();
-    faulty.mock.set_faults(faults);
-    faulty.mock.set_bulk(
-        SUB,
-        BulkSettings {
-            job_failure_rate: 0.2,
-            item_failure_rate: 0.2,
-            seed: 8,
-            ..BulkSettings::default()
-        },
-    );
+    inject_faults(&faulty, 4);
     batched(&faulty, &config, &rows);
     assert_same_state(&faulty, &one);
     assert_eq!(faulty.mock.account(SUB).deleted_users.len(), 150);
@@ -197,7 +184,6 @@ fn deletes_under_faults_end_in_the_same_state() {
 /// at a time, under faults too, and a second sync of the same rows costs the bulk calls alone.
 #[test]
 fn ticket_rows_take_create_many_and_update_many() {
-    use mock_zendesk::{BulkSettings, Faults};
     let row = |n: usize, priority: &str| {
         json!({"type": "record", "action": "insert",
             "fields": {"subject": format!("Ticket {n}"), "description": "It broke",
@@ -240,19 +226,7 @@ fn ticket_rows_take_create_many_and_update_many() {
     }));
 
     let faulty = MockHost::new();
-    let faults: Faults = "rate=0.3,seed=6,kinds=429|500|503|409,retry_after=1"
-        .parse()
-        .unwrap();
-    faulty.mock.set_faults(faults);
-    faulty.mock.set_bulk(
-        SUB,
-        BulkSettings {
-            job_failure_rate: 0.2,
-            item_failure_rate: 0.2,
-            seed: 2,
-            ..BulkSettings::default()
-        },
-    );
+    inject_faults(&faulty, 6);
     batched(&faulty, &config, &first);
     batched(&faulty, &config, &second);
     assert_same_state(&faulty, &one);

@@ -212,7 +212,6 @@ fn list_fields_names_the_objects_fields() {
 #[test]
 fn batches_take_the_jobs_endpoint_to_the_same_records() {
     use crate::batch::{assert_same_state, batched, per_event};
-    use mock_zendesk::{BulkSettings, Faults, MockZendesk};
     let upserts: Vec<Value> = (0..150)
         .map(|n| {
             car(
@@ -249,25 +248,8 @@ fn batches_take_the_jobs_endpoint_to_the_same_records() {
     assert_same_state(&many, &one);
     assert_eq!(cars(&many).len(), 140);
 
-    let faults: Faults = "rate=0.3,seed=7,kinds=429|500|503|409,retry_after=1"
-        .parse()
-        .unwrap();
-    let faulty = MockHost::with_mock(MockZendesk::with_faults(faults));
-    faulty.mock.seed_custom_object(
-        SUB,
-        "car",
-        "Car",
-        &[("make", "text"), ("model_year", "integer")],
-    );
-    faulty.mock.set_bulk(
-        SUB,
-        BulkSettings {
-            job_failure_rate: 0.2,
-            item_failure_rate: 0.2,
-            seed: 3,
-            ..BulkSettings::default()
-        },
-    );
+    let faulty = account();
+    crate::common::inject_faults(&faulty, 7);
     batched(&faulty, &config("upsert"), &upserts);
     batched(&faulty, &config("upsert"), &deletes);
     assert_same_state(&faulty, &one);

@@ -104,6 +104,25 @@ impl Host for MockHost {
     }
 }
 
+/// Makes `host`'s mock fail 30% of requests (429, 500, 503, 409) and 20% of bulk jobs and of
+/// their items, deterministically for `seed`.
+pub fn inject_faults(host: &MockHost, seed: u64) {
+    let faults: mock_zendesk::Faults =
+        format!("rate=0.3,seed={seed},kinds=429|500|503|409,retry_after=1")
+            .parse()
+            .expect("a valid fault spec");
+    host.mock.set_faults(faults);
+    host.mock.set_bulk(
+        SUB,
+        mock_zendesk::BulkSettings {
+            job_failure_rate: 0.2,
+            item_failure_rate: 0.2,
+            seed,
+            ..Default::default()
+        },
+    );
+}
+
 pub fn base_config(extra: &Value) -> String {
     let mut config = json!({"subdomain": SUB, "email": "admin@acme.com", "apiToken": "t0k"});
     if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
