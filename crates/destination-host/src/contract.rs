@@ -216,38 +216,35 @@ impl Instance {
     ) -> wasmtime::Result<Option<Result<Vec<FieldInfo>, GuestError>>> {
         use v0_2::exports::cdp::destination::destination as v2;
         use v0_3::exports::cdp::destination::destination as v3;
-        let listed = match self {
-            Instance::V0_1(_) => return Ok(None),
-            Instance::V0_2(i) => {
-                let object = match object {
-                    ObjectType::Users => v2::ObjectType::Users,
-                    ObjectType::Organizations => v2::ObjectType::Organizations,
-                    ObjectType::Tickets => v2::ObjectType::Tickets,
-                    _ => return Ok(None),
-                };
-                let listed = i
+        /// `list-fields` on one version's instance, its fields in the host's type.
+        macro_rules! list {
+            ($instance:expr, $object:expr) => {
+                $instance
                     .cdp_destination_destination()
-                    .call_list_fields(store, config, object)?;
-                listed
+                    .call_list_fields(store, config, $object)?
                     .map(|fields| fields.into_iter().map(FieldInfo::from).collect())
                     .map_err(GuestError::from)
+            };
+        }
+        let listed = match (self, object) {
+            (Instance::V0_1(_), _) => return Ok(None),
+            (Instance::V0_2(i), ObjectType::Users) => list!(i, v2::ObjectType::Users),
+            (Instance::V0_2(i), ObjectType::Organizations) => {
+                list!(i, v2::ObjectType::Organizations)
             }
-            Instance::V0_3(i) => {
-                let object = match object {
+            (Instance::V0_2(i), ObjectType::Tickets) => list!(i, v2::ObjectType::Tickets),
+            (Instance::V0_2(_), _) => return Ok(None),
+            (Instance::V0_3(i), object) => list!(
+                i,
+                match object {
                     ObjectType::Users => v3::ObjectType::Users,
                     ObjectType::Organizations => v3::ObjectType::Organizations,
                     ObjectType::Tickets => v3::ObjectType::Tickets,
                     ObjectType::OrganizationMemberships => v3::ObjectType::OrganizationMemberships,
                     ObjectType::TicketComments => v3::ObjectType::TicketComments,
                     ObjectType::CustomObjects => v3::ObjectType::CustomObjects,
-                };
-                let listed = i
-                    .cdp_destination_destination()
-                    .call_list_fields(store, config, object)?;
-                listed
-                    .map(|fields| fields.into_iter().map(FieldInfo::from).collect())
-                    .map_err(GuestError::from)
-            }
+                }
+            ),
         };
         Ok(Some(listed))
     }

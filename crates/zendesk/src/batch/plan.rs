@@ -14,7 +14,7 @@ use crate::event::{Event, EventType};
 use crate::message::Message;
 use crate::organizations::Organization;
 use crate::outcome::{Error, Outcome};
-use crate::records::Identifier;
+use crate::records::{Bulk, Identifier};
 use crate::sync_config::ObjectType;
 use crate::{identify, users};
 
@@ -161,9 +161,9 @@ impl Plan {
         plan
     }
 
-    /// Folds a warehouse row into the bulk users or organizations (upserts) or the bulk deletes
-    /// when its object and mode allow, else it runs alone. Rows naming one record keep their
-    /// order: after one that runs alone or is deleted in bulk, the record's later rows run alone
+    /// Folds a warehouse row into the bulk step its object and mode allow, else it runs alone.
+    /// Rows naming one record keep their order: after one that runs alone or in a bulk step
+    /// that comes later (tickets, deletes, custom objects), the record's later rows run alone
     /// (after the bulk part).
     fn fold_record(
         &mut self,
@@ -173,58 +173,39 @@ impl Plan {
         index: usize,
         record: crate::record::Record,
     ) -> Result<(), Error> {
-        let key = crate::records::order_key(client, config, &record);
+        let (bulk, key) = crate::records::classify(client, config, &record)?;
         let tainted = key.as_ref().is_some_and(|k| sorter.alone.contains(k));
-        if !tainted {
-            if let Some(record) =
-                crate::records::custom_objects::bulk_record(client, config, &record)?
-                    .filter(|_| config.sync.object_type == Some(ObjectType::CustomObjects))
-            {
-                self.custom_records.push(FoldedCustomRecord {
-                    record,
-                    event: index,
-                });
-                sorter.alone.extend(key);
+        match bulk {
+            _ if tainted => self.alone[index] = Some(Message::Record(record)),
+            // After an event of the same user that runs alone: alone too, in order.
+            Bulk::User(attrs, _) if sorter.alone.contains(&user_key(&attrs)) => {
+                self.alone[index] = Some(Message::Record(record));
+            }
+            Bulk::User(attrs, custom) => {
+                self.fold_user(sorter, index, attrs, custom);
                 return Ok(());
             }
-            if let Some((external_id, row)) = crate::records::bulk_ticket(client, config, &record)?
-            {
-                self.tickets.push(FoldedTicket {
-                    external_id,
-                    row,
-                    event: index,
-                });
-                sorter.alone.extend(key);
-                return Ok(());
-            }
-            if let Some((object, identifier)) =
-                crate::records::bulk_delete(client, config, &record)?
-            {
-                self.deletes.push(FoldedDelete {
-                    object,
-                    identifier,
-                    event: index,
-                });
-                sorter.alone.extend(key);
-                return Ok(());
-            }
-            if let Some((attrs, custom)) =
-                crate::records::bulk_user_upsert(client, config, &record)?
-            {
-                // After an event of the same user that runs alone: alone too, in order.
-                if !sorter.alone.contains(&user_key(&attrs)) {
-                    self.fold_user(sorter, index, attrs, custom);
-                    return Ok(());
-                }
-            } else if let Some(org) =
-                crate::records::bulk_organization_upsert(client, config, &record)?
-            {
+            Bulk::Organization(org) => {
                 self.fold_organization(sorter, index, org);
                 return Ok(());
             }
+            Bulk::Ticket(external_id, row) => self.tickets.push(FoldedTicket {
+                external_id,
+                row,
+                event: index,
+            }),
+            Bulk::Delete(object, identifier) => self.deletes.push(FoldedDelete {
+                object,
+                identifier,
+                event: index,
+            }),
+            Bulk::CustomRecord(record) => self.custom_records.push(FoldedCustomRecord {
+                record,
+                event: index,
+            }),
+            Bulk::Alone => self.alone[index] = Some(Message::Record(record)),
         }
         sorter.alone.extend(key);
-        self.alone[index] = Some(Message::Record(record));
         Ok(())
     }
 

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::fields::existing_key;
 use crate::outcome::Error;
 use crate::record::{Record, RecordAction};
-use crate::sync_config::{ObjectType, SyncMode};
+use crate::sync_config::SyncMode;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
@@ -124,19 +124,15 @@ pub enum BulkRecord {
 
 /// The row as a job item, when the config's mode has one (upsert, or an allowed delete).
 pub fn bulk_record(
-    client: &Client,
     config: &Config,
     record: &Record,
+    mut row: Row,
 ) -> Result<Option<BulkRecord>, Error> {
     let sync = &config.sync;
     let deleting = record.action == RecordAction::Delete;
-    if sync.object_type != Some(ObjectType::CustomObjects)
-        || (deleting && !sync.allow_deletes)
-        || (!deleting && sync.sync_mode != SyncMode::Upsert)
-    {
+    if (deleting && !sync.allow_deletes) || (!deleting && sync.sync_mode != SyncMode::Upsert) {
         return Ok(None);
     }
-    let mut row = Row::mapped(client, record, &sync.field_mapping);
     let Some(external_id) = row.take_text("external_id")? else {
         return Ok(None);
     };

@@ -18,7 +18,7 @@ use crate::outcome::Error;
 use crate::record::{Record, RecordAction};
 use crate::sync_config::{ObjectType, SyncMode};
 use crate::users::Person;
-pub use bulk::{bulk_delete, bulk_organization_upsert, bulk_ticket, bulk_user_upsert, order_key};
+pub use bulk::{Bulk, classify};
 pub use row::{Identifier, Row};
 
 /// What a record's object type does for each mode.
