@@ -4,11 +4,13 @@
 //! key.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use async_nats::jetstream::{AckKind, Message};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::{Mutex, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -292,9 +294,9 @@ async fn handle(context: &Shared, parking: &Mutex<Parking>, messages: Vec<(Strin
     else {
         return;
     };
-    let (tenant, shared) = (tenant.clone(), Arc::clone(&context.engine));
     let attempts: Vec<Attempt> = ready.iter().map(|r| r.attempt.clone()).collect();
-    let Some(attempted) = call(context, move || shared.attempt(&tenant, &attempts)).await else {
+    let Some(attempted) = call(context, context.engine.attempt_async(tenant, &attempts)).await
+    else {
         return;
     };
     match attempted {
@@ -317,16 +319,13 @@ async fn handle(context: &Shared, parking: &Mutex<Parking>, messages: Vec<(Strin
     }
 }
 
-/// Runs a plugin call on a blocking thread under the worker's call permits; `None` when the
-/// call's thread panicked (its messages are then left to be redelivered).
-async fn call<T: Send + 'static>(
-    context: &Shared,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Option<T> {
+/// Runs a plugin call under the worker's call permits (waiting on Zendesk, it holds no thread);
+/// `None` when the call panicked (its messages are then left to be redelivered).
+async fn call<T>(context: &Shared, work: impl Future<Output = T>) -> Option<T> {
     let _permit = context.calls.acquire().await;
     context.metrics.in_flight.inc();
     let started = Instant::now();
-    let result = tokio::task::spawn_blocking(work).await;
+    let result = AssertUnwindSafe(work).catch_unwind().await;
     context.metrics.in_flight.dec();
     context
         .metrics

@@ -18,7 +18,8 @@ pub mod v0_1 {
     wasmtime::component::bindgen!({
         path: "../../wit/v0.1.0",
         world: "destination-plugin",
-        imports: { default: trappable },
+        imports: { default: async | trappable },
+        exports: { default: async },
     });
 }
 
@@ -27,7 +28,8 @@ pub mod v0_2 {
     wasmtime::component::bindgen!({
         path: "../../wit/v0.2.0",
         world: "destination-plugin",
-        imports: { default: trappable },
+        imports: { default: async | trappable },
+        exports: { default: async },
     });
 }
 
@@ -36,7 +38,8 @@ pub mod v0_3 {
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "destination-plugin",
-        imports: { default: trappable },
+        imports: { default: async | trappable },
+        exports: { default: async },
     });
 }
 
@@ -102,17 +105,17 @@ impl Pre {
         }
     }
 
-    pub fn instantiate(&self, store: &mut Store<CallState>) -> wasmtime::Result<Instance> {
+    pub async fn instantiate(&self, store: &mut Store<CallState>) -> wasmtime::Result<Instance> {
         Ok(match self {
-            Pre::V0_1(pre) => Instance::V0_1(pre.instantiate(store)?),
-            Pre::V0_2(pre) => Instance::V0_2(pre.instantiate(store)?),
-            Pre::V0_3(pre) => Instance::V0_3(pre.instantiate(store)?),
+            Pre::V0_1(pre) => Instance::V0_1(pre.instantiate_async(store).await?),
+            Pre::V0_2(pre) => Instance::V0_2(pre.instantiate_async(store).await?),
+            Pre::V0_3(pre) => Instance::V0_3(pre.instantiate_async(store).await?),
         })
     }
 }
 
 impl Instance {
-    pub fn transform(
+    pub async fn transform(
         &self,
         store: &mut Store<CallState>,
         config: &str,
@@ -121,32 +124,32 @@ impl Instance {
         Ok(match self {
             Instance::V0_1(i) => i
                 .cdp_destination_destination()
-                .call_transform(store, config, event)?
+                .call_transform(store, config, event).await?
                 .map(Into::into)
                 .map_err(Into::into),
             Instance::V0_2(i) => i
                 .cdp_destination_destination()
-                .call_transform(store, config, event)?
+                .call_transform(store, config, event).await?
                 .map(Into::into)
                 .map_err(Into::into),
             Instance::V0_3(i) => i
                 .cdp_destination_destination()
-                .call_transform(store, config, event)?
+                .call_transform(store, config, event).await?
                 .map(Into::into)
                 .map_err(Into::into),
         })
     }
 
-    pub fn describe(&self, store: &mut Store<CallState>) -> wasmtime::Result<Description> {
+    pub async fn describe(&self, store: &mut Store<CallState>) -> wasmtime::Result<Description> {
         Ok(match self {
-            Instance::V0_1(i) => i.cdp_destination_destination().call_describe(store)?.into(),
-            Instance::V0_2(i) => i.cdp_destination_destination().call_describe(store)?.into(),
-            Instance::V0_3(i) => i.cdp_destination_destination().call_describe(store)?.into(),
+            Instance::V0_1(i) => i.cdp_destination_destination().call_describe(store).await?.into(),
+            Instance::V0_2(i) => i.cdp_destination_destination().call_describe(store).await?.into(),
+            Instance::V0_3(i) => i.cdp_destination_destination().call_describe(store).await?.into(),
         })
     }
 
     /// `validate-config`; a 0.1.0 plugin reports no facts (`None`).
-    pub fn validate_config(
+    pub async fn validate_config(
         &self,
         store: &mut Store<CallState>,
         config: &str,
@@ -154,17 +157,17 @@ impl Instance {
         Ok(match self {
             Instance::V0_1(i) => i
                 .cdp_destination_destination()
-                .call_validate_config(store, config)?
+                .call_validate_config(store, config).await?
                 .map(|()| None)
                 .map_err(Into::into),
             Instance::V0_2(i) => i
                 .cdp_destination_destination()
-                .call_validate_config(store, config)?
+                .call_validate_config(store, config).await?
                 .map(|facts| Some(ConfigFacts::from(facts)))
                 .map_err(Into::into),
             Instance::V0_3(i) => i
                 .cdp_destination_destination()
-                .call_validate_config(store, config)?
+                .call_validate_config(store, config).await?
                 .map(|facts| Some(ConfigFacts::from(facts)))
                 .map_err(Into::into),
         })
@@ -175,7 +178,7 @@ impl Instance {
     /// `transform-batch` (new in 0.2.0): the outer error fails the whole batch. `None` for a
     /// 0.1.0 plugin, which does not export it.
     #[allow(clippy::type_complexity)]
-    pub fn transform_batch(
+    pub async fn transform_batch(
         &self,
         store: &mut Store<CallState>,
         config: &str,
@@ -196,11 +199,11 @@ impl Instance {
             Instance::V0_1(_) => None,
             Instance::V0_2(i) => Some(converted!(
                 i.cdp_destination_destination()
-                    .call_transform_batch(store, config, events)?
+                    .call_transform_batch(store, config, events).await?
             )),
             Instance::V0_3(i) => Some(converted!(
                 i.cdp_destination_destination()
-                    .call_transform_batch(store, config, events)?
+                    .call_transform_batch(store, config, events).await?
             )),
         })
     }
@@ -208,7 +211,7 @@ impl Instance {
     /// `list-fields` (new in 0.2.0); `None` for a 0.1.0 plugin, which does not export it, and
     /// for an object type its version does not know (0.2.0 knows users, organizations and
     /// tickets).
-    pub fn list_fields(
+    pub async fn list_fields(
         &self,
         store: &mut Store<CallState>,
         config: &str,
@@ -221,7 +224,7 @@ impl Instance {
             ($instance:expr, $object:expr) => {
                 $instance
                     .cdp_destination_destination()
-                    .call_list_fields(store, config, $object)?
+                    .call_list_fields(store, config, $object).await?
                     .map(|fields| fields.into_iter().map(FieldInfo::from).collect())
                     .map_err(GuestError::from)
             };

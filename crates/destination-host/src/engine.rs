@@ -30,6 +30,8 @@ pub fn build_engine(options: &RuntimeOptions) -> Result<Engine, HostError> {
         .total_core_instances(instances.saturating_mul(8))
         .total_memories(instances.saturating_mul(2))
         .total_tables(instances.saturating_mul(4))
+        // Each call runs on a fiber stack from the pool (async calls).
+        .total_stacks(instances)
         .max_memory_size(max_memory_bytes)
         // Reset a slot's first pages with memset instead of madvise: cheaper for small guests,
         // and no mmap-lock contention between threads instantiating at the same time.

@@ -36,7 +36,7 @@ pub enum FetchRefusal {
 /// The `http-fetch` import. `Err` ends the call (a per-call budget was exceeded); `Ok(Err)` is a
 /// failed request the guest handles. An idempotent request that fails transiently is sent again
 /// here ([`crate::RequestRetry`]), within the call's wall budget; every send is recorded.
-pub fn fetch(
+pub async fn fetch(
     state: &mut CallState,
     request: GuestRequest,
 ) -> wasmtime::Result<Result<InboundResponse, FetchRefusal>> {
@@ -44,7 +44,7 @@ pub fn fetch(
     loop {
         check_budgets(state, &request)?;
         sent += 1;
-        let result = send_and_record(state, &request, sent > 1);
+        let result = send_and_record(state, &request, sent > 1).await;
         let failure = match &result {
             _ if !request.idempotent => None,
             Ok(response) => Transient::of_status(response.status, retry_after(response)),
@@ -80,7 +80,7 @@ pub fn fetch(
             ),
             Vec::new(),
         );
-        std::thread::sleep(wait);
+        tokio::time::sleep(wait).await;
         state.budget.add_host_time(wait);
     }
 }
@@ -95,14 +95,14 @@ fn retry_after(response: &InboundResponse) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-fn send_and_record(
+async fn send_and_record(
     state: &mut CallState,
     request: &GuestRequest,
     resent: bool,
 ) -> Result<InboundResponse, FetchRefusal> {
     let started = Instant::now();
     let mut sent_to = None;
-    let result = send(state, request, &mut sent_to);
+    let result = send(state, request, &mut sent_to).await;
     let spent = started.elapsed();
     // Time waiting on the network is not the guest's CPU time (it still counts as wall time).
     state.budget.add_host_time(spent);
@@ -168,7 +168,7 @@ fn check_budgets(state: &mut CallState, request: &GuestRequest) -> wasmtime::Res
 }
 
 /// Checks and sends one request; `sent_to` is set once it is handed to the transport.
-fn send(
+async fn send(
     state: &mut CallState,
     request: &GuestRequest,
     sent_to: &mut Option<String>,
@@ -217,7 +217,7 @@ fn send(
         .take(&state.tenant.id, limits.requests_per_minute)
         .min(timeout.saturating_sub(Duration::from_secs(1)));
     if !pace.is_zero() {
-        std::thread::sleep(pace);
+        tokio::time::sleep(pace).await;
     }
     let timeout = timeout.saturating_sub(pace);
 
@@ -230,10 +230,10 @@ fn send(
         body: request.body.clone(),
     };
     *sent_to = Some(outbound.url.clone());
-    let response = state
-        .tenant
-        .transport
+    let transport = std::sync::Arc::clone(&state.tenant.transport);
+    let response = transport
         .send(&outbound, timeout, max_response_bytes)
+        .await
         .map_err(|failure| match failure {
             FetchFailure::Timeout => FetchRefusal::Timeout,
             FetchFailure::Connection(message) => FetchRefusal::Connection(message),

@@ -35,7 +35,7 @@ impl Idempotency for v0_3::cdp::destination::http_fetch::Request {
 macro_rules! impl_imports {
     ($version:ident) => {
         impl $version::cdp::destination::http_fetch::Host for CallState {
-            fn fetch(
+            async fn fetch(
                 &mut self,
                 request: $version::cdp::destination::http_fetch::Request,
             ) -> wasmtime::Result<
@@ -52,7 +52,7 @@ macro_rules! impl_imports {
                     headers: request.headers,
                     body: request.body,
                 };
-                Ok(fetch::fetch(self, request)?
+                Ok(fetch::fetch(self, request).await?
                     .map(|response| wit::Response {
                         status: response.status,
                         headers: response.headers,
@@ -69,13 +69,13 @@ macro_rules! impl_imports {
         }
 
         impl $version::cdp::destination::cache::Host for CallState {
-            fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+            async fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
                 Ok(crate::cache::readable(&key)
                     .then(|| self.tenant.cache().get(&key))
                     .flatten())
             }
 
-            fn set(
+            async fn set(
                 &mut self,
                 key: String,
                 value: String,
@@ -88,14 +88,14 @@ macro_rules! impl_imports {
                 Ok(())
             }
 
-            fn remove(&mut self, key: String) -> wasmtime::Result<()> {
+            async fn remove(&mut self, key: String) -> wasmtime::Result<()> {
                 self.tenant.cache().remove(&key);
                 Ok(())
             }
         }
 
         impl $version::cdp::destination::log::Host for CallState {
-            fn log(
+            async fn log(
                 &mut self,
                 level: $version::cdp::destination::log::Level,
                 message: String,
@@ -119,25 +119,26 @@ impl_imports!(v0_1);
 impl_imports!(v0_2);
 impl_imports!(v0_3);
 
-/// Waits within the call's wall budget; false (no wait) when the budget has no room.
-fn wait_within_budget(state: &mut CallState, millis: u32) -> bool {
+/// Waits within the call's wall budget (holding no thread); false (no wait) when the budget has
+/// no room.
+async fn wait_within_budget(state: &mut CallState, millis: u32) -> bool {
     let wait = Duration::from_millis(u64::from(millis));
     if !state.budget.may_wait(wait) {
         return false;
     }
-    std::thread::sleep(wait);
+    tokio::time::sleep(wait).await;
     state.budget.add_host_time(wait);
     true
 }
 
 impl v0_2::cdp::destination::timer::Host for CallState {
-    fn wait(&mut self, millis: u32) -> wasmtime::Result<bool> {
-        Ok(wait_within_budget(self, millis))
+    async fn wait(&mut self, millis: u32) -> wasmtime::Result<bool> {
+        Ok(wait_within_budget(self, millis).await)
     }
 }
 
 impl v0_3::cdp::destination::timer::Host for CallState {
-    fn wait(&mut self, millis: u32) -> wasmtime::Result<bool> {
-        Ok(wait_within_budget(self, millis))
+    async fn wait(&mut self, millis: u32) -> wasmtime::Result<bool> {
+        Ok(wait_within_budget(self, millis).await)
     }
 }

@@ -55,6 +55,7 @@
 //!
 //! The crate's `examples/embed.rs` runs the same steps against a real plugin.
 
+pub mod bridge;
 mod cache;
 mod call_state;
 mod contract;
@@ -110,4 +111,6 @@ pub use retry::{Decision, RequestRetry, RetryPolicy, Transient, parse_duration};
 // How requests leave the sandbox.
 #[cfg(feature = "https")]
 pub use transport::HttpTransport;
-pub use transport::{FetchFailure, InboundResponse, NoNetwork, OutboundRequest, Transport};
+pub use transport::{
+    FetchFailure, InboundResponse, NoNetwork, OutboundRequest, Sending, Transport,
+};

@@ -1,47 +1,29 @@
-//! Back-pressure for the instance pool: a call waits for a free slot instead of failing when
-//! more calls run at once than the pool has instances.
+//! Back-pressure for the instance pool: a call waits (holding no thread) for a free slot instead
+//! of failing when more calls run at once than the pool has instances.
 
-use std::sync::{Condvar, Mutex};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub struct InstancePermits {
-    available: Mutex<u32>,
-    freed: Condvar,
-}
-
-/// A held slot; released on drop.
-pub struct Permit<'a> {
-    permits: &'a InstancePermits,
+    slots: Semaphore,
 }
 
 impl InstancePermits {
     pub fn new(count: u32) -> InstancePermits {
         InstancePermits {
-            available: Mutex::new(count.max(1)),
-            freed: Condvar::new(),
+            slots: Semaphore::new(count.max(1) as usize),
         }
     }
 
-    pub fn acquire(&self) -> Permit<'_> {
-        let mut available = self.available.lock().unwrap_or_else(|p| p.into_inner());
-        while *available == 0 {
-            available = self
-                .freed
-                .wait(available)
-                .unwrap_or_else(|p| p.into_inner());
-        }
-        *available -= 1;
-        Permit { permits: self }
+    /// A held slot; released on drop.
+    pub async fn acquire(&self) -> SemaphorePermit<'_> {
+        self.slots
+            .acquire()
+            .await
+            .expect("the instance semaphore is never closed")
     }
-}
 
-impl Drop for Permit<'_> {
-    fn drop(&mut self) {
-        let mut available = self
-            .permits
-            .available
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        *available += 1;
-        self.permits.freed.notify_one();
+    /// Slots in use now.
+    pub fn in_use(&self, count: u32) -> usize {
+        (count.max(1) as usize).saturating_sub(self.slots.available_permits())
     }
 }

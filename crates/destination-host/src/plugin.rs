@@ -190,7 +190,10 @@ fn describe(pre: &Pre) -> Result<Description, LoadError> {
         Arc::new(OutboundPolicy::deny_all(&loader.id)),
         Arc::new(crate::limits::RuntimeOptions::default()),
     );
-    let output = run_call(pre, state, |instance, store| instance.describe(store));
+    // Loading blocks anyway (compiling takes a CPU for a while): describe on the bridge.
+    let output = crate::bridge::block_on(run_call(pre, state, async |instance, store| {
+        instance.describe(store).await
+    }));
     let description = output.result.map_err(|error| {
         LoadError::new(
             LoadErrorKind::DescribeFailed,

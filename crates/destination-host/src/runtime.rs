@@ -36,7 +36,7 @@ impl Runtime {
     pub fn new(options: RuntimeOptions) -> Result<Runtime, HostError> {
         let engine = engine::build_engine(&options)?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .and_then(|()| crate::wasi_clock::add_to_linker(&mut linker))
             .map_err(|e| HostError::Linker(format!("WASI: {e:#}")))?;
         contract::add_to_linker(&mut linker).map_err(|e| HostError::Linker(format!("{e:#}")))?;
@@ -59,26 +59,84 @@ impl Runtime {
         limits.validate(&self.options)
     }
 
-    /// Compiles, links and describes a plugin (a `wasm32-wasip2` component binary).
+    /// Compiles, links and describes a plugin (a `wasm32-wasip2` component binary). Blocks:
+    /// compiling keeps a CPU busy for a while (in async code, call it from `spawn_blocking`).
     pub fn load_plugin(&self, wasm: &[u8]) -> Result<Plugin, LoadError> {
         // Loading instantiates once (for `describe`): it needs a pool slot like any call.
-        let _permit = self.permits.acquire();
+        let _permit = crate::bridge::block_on(self.permits.acquire());
         plugin::load(&self.engine, &self.linker, wasm)
     }
 
     pub fn load_plugin_file(&self, path: &Path) -> Result<Plugin, LoadError> {
-        let _permit = self.permits.acquire();
+        let _permit = crate::bridge::block_on(self.permits.acquire());
         plugin::load_file(&self.engine, &self.linker, path)
     }
 
-    /// Runs `transform(config, event)` for `tenant` in a fresh sandbox. The report is scrubbed
-    /// of the tenant's credentials.
+    /// Pool slots in use now: the calls in flight (each holds one while it runs, waits
+    /// included).
+    pub fn calls_in_flight(&self) -> usize {
+        self.permits.in_use(self.options.max_instances)
+    }
+
+    /// [`Runtime::transform_async`], blocking the calling thread.
     pub fn transform(&self, plugin: &Plugin, tenant: &Tenant, event_json: &str) -> CallReport {
-        self.call(plugin, tenant, |instance, store| {
+        crate::bridge::block_on(self.transform_async(plugin, tenant, event_json))
+    }
+
+    /// [`Runtime::transform_batch_async`], blocking the calling thread.
+    pub fn transform_batch(
+        &self,
+        plugin: &Plugin,
+        tenant: &Tenant,
+        events: &[String],
+    ) -> CallReport<BatchResults> {
+        crate::bridge::block_on(self.transform_batch_async(plugin, tenant, events))
+    }
+
+    /// [`Runtime::list_fields_async`], blocking the calling thread.
+    pub fn list_fields(
+        &self,
+        plugin: &Plugin,
+        tenant: &Tenant,
+        object: ObjectType,
+    ) -> CallReport<Vec<FieldInfo>> {
+        crate::bridge::block_on(self.list_fields_async(plugin, tenant, object))
+    }
+
+    /// [`Runtime::validate_config_async`], blocking the calling thread.
+    pub fn validate_config(
+        &self,
+        plugin: &Plugin,
+        tenant: &Tenant,
+    ) -> Result<ConfigFacts, CallError> {
+        crate::bridge::block_on(self.validate_config_async(plugin, tenant))
+    }
+
+    /// [`Runtime::allowed_origins_async`], blocking the calling thread.
+    pub fn allowed_origins(
+        &self,
+        plugin: &Plugin,
+        tenant: &Tenant,
+    ) -> Result<Vec<String>, CallError> {
+        crate::bridge::block_on(self.allowed_origins_async(plugin, tenant))
+    }
+
+    /// Runs `transform(config, event)` for `tenant` in a fresh sandbox. The report is scrubbed
+    /// of the tenant's credentials. While the plugin waits on the network, the call holds no
+    /// thread.
+    pub async fn transform_async(
+        &self,
+        plugin: &Plugin,
+        tenant: &Tenant,
+        event_json: &str,
+    ) -> CallReport {
+        self.call(plugin, tenant, async |instance, store| {
             instance
                 .transform(store, &tenant.config, event_json)
+                .await
                 .map(|returned| returned.map_err(CallError::Guest))
         })
+        .await
     }
 
     /// Runs `transform-batch(config, events)` for `tenant` in one fresh sandbox: one result per
@@ -87,7 +145,7 @@ impl Runtime {
     /// event, and so does a batch of one (bulk endpoints only pay off for several), so callers
     /// need not care which contract a plugin implements. A failure of the whole call (a bad
     /// config, a trap, a plugin answering the wrong number of results) is the report's error.
-    pub fn transform_batch(
+    pub async fn transform_batch_async(
         &self,
         plugin: &Plugin,
         tenant: &Tenant,
@@ -96,19 +154,34 @@ impl Runtime {
         let max = plugin.description().max_batch_size as usize;
         if max <= 1 || events.len() > max || events.len() == 1 {
             let per_call = max.max(1);
-            let reports = events.chunks(per_call).map(|chunk| {
+            let mut reports = Vec::new();
+            for chunk in events.chunks(per_call) {
                 let report = match chunk {
                     [event] => self
-                        .transform(plugin, tenant, event)
+                        .transform_async(plugin, tenant, event)
+                        .await
                         .map(|result| vec![result]),
-                    chunk => self.transform_batch(plugin, tenant, chunk),
+                    chunk => self.call_batch(plugin, tenant, chunk).await,
                 };
-                (chunk.len(), report)
-            });
-            return CallReport::merge(tenant, plugin, reports);
+                reports.push((chunk.len(), report));
+            }
+            return CallReport::merge(tenant, plugin, reports.into_iter());
         }
-        self.call(plugin, tenant, |instance, store| {
-            let Some(returned) = instance.transform_batch(store, &tenant.config, events)? else {
+        self.call_batch(plugin, tenant, events).await
+    }
+
+    /// One `transform-batch` call (the plugin takes `events.len()` at once).
+    async fn call_batch(
+        &self,
+        plugin: &Plugin,
+        tenant: &Tenant,
+        events: &[String],
+    ) -> CallReport<BatchResults> {
+        self.call(plugin, tenant, async |instance, store| {
+            let Some(returned) = instance
+                .transform_batch(store, &tenant.config, events)
+                .await?
+            else {
                 unreachable!("a plugin with max-batch-size > 1 implements contract 0.2.0 or later");
             };
             Ok(match returned {
@@ -127,20 +200,21 @@ impl Runtime {
                     .collect()),
             })
         })
+        .await
     }
 
     /// Runs `list-fields(config, object)` for `tenant` in a fresh sandbox: every field a record
     /// of `object` can write (schema introspection for a mapping UI). A `0.1.0` plugin does not
     /// have it, and a `0.2.0` one knows only users, organizations and tickets
     /// ([`CallError::Unsupported`]).
-    pub fn list_fields(
+    pub async fn list_fields_async(
         &self,
         plugin: &Plugin,
         tenant: &Tenant,
         object: ObjectType,
     ) -> CallReport<Vec<FieldInfo>> {
-        self.call(plugin, tenant, |instance, store| {
-            Ok(match instance.list_fields(store, &tenant.config, object)? {
+        self.call(plugin, tenant, async |instance, store| {
+            Ok(match instance.list_fields(store, &tenant.config, object).await? {
                 Some(listed) => listed.map_err(CallError::Guest),
                 None => Err(CallError::Unsupported(format!(
                     "`list-fields` of {} needs contract {}; this plugin implements {}",
@@ -155,14 +229,15 @@ impl Runtime {
                 ))),
             })
         })
+        .await
     }
 
     /// One export call for `tenant` in a fresh sandbox under the tenant's policy, scrubbed.
-    fn call<T: Scrub>(
+    async fn call<T: Scrub>(
         &self,
         plugin: &Plugin,
         tenant: &Tenant,
-        export: impl FnOnce(
+        export: impl AsyncFnOnce(
             &contract::Instance,
             &mut wasmtime::Store<CallState>,
         ) -> wasmtime::Result<Result<T, CallError>>,
@@ -176,20 +251,20 @@ impl Runtime {
             logs,
             duration: started.elapsed(),
         };
-        let prepared = match self.prepare(plugin, tenant) {
+        let prepared = match self.prepare(plugin, tenant).await {
             Ok(prepared) => prepared,
             Err(error) => return report(Err(error), Vec::new(), Vec::new()),
         };
         if let Err(error) = &prepared.validation {
             return report(Err(CallError::Guest(error.clone())), Vec::new(), Vec::new());
         }
-        let _permit = self.permits.acquire();
+        let _permit = self.permits.acquire().await;
         let state = CallState::new(
             tenant,
             Arc::clone(&prepared.policy),
             Arc::clone(&self.options),
         );
-        let output = run_call(plugin.pre(), state, export);
+        let output = run_call(plugin.pre(), state, export).await;
         let result = output.result.and_then(|returned| returned);
         let mut report = report(result, output.fetches, output.logs);
         report.scrub(&prepared.redactor);
@@ -199,12 +274,12 @@ impl Runtime {
     /// `validate-config(config)` for `tenant` (no network): the facts the plugin reported, empty
     /// for a `0.1.0` plugin. Runs the sandbox once per tenant and plugin version; later calls,
     /// and the tenant's transforms, reuse the answer.
-    pub fn validate_config(
+    pub async fn validate_config_async(
         &self,
         plugin: &Plugin,
         tenant: &Tenant,
     ) -> Result<ConfigFacts, CallError> {
-        let prepared = self.prepare(plugin, tenant)?;
+        let prepared = self.prepare(plugin, tenant).await?;
         match &prepared.validation {
             Ok(()) => Ok(prepared.reported.clone().unwrap_or_default()),
             Err(error) => Err(CallError::Guest(error.clone())),
@@ -212,41 +287,42 @@ impl Runtime {
     }
 
     /// The outbound origins `tenant` may reach under `plugin`.
-    pub fn allowed_origins(
+    pub async fn allowed_origins_async(
         &self,
         plugin: &Plugin,
         tenant: &Tenant,
     ) -> Result<Vec<String>, CallError> {
-        Ok(self.prepare(plugin, tenant)?.policy.origins())
+        Ok(self.prepare(plugin, tenant).await?.policy.origins())
     }
 
-    fn run_validate(
+    async fn run_validate(
         &self,
         plugin: &Plugin,
         tenant: &Tenant,
     ) -> Result<Option<ConfigFacts>, CallError> {
-        let _permit = self.permits.acquire();
+        let _permit = self.permits.acquire().await;
         // No network while validating: the policy is what this call is about to decide.
         let state = CallState::new(
             tenant,
             Arc::new(OutboundPolicy::deny_all(&tenant.id)),
             Arc::clone(&self.options),
         );
-        let output = run_call(plugin.pre(), state, |instance, store| {
-            instance.validate_config(store, &tenant.config)
-        });
+        let output = run_call(plugin.pre(), state, async |instance, store| {
+            instance.validate_config(store, &tenant.config).await
+        })
+        .await;
         output.result?.map_err(CallError::Guest)
     }
 
     /// The tenant's policy and redaction under `plugin`, from `validate-config` (once per tenant
     /// and plugin version).
-    fn prepare(&self, plugin: &Plugin, tenant: &Tenant) -> Result<Arc<Prepared>, CallError> {
+    async fn prepare(&self, plugin: &Plugin, tenant: &Tenant) -> Result<Arc<Prepared>, CallError> {
         self.check_limits(&tenant.limits)
             .map_err(|e| CallError::InvalidLimits(e.to_string()))?;
         if let Some(prepared) = tenant.prepared_for(plugin.id()) {
             return Ok(prepared);
         }
-        let reported = self.run_validate(plugin, tenant);
+        let reported = self.run_validate(plugin, tenant).await;
         let (validation, facts) = match reported.clone() {
             Ok(Some(facts)) => (Ok(()), facts),
             // A 0.1.0 plugin reports nothing: the templates are filled from the config's own

@@ -15,10 +15,12 @@ pub struct CallOutput<R> {
 }
 
 /// Instantiates the pre-linked plugin in a fresh Store holding `state` and runs `call` on it.
-pub fn run_call<R>(
+/// The guest runs on a fiber: a call waiting on the network (or a timer) holds no thread, and
+/// guest code yields to the executor at every epoch tick, so a busy guest cannot starve others.
+pub async fn run_call<R>(
     pre: &Pre,
     state: CallState,
-    call: impl FnOnce(&Instance, &mut Store<CallState>) -> wasmtime::Result<R>,
+    call: impl AsyncFnOnce(&Instance, &mut Store<CallState>) -> wasmtime::Result<R>,
 ) -> CallOutput<R> {
     let mut store = Store::new(pre.engine(), state);
     store.limiter(|state| &mut state.limiter);
@@ -29,15 +31,17 @@ pub fn run_call<R>(
                 budget.stopped = Some(kind);
                 Ok(UpdateDeadline::Interrupt)
             }
-            None => Ok(UpdateDeadline::Continue(1)),
+            None => Ok(UpdateDeadline::Yield(1)),
         }
     });
     store.set_epoch_deadline(1);
     // The guest starts running at instantiation (component start functions), so the clocks do.
     store.data_mut().budget.start();
 
-    let result = match pre.instantiate(&mut store) {
-        Ok(instance) => call(&instance, &mut store).map_err(|error| classify(store.data(), &error)),
+    let result = match pre.instantiate(&mut store).await {
+        Ok(instance) => call(&instance, &mut store)
+            .await
+            .map_err(|error| classify(store.data(), &error)),
         Err(error) => Err(match classify(store.data(), &error) {
             CallError::Trap {
                 kind: TrapKind::Other,

@@ -112,6 +112,18 @@ impl Tenant {
         Ok((self.with_access_token(&token), Some(token)))
     }
 
+    /// [`Tenant::authorized`] for async code: getting a token may block on the token endpoint
+    /// (and on another task's refresh), so an OAuth tenant's runs on a blocking thread.
+    pub async fn authorized_async(&self) -> Result<(Tenant, Option<String>), CallError> {
+        if self.tokens.is_none() {
+            return Ok((self.clone(), None));
+        }
+        let tenant = self.clone();
+        tokio::task::spawn_blocking(move || tenant.authorized())
+            .await
+            .unwrap_or_else(|joined| std::panic::resume_unwind(joined.into_panic()))
+    }
+
     /// This tenant with `token` as its config's `oauthToken` (the rest shared). The plugin
     /// never sees the grant's secrets: its `oauth` object keeps only what is not one.
     pub(crate) fn with_access_token(&self, token: &str) -> Tenant {

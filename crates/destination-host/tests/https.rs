@@ -10,7 +10,7 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use destination_host::{FetchFailure, HttpTransport, OutboundRequest, Transport};
+use destination_host::{FetchFailure, HttpTransport, InboundResponse, OutboundRequest, Transport};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, date_time_ymd,
@@ -225,7 +225,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// Sends `request` and expects a refusal: returns its message, checked not to echo the secret.
 fn refused(transport: &HttpTransport, request: &OutboundRequest) -> String {
-    match transport.send(request, TIMEOUT, CAP) {
+    match transport.send_now(request, TIMEOUT, CAP) {
         Err(FetchFailure::Connection(message)) => {
             assert!(!message.contains("s3cret"), "secret echoed: {message}");
             println!("refused: {message}");
@@ -260,7 +260,7 @@ fn a_certificate_from_a_trusted_ca_gets_the_real_response() {
         body: Some(br#"{"user":{"name":"Ada"}}"#.to_vec()),
     };
 
-    let got = ca.transport().send(&request, TIMEOUT, CAP).unwrap();
+    let got = ca.transport().send_now(&request, TIMEOUT, CAP).unwrap();
 
     assert_eq!(got.status, 201);
     assert_eq!(
@@ -313,7 +313,7 @@ fn over_tls_a_redirect_is_a_response_and_is_not_followed() {
 
     let got = ca
         .transport()
-        .send(&get(server.url("/moved")), TIMEOUT, CAP)
+        .send_now(&get(server.url("/moved")), TIMEOUT, CAP)
         .unwrap();
 
     assert_eq!(got.status, 302);
@@ -339,7 +339,7 @@ fn over_tls_an_error_status_is_a_response() {
 
     let got = ca
         .transport()
-        .send(&get(server.url("/missing")), TIMEOUT, CAP)
+        .send_now(&get(server.url("/missing")), TIMEOUT, CAP)
         .unwrap();
 
     assert_eq!(got.status, 404);
@@ -355,7 +355,7 @@ fn over_tls_a_body_over_the_cap_is_too_large() {
         response("200 OK", &[], &[b'x'; 4096]),
     );
 
-    let got = ca.transport().send(&get(server.url("/big")), TIMEOUT, 1000);
+    let got = ca.transport().send_now(&get(server.url("/big")), TIMEOUT, 1000);
 
     assert_eq!(got.unwrap_err(), FetchFailure::TooLarge(1000));
 }
@@ -367,7 +367,7 @@ fn over_tls_no_answer_within_the_timeout_is_a_timeout() {
 
     let got = ca
         .transport()
-        .send(&get(server.url("/slow")), Duration::from_millis(500), CAP);
+        .send_now(&get(server.url("/slow")), Duration::from_millis(500), CAP);
 
     assert_eq!(got.unwrap_err(), FetchFailure::Timeout);
 }
@@ -456,7 +456,7 @@ fn a_plain_http_server_behind_an_https_origin_is_named() {
         let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
     });
 
-    let got = HttpTransport::new().send(&get(format!("https://127.0.0.1:{port}/x")), TIMEOUT, CAP);
+    let got = HttpTransport::new().send_now(&get(format!("https://127.0.0.1:{port}/x")), TIMEOUT, CAP);
 
     let Err(FetchFailure::Misconfigured(message)) = got else {
         panic!("expected a misconfiguration, got {got:?}");
@@ -467,4 +467,25 @@ fn a_plain_http_server_behind_an_https_origin_is_named() {
         "{message}"
     );
     server.join().unwrap();
+}
+
+/// The transport's send, run to completion (these tests drive it from plain threads).
+trait SendNow {
+    fn send_now(
+        &self,
+        request: &OutboundRequest,
+        timeout: Duration,
+        cap: u64,
+    ) -> Result<InboundResponse, FetchFailure>;
+}
+
+impl<T: Transport> SendNow for T {
+    fn send_now(
+        &self,
+        request: &OutboundRequest,
+        timeout: Duration,
+        cap: u64,
+    ) -> Result<InboundResponse, FetchFailure> {
+        destination_host::bridge::block_on(self.send(request, timeout, cap))
+    }
 }

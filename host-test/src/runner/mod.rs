@@ -217,9 +217,26 @@ pub fn run(options: RunOptions) -> Result<Summary> {
         }
         context.dead_letter_interrupted(queue.stop());
     };
+    // The lanes are futures, not threads: one thread per core polls its share of them, and
+    // a small runtime drives their sockets and timers.
+    let io = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("run-io")
+        .enable_all()
+        .build()
+        .context("cannot start the run's async runtime")?;
+    let threads = std::thread::available_parallelism()
+        .map_or(2, usize::from)
+        .min(options.concurrency);
     let read = std::thread::scope(|scope| {
-        for _ in 0..options.concurrency {
-            scope.spawn(|| context.work(&queue));
+        for thread in 0..threads {
+            let lanes = (thread..options.concurrency).step_by(threads).count();
+            let (io, context, queue) = (&io, &context, &queue);
+            scope.spawn(move || {
+                io.block_on(futures_util::future::join_all(
+                    (0..lanes).map(|_| context.work(queue)),
+                ))
+            });
         }
         // Shows what the run waits for, and drains at an interrupt even while the reader is
         // blocked on a full queue.
@@ -248,6 +265,7 @@ pub fn run(options: RunOptions) -> Result<Summary> {
         finished.store(true, Ordering::Relaxed);
         read
     });
+    io.shutdown_background();
     // Events whose retry was decided after the stop.
     context.dead_letter_interrupted(queue.stop());
     context.console.finish();

@@ -147,16 +147,20 @@ fn path_and_query(url: &str) -> String {
 }
 
 impl RunContext {
-    /// Takes events from `queue` until it is closed and empty: one per call, or in batches.
-    pub fn work(&self, queue: &KeyedQueue<Job>) {
+    /// One lane: takes events from `queue` until it is closed and empty, one per call or in
+    /// batches. A lane waiting on Zendesk holds no thread, so a run keeps many lanes.
+    pub async fn work(&self, queue: &KeyedQueue<Job>) {
         if self.batching.is_on() {
-            while let Some(batch) = queue.next_batch(self.batching.size, self.batching.wait) {
-                self.attempt_batch(queue, batch);
+            while let Some(batch) = queue
+                .next_batch_async(self.batching.size, self.batching.wait)
+                .await
+            {
+                self.attempt_batch(queue, batch).await;
             }
             return;
         }
-        while let Some((key, job)) = queue.next() {
-            self.attempt_batch(queue, vec![(key, job)]);
+        while let Some((key, job)) = queue.next_async().await {
+            self.attempt_batch(queue, vec![(key, job)]).await;
         }
     }
 
@@ -171,7 +175,7 @@ impl RunContext {
     /// through the delivery engine; then each is finished (delivered, skipped, dead-lettered)
     /// or parked for its retry on its own. A tenant far behind its rate limit waits out the
     /// backlog in the queue, its keys parked, without holding a sandbox.
-    fn attempt_batch(&self, queue: &KeyedQueue<Job>, mut batch: Vec<(OrderKey, Job)>) {
+    async fn attempt_batch(&self, queue: &KeyedQueue<Job>, mut batch: Vec<(OrderKey, Job)>) {
         let tenant = self.tenant_of(&batch[0].1);
         for (_, job) in &batch {
             self.waiting.resume(job.event.line);
@@ -185,7 +189,7 @@ impl RunContext {
             })
             .collect();
         let started = Instant::now();
-        let call = match self.engine.attempt(tenant, &attempts) {
+        let call = match self.engine.attempt_async(tenant, &attempts).await {
             Attempted::Paced(wait) => {
                 for (key, job) in batch {
                     queue.retry(key, job, Instant::now() + wait);

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use mock_zendesk::MockZendesk;
 
-use destination_host::{FetchFailure, InboundResponse, OutboundRequest, Transport};
+use destination_host::{FetchFailure, InboundResponse, OutboundRequest, Sending, Transport};
 
 /// Hands every request to a [`MockZendesk`] (shared state: clones see the same accounts).
 #[derive(Clone)]
@@ -24,7 +24,20 @@ impl MockTransport {
 }
 
 impl Transport for MockTransport {
-    fn send(
+    fn send<'a>(
+        &'a self,
+        request: &'a OutboundRequest,
+        timeout: Duration,
+        max_response_bytes: u64,
+    ) -> Sending<'a> {
+        // The mock answers at once (an injected slow fault blocks this thread, as a slow
+        // server's answer would hold it in a blocking client).
+        Box::pin(std::future::ready(self.answer(request, timeout, max_response_bytes)))
+    }
+}
+
+impl MockTransport {
+    fn answer(
         &self,
         request: &OutboundRequest,
         timeout: Duration,

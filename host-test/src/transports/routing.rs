@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use destination_host::{FetchFailure, InboundResponse, OutboundRequest, Transport};
+use destination_host::{FetchFailure, OutboundRequest, Sending, Transport};
 use http::Uri;
 
 /// Tells the mock server which account a request is for.
@@ -28,12 +28,24 @@ impl RoutingTransport {
 }
 
 impl Transport for RoutingTransport {
-    fn send(
-        &self,
-        request: &OutboundRequest,
+    fn send<'a>(
+        &'a self,
+        request: &'a OutboundRequest,
         timeout: Duration,
         max_response_bytes: u64,
-    ) -> Result<InboundResponse, FetchFailure> {
+    ) -> Sending<'a> {
+        Box::pin(async move {
+            let routed = self.route(request)?;
+            let mut response = self.inner.send(&routed, timeout, max_response_bytes).await?;
+            response.sent_to = Some(routed.url);
+            Ok(response)
+        })
+    }
+}
+
+impl RoutingTransport {
+    /// The request as sent to the loopback origin.
+    fn route(&self, request: &OutboundRequest) -> Result<OutboundRequest, FetchFailure> {
         let uri: Uri = request
             .url
             .parse()
@@ -52,9 +64,7 @@ impl Transport for RoutingTransport {
         routed
             .headers
             .push((SUBDOMAIN_HEADER.into(), account.to_string()));
-        let mut response = self.inner.send(&routed, timeout, max_response_bytes)?;
-        response.sent_to = Some(routed.url);
-        Ok(response)
+        Ok(routed)
     }
 }
 
@@ -176,6 +186,7 @@ impl LoopbackOrigin {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use destination_host::InboundResponse;
     use std::sync::Mutex;
 
     #[test]
@@ -228,17 +239,12 @@ mod tests {
     struct Recorder(Mutex<Vec<OutboundRequest>>);
 
     impl Transport for Recorder {
-        fn send(
-            &self,
-            request: &OutboundRequest,
-            _: Duration,
-            _: u64,
-        ) -> Result<InboundResponse, FetchFailure> {
+        fn send<'a>(&'a self, request: &'a OutboundRequest, _: Duration, _: u64) -> Sending<'a> {
             self.0.lock().unwrap().push(request.clone());
-            Ok(InboundResponse {
+            Box::pin(std::future::ready(Ok(InboundResponse {
                 status: 200,
                 ..InboundResponse::default()
-            })
+            })))
         }
     }
 
@@ -253,7 +259,7 @@ mod tests {
             headers: vec![("x-zendesk-subdomain".into(), "other".into())],
             body: None,
         };
-        let response = routing.send(&request, Duration::from_secs(1), 10).unwrap();
+        let response = destination_host::bridge::block_on(routing.send(&request, Duration::from_secs(1), 10)).unwrap();
         assert_eq!(
             response.sent_to.as_deref(),
             Some("http://127.0.0.1:9/api/v2/users?x=1")

@@ -13,7 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use destination_host::{
     CallReport, FetchFailure, InboundResponse, Limits, OutboundRequest, Runtime, RuntimeOptions,
-    Tenant, Transport,
+    Sending, Tenant, Transport,
 };
 use host_test::transports::MockTransport;
 use mock_zendesk::MockZendesk;
@@ -92,12 +92,13 @@ struct Echo {
 }
 
 impl Transport for Echo {
-    fn send(
-        &self,
-        request: &OutboundRequest,
-        _: Duration,
-        _: u64,
-    ) -> Result<InboundResponse, FetchFailure> {
+    fn send<'a>(&'a self, request: &'a OutboundRequest, _: Duration, _: u64) -> Sending<'a> {
+        Box::pin(std::future::ready(self.answer(request)))
+    }
+}
+
+impl Echo {
+    fn answer(&self, request: &OutboundRequest) -> Result<InboundResponse, FetchFailure> {
         self.seen.lock().unwrap().push(request.clone());
         let echoed = format!(
             "{:?} {}",

@@ -69,9 +69,12 @@ fn call(mock: &MockZendesk, token: &str) -> u16 {
         headers: vec![("Authorization".into(), format!("Bearer {token}"))],
         body: None,
     };
-    MockTransport::new(mock.clone())
-        .send(&request, Duration::from_secs(5), 1 << 20)
-        .unwrap()
+    destination_host::bridge::block_on(MockTransport::new(mock.clone()).send(
+        &request,
+        Duration::from_secs(5),
+        1 << 20,
+    ))
+    .unwrap()
         .status
 }
 

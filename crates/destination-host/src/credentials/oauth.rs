@@ -436,8 +436,9 @@ pub(crate) fn request_tokens(
         headers: vec![("Content-Type".into(), "application/json".into())],
         body: Some(body.to_string().into_bytes()),
     };
-    let response = transport
-        .send(&request, TOKEN_TIMEOUT, 64 * 1024)
+    // Token requests block (the token source is shared across threads under one lock); async
+    // callers reach it through `spawn_blocking` (see `Tenant::authorized_async`).
+    let response = crate::bridge::block_on(transport.send(&request, TOKEN_TIMEOUT, 64 * 1024))
         .map_err(|failure| Refusal::Transient(format!("the token endpoint: {failure:?}")))?;
     let answer: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
     let error = answer["error"]

@@ -90,18 +90,24 @@ impl Engine {
         }
     }
 
-    /// Attempts `events` of `tenant` (one per order key): one `transform` for one event, one
-    /// `transform-batch` for more. Blocks while the plugin runs.
+    /// [`Engine::attempt_async`], blocking the calling thread.
     pub fn attempt(&self, tenant: &Tenant, events: &[Attempt]) -> Attempted {
+        crate::bridge::block_on(self.attempt_async(tenant, events))
+    }
+
+    /// Attempts `events` of `tenant` (one per order key): one `transform` for one event, one
+    /// `transform-batch` for more. While the plugin waits on the destination, the attempt holds
+    /// no thread.
+    pub async fn attempt_async(&self, tenant: &Tenant, events: &[Attempt]) -> Attempted {
         let plugin = self.slot.current();
         // An OAuth tenant calls with a fresh access token in its config.
-        let (tenant, token) = match tenant.authorized() {
+        let (tenant, token) = match tenant.authorized_async().await {
             Ok(authorized) => authorized,
             Err(error) => return self.not_called(events, error),
         };
         // A bad config is a dead letter without a call (the answer is kept per tenant and
         // plugin version, so this costs one sandbox run per tenant).
-        if let Err(error) = self.runtime.validate_config(&plugin, &tenant) {
+        if let Err(error) = self.runtime.validate_config_async(&plugin, &tenant).await {
             return self.not_called(events, error);
         }
         let backlog = tenant.rate.backlog(&tenant.id);
@@ -109,13 +115,17 @@ impl Engine {
             return Attempted::Paced(backlog);
         }
         let texts: Vec<String> = events.iter().map(|a| a.event.clone()).collect();
-        let mut report = self.runtime.transform_batch(&plugin, &tenant, &texts);
+        let mut report = self
+            .runtime
+            .transform_batch_async(&plugin, &tenant, &texts)
+            .await;
         let mut outcomes = match std::mem::replace(&mut report.result, Ok(Vec::new())) {
             Ok(results) => results,
             Err(error) => vec![Err(error); events.len()],
         };
         if let Some(token) = token {
-            self.after_401(&tenant, &plugin, &texts, &token, &mut report, &mut outcomes);
+            self.after_401(&tenant, &plugin, &texts, &token, &mut report, &mut outcomes)
+                .await;
         }
         let count = events.len().max(1);
         let share =
@@ -192,7 +202,7 @@ impl Engine {
     /// Events the destination refused with 401 under `token`: the token is refreshed once (or
     /// taken from whoever refreshed it already) and they are sent again at once; a 401 for an
     /// expired token is neither a failure nor a retry. Every token is scrubbed from the report.
-    fn after_401(
+    async fn after_401(
         &self,
         tenant: &Tenant,
         plugin: &Plugin,
@@ -211,14 +221,19 @@ impl Engine {
             .collect();
         let mut tokens = vec![token.to_string()];
         if let (false, Some(source)) = (refused.is_empty(), tenant.token_source()) {
-            match source.after_refusal(token) {
+            // Refreshing may block on the token endpoint and on other refreshes.
+            let refreshed = {
+                let (source, token) = (Arc::clone(source), token.to_string());
+                tokio::task::spawn_blocking(move || source.after_refusal(&token)).await
+            };
+            let refreshed = refreshed.unwrap_or_else(|joined| std::panic::resume_unwind(joined.into_panic()));
+            match refreshed {
                 Ok(fresh) => {
                     let again: Vec<String> = refused.iter().map(|&n| texts[n].clone()).collect();
-                    let retried = self.runtime.transform_batch(
-                        plugin,
-                        &tenant.with_access_token(&fresh),
-                        &again,
-                    );
+                    let retried = self
+                        .runtime
+                        .transform_batch_async(plugin, &tenant.with_access_token(&fresh), &again)
+                        .await;
                     let results = match retried.result {
                         Ok(results) => results,
                         Err(error) => vec![Err(error); again.len()],

@@ -1,13 +1,19 @@
 //! Per-key ordered work with parking: the head of each key's queue is handed out once; when its
 //! attempt must wait (a retry), the key is parked until then and only that key's later events
-//! wait behind it. Every other key keeps flowing, oldest event first (one worker delivers in
-//! input order). The queue holds at most `capacity` events, so a reader that pushes a long
+//! wait behind it. Every other key keeps flowing. Tenants take turns, one event each, so a
+//! tenant with a long backlog does not starve one with a few events; within a tenant the oldest
+//! event goes first (one worker delivers a tenant's events in input order). The queue holds at most `capacity` events, so a reader that pushes a long
 //! stream blocks instead of buffering it all.
+//!
+//! Both kinds of worker take from it: threads (`next`, `next_batch`, blocking) and async tasks
+//! (`next_async`, `next_batch_async`, waiting without a thread).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 use super::OrderKey;
 
@@ -17,14 +23,19 @@ pub struct KeyedQueue<T> {
     work: Condvar,
     /// An event finished: there is room for another.
     room: Condvar,
+    /// `work`, for async workers.
+    changed: Notify,
     capacity: usize,
 }
 
 struct State<T> {
     /// Each key's events with their push sequence numbers, oldest first.
     keys: HashMap<OrderKey, VecDeque<(u64, T)>>,
-    /// Keys whose head can be handed out, by the head's sequence number (oldest first).
-    ready: BinaryHeap<Reverse<(u64, OrderKey)>>,
+    /// Per tenant, the keys whose head can be handed out, by the head's sequence number
+    /// (oldest first).
+    ready: HashMap<String, BinaryHeap<Reverse<(u64, OrderKey)>>>,
+    /// The tenants with ready keys, in turn order: each gives one event, then goes to the back.
+    turns: VecDeque<String>,
     pushed: u64,
     /// Keys whose head waits for a retry, by when.
     parked: BinaryHeap<Reverse<(Instant, OrderKey)>>,
@@ -40,7 +51,8 @@ impl<T> KeyedQueue<T> {
         KeyedQueue {
             state: Mutex::new(State {
                 keys: HashMap::new(),
-                ready: BinaryHeap::new(),
+                ready: HashMap::new(),
+                turns: VecDeque::new(),
                 pushed: 0,
                 parked: BinaryHeap::new(),
                 held: 0,
@@ -49,8 +61,20 @@ impl<T> KeyedQueue<T> {
             }),
             work: Condvar::new(),
             room: Condvar::new(),
+            changed: Notify::new(),
             capacity: capacity.max(1),
         }
+    }
+
+    /// A key became ready: one worker may take it.
+    fn wake_one(&self) {
+        self.work.notify_one();
+        self.changed.notify_one();
+    }
+
+    fn wake_all(&self) {
+        self.work.notify_all();
+        self.changed.notify_waiters();
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
@@ -77,8 +101,8 @@ impl<T> KeyedQueue<T> {
                 state
                     .keys
                     .insert(key.clone(), VecDeque::from([(sequence, job)]));
-                state.ready.push(Reverse((sequence, key)));
-                self.work.notify_one();
+                state.mark_ready(sequence, key);
+                self.wake_one();
             }
         }
     }
@@ -86,7 +110,7 @@ impl<T> KeyedQueue<T> {
     /// No more pushes: `next` returns `None` once everything held has finished.
     pub fn close(&self) {
         self.lock().closed = true;
-        self.work.notify_all();
+        self.wake_all();
     }
 
     /// Stops the queue (a drain: the source was interrupted): nothing more is handed out, and
@@ -98,6 +122,7 @@ impl<T> KeyedQueue<T> {
         state.closed = true;
         state.stopped = true;
         state.ready.clear();
+        state.turns.clear();
         state.parked.clear();
         let mut taken: Vec<(u64, OrderKey, T)> = Vec::new();
         for (key, jobs) in state.keys.drain() {
@@ -108,7 +133,7 @@ impl<T> KeyedQueue<T> {
         }
         taken.sort_by_key(|(sequence, _, _)| *sequence);
         state.held = state.held.saturating_sub(taken.len());
-        self.work.notify_all();
+        self.wake_all();
         self.room.notify_all();
         taken.into_iter().map(|(_, key, job)| (key, job)).collect()
     }
@@ -118,35 +143,37 @@ impl<T> KeyedQueue<T> {
     pub fn next(&self) -> Option<(OrderKey, T)> {
         let mut state = self.lock();
         loop {
-            if state.stopped {
-                return None;
-            }
-            let now = Instant::now();
-            state.release_due(now);
-            if let Some(Reverse((_, key))) = state.ready.pop() {
-                let (_, job) = state
-                    .keys
-                    .get_mut(&key)
-                    .and_then(VecDeque::pop_front)
-                    .expect("a ready key has a head");
-                return Some((key, job));
-            }
-            if state.closed && state.held == 0 {
-                return None;
-            }
-            state = match state.parked.peek() {
-                Some(Reverse((due, _))) => {
-                    let wait = due.saturating_duration_since(now);
+            state = match state.take_next() {
+                Take::Done(next) => return next,
+                Take::WaitAtMost(wait) => {
                     self.work
                         .wait_timeout(state, wait)
                         .unwrap_or_else(|poisoned| poisoned.into_inner())
                         .0
                 }
-                None => self
+                Take::Wait => self
                     .work
                     .wait(state)
                     .unwrap_or_else(|poisoned| poisoned.into_inner()),
             };
+        }
+    }
+
+    /// [`KeyedQueue::next`] for async workers: waits without holding a thread.
+    pub async fn next_async(&self) -> Option<(OrderKey, T)> {
+        loop {
+            // Registered before looking, so a wake between the look and the wait is not lost.
+            let changed = self.changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            changed.as_mut().enable();
+            let take = self.lock().take_next();
+            match take {
+                Take::Done(next) => return next,
+                Take::WaitAtMost(wait) => {
+                    let _ = tokio::time::timeout(wait, changed).await;
+                }
+                Take::Wait => changed.await,
+            }
         }
     }
 
@@ -156,31 +183,12 @@ impl<T> KeyedQueue<T> {
     /// queue is closed and empty. Each event handed out is finished with `done` or `retry`.
     pub fn next_batch(&self, max: usize, wait: Duration) -> Option<Vec<(OrderKey, T)>> {
         let first = self.next()?;
-        let tenant = first.0.tenant().to_string();
         let deadline = Instant::now() + wait;
         let mut batch = vec![first];
         let mut state = self.lock();
         loop {
             let now = Instant::now();
-            state.release_due(now);
-            let mut others = Vec::new();
-            while batch.len() < max {
-                let Some(Reverse((sequence, key))) = state.ready.pop() else {
-                    break;
-                };
-                if key.tenant() != tenant {
-                    others.push(Reverse((sequence, key)));
-                    continue;
-                }
-                let (_, job) = state
-                    .keys
-                    .get_mut(&key)
-                    .and_then(VecDeque::pop_front)
-                    .expect("a ready key has a head");
-                batch.push((key, job));
-            }
-            state.ready.extend(others);
-            if batch.len() >= max || now >= deadline || state.closed {
+            if state.fill_batch(&mut batch, max, now >= deadline) {
                 return Some(batch);
             }
             state = self
@@ -191,6 +199,27 @@ impl<T> KeyedQueue<T> {
         }
     }
 
+    /// [`KeyedQueue::next_batch`] for async workers: waits without holding a thread.
+    pub async fn next_batch_async(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> Option<Vec<(OrderKey, T)>> {
+        let first = self.next_async().await?;
+        let deadline = Instant::now() + wait;
+        let mut batch = vec![first];
+        loop {
+            let changed = self.changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            changed.as_mut().enable();
+            let now = Instant::now();
+            if self.lock().fill_batch(&mut batch, max, now >= deadline) {
+                return Some(batch);
+            }
+            let _ = tokio::time::timeout(deadline - now, changed).await;
+        }
+    }
+
     /// The event handed out for `key` finished: the key's next event (if any) becomes ready.
     pub fn done(&self, key: OrderKey) {
         let mut state = self.lock();
@@ -198,17 +227,20 @@ impl<T> KeyedQueue<T> {
         let more = state.keys.get(&key).is_some_and(|jobs| !jobs.is_empty());
         if state.stopped {
             self.room.notify_one();
-            self.work.notify_all();
+            self.wake_all();
             return;
         }
         if more {
             state.make_ready(key);
+            self.wake_one();
         } else {
             state.keys.remove(&key);
         }
         self.room.notify_one();
-        // Also wakes `next` callers waiting for the queue to drain after `close`.
-        self.work.notify_all();
+        if state.closed && state.held == 0 {
+            // Drained after `close`: every waiting worker may stop.
+            self.wake_all();
+        }
     }
 
     /// The event handed out for `key` is tried again at `at`; until then its key is parked and
@@ -227,7 +259,8 @@ impl<T> KeyedQueue<T> {
             }
         }
         state.parked.push(Reverse((at, key)));
-        self.work.notify_all();
+        // A waiting worker looks again, to wake when the key comes due.
+        self.wake_one();
     }
 
     /// Events held: queued, parked or in flight.
@@ -236,7 +269,67 @@ impl<T> KeyedQueue<T> {
     }
 }
 
+/// What a look at the queue found for a worker.
+enum Take<T> {
+    /// An event to attempt, or `None`: the queue is closed and empty, or stopped.
+    Done(Option<(OrderKey, T)>),
+    /// Nothing ready; a parked key comes due after this long.
+    WaitAtMost(Duration),
+    /// Nothing ready and nothing parked.
+    Wait,
+}
+
 impl<T> State<T> {
+    /// The next event whose key is free, or how long to wait for one.
+    fn take_next(&mut self) -> Take<T> {
+        if self.stopped {
+            return Take::Done(None);
+        }
+        let now = Instant::now();
+        self.release_due(now);
+        if let Some(tenant) = self.turns.pop_front() {
+            let key = self.pop_ready(&tenant).expect("a tenant in turn has a ready key");
+            if self.ready.contains_key(&tenant) {
+                self.turns.push_back(tenant);
+            }
+            let (_, job) = self
+                .keys
+                .get_mut(&key)
+                .and_then(VecDeque::pop_front)
+                .expect("a ready key has a head");
+            return Take::Done(Some((key, job)));
+        }
+        if self.closed && self.held == 0 {
+            return Take::Done(None);
+        }
+        match self.parked.peek() {
+            Some(Reverse((due, _))) => Take::WaitAtMost(due.saturating_duration_since(now)),
+            None => Take::Wait,
+        }
+    }
+
+    /// Adds ready events of the batch's tenant (one per key, oldest first) up to `max`; true
+    /// when the batch is to go now: full, its wait `over`, or the queue closed.
+    fn fill_batch(&mut self, batch: &mut Vec<(OrderKey, T)>, max: usize, over: bool) -> bool {
+        let tenant = batch[0].0.tenant().to_string();
+        self.release_due(Instant::now());
+        while batch.len() < max {
+            let Some(key) = self.pop_ready(&tenant) else {
+                break;
+            };
+            let (_, job) = self
+                .keys
+                .get_mut(&key)
+                .and_then(VecDeque::pop_front)
+                .expect("a ready key has a head");
+            batch.push((key, job));
+        }
+        if !self.ready.contains_key(&tenant) {
+            self.turns.retain(|turn| *turn != tenant);
+        }
+        batch.len() >= max || over || self.closed
+    }
+
     /// Makes the parked keys whose time has come ready again.
     fn release_due(&mut self, now: Instant) {
         while let Some(Reverse((due, _))) = self.parked.peek() {
@@ -252,9 +345,34 @@ impl<T> State<T> {
 
     /// Queues `key` to be handed out, ordered by its head event's age.
     fn make_ready(&mut self, key: OrderKey) {
-        if let Some((sequence, _)) = self.keys.get(&key).and_then(VecDeque::front) {
-            self.ready.push(Reverse((*sequence, key)));
+        if let Some(&(sequence, _)) = self.keys.get(&key).and_then(VecDeque::front) {
+            self.mark_ready(sequence, key);
         }
+    }
+
+    /// `key`, whose head is event `sequence`, can be handed out; its tenant joins the turns.
+    fn mark_ready(&mut self, sequence: u64, key: OrderKey) {
+        let tenant = key.tenant();
+        match self.ready.get_mut(tenant) {
+            Some(keys) => keys.push(Reverse((sequence, key))),
+            None => {
+                let tenant = tenant.to_string();
+                self.turns.push_back(tenant.clone());
+                self.ready
+                    .insert(tenant, BinaryHeap::from([Reverse((sequence, key))]));
+            }
+        }
+    }
+
+    /// The oldest ready key of `tenant`; a tenant left with none leaves `ready` (the caller
+    /// keeps `turns` in step).
+    fn pop_ready(&mut self, tenant: &str) -> Option<OrderKey> {
+        let keys = self.ready.get_mut(tenant)?;
+        let Reverse((_, key)) = keys.pop()?;
+        if keys.is_empty() {
+            self.ready.remove(tenant);
+        }
+        Some(key)
     }
 }
 
@@ -339,6 +457,75 @@ mod tests {
 
     fn tenant_key(tenant: &str, user: &str) -> OrderKey {
         OrderKey::of(tenant, &json!({ "userId": user }))
+    }
+
+    #[test]
+    fn tenants_take_turns_so_a_backlog_does_not_starve_a_small_tenant() {
+        let queue = KeyedQueue::new(1000);
+        for n in 0..100 {
+            queue.push(tenant_key("big", &format!("u{n}")), format!("big-{n}"));
+        }
+        for n in 0..3 {
+            queue.push(tenant_key("small", &format!("u{n}")), format!("small-{n}"));
+        }
+        queue.close();
+        let mut order = Vec::new();
+        while let Some((k, job)) = queue.next() {
+            order.push(job);
+            queue.done(k);
+        }
+        assert_eq!(
+            &order[..6],
+            ["big-0", "small-0", "big-1", "small-1", "big-2", "small-2"]
+        );
+        assert_eq!(order.len(), 103);
+        assert_eq!(order[6..], (3..100).map(|n| format!("big-{n}")).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn async_workers_share_the_queue_without_threads() {
+        let queue = Arc::new(KeyedQueue::new(1000));
+        let io = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let taken = io.block_on(async {
+            let workers: Vec<_> = (0..50)
+                .map(|_| {
+                    let queue = Arc::clone(&queue);
+                    tokio::spawn(async move {
+                        let mut taken = Vec::new();
+                        while let Some((k, job)) = queue.next_async().await {
+                            // A retry for every tenth event, once.
+                            if job % 10 == 0 && !taken.contains(&job) {
+                                taken.push(job);
+                                queue.retry(k, job, Instant::now() + Duration::from_millis(20));
+                                continue;
+                            }
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                            taken.push(job);
+                            queue.done(k);
+                        }
+                        taken
+                    })
+                })
+                .collect();
+            tokio::task::yield_now().await;
+            for n in 0..500 {
+                queue.push(tenant_key("t", &format!("u{}", n % 7)), n);
+            }
+            queue.close();
+            let mut all = Vec::new();
+            for worker in workers {
+                all.extend(worker.await.unwrap());
+            }
+            all
+        });
+        let mut done: Vec<i32> = taken;
+        done.sort_unstable();
+        done.dedup();
+        assert_eq!(done, (0..500).collect::<Vec<_>>(), "every event finished once");
+        assert_eq!(queue.held(), 0);
     }
 
     #[test]

@@ -1,25 +1,39 @@
-//! Real HTTP(S) through one pooled ureq agent shared by every tenant.
+//! Real HTTP(S) through one pooled hyper client shared by every tenant: a request waiting on
+//! the network holds no thread.
 
-use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
-use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
 
-use super::{FetchFailure, InboundResponse, OutboundRequest, Transport};
+use super::{FetchFailure, InboundResponse, OutboundRequest, Sending, Transport};
+
+/// Idle connections kept per origin: enough for the calls a process keeps in flight to one
+/// account without a handshake each.
+const IDLE_PER_ORIGIN: usize = 256;
 
 /// HTTPS (rustls) client. Redirects are not followed (the policy checked only the first URL),
 /// non-2xx statuses are responses, and proxy environment variables are ignored: the host alone
 /// decides where requests go. Server certificates are always verified (chain, validity period
 /// and host name); only the set of trusted roots can be chosen.
 pub struct HttpTransport {
-    agent: ureq::Agent,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
 impl HttpTransport {
     /// Trusts the webpki (Mozilla) root certificates: what reaching a public service such as
     /// Zendesk needs.
     pub fn new() -> HttpTransport {
-        HttpTransport::trusting(RootCerts::WebPki)
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        HttpTransport::trusting(roots)
     }
 
     /// Trusts only `der_certs` (DER-encoded X.509 root certificates), not the webpki roots: for a
@@ -28,28 +42,69 @@ impl HttpTransport {
     /// wrong encoding (PEM instead of DER, say) shows as every request failing with an unknown
     /// issuer; an empty list trusts nothing.
     pub fn with_root_certificates(der_certs: &[Vec<u8>]) -> HttpTransport {
-        let roots: Vec<Certificate<'static>> = der_certs
-            .iter()
-            .map(|der| Certificate::from_der(der).to_owned())
-            .collect();
-        HttpTransport::trusting(RootCerts::from(roots))
+        let mut roots = RootCertStore::empty();
+        roots.add_parsable_certificates(der_certs.iter().map(|der| CertificateDer::from(der.clone())));
+        HttpTransport::trusting(roots)
     }
 
-    fn trusting(roots: RootCerts) -> HttpTransport {
-        let tls = TlsConfig::builder()
-            .provider(TlsProvider::Rustls)
-            .root_certs(roots)
-            .disable_verification(false)
+    fn trusting(roots: RootCertStore) -> HttpTransport {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("ring supports rustls's default protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
             .build();
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .proxy(None)
-            .tls_config(tls)
-            .build();
-        HttpTransport {
-            agent: config.into(),
-        }
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(IDLE_PER_ORIGIN)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        HttpTransport { client }
+    }
+
+    async fn exchange(
+        &self,
+        request: &OutboundRequest,
+        max_response_bytes: u64,
+    ) -> Result<InboundResponse, FetchFailure> {
+        let http_request = build_request(request)?;
+        let response = self
+            .client
+            .request(http_request)
+            .await
+            .map_err(|e| failure(&e, request))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_string(), value)
+            })
+            .collect();
+        let cap = usize::try_from(max_response_bytes).unwrap_or(usize::MAX);
+        let body = Limited::new(response.into_body(), cap)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    FetchFailure::TooLarge(max_response_bytes)
+                } else {
+                    connection(format!("{}: {}", origin(&request.url), chain(&*e)), request)
+                }
+            })?
+            .to_bytes()
+            .to_vec();
+        Ok(InboundResponse {
+            status,
+            headers,
+            body,
+            sent_to: None,
+        })
     }
 }
 
@@ -60,89 +115,68 @@ impl Default for HttpTransport {
 }
 
 impl Transport for HttpTransport {
-    fn send(
-        &self,
-        request: &OutboundRequest,
+    fn send<'a>(
+        &'a self,
+        request: &'a OutboundRequest,
         timeout: Duration,
         max_response_bytes: u64,
-    ) -> Result<InboundResponse, FetchFailure> {
-        let http_request = build_request(request)?;
-        let http_request = self
-            .agent
-            .configure_request(http_request)
-            .timeout_global(Some(timeout))
-            .build();
-        let mut response = self
-            .agent
-            .run(http_request)
-            .map_err(|e| failure(e, request))?;
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-                (name.as_str().to_string(), value)
-            })
-            .collect();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(max_response_bytes)
-            .read_to_vec()
-            .map_err(|e| failure(e, request))?;
-        Ok(InboundResponse {
-            status,
-            headers,
-            body,
-            sent_to: None,
+    ) -> Sending<'a> {
+        Box::pin(async move {
+            tokio::time::timeout(timeout, self.exchange(request, max_response_bytes))
+                .await
+                .unwrap_or(Err(FetchFailure::Timeout))
         })
     }
 }
 
-fn build_request(request: &OutboundRequest) -> Result<ureq::http::Request<Vec<u8>>, FetchFailure> {
-    let mut builder = ureq::http::Request::builder()
+fn build_request(request: &OutboundRequest) -> Result<hyper::Request<Full<Bytes>>, FetchFailure> {
+    let mut builder = hyper::Request::builder()
         .method(request.method.as_str())
         .uri(request.url.as_str());
     for (name, value) in &request.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    let body = request.body.clone().unwrap_or_default();
+    let body = Full::new(Bytes::from(request.body.clone().unwrap_or_default()));
     // The http crate's error names the offending part but never echoes a header value.
     builder
         .body(body)
         .map_err(|e| connection(format!("invalid request: {e}"), request))
 }
 
-fn failure(error: ureq::Error, request: &OutboundRequest) -> FetchFailure {
-    match error {
-        ureq::Error::Timeout(_) => FetchFailure::Timeout,
-        ureq::Error::BodyExceedsLimit(cap) => FetchFailure::TooLarge(cap),
-        ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => FetchFailure::Timeout,
-        ureq::Error::Io(e) if e.kind() == io::ErrorKind::WouldBlock => FetchFailure::Timeout,
-        // A TLS failure arrives as an io error wrapping the rustls error, whose text is the
-        // reason: "invalid peer certificate: UnknownIssuer", "... certificate expired: ...",
-        // "... certificate not valid for name ...", "received fatal alert: ...".
-        ureq::Error::Io(e) => {
-            let text = e.to_string();
-            let origin = origin(&request.url);
-            if text.contains("InvalidContentType") || text.contains("corrupt message") {
-                // What a plain-HTTP server's answer to a TLS handshake looks like.
-                let plain = origin.replacen("https://", "http://", 1);
-                return FetchFailure::Misconfigured(format!(
-                    "{origin} answered in plain HTTP, not TLS: should the origin be {plain}? ({text})"
-                ));
-            }
-            connection(format!("{origin}: {e}"), request)
+/// An error and its sources, as one line.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
         }
-        other => connection(format!("{}: {other}", origin(&request.url)), request),
+        source = cause.source();
     }
+    text
+}
+
+fn failure(error: &hyper_util::client::legacy::Error, request: &OutboundRequest) -> FetchFailure {
+    // A TLS failure arrives as a connect error wrapping the rustls error, whose text is the
+    // reason: "invalid peer certificate: UnknownIssuer", "... certificate expired: ...",
+    // "... certificate not valid for name ...", "received fatal alert: ...".
+    let text = chain(error);
+    let origin = origin(&request.url);
+    if text.contains("InvalidContentType") || text.contains("corrupt message") {
+        // What a plain-HTTP server's answer to a TLS handshake looks like.
+        let plain = origin.replacen("https://", "http://", 1);
+        return FetchFailure::Misconfigured(format!(
+            "{origin} answered in plain HTTP, not TLS: should the origin be {plain}? ({text})"
+        ));
+    }
+    connection(format!("{origin}: {text}"), request)
 }
 
 /// `scheme://host[:port]` of `url`: names the server without the user info, path or query
 /// (which may carry credentials).
 fn origin(url: &str) -> String {
-    match url.parse::<ureq::http::Uri>() {
+    match url.parse::<hyper::Uri>() {
         Ok(uri) => match (uri.scheme_str(), uri.authority()) {
             (Some(scheme), Some(authority)) => {
                 let host_port = authority.as_str().rsplit('@').next().unwrap_or_default();
@@ -226,8 +260,7 @@ mod tests {
             "https://acme.zendesk.com/",
             &[("authorization", "s3cret\nvalue")],
         );
-        let failure = transport
-            .send(&req, Duration::from_secs(1), 1024)
+        let failure = crate::bridge::block_on(transport.send(&req, Duration::from_secs(1), 1024))
             .unwrap_err();
         let FetchFailure::Connection(message) = failure else {
             panic!("expected a connection failure, got {failure:?}");

@@ -4,6 +4,8 @@
 #[cfg(feature = "https")]
 mod https;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 #[cfg(feature = "https")]
@@ -45,28 +47,29 @@ pub enum FetchFailure {
     Misconfigured(String),
 }
 
-/// Sends requests. Shared by many tenants and threads.
+/// A request on its way: the response, or why there is none.
+pub type Sending<'a> = Pin<Box<dyn Future<Output = Result<InboundResponse, FetchFailure>> + Send + 'a>>;
+
+/// Sends requests. Shared by many tenants and tasks: a request waiting on the network should
+/// hold no thread (a transport that answers at once returns `Box::pin(std::future::ready(..))`).
 pub trait Transport: Send + Sync {
     /// Sends `request`, waiting at most `timeout` for the complete response and reading at most
     /// `max_response_bytes` of body.
-    fn send(
-        &self,
-        request: &OutboundRequest,
+    fn send<'a>(
+        &'a self,
+        request: &'a OutboundRequest,
         timeout: Duration,
         max_response_bytes: u64,
-    ) -> Result<InboundResponse, FetchFailure>;
+    ) -> Sending<'a>;
 }
 
 /// A transport that sends nothing (e.g. while a plugin is loaded and described).
 pub struct NoNetwork;
 
 impl Transport for NoNetwork {
-    fn send(
-        &self,
-        _: &OutboundRequest,
-        _: Duration,
-        _: u64,
-    ) -> Result<InboundResponse, FetchFailure> {
-        Err(FetchFailure::Connection("this call has no network".into()))
+    fn send<'a>(&'a self, _: &'a OutboundRequest, _: Duration, _: u64) -> Sending<'a> {
+        Box::pin(std::future::ready(Err(FetchFailure::Connection(
+            "this call has no network".into(),
+        ))))
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use destination_host::{FetchFailure, InboundResponse, OutboundRequest, Transport};
+use destination_host::{FetchFailure, InboundResponse, OutboundRequest, Sending, Transport};
 
 /// What happens to the chosen request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,14 +112,27 @@ impl FlakyTransport {
 }
 
 impl Transport for FlakyTransport {
-    fn send(
+    fn send<'a>(
+        &'a self,
+        request: &'a OutboundRequest,
+        timeout: Duration,
+        max_response_bytes: u64,
+    ) -> Sending<'a> {
+        let plan = self.plan_for_this_request();
+        Box::pin(async move { self.follow(plan, request, timeout, max_response_bytes).await })
+    }
+}
+
+impl FlakyTransport {
+    async fn follow(
         &self,
+        plan: Option<Plan>,
         request: &OutboundRequest,
         timeout: Duration,
         max_response_bytes: u64,
     ) -> Result<InboundResponse, FetchFailure> {
-        match self.plan_for_this_request() {
-            None => self.inner.send(request, timeout, max_response_bytes),
+        match plan {
+            None => self.inner.send(request, timeout, max_response_bytes).await,
             Some(Plan::Inject(Injected::Unavailable { retry_after })) => Ok(canned(
                 503,
                 vec![("Retry-After".into(), retry_after.to_string())],
@@ -128,7 +141,7 @@ impl Transport for FlakyTransport {
             Some(Plan::Inject(Injected::Timeout)) => Err(FetchFailure::Timeout),
             Some(Plan::Inject(Injected::ResponseLost)) => {
                 // Let Zendesk apply the write, then drop its answer.
-                let _ = self.inner.send(request, timeout, max_response_bytes);
+                let _ = self.inner.send(request, timeout, max_response_bytes).await;
                 Err(FetchFailure::Timeout)
             }
             Some(Plan::Respond(status, headers, body)) => Ok(canned(status, headers, &body)),

@@ -314,9 +314,12 @@ pub fn consent_redirect(transport: &dyn destination_host::Transport, url: &str) 
         headers: vec![],
         body: None,
     };
-    let response = transport
-        .send(&request, std::time::Duration::from_secs(5), 1 << 16)
-        .unwrap();
+    let response = destination_host::bridge::block_on(transport.send(
+        &request,
+        std::time::Duration::from_secs(5),
+        1 << 16,
+    ))
+    .unwrap();
     assert_eq!(response.status, 302);
     response
         .headers
