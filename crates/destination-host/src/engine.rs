@@ -13,8 +13,10 @@ use crate::limits::RuntimeOptions;
 /// How often the epoch advances: the granularity of CPU and wall-clock checks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Bytes of each pooled memory slot kept paged in between instances (Spin uses 2 MiB).
-const KEEP_RESIDENT_BYTES: usize = 2 << 20;
+/// The most of each pooled memory slot kept paged in between instances (Spin uses 2 MiB).
+const MAX_KEEP_RESIDENT_BYTES: usize = 2 << 20;
+/// The most of each fiber stack kept paged in between calls (the hot top frames).
+const MAX_STACK_KEEP_RESIDENT_BYTES: usize = 64 << 10;
 const KEEP_RESIDENT_TABLE_BYTES: usize = 64 << 10;
 
 pub fn build_engine(options: &RuntimeOptions) -> Result<Engine, HostError> {
@@ -23,6 +25,11 @@ pub fn build_engine(options: &RuntimeOptions) -> Result<Engine, HostError> {
         .map_err(|_| {
             HostError::Engine("max_memory_mib does not fit this platform's address space".into())
         })?;
+    // The pool's resident budget, shared by its slots, in whole pages.
+    let keep_resident = usize::try_from(options.pool_resident_mib.saturating_mul(1 << 20))
+        .unwrap_or(usize::MAX)
+        / instances as usize;
+    let keep_resident = (keep_resident & !0xfff).min(MAX_KEEP_RESIDENT_BYTES);
     // A Rust wasip2 component is one main core module plus a few small shim modules: size the
     // pool generously per component instance (only address space is reserved up front).
     let mut pool = PoolingAllocationConfig::new();
@@ -35,7 +42,8 @@ pub fn build_engine(options: &RuntimeOptions) -> Result<Engine, HostError> {
         .max_memory_size(max_memory_bytes)
         // Reset a slot's first pages with memset instead of madvise: cheaper for small guests,
         // and no mmap-lock contention between threads instantiating at the same time.
-        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .linear_memory_keep_resident(keep_resident)
+        .async_stack_keep_resident(keep_resident.min(MAX_STACK_KEEP_RESIDENT_BYTES))
         .table_keep_resident(KEEP_RESIDENT_TABLE_BYTES);
 
     let mut config = Config::new();
@@ -43,6 +51,10 @@ pub fn build_engine(options: &RuntimeOptions) -> Result<Engine, HostError> {
         .wasm_component_model(true)
         .epoch_interruption(true)
         .memory_init_cow(true)
+        // A fiber stack is zeroed (and beyond what is kept resident, returned to the OS) when
+        // its call ends: no tenant's stack contents reach the next call, and an idle stack
+        // costs no memory.
+        .async_stack_zeroing(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config).map_err(|e| HostError::Engine(format!("{e:#}")))
 }

@@ -13,6 +13,10 @@ pub struct RuntimeOptions {
     pub max_instances: u32,
     /// The largest linear memory any tenant may be granted, in MiB (the pool's slot size).
     pub max_memory_mib: u64,
+    /// Memory the instance pool keeps paged in between calls, in MiB, shared by its slots
+    /// (at most 2 MiB each): a reused slot whose first pages are resident starts its next
+    /// instance without page faults. The rest of a slot is returned to the OS after each call.
+    pub pool_resident_mib: u64,
     /// Request headers the platform's own routing layer uses. Stripped from every guest request,
     /// like the hop-by-hop headers, so a guest cannot steer that layer.
     pub routing_headers: Vec<String>,
@@ -28,6 +32,7 @@ impl Default for RuntimeOptions {
         RuntimeOptions {
             max_instances: 64,
             max_memory_mib: 256,
+            pool_resident_mib: 128,
             routing_headers: Vec::new(),
             request_retry: RequestRetry::default(),
             rate_limit_headers: RateLimitHeaders::default(),

@@ -32,6 +32,10 @@ pub struct LatencyRow {
     pub seconds: f64,
     pub events_per_second: f64,
     pub zendesk_calls: u64,
+    /// Attempts that failed and were tried again, and events dead-lettered: both 0 when the
+    /// speed did not cost correctness.
+    pub retries: u64,
+    pub dead_lettered: u64,
     pub requests_in_flight: f64,
     pub peak_rss_mib: f64,
 }
@@ -83,6 +87,8 @@ pub fn run(options: &LatencyOptions) -> Result<Vec<LatencyRow>> {
                 seconds,
                 events_per_second: summary["events_per_second"].as_f64().unwrap_or(0.0),
                 zendesk_calls: summary["zendesk_calls"].as_u64().unwrap_or(0),
+                retries: summary["retries"].as_u64().unwrap_or(0),
+                dead_lettered: summary["dead_lettered"].as_u64().unwrap_or(0),
                 requests_in_flight: server.busy().as_secs_f64() / seconds.max(1e-9),
                 peak_rss_mib: summary["peak_rss_mib"].as_f64().unwrap_or(0.0),
             })
@@ -93,16 +99,18 @@ pub fn run(options: &LatencyOptions) -> Result<Vec<LatencyRow>> {
 /// The rows as a Markdown table.
 pub fn table(rows: &[LatencyRow]) -> String {
     let mut text = String::from(
-        "| latency | events | seconds | events/s | Zendesk calls | requests in flight (avg) | peak RSS |\n|---|---|---|---|---|---|---|\n",
+        "| latency | events | seconds | events/s | Zendesk calls | retries | dead letters | requests in flight (avg) | peak RSS |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         text += &format!(
-            "| {} ms | {} | {:.1} | {:.0} | {} | {:.1} | {:.0} MiB |\n",
+            "| {} ms | {} | {:.1} | {:.0} | {} | {} | {} | {:.1} | {:.0} MiB |\n",
             row.latency_ms,
             row.events,
             row.seconds,
             row.events_per_second,
             row.zendesk_calls,
+            row.retries,
+            row.dead_lettered,
             row.requests_in_flight,
             row.peak_rss_mib
         );
