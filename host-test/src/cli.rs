@@ -119,10 +119,15 @@ pub struct RunArgs {
     /// for tenants with a refresh token; reuse it across runs).
     #[arg(long, value_name = "FILE")]
     pub credential_store: Option<PathBuf>,
-    /// Events delivered in parallel (events of one user always one after the other; each call
-    /// in flight holds a thread and about 2 MiB; the accounts' rate limits still pace them).
-    #[arg(long, default_value_t = destination_fleet::cli::DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    /// Calls in flight (events of one user always one after the other; a call waiting on
+    /// Zendesk holds no thread, only its sandbox's memory; the accounts' rate limits still pace
+    /// them).
+    #[arg(long, default_value_t = destination_fleet::cli::DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u32).range(1..=destination_fleet::cli::MAX_CONCURRENCY))]
     pub concurrency: u32,
+    /// Calls in flight for one tenant at most, so that many tenants share the process fairly
+    /// (a batch counts as one call).
+    #[arg(long, default_value_t = destination_fleet::cli::DEFAULT_PER_TENANT, value_parser = clap::value_parser!(u32).range(1..))]
+    pub per_tenant: u32,
     /// How long after its first attempt an event is still retried (e.g. 90s, 10m, 4h); Zendesk's
     /// Retry-After is always waited out in full.
     #[arg(long, default_value = "10m", value_parser = destination_host::parse_duration)]
@@ -324,6 +329,7 @@ fn run_stream(args: RunArgs, log_format: LogFormat) -> Result<u8> {
     options.credential_store = args.credential_store;
     options.credential_key = destination_host::credentials::CredentialKey::from_env()?;
     options.concurrency = args.concurrency as usize;
+    options.per_tenant = args.per_tenant as usize;
     options.batching = args.batch.batching();
     options.retry = RetryPolicy {
         retry_for: args.retry_for,

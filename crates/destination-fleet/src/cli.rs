@@ -18,9 +18,18 @@ use crate::worker::{WorkerOptions, run_worker};
 use crate::{Fleet, dead_letters, produce};
 
 /// Calls in flight by default, for `worker` and `run`: a real account answers in 50 to 300 ms,
-/// so a host is bounded by what it keeps in flight (64 calls: about 500 events/s at 100 ms, in
-/// under 200 MiB; 8 gave 71 events/s).
-pub const DEFAULT_CONCURRENCY: u32 = 64;
+/// so a host is bounded by what it keeps in flight. A call waiting on Zendesk holds no thread,
+/// only its sandbox's memory (about 340 KiB), so the bound is memory: 512 calls keep `run`
+/// under 300 MiB. The accounts' rate limits and [`DEFAULT_PER_TENANT`] still bound each account.
+pub const DEFAULT_CONCURRENCY: u32 = 512;
+
+/// The most calls `run` keeps in flight for one tenant: a Zendesk account allows 200 to 2,500
+/// requests a minute, which 8 calls of 100 ms already exceed, and a tenant's events running
+/// side by side would each look up what the first one is about to cache.
+pub const DEFAULT_PER_TENANT: u32 = 8;
+
+/// The most calls in flight `--concurrency` accepts.
+pub const MAX_CONCURRENCY: i64 = 16_384;
 
 #[derive(Debug, Subcommand)]
 pub enum FleetCommand {
@@ -66,9 +75,9 @@ pub struct WorkerArgs {
     /// Serve /metrics (Prometheus) and /healthz on this address, e.g. 127.0.0.1:9100.
     #[arg(long)]
     pub metrics: Option<SocketAddr>,
-    /// Plugin calls at the same time (each holds a thread and about 2 MiB while it waits on
-    /// Zendesk; the accounts' rate limits still pace them).
-    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    /// Plugin calls at the same time (a call waiting on Zendesk holds no thread, only its
+    /// sandbox's memory; the accounts' rate limits still pace them).
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u32).range(1..=MAX_CONCURRENCY))]
     pub concurrency: u32,
     #[command(flatten)]
     pub batch: BatchArgs,

@@ -1,26 +1,33 @@
-//! The mock over loopback HTTP (tiny_http), one thread per request so an injected slow response
-//! never blocks the others. Besides the Zendesk API it serves:
-//! `GET /__mock/state` (state_json), `GET /__mock/requests` (requests), `POST /__mock/reset`.
+//! The mock over loopback HTTP (hyper on a small tokio runtime of its own). A request waiting
+//! out its [`Latency`] holds no thread, so the server keeps thousands in flight; the mock's own
+//! work runs on tokio's blocking pool, so an injected slow response never blocks the others.
+//! Besides the Zendesk API it serves: `GET /__mock/state` (state_json), `GET /__mock/requests`
+//! (requests), `POST /__mock/reset`.
 //!
 //! [`Latency`] makes every API answer wait as a real account's would (Zendesk answers in 50 to
 //! 300 ms), so that a host is measured by how many requests it keeps in flight.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
 use serde_json::json;
+use tokio::sync::oneshot;
 
 use crate::{MockZendesk, Request, Response};
 
-/// A running server; `shutdown` (or dropping it) stops accepting requests and joins the loop.
+/// A running server; `shutdown` (or dropping it) stops accepting requests and joins its thread.
 pub struct ServerHandle {
     addr: SocketAddr,
-    server: Arc<tiny_http::Server>,
-    stopping: Arc<AtomicBool>,
-    accept_loop: Option<JoinHandle<()>>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
     /// Microseconds spent answering API requests, summed over requests (waits included).
     busy_us: Arc<AtomicU64>,
 }
@@ -46,11 +53,11 @@ impl ServerHandle {
     }
 
     fn stop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.server.unblock();
-        if let Some(handle) = self.accept_loop.take() {
-            // A panicked accept loop has nothing left to clean up.
-            let _ = handle.join();
+        // Dropping the sender ends the accept loop; the runtime then drops the connections.
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            // A panicked server has nothing left to clean up.
+            let _ = thread.join();
         }
     }
 }
@@ -90,90 +97,140 @@ pub fn serve_with_latency(
     addr: SocketAddr,
     latency: Latency,
 ) -> std::io::Result<ServerHandle> {
-    let server = tiny_http::Server::http(addr).map_err(std::io::Error::other)?;
-    let addr = server
-        .server_addr()
-        .to_ip()
-        .ok_or_else(|| std::io::Error::other("the server is not listening on an IP address"))?;
-    let server = Arc::new(server);
-    let stopping = Arc::new(AtomicBool::new(false));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("mock-zendesk")
+        .enable_all()
+        .build()?;
+    let listener = runtime.block_on(tokio::net::TcpListener::bind(addr))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
     let busy_us = Arc::new(AtomicU64::new(0));
-    let accept_loop = {
-        let server = Arc::clone(&server);
-        let stopping = Arc::clone(&stopping);
-        let busy_us = Arc::clone(&busy_us);
-        std::thread::Builder::new()
-            .name("mock-zendesk-accept".to_string())
-            .spawn(move || accept_loop(&server, &stopping, &mock, latency, busy_us))?
-    };
+    let server = Arc::new(Server {
+        mock,
+        latency,
+        answered: AtomicU64::new(0),
+        busy_us: Arc::clone(&busy_us),
+    });
+    let thread = std::thread::Builder::new()
+        .name("mock-zendesk-server".to_string())
+        .spawn(move || {
+            runtime.block_on(accept_loop(listener, server, stopped));
+            // Connections still open are dropped with the runtime.
+            runtime.shutdown_background();
+        })?;
     Ok(ServerHandle {
         addr,
-        server,
-        stopping,
-        accept_loop: Some(accept_loop),
+        stop: Some(stop),
+        thread: Some(thread),
         busy_us,
     })
 }
 
-fn accept_loop(
-    server: &tiny_http::Server,
-    stopping: &AtomicBool,
-    mock: &MockZendesk,
+struct Server {
+    mock: MockZendesk,
     latency: Latency,
+    /// API requests answered so far (numbers each one's latency sample).
+    answered: AtomicU64,
     busy_us: Arc<AtomicU64>,
+}
+
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    server: Arc<Server>,
+    mut stopped: oneshot::Receiver<()>,
 ) {
-    let answered = Arc::new(AtomicU64::new(0));
-    while !stopping.load(Ordering::SeqCst) {
-        // Errors are per-connection (or the unblock at shutdown): keep serving unless stopping.
-        let Ok(request) = server.recv() else { continue };
-        let mock = mock.clone();
-        let api = !request.url().starts_with("/__mock/");
-        let wait = (api && !latency.base.is_zero())
-            .then(|| latency.sample(answered.fetch_add(1, Ordering::Relaxed)));
-        let busy_us = Arc::clone(&busy_us);
-        let started = std::time::Instant::now();
-        let spawned = std::thread::Builder::new()
-            .name("mock-zendesk-request".to_string())
-            .spawn(move || {
-                if let Some(wait) = wait {
-                    std::thread::sleep(wait);
-                }
-                serve_one(&mock, request);
-                if api {
-                    let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-                    busy_us.fetch_add(took, Ordering::Relaxed);
-                }
+    loop {
+        let stream = tokio::select! {
+            _ = &mut stopped => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Per-connection errors (e.g. the client went away): keep serving.
+                Err(_) => continue,
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let server = Arc::clone(&server);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let server = Arc::clone(&server);
+                async move { Ok::<_, Infallible>(server.answer(request).await) }
             });
-        if let Err(error) = spawned {
-            eprintln!("mock-zendesk: cannot spawn a request thread: {error}");
-        }
+            // The client may close at any time; nothing to do then.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
     }
 }
 
-fn serve_one(mock: &MockZendesk, mut request: tiny_http::Request) {
-    let mut body = Vec::new();
-    let response = match request.as_reader().read_to_end(&mut body) {
-        Ok(_) => dispatch(mock, &request, body),
-        Err(error) => Response::json(
-            400,
-            &json!({"error": "BadRequest", "description": format!("cannot read the request body: {error}")}),
-        ),
-    };
-    let mut reply = tiny_http::Response::from_data(response.body).with_status_code(response.status);
-    for (name, value) in &response.headers {
-        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            reply = reply.with_header(header);
+impl Server {
+    async fn answer(&self, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+        let started = Instant::now();
+        let (parts, body) = request.into_parts();
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or("/".to_string(), |p| p.as_str().to_string());
+        let api = !path.starts_with("/__mock/");
+        let headers: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_string(), value)
+            })
+            .collect();
+        let method = parts.method.as_str().to_ascii_uppercase();
+        let response = match body.collect().await {
+            Ok(body) => {
+                if api && !self.latency.base.is_zero() {
+                    let n = self.answered.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(self.latency.sample(n)).await;
+                }
+                let mock = self.mock.clone();
+                let body = body.to_bytes().to_vec();
+                // The mock's work (and its injected slow faults) on the blocking pool.
+                tokio::task::spawn_blocking(move || dispatch(&mock, &method, &path, headers, body))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Response::json(500, &json!({"error": "MockPanicked"}))
+                    })
+            }
+            Err(error) => Response::json(
+                400,
+                &json!({"error": "BadRequest", "description": format!("cannot read the request body: {error}")}),
+            ),
+        };
+        if api {
+            let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.busy_us.fetch_add(took, Ordering::Relaxed);
         }
+        let mut reply = hyper::Response::builder().status(response.status);
+        for (name, value) in &response.headers {
+            reply = reply.header(name.as_str(), value.as_str());
+        }
+        reply
+            .body(Full::new(Bytes::from(response.body)))
+            .unwrap_or_else(|_| {
+                let mut fallback = hyper::Response::new(Full::new(Bytes::from_static(
+                    b"{\"error\":\"MockBadHeader\"}",
+                )));
+                *fallback.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+                fallback
+            })
     }
-    // The client may have gone away (e.g. it timed out on a slow fault); nothing to do then.
-    let _ = request.respond(reply);
 }
 
-fn dispatch(mock: &MockZendesk, request: &tiny_http::Request, body: Vec<u8>) -> Response {
-    let method = request.method().as_str().to_ascii_uppercase();
-    let path = request.url().to_string();
+fn dispatch(
+    mock: &MockZendesk,
+    method: &str,
+    path: &str,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> Response {
     let path_only = path.split('?').next().unwrap_or_default();
-    match (method.as_str(), path_only) {
+    match (method, path_only) {
         ("GET", "/__mock/state") => return Response::json(200, &mock.state_json()),
         ("GET", "/__mock/requests") => {
             let requests = serde_json::to_value(mock.requests()).unwrap_or_default();
@@ -185,22 +242,12 @@ fn dispatch(mock: &MockZendesk, request: &tiny_http::Request, body: Vec<u8>) -> 
         }
         _ => {}
     }
-    let headers: Vec<(String, String)> = request
-        .headers()
-        .iter()
-        .map(|h| {
-            (
-                h.field.as_str().as_str().to_string(),
-                h.value.as_str().to_string(),
-            )
-        })
-        .collect();
     let host = headers
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case("Host"))
         .map_or_else(|| "localhost".to_string(), |(_, value)| value.clone());
     mock.handle(&Request {
-        method,
+        method: method.to_string(),
         url: format!("http://{host}{path}"),
         headers,
         body,

@@ -36,7 +36,7 @@ use destination_host::Redactor;
 pub use destination_host::RetryPolicy;
 use destination_host::credentials::CredentialKey;
 pub use destination_host::delivery::Batching;
-use destination_host::delivery::{Engine, KeyedQueue, OrderKey};
+use destination_host::delivery::{Engine, KeyedQueue, OrderKey, TenantLimit};
 use jsonl::JsonlFile;
 pub use summary::{Disposition, Summary};
 pub use worker::{EventReport, HttpCall};
@@ -94,8 +94,10 @@ pub struct RunOptions {
     pub credential_store: Option<PathBuf>,
     /// Seals the stored tokens (the CLI reads it from `CDP_CREDENTIAL_KEY`).
     pub credential_key: Option<CredentialKey>,
-    /// Events delivered at the same time (worker threads).
+    /// Calls in flight at most (async lanes: a call waiting on Zendesk holds no thread).
     pub concurrency: usize,
+    /// Calls in flight for one tenant at most (a batch is one call).
+    pub per_tenant: usize,
     pub retry: RetryPolicy,
     /// One event per plugin call (the default), or batches per tenant by size and age.
     pub batching: Batching,
@@ -110,8 +112,9 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    /// Options with the defaults of the CLI: the built plugin, 8 events at a time, retries for
-    /// 10 minutes. `events_jsonl` is the stream's text.
+    /// Options with the CLI's defaults, but 8 calls in flight (the in-process mock answers at
+    /// once, so more only adds pool slots): the built plugin, retries for 10 minutes.
+    /// `events_jsonl` is the stream's text.
     pub fn new(
         tenants_json: impl Into<String>,
         events_jsonl: impl Into<String>,
@@ -131,6 +134,7 @@ impl RunOptions {
             credential_store: None,
             credential_key: None,
             concurrency: 8,
+            per_tenant: destination_fleet::cli::DEFAULT_PER_TENANT as usize,
             retry: RetryPolicy::default(),
             batching: Batching::OFF,
             progress: false,
@@ -204,7 +208,13 @@ pub fn run(options: RunOptions) -> Result<Summary> {
         batches: Default::default(),
     };
     let known: HashSet<&str> = specs.iter().map(|s| s.id.as_str()).collect();
-    let queue = KeyedQueue::new(QUEUE_CAPACITY);
+    // The queue counts events; a batch call holds up to `batching.size` of them.
+    let call = options.batching.size.max(1);
+    let limit = TenantLimit {
+        in_flight: options.per_tenant.saturating_mul(call),
+        until_warm: call,
+    };
+    let queue = KeyedQueue::with_tenant_limit(QUEUE_CAPACITY, limit);
     let interrupt = options.interrupt.clone().unwrap_or_default();
     let finished = AtomicBool::new(false);
     let stopped = AtomicBool::new(false);

@@ -1,21 +1,41 @@
 //! Per-key ordered work with parking: the head of each key's queue is handed out once; when its
 //! attempt must wait (a retry), the key is parked until then and only that key's later events
-//! wait behind it. Every other key keeps flowing. Tenants take turns, one event each, so a
-//! tenant with a long backlog does not starve one with a few events; within a tenant the oldest
-//! event goes first (one worker delivers a tenant's events in input order). The queue holds at most `capacity` events, so a reader that pushes a long
-//! stream blocks instead of buffering it all.
+//! wait behind it. Every other key keeps flowing.
+//!
+//! Tenants take turns, one event each, so a tenant with a long backlog does not starve one with
+//! a few events; within a tenant the oldest event goes first (one worker delivers a tenant's
+//! events in input order). A tenant may have at most `per_tenant` events in flight: an account's
+//! rate limit makes more useless, and each would hold a sandbox. Until a tenant's first event
+//! is done it has one: its first events would otherwise each look up (and create) what the
+//! first is about to cache. The queue holds at most
+//! `capacity` events, so a reader that pushes a long stream blocks instead of buffering it all.
 //!
 //! Both kinds of worker take from it: threads (`next`, `next_batch`, blocking) and async tasks
 //! (`next_async`, `next_batch_async`, waiting without a thread).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
 use super::OrderKey;
+
+/// How many events of one tenant may be in flight at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TenantLimit {
+    pub in_flight: usize,
+    /// Until the tenant's first event is done (e.g. the events of one call).
+    pub until_warm: usize,
+}
+
+impl TenantLimit {
+    pub const NONE: TenantLimit = TenantLimit {
+        in_flight: usize::MAX,
+        until_warm: usize::MAX,
+    };
+}
 
 pub struct KeyedQueue<T> {
     state: Mutex<State<T>>,
@@ -34,8 +54,14 @@ struct State<T> {
     /// Per tenant, the keys whose head can be handed out, by the head's sequence number
     /// (oldest first).
     ready: HashMap<String, BinaryHeap<Reverse<(u64, OrderKey)>>>,
-    /// The tenants with ready keys, in turn order: each gives one event, then goes to the back.
+    /// The tenants with ready keys and room in flight, in turn order: each gives one event,
+    /// then goes to the back.
     turns: VecDeque<String>,
+    /// Events handed out and not yet done or retried, per tenant (absent: none).
+    in_flight: HashMap<String, usize>,
+    limit: TenantLimit,
+    /// Tenants with an event done: they have their full limit.
+    warmed: HashSet<String>,
     pushed: u64,
     /// Keys whose head waits for a retry, by when.
     parked: BinaryHeap<Reverse<(Instant, OrderKey)>>,
@@ -47,12 +73,24 @@ struct State<T> {
 }
 
 impl<T> KeyedQueue<T> {
+    /// A queue of at most `capacity` events, with no limit per tenant.
     pub fn new(capacity: usize) -> KeyedQueue<T> {
+        KeyedQueue::with_tenant_limit(capacity, TenantLimit::NONE)
+    }
+
+    /// A queue of at most `capacity` events, handing out a tenant's events within `limit`.
+    pub fn with_tenant_limit(capacity: usize, limit: TenantLimit) -> KeyedQueue<T> {
         KeyedQueue {
             state: Mutex::new(State {
                 keys: HashMap::new(),
                 ready: HashMap::new(),
                 turns: VecDeque::new(),
+                in_flight: HashMap::new(),
+                limit: TenantLimit {
+                    in_flight: limit.in_flight.max(1),
+                    until_warm: limit.until_warm.max(1),
+                },
+                warmed: HashSet::new(),
                 pushed: 0,
                 parked: BinaryHeap::new(),
                 held: 0,
@@ -63,6 +101,14 @@ impl<T> KeyedQueue<T> {
             room: Condvar::new(),
             changed: Notify::new(),
             capacity: capacity.max(1),
+        }
+    }
+
+    /// After a worker took an event: when more is ready, it wakes the next worker (who does
+    /// the same), instead of every change waking every worker.
+    fn pass_on(&self, state: &State<T>) {
+        if !state.turns.is_empty() {
+            self.wake_one();
         }
     }
 
@@ -144,7 +190,10 @@ impl<T> KeyedQueue<T> {
         let mut state = self.lock();
         loop {
             state = match state.take_next() {
-                Take::Done(next) => return next,
+                Take::Done(next) => {
+                    self.pass_on(&state);
+                    return next;
+                }
                 Take::WaitAtMost(wait) => {
                     self.work
                         .wait_timeout(state, wait)
@@ -166,7 +215,12 @@ impl<T> KeyedQueue<T> {
             let changed = self.changed.notified();
             let mut changed = std::pin::pin!(changed);
             changed.as_mut().enable();
-            let take = self.lock().take_next();
+            let take = {
+                let mut state = self.lock();
+                let take = state.take_next();
+                self.pass_on(&state);
+                take
+            };
             match take {
                 Take::Done(next) => return next,
                 Take::WaitAtMost(wait) => {
@@ -224,6 +278,9 @@ impl<T> KeyedQueue<T> {
     pub fn done(&self, key: OrderKey) {
         let mut state = self.lock();
         state.held = state.held.saturating_sub(1);
+        if state.land(key.tenant(), true) {
+            self.wake_one();
+        }
         let more = state.keys.get(&key).is_some_and(|jobs| !jobs.is_empty());
         if state.stopped {
             self.room.notify_one();
@@ -247,6 +304,7 @@ impl<T> KeyedQueue<T> {
     /// the key's later events wait behind it.
     pub fn retry(&self, key: OrderKey, job: T, at: Instant) {
         let mut state = self.lock();
+        state.land(key.tenant(), false);
         // Back at the head, with a sequence number before its key's later events.
         match state.keys.get_mut(&key) {
             Some(jobs) => {
@@ -289,7 +347,7 @@ impl<T> State<T> {
         self.release_due(now);
         if let Some(tenant) = self.turns.pop_front() {
             let key = self.pop_ready(&tenant).expect("a tenant in turn has a ready key");
-            if self.ready.contains_key(&tenant) {
+            if self.take_off(&tenant) {
                 self.turns.push_back(tenant);
             }
             let (_, job) = self
@@ -313,10 +371,11 @@ impl<T> State<T> {
     fn fill_batch(&mut self, batch: &mut Vec<(OrderKey, T)>, max: usize, over: bool) -> bool {
         let tenant = batch[0].0.tenant().to_string();
         self.release_due(Instant::now());
-        while batch.len() < max {
+        while batch.len() < max && self.has_room(&tenant) {
             let Some(key) = self.pop_ready(&tenant) else {
                 break;
             };
+            self.take_off(&tenant);
             let (_, job) = self
                 .keys
                 .get_mut(&key)
@@ -324,7 +383,7 @@ impl<T> State<T> {
                 .expect("a ready key has a head");
             batch.push((key, job));
         }
-        if !self.ready.contains_key(&tenant) {
+        if !(self.ready.contains_key(&tenant) && self.has_room(&tenant)) {
             self.turns.retain(|turn| *turn != tenant);
         }
         batch.len() >= max || over || self.closed
@@ -350,18 +409,59 @@ impl<T> State<T> {
         }
     }
 
-    /// `key`, whose head is event `sequence`, can be handed out; its tenant joins the turns.
+    /// `key`, whose head is event `sequence`, can be handed out; its tenant joins the turns
+    /// (when it has room in flight).
     fn mark_ready(&mut self, sequence: u64, key: OrderKey) {
         let tenant = key.tenant();
         match self.ready.get_mut(tenant) {
             Some(keys) => keys.push(Reverse((sequence, key))),
             None => {
                 let tenant = tenant.to_string();
-                self.turns.push_back(tenant.clone());
+                if self.has_room(&tenant) {
+                    self.turns.push_back(tenant.clone());
+                }
                 self.ready
                     .insert(tenant, BinaryHeap::from([Reverse((sequence, key))]));
             }
         }
+    }
+
+    fn has_room(&self, tenant: &str) -> bool {
+        let limit = if self.warmed.contains(tenant) {
+            self.limit.in_flight
+        } else {
+            self.limit.until_warm
+        };
+        self.in_flight.get(tenant).copied().unwrap_or(0) < limit
+    }
+
+    /// One more event of `tenant` handed out; true when the tenant keeps its turn (it has
+    /// ready keys and room in flight).
+    fn take_off(&mut self, tenant: &str) -> bool {
+        *self.in_flight.entry(tenant.to_string()).or_insert(0) += 1;
+        self.ready.contains_key(tenant) && self.has_room(tenant)
+    }
+
+    /// An event of `tenant` is no longer in flight (`done`: finished, which warms the tenant);
+    /// true when that gave the tenant back its turn (it was at its limit with ready keys).
+    fn land(&mut self, tenant: &str, done: bool) -> bool {
+        let was_full = !self.has_room(tenant);
+        let Some(count) = self.in_flight.get_mut(tenant) else {
+            return false;
+        };
+        *count -= 1;
+        if *count == 0 {
+            self.in_flight.remove(tenant);
+        }
+        if done && !self.warmed.contains(tenant) {
+            self.warmed.insert(tenant.to_string());
+        }
+        let back =
+            was_full && self.has_room(tenant) && self.ready.contains_key(tenant) && !self.stopped;
+        if back {
+            self.turns.push_back(tenant.to_string());
+        }
+        back
     }
 
     /// The oldest ready key of `tenant`; a tenant left with none leaves `ready` (the caller
@@ -480,6 +580,40 @@ mod tests {
         );
         assert_eq!(order.len(), 103);
         assert_eq!(order[6..], (3..100).map(|n| format!("big-{n}")).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_tenant_has_at_most_its_limit_in_flight() {
+        let limit = TenantLimit {
+            in_flight: 2,
+            until_warm: 1,
+        };
+        let queue = KeyedQueue::with_tenant_limit(1000, limit);
+        for n in 0..5 {
+            queue.push(tenant_key("big", &format!("u{n}")), format!("big-{n}"));
+        }
+        queue.push(tenant_key("small", "u"), "small-0".to_string());
+        let (a, first) = queue.next().unwrap();
+        let (s, second) = queue.next().unwrap();
+        // Until its first event is done, a tenant has one in flight.
+        let take = queue.lock().take_next();
+        assert!(matches!(take, Take::Wait), "both tenants warm up");
+        assert_eq!([first, second], ["big-0", "small-0"]);
+        queue.done(s);
+        queue.done(a);
+        let (a, first) = queue.next().unwrap();
+        let (b, second) = queue.next().unwrap();
+        assert_eq!([first, second], ["big-1", "big-2"]);
+        // `big` has 2 in flight: nothing more of it until one lands.
+        let take = queue.lock().take_next();
+        assert!(matches!(take, Take::Wait), "big is at its limit");
+        queue.done(a);
+        assert_eq!(queue.next().unwrap().1, "big-3");
+        // A retry lands too (the event waits parked, not in flight).
+        queue.retry(b, "big-2".to_string(), Instant::now() + Duration::from_secs(60));
+        assert_eq!(queue.next().unwrap().1, "big-4");
+        let take = queue.lock().take_next();
+        assert!(matches!(take, Take::WaitAtMost(_)), "at the limit again, big-1 parked");
     }
 
     #[test]

@@ -17,7 +17,7 @@ mod order_key;
 pub use dead_letter::{DeadLetter, INTERRUPTED, MALFORMED_INPUT, event_type, now_ms};
 pub use engine::{Attempt, Attempted, Call, Engine, EventResult, PACING_PARK};
 pub use input::{EventLine, MalformedLine, parse_line, parse_line_any_tenant};
-pub use keyed_queue::KeyedQueue;
+pub use keyed_queue::{KeyedQueue, TenantLimit};
 pub use order_key::{OrderKey, fnv1a64};
 
 use std::time::Duration;

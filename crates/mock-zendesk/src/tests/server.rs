@@ -110,7 +110,7 @@ fn round_trip_over_http_with_state_requests_and_reset() {
     assert_eq!(mock.state_json(), json!({}));
     assert!(mock.requests().is_empty());
     server.shutdown();
-    // tiny_http closes its listener on a background thread: allow it a moment.
+    // The listener closes with the server's runtime: allow it a moment.
     let deadline = Instant::now() + Duration::from_secs(3);
     while TcpStream::connect(addr).is_ok() {
         assert!(
