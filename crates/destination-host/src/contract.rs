@@ -124,17 +124,20 @@ impl Instance {
         Ok(match self {
             Instance::V0_1(i) => i
                 .cdp_destination_destination()
-                .call_transform(store, config, event).await?
+                .call_transform(store, config, event)
+                .await?
                 .map(Into::into)
                 .map_err(Into::into),
             Instance::V0_2(i) => i
                 .cdp_destination_destination()
-                .call_transform(store, config, event).await?
+                .call_transform(store, config, event)
+                .await?
                 .map(Into::into)
                 .map_err(Into::into),
             Instance::V0_3(i) => i
                 .cdp_destination_destination()
-                .call_transform(store, config, event).await?
+                .call_transform(store, config, event)
+                .await?
                 .map(Into::into)
                 .map_err(Into::into),
         })
@@ -142,9 +145,21 @@ impl Instance {
 
     pub async fn describe(&self, store: &mut Store<CallState>) -> wasmtime::Result<Description> {
         Ok(match self {
-            Instance::V0_1(i) => i.cdp_destination_destination().call_describe(store).await?.into(),
-            Instance::V0_2(i) => i.cdp_destination_destination().call_describe(store).await?.into(),
-            Instance::V0_3(i) => i.cdp_destination_destination().call_describe(store).await?.into(),
+            Instance::V0_1(i) => i
+                .cdp_destination_destination()
+                .call_describe(store)
+                .await?
+                .into(),
+            Instance::V0_2(i) => i
+                .cdp_destination_destination()
+                .call_describe(store)
+                .await?
+                .into(),
+            Instance::V0_3(i) => i
+                .cdp_destination_destination()
+                .call_describe(store)
+                .await?
+                .into(),
         })
     }
 
@@ -157,17 +172,20 @@ impl Instance {
         Ok(match self {
             Instance::V0_1(i) => i
                 .cdp_destination_destination()
-                .call_validate_config(store, config).await?
+                .call_validate_config(store, config)
+                .await?
                 .map(|()| None)
                 .map_err(Into::into),
             Instance::V0_2(i) => i
                 .cdp_destination_destination()
-                .call_validate_config(store, config).await?
+                .call_validate_config(store, config)
+                .await?
                 .map(|facts| Some(ConfigFacts::from(facts)))
                 .map_err(Into::into),
             Instance::V0_3(i) => i
                 .cdp_destination_destination()
-                .call_validate_config(store, config).await?
+                .call_validate_config(store, config)
+                .await?
                 .map(|facts| Some(ConfigFacts::from(facts)))
                 .map_err(Into::into),
         })
@@ -199,11 +217,13 @@ impl Instance {
             Instance::V0_1(_) => None,
             Instance::V0_2(i) => Some(converted!(
                 i.cdp_destination_destination()
-                    .call_transform_batch(store, config, events).await?
+                    .call_transform_batch(store, config, events)
+                    .await?
             )),
             Instance::V0_3(i) => Some(converted!(
                 i.cdp_destination_destination()
-                    .call_transform_batch(store, config, events).await?
+                    .call_transform_batch(store, config, events)
+                    .await?
             )),
         })
     }
@@ -224,7 +244,8 @@ impl Instance {
             ($instance:expr, $object:expr) => {
                 $instance
                     .cdp_destination_destination()
-                    .call_list_fields(store, config, $object).await?
+                    .call_list_fields(store, config, $object)
+                    .await?
                     .map(|fields| fields.into_iter().map(FieldInfo::from).collect())
                     .map_err(GuestError::from)
             };

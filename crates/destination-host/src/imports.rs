@@ -52,7 +52,8 @@ macro_rules! impl_imports {
                     headers: request.headers,
                     body: request.body,
                 };
-                Ok(fetch::fetch(self, request).await?
+                Ok(fetch::fetch(self, request)
+                    .await?
                     .map(|response| wit::Response {
                         status: response.status,
                         headers: response.headers,

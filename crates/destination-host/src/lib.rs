@@ -16,6 +16,11 @@
 //!   over one ends the call with a classified [`CallError`], and other tenants never notice.
 //! - **No credential leaves the runtime.** Every log, fetch record and error in a
 //!   [`CallReport`] is scrubbed of the tenant's credentials (and their base64 forms).
+//! - **Async calls.** A call runs on a fiber: waiting on the destination (or a timer) it holds
+//!   no thread, and busy guest code yields at every epoch tick, so a few threads keep thousands
+//!   of calls in flight ([`Runtime::transform_async`] and friends, on tokio; the transport is
+//!   async hyper + rustls). The blocking methods ([`Runtime::transform`], ...) are thin wrappers
+//!   for threads that are not async ([`bridge`]).
 //! - **Hot swap.** [`PluginSlot`] swaps versions atomically; [`watch`] follows a file.
 //! - **Contract versions.** Components of `cdp:destination@0.1.0` and `@0.2.0` (frozen) and `@0.3.0` load.
 //!
@@ -25,7 +30,7 @@
 //! use std::sync::Arc;
 //! use destination_host::{HttpTransport, Limits, PluginSlot, Runtime, RuntimeOptions, Tenant};
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let runtime = Runtime::new(RuntimeOptions::default())?;
 //! let slot = PluginSlot::new(runtime.load_plugin_file("zendesk.wasm".as_ref())?);
 //!
@@ -40,7 +45,7 @@
 //! .with_allowed_origins(["https://{subdomain}.zendesk.com".parse()?]);
 //!
 //! let event = r#"{"type": "identify", "userId": "u1", "traits": {"email": "ann@example.com"}}"#;
-//! let report = runtime.transform(&slot.current(), &tenant, event);
+//! let report = runtime.transform_async(&slot.current(), &tenant, event).await;
 //! match &report.result {
 //!     Ok(outcome) => println!("{} calls", outcome.operations.len()),
 //!     Err(error) if error.is_retryable() => println!("retry later: {error}"),

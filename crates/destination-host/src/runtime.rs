@@ -214,20 +214,22 @@ impl Runtime {
         object: ObjectType,
     ) -> CallReport<Vec<FieldInfo>> {
         self.call(plugin, tenant, async |instance, store| {
-            Ok(match instance.list_fields(store, &tenant.config, object).await? {
-                Some(listed) => listed.map_err(CallError::Guest),
-                None => Err(CallError::Unsupported(format!(
-                    "`list-fields` of {} needs contract {}; this plugin implements {}",
-                    object.name(),
-                    match object {
-                        ObjectType::Users | ObjectType::Organizations | ObjectType::Tickets => {
-                            "0.2.0"
-                        }
-                        _ => "0.3.0",
-                    },
-                    plugin.contract_version()
-                ))),
-            })
+            Ok(
+                match instance.list_fields(store, &tenant.config, object).await? {
+                    Some(listed) => listed.map_err(CallError::Guest),
+                    None => Err(CallError::Unsupported(format!(
+                        "`list-fields` of {} needs contract {}; this plugin implements {}",
+                        object.name(),
+                        match object {
+                            ObjectType::Users | ObjectType::Organizations | ObjectType::Tickets => {
+                                "0.2.0"
+                            }
+                            _ => "0.3.0",
+                        },
+                        plugin.contract_version()
+                    ))),
+                },
+            )
         })
         .await
     }

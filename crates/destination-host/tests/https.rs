@@ -355,7 +355,9 @@ fn over_tls_a_body_over_the_cap_is_too_large() {
         response("200 OK", &[], &[b'x'; 4096]),
     );
 
-    let got = ca.transport().send_now(&get(server.url("/big")), TIMEOUT, 1000);
+    let got = ca
+        .transport()
+        .send_now(&get(server.url("/big")), TIMEOUT, 1000);
 
     assert_eq!(got.unwrap_err(), FetchFailure::TooLarge(1000));
 }
@@ -456,7 +458,8 @@ fn a_plain_http_server_behind_an_https_origin_is_named() {
         let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
     });
 
-    let got = HttpTransport::new().send_now(&get(format!("https://127.0.0.1:{port}/x")), TIMEOUT, CAP);
+    let got =
+        HttpTransport::new().send_now(&get(format!("https://127.0.0.1:{port}/x")), TIMEOUT, CAP);
 
     let Err(FetchFailure::Misconfigured(message)) = got else {
         panic!("expected a misconfiguration, got {got:?}");

@@ -193,9 +193,7 @@ impl Server {
                 // The mock's work (and its injected slow faults) on the blocking pool.
                 tokio::task::spawn_blocking(move || dispatch(&mock, &method, &path, headers, body))
                     .await
-                    .unwrap_or_else(|_| {
-                        Response::json(500, &json!({"error": "MockPanicked"}))
-                    })
+                    .unwrap_or_else(|_| Response::json(500, &json!({"error": "MockPanicked"})))
             }
             Err(error) => Response::json(
                 400,

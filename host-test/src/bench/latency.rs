@@ -6,7 +6,10 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use destination_host::{HttpTransport, OutboundRequest, Transport};
 
 use anyhow::{Context, Result, bail};
 use mock_zendesk::MockZendesk;
@@ -38,7 +41,16 @@ pub struct LatencyRow {
     pub dead_lettered: u64,
     pub requests_in_flight: f64,
     pub peak_rss_mib: f64,
+    /// The mock's own ceiling at this latency, with no plugin: requests in flight on average
+    /// when a plain client keeps [`CEILING_CLIENTS`] requests outstanding (it shares the cores).
+    pub mock_alone_in_flight: f64,
+    pub mock_alone_requests_per_second: f64,
 }
+
+/// Requests a plain client keeps outstanding to find the mock's ceiling.
+pub const CEILING_CLIENTS: usize = 2_048;
+/// How long the ceiling is measured.
+const CEILING_TIME: Duration = Duration::from_secs(3);
 
 pub fn run(options: &LatencyOptions) -> Result<Vec<LatencyRow>> {
     let dir = tempfile::tempdir()?;
@@ -81,6 +93,9 @@ pub fn run(options: &LatencyOptions) -> Result<Vec<LatencyRow>> {
             let summary: Value = serde_json::from_str(&std::fs::read_to_string(&summary_path)?)?;
             let seconds = summary["elapsed_ms"].as_f64().unwrap_or(0.0) / 1e3;
             let events = summary["lines"].as_u64().unwrap_or(0);
+            let in_flight = server.busy().as_secs_f64() / seconds.max(1e-9);
+            server.shutdown();
+            let (alone_in_flight, alone_rate) = mock_ceiling(latency)?;
             Ok(LatencyRow {
                 latency_ms,
                 events,
@@ -89,21 +104,71 @@ pub fn run(options: &LatencyOptions) -> Result<Vec<LatencyRow>> {
                 zendesk_calls: summary["zendesk_calls"].as_u64().unwrap_or(0),
                 retries: summary["retries"].as_u64().unwrap_or(0),
                 dead_lettered: summary["dead_lettered"].as_u64().unwrap_or(0),
-                requests_in_flight: server.busy().as_secs_f64() / seconds.max(1e-9),
+                requests_in_flight: in_flight,
                 peak_rss_mib: summary["peak_rss_mib"].as_f64().unwrap_or(0.0),
+                mock_alone_in_flight: alone_in_flight,
+                mock_alone_requests_per_second: alone_rate,
             })
         })
         .collect()
 }
 
+/// The mock alone at `latency`: a plain async client (the host's own transport, no plugin)
+/// keeps [`CEILING_CLIENTS`] cheap requests outstanding for a few seconds. Returns the average
+/// requests in flight and the requests answered per second.
+fn mock_ceiling(latency: Latency) -> Result<(f64, f64)> {
+    let mock = MockZendesk::new();
+    let server = serve_with_latency(mock, "127.0.0.1:0".parse()?, latency)?;
+    let transport = Arc::new(HttpTransport::new());
+    let request = Arc::new(OutboundRequest {
+        method: "GET".into(),
+        url: format!("{}/api/v2/users/me.json", server.origin()),
+        headers: vec![
+            ("Authorization".into(), "Bearer ceiling".into()),
+            ("X-Zendesk-Subdomain".into(), "ceiling".into()),
+        ],
+        body: None,
+    });
+    let io = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let started = Instant::now();
+    let answered: u64 = io.block_on(async {
+        let clients = (0..CEILING_CLIENTS).map(|_| {
+            let (transport, request) = (Arc::clone(&transport), Arc::clone(&request));
+            tokio::spawn(async move {
+                let mut answered = 0u64;
+                while started.elapsed() < CEILING_TIME {
+                    let sent = transport.send(&request, Duration::from_secs(30), 1 << 20);
+                    if sent.await.is_ok() {
+                        answered += 1;
+                    }
+                }
+                answered
+            })
+        });
+        let mut total = 0;
+        for client in clients.collect::<Vec<_>>() {
+            total += client.await.unwrap_or(0);
+        }
+        total
+    });
+    let seconds = started.elapsed().as_secs_f64();
+    Ok((
+        server.busy().as_secs_f64() / seconds,
+        answered as f64 / seconds,
+    ))
+}
+
 /// The rows as a Markdown table.
 pub fn table(rows: &[LatencyRow]) -> String {
     let mut text = String::from(
-        "| latency | events | seconds | events/s | Zendesk calls | retries | dead letters | requests in flight (avg) | peak RSS |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| latency | events | seconds | events/s | Zendesk calls | retries | dead letters | requests in flight (avg) | peak RSS | the mock alone: in flight, requests/s |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         text += &format!(
-            "| {} ms | {} | {:.1} | {:.0} | {} | {} | {} | {:.1} | {:.0} MiB |\n",
+            "| {} ms | {} | {:.1} | {:.0} | {} | {} | {} | {:.1} | {:.0} MiB | {:.0}, {:.0} |\n",
             row.latency_ms,
             row.events,
             row.seconds,
@@ -112,7 +177,9 @@ pub fn table(rows: &[LatencyRow]) -> String {
             row.retries,
             row.dead_lettered,
             row.requests_in_flight,
-            row.peak_rss_mib
+            row.peak_rss_mib,
+            row.mock_alone_in_flight,
+            row.mock_alone_requests_per_second
         );
     }
     text

@@ -32,7 +32,11 @@ impl Transport for MockTransport {
     ) -> Sending<'a> {
         // The mock answers at once (an injected slow fault blocks this thread, as a slow
         // server's answer would hold it in a blocking client).
-        Box::pin(std::future::ready(self.answer(request, timeout, max_response_bytes)))
+        Box::pin(std::future::ready(self.answer(
+            request,
+            timeout,
+            max_response_bytes,
+        )))
     }
 }
 

@@ -36,7 +36,10 @@ impl Transport for RoutingTransport {
     ) -> Sending<'a> {
         Box::pin(async move {
             let routed = self.route(request)?;
-            let mut response = self.inner.send(&routed, timeout, max_response_bytes).await?;
+            let mut response = self
+                .inner
+                .send(&routed, timeout, max_response_bytes)
+                .await?;
             response.sent_to = Some(routed.url);
             Ok(response)
         })
@@ -259,7 +262,9 @@ mod tests {
             headers: vec![("x-zendesk-subdomain".into(), "other".into())],
             body: None,
         };
-        let response = destination_host::bridge::block_on(routing.send(&request, Duration::from_secs(1), 10)).unwrap();
+        let response =
+            destination_host::bridge::block_on(routing.send(&request, Duration::from_secs(1), 10))
+                .unwrap();
         assert_eq!(
             response.sent_to.as_deref(),
             Some("http://127.0.0.1:9/api/v2/users?x=1")

@@ -29,12 +29,14 @@ fn everything(report: &CallReport) -> String {
 #[test]
 fn the_readme_example_loads_calls_and_swaps() {
     let mock = MockZendesk::new();
-    let reports = example::embed(
-        Path::new(env!("ZENDESK_WASM")),
-        Path::new(env!("ZENDESK_SWAP_WASM")),
-        Arc::new(MockTransport::new(mock.clone())),
-    )
-    .expect("the example runs");
+    let io = tokio::runtime::Runtime::new().unwrap();
+    let reports = io
+        .block_on(example::embed(
+            Path::new(env!("ZENDESK_WASM")),
+            Path::new(env!("ZENDESK_SWAP_WASM")),
+            Arc::new(MockTransport::new(mock.clone())),
+        ))
+        .expect("the example runs");
 
     let [identify, track] = reports.as_slice() else {
         panic!("two reports: {reports:?}");
@@ -76,7 +78,7 @@ fn the_readme_example_loads_calls_and_swaps() {
 #[test]
 fn the_readme_shows_the_example_that_runs() {
     let start = EXAMPLE
-        .find("pub fn embed(")
+        .find("pub async fn embed(")
         .expect("the example has `embed`");
     let body = &EXAMPLE[start..];
     assert!(

@@ -16,6 +16,7 @@ mod fleet;
 mod group;
 mod hot_swap;
 mod identify;
+mod in_flight;
 mod ingest;
 mod legacy;
 mod manifest;

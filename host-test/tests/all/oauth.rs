@@ -75,7 +75,7 @@ fn call(mock: &MockZendesk, token: &str) -> u16 {
         1 << 20,
     ))
     .unwrap()
-        .status
+    .status
 }
 
 #[test]

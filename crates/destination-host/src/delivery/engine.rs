@@ -226,7 +226,8 @@ impl Engine {
                 let (source, token) = (Arc::clone(source), token.to_string());
                 tokio::task::spawn_blocking(move || source.after_refusal(&token)).await
             };
-            let refreshed = refreshed.unwrap_or_else(|joined| std::panic::resume_unwind(joined.into_panic()));
+            let refreshed =
+                refreshed.unwrap_or_else(|joined| std::panic::resume_unwind(joined.into_panic()));
             match refreshed {
                 Ok(fresh) => {
                     let again: Vec<String> = refused.iter().map(|&n| texts[n].clone()).collect();

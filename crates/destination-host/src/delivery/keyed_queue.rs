@@ -254,11 +254,7 @@ impl<T> KeyedQueue<T> {
     }
 
     /// [`KeyedQueue::next_batch`] for async workers: waits without holding a thread.
-    pub async fn next_batch_async(
-        &self,
-        max: usize,
-        wait: Duration,
-    ) -> Option<Vec<(OrderKey, T)>> {
+    pub async fn next_batch_async(&self, max: usize, wait: Duration) -> Option<Vec<(OrderKey, T)>> {
         let first = self.next_async().await?;
         let deadline = Instant::now() + wait;
         let mut batch = vec![first];
@@ -346,7 +342,9 @@ impl<T> State<T> {
         let now = Instant::now();
         self.release_due(now);
         if let Some(tenant) = self.turns.pop_front() {
-            let key = self.pop_ready(&tenant).expect("a tenant in turn has a ready key");
+            let key = self
+                .pop_ready(&tenant)
+                .expect("a tenant in turn has a ready key");
             if self.take_off(&tenant) {
                 self.turns.push_back(tenant);
             }
@@ -579,7 +577,10 @@ mod tests {
             ["big-0", "small-0", "big-1", "small-1", "big-2", "small-2"]
         );
         assert_eq!(order.len(), 103);
-        assert_eq!(order[6..], (3..100).map(|n| format!("big-{n}")).collect::<Vec<_>>());
+        assert_eq!(
+            order[6..],
+            (3..100).map(|n| format!("big-{n}")).collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -610,10 +611,17 @@ mod tests {
         queue.done(a);
         assert_eq!(queue.next().unwrap().1, "big-3");
         // A retry lands too (the event waits parked, not in flight).
-        queue.retry(b, "big-2".to_string(), Instant::now() + Duration::from_secs(60));
+        queue.retry(
+            b,
+            "big-2".to_string(),
+            Instant::now() + Duration::from_secs(60),
+        );
         assert_eq!(queue.next().unwrap().1, "big-4");
         let take = queue.lock().take_next();
-        assert!(matches!(take, Take::WaitAtMost(_)), "at the limit again, big-1 parked");
+        assert!(
+            matches!(take, Take::WaitAtMost(_)),
+            "at the limit again, big-1 parked"
+        );
     }
 
     #[test]
@@ -658,7 +666,11 @@ mod tests {
         let mut done: Vec<i32> = taken;
         done.sort_unstable();
         done.dedup();
-        assert_eq!(done, (0..500).collect::<Vec<_>>(), "every event finished once");
+        assert_eq!(
+            done,
+            (0..500).collect::<Vec<_>>(),
+            "every event finished once"
+        );
         assert_eq!(queue.held(), 0);
     }
 

@@ -43,7 +43,11 @@ impl HttpTransport {
     /// issuer; an empty list trusts nothing.
     pub fn with_root_certificates(der_certs: &[Vec<u8>]) -> HttpTransport {
         let mut roots = RootCertStore::empty();
-        roots.add_parsable_certificates(der_certs.iter().map(|der| CertificateDer::from(der.clone())));
+        roots.add_parsable_certificates(
+            der_certs
+                .iter()
+                .map(|der| CertificateDer::from(der.clone())),
+        );
         HttpTransport::trusting(roots)
     }
 

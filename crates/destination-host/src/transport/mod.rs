@@ -48,7 +48,8 @@ pub enum FetchFailure {
 }
 
 /// A request on its way: the response, or why there is none.
-pub type Sending<'a> = Pin<Box<dyn Future<Output = Result<InboundResponse, FetchFailure>> + Send + 'a>>;
+pub type Sending<'a> =
+    Pin<Box<dyn Future<Output = Result<InboundResponse, FetchFailure>> + Send + 'a>>;
 
 /// Sends requests. Shared by many tenants and tasks: a request waiting on the network should
 /// hold no thread (a transport that answers at once returns `Box::pin(std::future::ready(..))`).

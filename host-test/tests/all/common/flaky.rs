@@ -119,7 +119,10 @@ impl Transport for FlakyTransport {
         max_response_bytes: u64,
     ) -> Sending<'a> {
         let plan = self.plan_for_this_request();
-        Box::pin(async move { self.follow(plan, request, timeout, max_response_bytes).await })
+        Box::pin(async move {
+            self.follow(plan, request, timeout, max_response_bytes)
+                .await
+        })
     }
 }
 
