@@ -28,6 +28,10 @@ fn main() -> anyhow::Result<()> {
         record_batches(&runtime, &plugin);
         return Ok(());
     }
+    // `cargo bench -p host-test -- delivery`: `run` and the workers alone.
+    if std::env::args().any(|arg| arg == "delivery") {
+        return delivery();
+    }
     println!("| component size | {} KiB |", bytes.len() / 1024);
 
     let load = time_per(3, || {
@@ -207,13 +211,8 @@ fn workers_rate(workers: usize, tenants: &str, lines: &[String]) -> anyhow::Resu
                 .spawn()
         })
         .collect::<Result<_, _>>()?;
-    let done = |mock: &MockZendesk| {
-        mock.requests_for("fleet")
-            .iter()
-            .filter(|r| r.status < 300)
-            .count()
-            >= lines.len()
-    };
+    let done =
+        |mock: &MockZendesk| mock.count_requests_for("fleet", |r| r.status < 300) >= lines.len();
     while !done(&mock) {
         std::thread::sleep(Duration::from_millis(20));
         anyhow::ensure!(

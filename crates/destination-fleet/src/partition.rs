@@ -39,8 +39,10 @@ pub(crate) struct Shared {
     pub(crate) worker_id: String,
 }
 
-/// Messages pulled from a partition at once.
-const BATCH: usize = 16;
+/// Messages pulled from a partition at once: a round waits for its slowest key, so a pull is
+/// large enough that the round's keys keep the worker's calls busy (the calls semaphore, not
+/// the pull, bounds the sandboxes in use).
+const BATCH: usize = 128;
 /// How often a pulled message tells JetStream it is still being worked on.
 const PROGRESS_EVERY: Duration = Duration::from_secs(3);
 

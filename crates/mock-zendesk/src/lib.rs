@@ -192,6 +192,13 @@ impl MockZendesk {
     }
 
     /// Replaces the fault settings and restarts the deterministic fault sequence.
+    /// Whether a request may stall (slow faults are on): a server then answers it on a thread
+    /// of its own.
+    pub fn may_stall(&self) -> bool {
+        let inner = self.lock();
+        inner.faults.rate > 0.0 && inner.faults.kinds.contains(&FaultKind::Slow)
+    }
+
     pub fn set_faults(&self, faults: Faults) {
         let mut inner = self.lock();
         inner.faults = faults;
@@ -364,6 +371,20 @@ impl MockZendesk {
             .iter()
             .map(|(_, r)| r.clone())
             .collect()
+    }
+
+    /// How many recorded requests of `subdomain` pass `filter`, without copying them (cheap
+    /// enough to poll while a load runs).
+    pub fn count_requests_for(
+        &self,
+        subdomain: &str,
+        filter: impl Fn(&RecordedRequest) -> bool,
+    ) -> usize {
+        self.lock()
+            .recorded
+            .iter()
+            .filter(|(_, r)| r.subdomain == subdomain && filter(r))
+            .count()
     }
 
     pub fn requests_for(&self, subdomain: &str) -> Vec<RecordedRequest> {

@@ -1,6 +1,6 @@
 //! The mock over loopback HTTP (hyper on a small tokio runtime of its own). A request waiting
-//! out its [`Latency`] holds no thread, so the server keeps thousands in flight; the mock's own
-//! work runs on tokio's blocking pool, so an injected slow response never blocks the others.
+//! out its [`Latency`] holds no thread, so the server keeps thousands in flight; with slow faults
+//! on, the mock's work runs on tokio's blocking pool, so a slow response never blocks the others.
 //! Besides the Zendesk API it serves: `GET /__mock/state` (state_json), `GET /__mock/requests`
 //! (requests), `POST /__mock/reset`.
 //!
@@ -190,10 +190,16 @@ impl Server {
                 }
                 let mock = self.mock.clone();
                 let body = body.to_bytes().to_vec();
-                // The mock's work (and its injected slow faults) on the blocking pool.
-                tokio::task::spawn_blocking(move || dispatch(&mock, &method, &path, headers, body))
+                if mock.may_stall() {
+                    // An injected slow fault sleeps: on the blocking pool, not a server thread.
+                    tokio::task::spawn_blocking(move || {
+                        dispatch(&mock, &method, &path, headers, body)
+                    })
                     .await
                     .unwrap_or_else(|_| Response::json(500, &json!({"error": "MockPanicked"})))
+                } else {
+                    dispatch(&mock, &method, &path, headers, body)
+                }
             }
             Err(error) => Response::json(
                 400,
