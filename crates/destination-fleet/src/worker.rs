@@ -193,6 +193,10 @@ async fn work(options: WorkerOptions) -> Result<u8> {
         }
         workers.store(live_workers(&leases).await, Ordering::Relaxed);
         metrics.partitions.set(partitions.len() as i64);
+        // Idle tenants give back what the runtime derived from their configs.
+        for tenant in context.tenants.values() {
+            tenant.evict_if_idle(IDLE_TENANT);
+        }
         update_lag(&context, &leases.held()).await;
         tokio::select! {
             _ = tokio::time::sleep(RENEW_EVERY) => {}
@@ -225,6 +229,10 @@ async fn work(options: WorkerOptions) -> Result<u8> {
     tracing::info!("drained");
     Ok(0)
 }
+
+/// A tenant without a call for this long gives back what the runtime derived from its config
+/// (rebuilt by its next call).
+const IDLE_TENANT: Duration = Duration::from_secs(300);
 
 /// A partition being delivered, and how to stop it.
 struct Delivering {

@@ -2,6 +2,7 @@
 //! what the runtime learned about its config from each plugin version.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::cache::{CacheStore, TenantCache};
 use crate::credentials::TokenSource;
@@ -30,8 +31,12 @@ pub struct Tenant {
     /// as `oauthToken` for each call).
     tokens: Option<Arc<TokenSource>>,
     cache: Arc<dyn CacheStore>,
-    prepared: Arc<Mutex<Option<Arc<Prepared>>>>,
+    /// What the runtime derived from the config, and when a call last used it.
+    prepared: Arc<Mutex<Option<InUse>>>,
 }
+
+/// Prepared state and when a call last used it.
+type InUse = (Arc<Prepared>, Instant);
 
 /// What one plugin version said about this tenant's config (`validate-config`), and the policy
 /// and redaction derived from it.
@@ -161,15 +166,31 @@ impl Tenant {
     }
 
     pub(crate) fn prepared_for(&self, plugin_id: u64) -> Option<Arc<Prepared>> {
-        let prepared = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
-        prepared
-            .as_ref()
-            .filter(|p| p.plugin_id == plugin_id)
-            .cloned()
+        let mut prepared = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
+        let (found, used) = prepared
+            .as_mut()
+            .filter(|(p, _)| p.plugin_id == plugin_id)?;
+        *used = Instant::now();
+        Some(Arc::clone(found))
     }
 
     pub(crate) fn remember(&self, prepared: Arc<Prepared>) {
-        *self.prepared.lock().unwrap_or_else(|p| p.into_inner()) = Some(prepared);
+        *self.prepared.lock().unwrap_or_else(|p| p.into_inner()) = Some((prepared, Instant::now()));
+    }
+
+    /// Forgets what the runtime derived from this tenant's config (the plugin's answer to
+    /// `validate-config`, the outbound policy, the redactor: most of what a tenant costs the
+    /// host) when no call used it for `idle`. Its next call rebuilds it, one sandbox run. True
+    /// when it was forgotten. A platform with many mostly idle tenants sweeps them now and then.
+    pub fn evict_if_idle(&self, idle: Duration) -> bool {
+        let mut prepared = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
+        let stale = prepared
+            .as_ref()
+            .is_some_and(|(_, used)| used.elapsed() >= idle);
+        if stale {
+            *prepared = None;
+        }
+        stale
     }
 }
 

@@ -79,6 +79,10 @@ pub enum EventSource {
 /// waits when it is full, so memory stays bounded whatever the stream's length.
 pub const QUEUE_CAPACITY: usize = 10_000;
 
+/// A tenant without a call for this long gives back what the runtime derived from its config
+/// (rebuilt by its next call).
+pub const IDLE_TENANT: Duration = Duration::from_secs(300);
+
 pub struct RunOptions {
     /// The tenants file's text: `{"tenants": {...}, "limits": {...}}`.
     pub tenants_json: String,
@@ -251,7 +255,7 @@ pub fn run(options: RunOptions) -> Result<Summary> {
         // Shows what the run waits for, and drains at an interrupt even while the reader is
         // blocked on a full queue.
         scope.spawn(|| {
-            let mut said = Instant::now();
+            let (mut said, mut swept) = (Instant::now(), Instant::now());
             while !finished.load(Ordering::Relaxed) {
                 if interrupt.load(Ordering::Relaxed) {
                     drain();
@@ -259,6 +263,12 @@ pub fn run(options: RunOptions) -> Result<Summary> {
                 }
                 if said.elapsed() >= Duration::from_secs(1) {
                     context.console.status(context.waiting.status(), &mut said);
+                }
+                if swept.elapsed() >= IDLE_TENANT / 5 {
+                    for tenant in context.tenants.values() {
+                        tenant.evict_if_idle(IDLE_TENANT);
+                    }
+                    swept = Instant::now();
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }

@@ -220,3 +220,41 @@ fn an_invalid_config_is_refused_before_the_plugin_runs_and_without_its_secret() 
     let validated = runtime.validate_config(&plugin, &tenant).unwrap_err();
     assert!(!validated.to_string().contains(TOKEN), "{validated}");
 }
+
+#[test]
+fn an_idle_tenant_gives_back_its_prepared_state_and_its_next_call_rebuilds_it() {
+    let mock = MockZendesk::new();
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let plugin = runtime
+        .load_plugin_file(Path::new(env!("ZENDESK_WASM")))
+        .unwrap();
+    let tenant = host_test::zendesk_tenant(
+        "idle",
+        r#"{"subdomain":"idle","email":"admin@example.com","apiToken":"t0k"}"#,
+        Limits::default(),
+        Arc::new(MockTransport::new(mock.clone())),
+    );
+    assert!(
+        !tenant.evict_if_idle(Duration::ZERO),
+        "nothing prepared yet"
+    );
+    let event =
+        r#"{"type":"identify","userId":"u1","traits":{"name":"Ann","email":"ann@example.com"}}"#;
+    let report = runtime.transform(&plugin, &tenant, event);
+    assert!(report.result.is_ok(), "{:?}", report.result);
+    assert!(
+        !tenant.evict_if_idle(Duration::from_secs(3600)),
+        "used just now"
+    );
+    assert!(tenant.evict_if_idle(Duration::ZERO));
+    assert!(!tenant.evict_if_idle(Duration::ZERO), "already given back");
+    // Rebuilt on demand: the next call works and is prepared again.
+    let report = runtime.transform(&plugin, &tenant, event);
+    assert!(report.result.is_ok(), "{:?}", report.result);
+    assert!(tenant.evict_if_idle(Duration::ZERO));
+    assert!(
+        mock.account("idle")
+            .user_by_email("ann@example.com")
+            .is_some()
+    );
+}
