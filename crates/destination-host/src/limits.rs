@@ -32,7 +32,7 @@ impl Default for RuntimeOptions {
         RuntimeOptions {
             max_instances: 64,
             max_memory_mib: 256,
-            pool_resident_mib: 128,
+            pool_resident_mib: 32,
             routing_headers: Vec::new(),
             request_retry: RequestRetry::default(),
             rate_limit_headers: RateLimitHeaders::default(),
