@@ -5,12 +5,15 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub struct InstancePermits {
     slots: Semaphore,
+    total: usize,
 }
 
 impl InstancePermits {
     pub fn new(count: u32) -> InstancePermits {
+        let total = count.max(1) as usize;
         InstancePermits {
-            slots: Semaphore::new(count.max(1) as usize),
+            slots: Semaphore::new(total),
+            total,
         }
     }
 
@@ -23,7 +26,7 @@ impl InstancePermits {
     }
 
     /// Slots in use now.
-    pub fn in_use(&self, count: u32) -> usize {
-        (count.max(1) as usize).saturating_sub(self.slots.available_permits())
+    pub fn in_use(&self) -> usize {
+        self.total - self.slots.available_permits()
     }
 }

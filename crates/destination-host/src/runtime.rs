@@ -75,7 +75,7 @@ impl Runtime {
     /// Pool slots in use now: the calls in flight (each holds one while it runs, waits
     /// included).
     pub fn calls_in_flight(&self) -> usize {
-        self.permits.in_use(self.options.max_instances)
+        self.permits.in_use()
     }
 
     /// [`Runtime::transform_async`], blocking the calling thread.
