@@ -117,11 +117,15 @@ impl Tenant {
         Ok((self.with_access_token(&token), Some(token)))
     }
 
-    /// [`Tenant::authorized`] for async code: getting a token may block on the token endpoint
-    /// (and on another task's refresh), so an OAuth tenant's runs on a blocking thread.
+    /// [`Tenant::authorized`] for async code: a fresh token in hand is used at once; getting
+    /// one may block on the token endpoint (and on another task's refresh), so that runs on a
+    /// blocking thread.
     pub async fn authorized_async(&self) -> Result<(Tenant, Option<String>), CallError> {
-        if self.tokens.is_none() {
+        let Some(tokens) = &self.tokens else {
             return Ok((self.clone(), None));
+        };
+        if let Some(token) = tokens.fresh_token() {
+            return Ok((self.with_access_token(&token), Some(token)));
         }
         let tenant = self.clone();
         tokio::task::spawn_blocking(move || tenant.authorized())

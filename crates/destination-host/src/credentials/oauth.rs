@@ -203,6 +203,16 @@ impl TokenSource {
         self.token(None)
     }
 
+    /// The access token in hand when it is fresh and no other caller holds the source (no I/O,
+    /// no waiting): what most calls need. `None` means ask [`TokenSource::access_token`].
+    pub fn fresh_token(&self) -> Option<String> {
+        let state = self.state.try_lock().ok()?;
+        if state.dead.is_some() {
+            return None;
+        }
+        usable(state.seen.as_ref(), None)
+    }
+
     /// A token other than `refused`, which the destination answered 401: refreshed unless
     /// another caller already did.
     pub fn after_refusal(&self, refused: &str) -> Result<String, AuthError> {
