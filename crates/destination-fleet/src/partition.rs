@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use async_nats::jetstream::{AckKind, Message};
 use futures_util::{FutureExt, StreamExt};
 use serde_json::Value;
-use tokio::sync::{Mutex, Semaphore, oneshot, watch};
+use tokio::sync::{Mutex, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use destination_host::Tenant;
@@ -39,11 +39,10 @@ pub(crate) struct Shared {
     pub(crate) worker_id: String,
 }
 
-/// Messages pulled from a partition at once.
+/// Messages pulled from a partition at once: a round waits for its slowest key, so a pull is
+/// large enough that the round's keys keep the worker's calls busy (the calls semaphore, not
+/// the pull, bounds the sandboxes in use).
 const BATCH: usize = 128;
-/// Keys of one partition being delivered at once, at most (the calls semaphore bounds the
-/// sandboxes; this bounds the messages held).
-const KEYS_IN_FLIGHT: usize = 512;
 /// How often a pulled message tells JetStream it is still being worked on.
 const PROGRESS_EVERY: Duration = Duration::from_secs(3);
 
@@ -77,25 +76,7 @@ pub(super) async fn deliver_partition(
     let parking = Arc::new(Mutex::new(
         Parking::load(context.fleet.parked.clone(), partition).await,
     ));
-    // Keys being delivered: the next pull does not wait for a pull's slowest key, and a key's
-    // messages of successive pulls run one after the other (each task waits for its key's
-    // previous one).
-    let mut running = JoinSet::new();
-    let mut chains: HashMap<String, oneshot::Receiver<()>> = HashMap::new();
     while !*stop.borrow() {
-        while running.try_join_next().is_some() {}
-        while running.len() >= KEYS_IN_FLIGHT {
-            running.join_next().await;
-        }
-        if chains.len() > 2 * KEYS_IN_FLIGHT {
-            // Forget the keys whose last task has ended.
-            chains.retain(|_, finished| {
-                matches!(
-                    finished.try_recv(),
-                    Err(oneshot::error::TryRecvError::Empty)
-                )
-            });
-        }
         if !leases::holds(&context.fleet.leases, partition, &context.worker_id).await {
             // The lease lapsed or moved: deliver nothing more (the worker's loop notices too).
             break;
@@ -153,18 +134,12 @@ pub(super) async fn deliver_partition(
             deliver_in_batches(&context, &parking, &stop, keys).await;
             continue;
         }
+        let mut running = JoinSet::new();
         for (key, messages) in keys {
-            // After the key's messages of earlier pulls (still running, or done).
-            let (done, finished) = oneshot::channel::<()>();
-            let after = chains.insert(key.clone(), finished);
             let context = Arc::clone(&context);
             let parking = Arc::clone(&parking);
             let stop = stop.clone();
             running.spawn(async move {
-                if let Some(after) = after {
-                    // Resolves when the earlier task ends (it drops its sender).
-                    let _ = after.await;
-                }
                 for pulled in messages {
                     if *stop.borrow() {
                         // Not started: back to JetStream at once, in order, for the next owner.
@@ -173,11 +148,10 @@ pub(super) async fn deliver_partition(
                     }
                     handle(&context, &parking, vec![(key.clone(), pulled)]).await;
                 }
-                drop(done);
             });
         }
+        while running.join_next().await.is_some() {}
     }
-    while running.join_next().await.is_some() {}
 }
 
 /// A pulled message, decoded once, kept alive (progress acks) until it is settled.
