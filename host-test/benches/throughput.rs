@@ -5,7 +5,6 @@
 //! mock, and the number of Zendesk calls per event by type, cold (nothing cached) and warm.
 //! Numbers, not assertions: the call counts are asserted by tests/economy.rs.
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -150,11 +149,7 @@ fn delivery() -> anyhow::Result<()> {
         let rate = EVENTS as f64 / started.elapsed().as_secs_f64();
         println!("| {name} | {rate:.0} |");
     }
-    if !Command::new("nats-server")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
+    if !host_test::nats::installed() {
         println!("| workers | (nats-server not installed) |");
         return Ok(());
     }
@@ -167,67 +162,21 @@ fn delivery() -> anyhow::Result<()> {
 
 fn workers_rate(workers: usize, tenants: &str, lines: &[String]) -> anyhow::Result<f64> {
     let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut nats = Command::new("nats-server")
-        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let url = format!("nats://127.0.0.1:{port}");
-    let mock = MockZendesk::new();
-    let server = mock_zendesk::server::serve(mock.clone(), ([127, 0, 0, 1], 0).into())?;
     let tenants_path = dir.path().join("tenants.json");
     std::fs::write(&tenants_path, tenants)?;
     let events = dir.path().join("events.jsonl");
     std::fs::write(&events, lines.join("\n"))?;
-    let binary = env!("CARGO_BIN_EXE_host-test");
-    let status = Command::new(binary)
-        .args(["produce", "--nats", &url, "--events"])
-        .arg(&events)
-        .stderr(Stdio::null())
-        .status()?;
-    assert!(status.success());
-    let origin = format!("http://{}", server.addr());
-    let started = Instant::now();
-    let mut children: Vec<std::process::Child> = (0..workers)
-        .map(|_| {
-            Command::new(binary)
-                .args([
-                    "worker",
-                    "--nats",
-                    &url,
-                    "--zendesk-origin",
-                    &origin,
-                    "--tenants",
-                ])
-                .arg(&tenants_path)
-                .stderr(Stdio::null())
-                .spawn()
-        })
-        .collect::<Result<_, _>>()?;
-    let done =
-        |mock: &MockZendesk| mock.count_requests_for("fleet", |r| r.status < 300) >= lines.len();
-    while !done(&mock) {
-        std::thread::sleep(Duration::from_millis(20));
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(600),
-            "workers too slow"
-        );
-    }
-    let rate = lines.len() as f64 / started.elapsed().as_secs_f64();
-    for child in &mut children {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let _ = nats.kill();
-    let _ = nats.wait();
-    Ok(rate)
+    let server = mock_zendesk::server::serve(MockZendesk::new(), ([127, 0, 0, 1], 0).into())?;
+    let run = host_test::bench::fleet::deliver(
+        env!("CARGO_BIN_EXE_host-test").as_ref(),
+        workers,
+        WASM.as_ref(),
+        &tenants_path,
+        &events,
+        lines.len() as u64,
+        &server.origin(),
+    )?;
+    Ok(run.events as f64 / run.seconds)
 }
 
 /// A 10,000-record users sync in upsert mode: Zendesk calls per record, and records per second.

@@ -251,6 +251,10 @@ pub struct BenchArgs {
     /// stream is --events per tenant (default then 30) for --tenants tenants (default then 200).
     #[arg(long, value_delimiter = ',')]
     pub latency_ms: Vec<u64>,
+    /// Real-latency mode: also the same stream through this many fleet workers over a real
+    /// nats-server, per row (default 1,2 when nats-server is installed; 0 for none).
+    #[arg(long, value_delimiter = ',')]
+    pub workers: Vec<usize>,
     /// Print the figures as JSON instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -410,6 +414,19 @@ fn list_fields(args: FieldsArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// The fleet rows of the real-latency bench: as asked, else 1 and 2 workers if nats-server is
+/// installed.
+fn fleet_rows(asked: &[usize]) -> Vec<usize> {
+    match asked {
+        [] if crate::nats::installed() => vec![1, 2],
+        [] => {
+            eprintln!("no fleet rows: nats-server is not installed");
+            Vec::new()
+        }
+        asked => asked.iter().copied().filter(|&n| n > 0).collect(),
+    }
+}
+
 fn bench(args: BenchArgs) -> Result<u8> {
     if !args.latency_ms.is_empty() {
         let options = crate::bench::latency::LatencyOptions {
@@ -418,6 +435,7 @@ fn bench(args: BenchArgs) -> Result<u8> {
             tenants: args.tenants.unwrap_or(200),
             events_per_tenant: args.events.unwrap_or(30),
             concurrency: args.concurrency,
+            workers: fleet_rows(&args.workers),
         };
         let rows = crate::bench::latency::run(&options)?;
         match args.json {

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod demo;
 pub mod embedded;
 pub mod fields;
+pub mod nats;
 pub mod output;
 pub mod runner;
 pub mod transports;

@@ -23,7 +23,7 @@ use crate::{Fleet, dead_letters, produce};
 /// under 300 MiB. The accounts' rate limits and [`DEFAULT_PER_TENANT`] still bound each account.
 pub const DEFAULT_CONCURRENCY: u32 = 512;
 
-/// The most calls `run` keeps in flight for one tenant: a Zendesk account allows 200 to 2,500
+/// The most calls `run` and `worker` keep in flight for one tenant: a Zendesk account allows 200 to 2,500
 /// requests a minute, which 8 calls of 100 ms already exceed, and a tenant's events running
 /// side by side would each look up what the first one is about to cache.
 pub const DEFAULT_PER_TENANT: u32 = 8;
@@ -79,6 +79,10 @@ pub struct WorkerArgs {
     /// sandbox's memory; the accounts' rate limits still pace them).
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u32).range(1..=MAX_CONCURRENCY))]
     pub concurrency: u32,
+    /// Calls in flight for one tenant at most, so that many tenants share the worker fairly
+    /// (a batch counts as one call).
+    #[arg(long, default_value_t = DEFAULT_PER_TENANT, value_parser = clap::value_parser!(u32).range(1..))]
+    pub per_tenant: u32,
     #[command(flatten)]
     pub batch: BatchArgs,
 }
@@ -220,6 +224,7 @@ fn worker(args: WorkerArgs, setup: Setup) -> Result<u8> {
         },
         metrics: args.metrics,
         concurrency: args.concurrency as usize,
+        per_tenant: args.per_tenant as usize,
         batching: args.batch.batching(),
         credential_key: destination_host::credentials::CredentialKey::from_env()?,
         token_path: crate::zendesk::TOKEN_PATH.to_string(),

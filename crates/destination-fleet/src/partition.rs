@@ -17,8 +17,8 @@ use tokio::task::JoinSet;
 
 use destination_host::Tenant;
 use destination_host::delivery::{
-    Attempt, Attempted, Batching, DeadLetter, Engine, EventResult, Settlement, event_type,
-    parse_line_any_tenant,
+    Attempt, Attempted, Batching, DeadLetter, Engine, EventResult, Settlement, TenantGate,
+    event_type, parse_line_any_tenant,
 };
 
 use crate::leases::{self, Claim};
@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) tenants: HashMap<String, Tenant>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) calls: Semaphore,
+    /// Each tenant's share of `calls`.
+    pub(crate) tenant_gate: TenantGate,
     pub(crate) batching: Batching,
     /// This worker's id, as its leases name it.
     pub(crate) worker_id: String,
@@ -297,8 +299,10 @@ async fn handle(context: &Shared, parking: &Mutex<Parking>, messages: Vec<(Strin
         return;
     };
     let attempts: Vec<Attempt> = ready.iter().map(|r| r.attempt.clone()).collect();
-    let Some(attempted) = call(context, context.engine.attempt_async(tenant, &attempts)).await
-    else {
+    let turn = context.tenant_gate.enter(&tenant.id, attempts.len()).await;
+    let attempted = call(context, context.engine.attempt_async(tenant, &attempts)).await;
+    turn.done();
+    let Some(attempted) = attempted else {
         return;
     };
     match attempted {

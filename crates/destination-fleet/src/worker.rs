@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use tokio::sync::{Semaphore, watch};
 
 use destination_host::credentials::{CREDENTIAL_KEY_VAR, CredentialKey, CredentialStore};
-use destination_host::delivery::{Batching, Engine};
+use destination_host::delivery::{Batching, Engine, TenantGate, TenantLimit};
 use destination_host::pacing::LocalRateBudget;
 use destination_host::{
     Manifest, OriginTemplate, PluginSlot, RetryPolicy, Runtime, RuntimeOptions, TenantSpec,
@@ -46,6 +46,9 @@ pub struct WorkerOptions {
     pub metrics: Option<SocketAddr>,
     /// Plugin calls at the same time.
     pub concurrency: usize,
+    /// Plugin calls of one tenant at the same time (a batch is one), and one until its first
+    /// is done.
+    pub per_tenant: usize,
     /// One event per plugin call, or batches per tenant (one event per key) by size and age.
     pub batching: Batching,
     /// Seals OAuth tenants' tokens in the shared bucket; required when a tenant has a grant.
@@ -125,6 +128,10 @@ async fn work(options: WorkerOptions) -> Result<u8> {
         tenants,
         metrics: Arc::clone(&metrics),
         calls: Semaphore::new(options.concurrency.max(1)),
+        tenant_gate: TenantGate::new(TenantLimit {
+            in_flight: options.per_tenant.saturating_mul(options.batching.size),
+            until_warm: options.batching.size,
+        }),
         batching: options.batching,
         worker_id: worker_id.clone(),
     });

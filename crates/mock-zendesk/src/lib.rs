@@ -144,11 +144,15 @@ pub struct MockZendesk {
 /// The account a request is for: `<sub>.zendesk.com`, else the `X-Zendesk-Subdomain` header
 /// (loopback testing), else "default".
 fn subdomain_of(host: &str, request: &Request) -> String {
+    account_of(host, request.header_value("X-Zendesk-Subdomain"))
+}
+
+/// [`subdomain_of`], from the host and the `X-Zendesk-Subdomain` header's value.
+pub(crate) fn account_of(host: &str, subdomain_header: Option<&str>) -> String {
     if let Some(sub) = host.strip_suffix(".zendesk.com").filter(|s| !s.is_empty()) {
         return sub.to_string();
     }
-    request
-        .header_value("X-Zendesk-Subdomain")
+    subdomain_header
         .map(|s| s.trim().to_ascii_lowercase())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "default".to_string())

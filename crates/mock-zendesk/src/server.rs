@@ -7,10 +7,11 @@
 //! [`Latency`] makes every API answer wait as a real account's would (Zendesk answers in 50 to
 //! 300 ms), so that a host is measured by how many requests it keeps in flight.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,7 @@ pub struct ServerHandle {
     thread: Option<JoinHandle<()>>,
     /// Microseconds spent answering API requests, summed over requests (waits included).
     busy_us: Arc<AtomicU64>,
+    open: Arc<OpenRequests>,
 }
 
 impl ServerHandle {
@@ -46,6 +48,11 @@ impl ServerHandle {
     /// average number of requests in flight over it (Little's law).
     pub fn busy(&self) -> Duration {
         Duration::from_micros(self.busy_us.load(Ordering::Relaxed))
+    }
+
+    /// The most API requests of `account` (its subdomain) this server was answering at once.
+    pub fn peak_in_flight(&self, account: &str) -> usize {
+        self.open.peak(account)
     }
 
     pub fn shutdown(mut self) {
@@ -106,11 +113,13 @@ pub fn serve_with_latency(
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let busy_us = Arc::new(AtomicU64::new(0));
+    let open = Arc::new(OpenRequests::default());
     let server = Arc::new(Server {
         mock,
         latency,
         answered: AtomicU64::new(0),
         busy_us: Arc::clone(&busy_us),
+        open: Arc::clone(&open),
     });
     let thread = std::thread::Builder::new()
         .name("mock-zendesk-server".to_string())
@@ -124,7 +133,39 @@ pub fn serve_with_latency(
         stop: Some(stop),
         thread: Some(thread),
         busy_us,
+        open,
     })
+}
+
+/// Per account, the API requests being answered now and the most at once.
+#[derive(Default)]
+struct OpenRequests(Mutex<HashMap<String, (usize, usize)>>);
+
+impl OpenRequests {
+    fn open(self: &Arc<Self>, account: String) -> OpenRequest {
+        let mut accounts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (now, peak) = accounts.entry(account.clone()).or_default();
+        *now += 1;
+        *peak = (*peak).max(*now);
+        OpenRequest(Arc::clone(self), account)
+    }
+
+    fn peak(&self, account: &str) -> usize {
+        let accounts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        accounts.get(account).map_or(0, |(_, peak)| *peak)
+    }
+}
+
+/// One request being answered; closed when dropped.
+struct OpenRequest(Arc<OpenRequests>, String);
+
+impl Drop for OpenRequest {
+    fn drop(&mut self) {
+        let mut accounts = (self.0).0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((now, _)) = accounts.get_mut(&self.1) {
+            *now -= 1;
+        }
+    }
 }
 
 struct Server {
@@ -133,6 +174,7 @@ struct Server {
     /// API requests answered so far (numbers each one's latency sample).
     answered: AtomicU64,
     busy_us: Arc<AtomicU64>,
+    open: Arc<OpenRequests>,
 }
 
 async fn accept_loop(
@@ -182,6 +224,16 @@ impl Server {
             })
             .collect();
         let method = parts.method.as_str().to_ascii_uppercase();
+        let _open = api.then(|| {
+            let header = |name: &str| {
+                let value = parts.headers.get(name)?;
+                value.to_str().ok()
+            };
+            let host = header("host").unwrap_or_default();
+            let host = host.split(':').next().unwrap_or_default();
+            self.open
+                .open(crate::account_of(host, header("x-zendesk-subdomain")))
+        });
         let response = match body.collect().await {
             Ok(body) => {
                 if api && !self.latency.base.is_zero() {

@@ -3,8 +3,10 @@
 //! default settings a new user has. A delivery host is then bounded by how many requests it
 //! keeps in flight, not by CPU. Per latency: events/s, requests in flight on average (the
 //! mock's summed answer times over the wall time: Little's law) and the process's peak RSS.
+//! Then the same stream through 1 and 2 fleet workers over a real `nats-server` (see
+//! [`super::fleet`]), when one is installed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,10 +15,12 @@ use destination_host::{HttpTransport, OutboundRequest, Transport};
 
 use anyhow::{Context, Result, bail};
 use mock_zendesk::MockZendesk;
-use mock_zendesk::server::{Latency, serve_with_latency};
+use mock_zendesk::server::{Latency, ServerHandle, serve_with_latency};
 use mock_zendesk::workload::StandardStream;
 use serde::Serialize;
 use serde_json::{Value, json};
+
+use super::fleet;
 
 pub struct LatencyOptions {
     pub plugin: PathBuf,
@@ -26,10 +30,14 @@ pub struct LatencyOptions {
     pub events_per_tenant: usize,
     /// `run --concurrency`; `None`: run's default.
     pub concurrency: Option<usize>,
+    /// Fleet rows: this many worker processes each (none when `nats-server` is missing).
+    pub workers: Vec<usize>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct LatencyRow {
+    /// `run`, or `N worker(s)`.
+    pub host: String,
     pub latency_ms: u64,
     pub events: u64,
     pub seconds: f64,
@@ -40,6 +48,7 @@ pub struct LatencyRow {
     pub retries: u64,
     pub dead_lettered: u64,
     pub requests_in_flight: f64,
+    /// The highest peak RSS of the host's processes.
     pub peak_rss_mib: f64,
     /// The mock's own ceiling at this latency, with no plugin: requests in flight on average
     /// when a plain client keeps [`CEILING_CLIENTS`] requests outstanding (it shares the cores).
@@ -57,60 +66,123 @@ pub fn run(options: &LatencyOptions) -> Result<Vec<LatencyRow>> {
     let tenants_path = dir.path().join("tenants.json");
     let events_path = dir.path().join("events.jsonl");
     std::fs::write(&tenants_path, tenants(options.tenants).to_string())?;
-    std::fs::write(&events_path, events(options))?;
+    let count = std::fs::write(&events_path, events(options))
+        .map(|()| (options.tenants * options.events_per_tenant) as u64)?;
     let exe = std::env::current_exe().context("cannot find this binary")?;
-    options
-        .latencies_ms
-        .iter()
-        .map(|&latency_ms| {
-            let mock = MockZendesk::new();
-            let latency = Latency {
-                base: Duration::from_millis(latency_ms),
-                jitter_pct: 30,
+    let mut rows = Vec::new();
+    for &latency_ms in &options.latencies_ms {
+        let latency = Latency {
+            base: Duration::from_millis(latency_ms),
+            jitter_pct: 30,
+        };
+        let ceiling = mock_ceiling(latency)?;
+        let row = |host: String, server: &ServerHandle, delivered: Delivered| LatencyRow {
+            host,
+            latency_ms,
+            events: delivered.events,
+            seconds: delivered.seconds,
+            events_per_second: delivered.events as f64 / delivered.seconds.max(1e-9),
+            zendesk_calls: delivered.zendesk_calls,
+            retries: delivered.retries,
+            dead_lettered: delivered.dead_lettered,
+            requests_in_flight: server.busy().as_secs_f64() / delivered.seconds.max(1e-9),
+            peak_rss_mib: delivered.peak_rss_mib,
+            mock_alone_in_flight: ceiling.0,
+            mock_alone_requests_per_second: ceiling.1,
+        };
+        let server = serve_with_latency(MockZendesk::new(), "127.0.0.1:0".parse()?, latency)?;
+        let summary_path = dir.path().join(format!("summary-{latency_ms}.json"));
+        let delivered = run_once(
+            &exe,
+            options,
+            &tenants_path,
+            &events_path,
+            &server,
+            &summary_path,
+        )
+        .with_context(|| format!("`run` at {latency_ms} ms"))?;
+        rows.push(row("run".into(), &server, delivered));
+        server.shutdown();
+        for &workers in &options.workers {
+            let server = serve_with_latency(MockZendesk::new(), "127.0.0.1:0".parse()?, latency)?;
+            let fleet = fleet::deliver(
+                &exe,
+                workers,
+                &options.plugin,
+                &tenants_path,
+                &events_path,
+                count,
+                &server.origin(),
+            )
+            .with_context(|| format!("{workers} worker(s) at {latency_ms} ms"))?;
+            let delivered = Delivered {
+                events: fleet.events,
+                seconds: fleet.seconds,
+                zendesk_calls: fleet.zendesk_calls,
+                retries: fleet.retries,
+                dead_lettered: fleet.dead_lettered,
+                peak_rss_mib: fleet.peak_rss_mib,
             };
-            let server = serve_with_latency(mock, "127.0.0.1:0".parse()?, latency)?;
-            let summary_path = dir.path().join(format!("summary-{latency_ms}.json"));
-            let mut run = Command::new(&exe);
-            run.arg("run")
-                .arg("--tenants")
-                .arg(&tenants_path)
-                .arg("--events")
-                .arg(&events_path)
-                .arg("--plugin")
-                .arg(&options.plugin)
-                .args(["--zendesk-origin", &server.origin()])
-                .arg("--summary-json")
-                .arg(&summary_path)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            if let Some(concurrency) = options.concurrency {
-                run.args(["--concurrency", &concurrency.to_string()]);
-            }
-            let status = run.status().context("cannot start `run`")?;
-            if !status.success() {
-                bail!("`run` at {latency_ms} ms ended with {status}");
-            }
-            let summary: Value = serde_json::from_str(&std::fs::read_to_string(&summary_path)?)?;
-            let seconds = summary["elapsed_ms"].as_f64().unwrap_or(0.0) / 1e3;
-            let events = summary["lines"].as_u64().unwrap_or(0);
-            let in_flight = server.busy().as_secs_f64() / seconds.max(1e-9);
+            let host = match workers {
+                1 => "1 worker".to_string(),
+                n => format!("{n} workers"),
+            };
+            rows.push(row(host, &server, delivered));
             server.shutdown();
-            let (alone_in_flight, alone_rate) = mock_ceiling(latency)?;
-            Ok(LatencyRow {
-                latency_ms,
-                events,
-                seconds,
-                events_per_second: summary["events_per_second"].as_f64().unwrap_or(0.0),
-                zendesk_calls: summary["zendesk_calls"].as_u64().unwrap_or(0),
-                retries: summary["retries"].as_u64().unwrap_or(0),
-                dead_lettered: summary["dead_lettered"].as_u64().unwrap_or(0),
-                requests_in_flight: in_flight,
-                peak_rss_mib: summary["peak_rss_mib"].as_f64().unwrap_or(0.0),
-                mock_alone_in_flight: alone_in_flight,
-                mock_alone_requests_per_second: alone_rate,
-            })
-        })
-        .collect()
+        }
+    }
+    Ok(rows)
+}
+
+/// What one host did with the stream.
+struct Delivered {
+    events: u64,
+    seconds: f64,
+    zendesk_calls: u64,
+    retries: u64,
+    dead_lettered: u64,
+    peak_rss_mib: f64,
+}
+
+/// `run` as a child process with a new user's settings, against `server`.
+fn run_once(
+    exe: &Path,
+    options: &LatencyOptions,
+    tenants: &Path,
+    events: &Path,
+    server: &ServerHandle,
+    summary_path: &Path,
+) -> Result<Delivered> {
+    let mut run = Command::new(exe);
+    run.arg("run")
+        .arg("--tenants")
+        .arg(tenants)
+        .arg("--events")
+        .arg(events)
+        .arg("--plugin")
+        .arg(&options.plugin)
+        .args(["--zendesk-origin", &server.origin()])
+        .arg("--summary-json")
+        .arg(summary_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(concurrency) = options.concurrency {
+        run.args(["--concurrency", &concurrency.to_string()]);
+    }
+    let status = run.status().context("cannot start `run`")?;
+    if !status.success() {
+        bail!("`run` ended with {status}");
+    }
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(summary_path)?)?;
+    let number = |name: &str| summary[name].as_u64().unwrap_or(0);
+    Ok(Delivered {
+        events: number("lines"),
+        seconds: summary["elapsed_ms"].as_f64().unwrap_or(0.0) / 1e3,
+        zendesk_calls: number("zendesk_calls"),
+        retries: number("retries"),
+        dead_lettered: number("dead_lettered"),
+        peak_rss_mib: summary["peak_rss_mib"].as_f64().unwrap_or(0.0),
+    })
 }
 
 /// The mock alone at `latency`: a plain async client (the host's own transport, no plugin)
@@ -164,11 +236,12 @@ fn mock_ceiling(latency: Latency) -> Result<(f64, f64)> {
 /// The rows as a Markdown table.
 pub fn table(rows: &[LatencyRow]) -> String {
     let mut text = String::from(
-        "| latency | events | seconds | events/s | Zendesk calls | retries | dead letters | requests in flight (avg) | peak RSS | the mock alone: in flight, requests/s |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        "| host | latency | events | seconds | events/s | Zendesk calls | retries | dead letters | requests in flight (avg) | peak RSS | the mock alone: in flight, requests/s |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         text += &format!(
-            "| {} ms | {} | {:.1} | {:.0} | {} | {} | {} | {:.1} | {:.0} MiB | {:.0}, {:.0} |\n",
+            "| {} | {} ms | {} | {:.1} | {:.0} | {} | {} | {} | {:.1} | {:.0} MiB | {:.0}, {:.0} |\n",
+            row.host,
             row.latency_ms,
             row.events,
             row.seconds,

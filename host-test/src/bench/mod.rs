@@ -7,6 +7,7 @@
 //! sandbox instantiation time, the component size, the hot-swap time and the peak RSS.
 
 mod attribution;
+pub mod fleet;
 pub mod latency;
 mod report;
 

@@ -67,7 +67,13 @@ pub struct Summary {
 
 /// This process's peak resident memory (`VmHWM`), in MiB; 0 where /proc does not say.
 pub fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+    peak_rss_mib_of("self")
+}
+
+/// Process `pid`'s (or `"self"`'s) peak resident memory (`VmHWM`), in MiB; 0 where /proc does
+/// not say.
+pub fn peak_rss_mib_of(pid: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|status| {
             status

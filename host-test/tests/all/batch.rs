@@ -309,8 +309,8 @@ fn the_benchmark_meets_the_economy_targets_on_the_standard_stream() {
 
 #[test]
 fn a_worker_delivers_batches_from_jetstream_to_the_same_state() {
-    use crate::common::fleet::{NatsServer, Worker, produce, wait_until};
-    let Some(nats) = NatsServer::start() else {
+    use crate::common::fleet::{Worker, produce, start_nats, wait_until};
+    let Some(nats) = start_nats() else {
         return;
     };
     let clean = MockZendesk::new();

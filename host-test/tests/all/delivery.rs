@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::common::fleet::{NatsServer, Worker, produce, wait_until};
+use crate::common::fleet::{NatsServer, Worker, produce, start_nats, wait_until};
 use host_test::runner::{self, PluginSource, RetryPolicy, RunOptions, Target};
 use mock_zendesk::server::serve;
 use mock_zendesk::{Faults, MockZendesk};
@@ -40,7 +40,7 @@ fn throttled(mock: &MockZendesk, tenant: &str) -> (usize, usize) {
 
 #[test]
 fn a_backlog_drains_at_the_account_s_rate_limit_in_one_process_and_across_two_workers() {
-    let Some(nats) = NatsServer::start() else {
+    let Some(nats) = start_nats() else {
         return;
     };
     let fleet = std::thread::spawn(move || two_workers(&nats));

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::common::fleet::{
-    NatsServer, Worker, dead_letters, dead_letters_with, produce, wait_until,
+    Worker, dead_letters, dead_letters_with, produce, start_nats, wait_until,
 };
 use host_test::runner::{self, PluginSource, RetryPolicy, RunOptions, Target};
 use mock_zendesk::server::serve;
@@ -85,7 +85,7 @@ pub(crate) fn metric_sum(worker: &Worker, name: &str) -> f64 {
 
 #[test]
 fn workers_deliver_in_order_survive_a_kill_and_dead_letter_only_the_bad_tenant() {
-    let Some(nats) = NatsServer::start() else {
+    let Some(nats) = start_nats() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -258,7 +258,7 @@ fn workers_deliver_in_order_survive_a_kill_and_dead_letter_only_the_bad_tenant()
 
 #[test]
 fn produce_deduplicates_dead_letters_malformed_lines_and_replays() {
-    let Some(nats) = NatsServer::start() else {
+    let Some(nats) = start_nats() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -395,7 +395,7 @@ fn produce_deduplicates_dead_letters_malformed_lines_and_replays() {
 
 #[test]
 fn a_waiting_user_holds_back_only_its_own_events_in_the_worker_and_in_run() {
-    let Some(nats) = NatsServer::start() else {
+    let Some(nats) = start_nats() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -574,7 +574,7 @@ fn workers_read_the_shared_cache_from_a_copy_kept_by_a_watch() {
     use destination_fleet::Fleet;
     use destination_fleet::kv_cache::{KvCache, KvMirror};
     use destination_host::CacheStore;
-    let Some(nats) = NatsServer::start() else {
+    let Some(nats) = start_nats() else {
         return;
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_nats::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::common::fleet::{NatsServer, Worker, dead_letters, produce, wait_until};
+use crate::common::fleet::{Worker, dead_letters, produce, start_nats, wait_until};
 use crate::fleet::{config, identify, metric_sum, sequences};
 use mock_zendesk::MockZendesk;
 use mock_zendesk::server::serve;
@@ -36,7 +36,7 @@ async fn publish(
 
 #[test]
 fn a_plain_nats_client_publishes_to_the_ingest_subject() {
-    let Some(nats) = NatsServer::start() else {
+    let Some(nats) = start_nats() else {
         return;
     };
     let mock = MockZendesk::new();

@@ -11,6 +11,7 @@ mod demo;
 mod economy;
 mod embed;
 mod errors;
+mod fairness;
 mod faults;
 mod fleet;
 mod group;

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::common::fleet::{NatsServer, Worker, binary, dead_letters, produce, wait_until};
+use crate::common::fleet::{Worker, binary, dead_letters, produce, start_nats, wait_until};
 use destination_host::HttpTransport;
 use host_test::transports::RoutingTransport;
 use mock_zendesk::server::serve;
@@ -169,7 +169,7 @@ fn user_ids(mock: &MockZendesk, tenant: &str) -> Vec<String> {
 /// tenant is dead-lettered as `auth` after one refused refresh across the fleet.
 #[test]
 fn workers_share_refreshes_survive_a_kill_and_name_a_revoked_grant() {
-    let Some(nats) = NatsServer::start() else {
+    let Some(nats) = start_nats() else {
         return;
     };
     let mock = MockZendesk::with_faults("rate=1,kinds=slow,slow_ms=100".parse().unwrap());

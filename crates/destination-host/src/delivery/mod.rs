@@ -13,12 +13,14 @@ mod engine;
 mod input;
 mod keyed_queue;
 mod order_key;
+mod tenant_gate;
 
 pub use dead_letter::{DeadLetter, INTERRUPTED, MALFORMED_INPUT, event_type, now_ms};
 pub use engine::{Attempt, Attempted, Call, Engine, EventResult, PACING_PARK};
 pub use input::{EventLine, MalformedLine, parse_line, parse_line_any_tenant};
 pub use keyed_queue::{KeyedQueue, TenantLimit};
 pub use order_key::{OrderKey, fnv1a64};
+pub use tenant_gate::{TenantGate, TenantPermit};
 
 use std::time::Duration;
 

@@ -1,70 +1,24 @@
 //! The fleet's real parts for tests: a `nats-server` of the test's own (random loopback port,
 //! own store directory, killed by PID), worker and producer processes of the built binary.
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A JetStream-enabled nats-server for one test.
-pub struct NatsServer {
-    child: Child,
-    pub url: String,
-    _store: tempfile::TempDir,
-}
+pub use host_test::nats::NatsServer;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free loopback port")
-}
-
-impl NatsServer {
-    /// Starts one, or `None` when `nats-server` is not installed (outside CI only: under
-    /// `CI=true` that is a failure, since `.ci/run` installs it).
-    pub fn start() -> Option<NatsServer> {
-        let installed = Command::new("nats-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        if !installed {
-            assert!(
-                std::env::var("CI").is_err(),
-                "nats-server is not installed (.ci/run installs Debian's package)"
-            );
-            eprintln!("skipped: nats-server is not installed");
-            return None;
-        }
-        let store = tempfile::tempdir().expect("a store directory");
-        let port = free_port();
-        let log = std::fs::File::create(store.path().join("nats.log")).expect("log file");
-        let child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(store.path())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("nats-server starts");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(NatsServer {
-            child,
-            url: format!("nats://127.0.0.1:{port}"),
-            _store: store,
-        })
+/// A JetStream-enabled nats-server for one test, or `None` when `nats-server` is not installed
+/// (outside CI only: under `CI=true` that is a failure, since `.ci/run` installs it).
+pub fn start_nats() -> Option<NatsServer> {
+    if !host_test::nats::installed() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "nats-server is not installed (.ci/run installs Debian's package)"
+        );
+        eprintln!("skipped: nats-server is not installed");
+        return None;
     }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    Some(NatsServer::start().expect("nats-server starts"))
 }
 
 pub fn binary() -> &'static str {
