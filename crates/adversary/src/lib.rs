@@ -10,6 +10,10 @@
 //! - `log-flood`: logs records of `bytes` bytes (default 64 KiB) until the host stops it;
 //! - `fetch-flood`: GETs the event's `url` until the host stops it;
 //! - `big-body`: POSTs a body of `mib` MiB to the event's `url`;
+//! - `stash`: keeps the event's `secret` (as `stash:<secret>`) in a static and in leaked heap
+//!   memory, then fails with how many copies its linear memory holds (at least 2);
+//! - `peek`: fails with how many `stash:<secret>` copies its linear memory holds: a fresh
+//!   instance must hold none, whoever ran in its pool slot before;
 //! - `leak`: puts its whole config in a log record, a request (query, header and body) and its
 //!   error, so tests can prove the host scrubs credentials from everything it returns.
 //!
@@ -87,6 +91,23 @@ impl Guest for Adversary {
                 Ok(allocate(mib))
             }
             "panic" => panic!("adversary panics on purpose"),
+            "stash" => {
+                let secret = event.get("secret").and_then(|s| s.as_str()).unwrap_or("");
+                let stashed = format!("{STASH_PREFIX}{secret}");
+                *STASH.lock().unwrap_or_else(|p| p.into_inner()) = stashed.clone();
+                Box::leak(stashed.into_boxed_str());
+                Err(Error::InvalidEvent(format!(
+                    "stashed; copies: {}",
+                    copies_in_memory(secret)
+                )))
+            }
+            "peek" => {
+                let secret = event.get("secret").and_then(|s| s.as_str()).unwrap_or("");
+                Err(Error::InvalidEvent(format!(
+                    "copies: {}",
+                    copies_in_memory(secret)
+                )))
+            }
             other => Err(Error::UnsupportedEvent(format!(
                 "unknown behaviour `{other}`"
             ))),
@@ -107,6 +128,8 @@ impl Guest for Adversary {
                 "fetch-flood",
                 "big-body",
                 "leak",
+                "stash",
+                "peek",
             ]
             .map(String::from)
             .into(),
@@ -117,6 +140,23 @@ impl Guest for Adversary {
     fn validate_config(_config: String) -> Result<(), Error> {
         Ok(())
     }
+}
+
+static STASH: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+const STASH_PREFIX: &str = "stash:";
+
+/// How many times `stash:<secret>` appears anywhere in this instance's linear memory. The
+/// pattern is compared piecewise, so the search itself leaves no copy of it.
+fn copies_in_memory(secret: &str) -> usize {
+    let size = core::arch::wasm32::memory_size::<0>() * 65536;
+    // SAFETY: a wasm32 guest may read all of its own linear memory (address 0 is skipped).
+    let memory = unsafe { core::slice::from_raw_parts(1 as *const u8, size - 1) };
+    let (prefix, secret) = (STASH_PREFIX.as_bytes(), secret.as_bytes());
+    let length = prefix.len() + secret.len();
+    memory
+        .windows(length)
+        .filter(|window| window.starts_with(prefix) && window.ends_with(secret))
+        .count()
 }
 
 fn empty_outcome() -> Outcome {

