@@ -70,6 +70,10 @@ struct State<T> {
     closed: bool,
     /// Stopped: nothing more is handed out, even what is still held.
     stopped: bool,
+    /// Threads blocked on `work` and on `room`: a condvar is notified only when someone waits
+    /// (std's notify is a syscall either way, several per event otherwise).
+    sleeping_workers: usize,
+    sleeping_readers: usize,
 }
 
 impl<T> KeyedQueue<T> {
@@ -96,6 +100,8 @@ impl<T> KeyedQueue<T> {
                 held: 0,
                 closed: false,
                 stopped: false,
+                sleeping_workers: 0,
+                sleeping_readers: 0,
             }),
             work: Condvar::new(),
             room: Condvar::new(),
@@ -108,19 +114,55 @@ impl<T> KeyedQueue<T> {
     /// the same), instead of every change waking every worker.
     fn pass_on(&self, state: &State<T>) {
         if !state.turns.is_empty() {
-            self.wake_one();
+            self.wake_one(state);
         }
     }
 
     /// A key became ready: one worker may take it.
-    fn wake_one(&self) {
-        self.work.notify_one();
+    fn wake_one(&self, state: &State<T>) {
+        if state.sleeping_workers > 0 {
+            self.work.notify_one();
+        }
         self.changed.notify_one();
     }
 
-    fn wake_all(&self) {
-        self.work.notify_all();
+    fn wake_all(&self, state: &State<T>) {
+        if state.sleeping_workers > 0 {
+            self.work.notify_all();
+        }
         self.changed.notify_waiters();
+    }
+
+    /// An event finished or was taken out: a blocked reader may push.
+    fn make_room(&self, state: &State<T>, all: bool) {
+        match (state.sleeping_readers > 0, all) {
+            (false, _) => {}
+            (true, false) => self.room.notify_one(),
+            (true, true) => self.room.notify_all(),
+        }
+    }
+
+    /// Blocks on `work` (at most `timeout`), counted as a sleeping worker.
+    fn sleep<'a>(
+        &self,
+        mut state: MutexGuard<'a, State<T>>,
+        timeout: Option<Duration>,
+    ) -> MutexGuard<'a, State<T>> {
+        state.sleeping_workers += 1;
+        let mut state = match timeout {
+            Some(timeout) => {
+                self.work
+                    .wait_timeout(state, timeout)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .0
+            }
+            None => self
+                .work
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        };
+        state.sleeping_workers -= 1;
+        state
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
@@ -133,10 +175,12 @@ impl<T> KeyedQueue<T> {
     pub fn push(&self, key: OrderKey, job: T) {
         let mut state = self.lock();
         while state.held >= self.capacity {
+            state.sleeping_readers += 1;
             state = self
                 .room
                 .wait(state)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
+            state.sleeping_readers -= 1;
         }
         state.held += 1;
         state.pushed += 1;
@@ -148,15 +192,16 @@ impl<T> KeyedQueue<T> {
                     .keys
                     .insert(key.clone(), VecDeque::from([(sequence, job)]));
                 state.mark_ready(sequence, key);
-                self.wake_one();
+                self.wake_one(&state);
             }
         }
     }
 
     /// No more pushes: `next` returns `None` once everything held has finished.
     pub fn close(&self) {
-        self.lock().closed = true;
-        self.wake_all();
+        let mut state = self.lock();
+        state.closed = true;
+        self.wake_all(&state);
     }
 
     /// Stops the queue (a drain: the source was interrupted): nothing more is handed out, and
@@ -179,8 +224,8 @@ impl<T> KeyedQueue<T> {
         }
         taken.sort_by_key(|(sequence, _, _)| *sequence);
         state.held = state.held.saturating_sub(taken.len());
-        self.wake_all();
-        self.room.notify_all();
+        self.wake_all(&state);
+        self.make_room(&state, true);
         taken.into_iter().map(|(_, key, job)| (key, job)).collect()
     }
 
@@ -194,16 +239,8 @@ impl<T> KeyedQueue<T> {
                     self.pass_on(&state);
                     return next;
                 }
-                Take::WaitAtMost(wait) => {
-                    self.work
-                        .wait_timeout(state, wait)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .0
-                }
-                Take::Wait => self
-                    .work
-                    .wait(state)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                Take::WaitAtMost(wait) => self.sleep(state, Some(wait)),
+                Take::Wait => self.sleep(state, None),
             };
         }
     }
@@ -245,11 +282,7 @@ impl<T> KeyedQueue<T> {
             if state.fill_batch(&mut batch, max, now >= deadline) {
                 return Some(batch);
             }
-            state = self
-                .work
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .0;
+            state = self.sleep(state, Some(deadline - now));
         }
     }
 
@@ -275,24 +308,24 @@ impl<T> KeyedQueue<T> {
         let mut state = self.lock();
         state.held = state.held.saturating_sub(1);
         if state.land(key.tenant(), true) {
-            self.wake_one();
+            self.wake_one(&state);
         }
         let more = state.keys.get(&key).is_some_and(|jobs| !jobs.is_empty());
         if state.stopped {
-            self.room.notify_one();
-            self.wake_all();
+            self.make_room(&state, false);
+            self.wake_all(&state);
             return;
         }
         if more {
             state.make_ready(key);
-            self.wake_one();
+            self.wake_one(&state);
         } else {
             state.keys.remove(&key);
         }
-        self.room.notify_one();
+        self.make_room(&state, false);
         if state.closed && state.held == 0 {
             // Drained after `close`: every waiting worker may stop.
-            self.wake_all();
+            self.wake_all(&state);
         }
     }
 
@@ -314,7 +347,7 @@ impl<T> KeyedQueue<T> {
         }
         state.parked.push(Reverse((at, key)));
         // A waiting worker looks again, to wake when the key comes due.
-        self.wake_one();
+        self.wake_one(&state);
     }
 
     /// Events held: queued, parked or in flight.
