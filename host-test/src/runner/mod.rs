@@ -219,6 +219,7 @@ pub fn run(options: RunOptions) -> Result<Summary> {
         until_warm: call,
     };
     let queue = KeyedQueue::with_tenant_limit(QUEUE_CAPACITY, limit);
+    let startup = started.elapsed();
     let interrupt = options.interrupt.clone().unwrap_or_default();
     let finished = AtomicBool::new(false);
     let stopped = AtomicBool::new(false);
@@ -307,6 +308,7 @@ pub fn run(options: RunOptions) -> Result<Summary> {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     summary.finish(started.elapsed());
     summary.interrupted_after_line = stopped_at;
+    summary.startup_ms = millis(startup);
     summary.last_success_ms = last_success.map(|at| millis(at.duration_since(started)));
     summary.check_adds_up(lines)?;
     if let Some(path) = &options.summary_json {

@@ -53,6 +53,9 @@ pub struct Summary {
     /// Keyed by tenant id; lines that named no tenant are under "(no tenant)".
     pub tenants: BTreeMap<String, TenantCounts>,
     pub elapsed_ms: u64,
+    /// Of `elapsed_ms`, the set-up before the first event: compiling the plugin, preparing the
+    /// tenants (a long-running host pays it once).
+    pub startup_ms: u64,
     /// When (ms from the start) the last delivered or skipped event's requests were done: the
     /// time of the stream without its dead letters' retries.
     pub last_success_ms: Option<u64>,
