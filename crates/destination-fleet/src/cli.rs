@@ -72,6 +72,11 @@ pub struct WorkerArgs {
     /// How long after its first publish an event is still retried (e.g. 90s, 10m, 4h).
     #[arg(long, default_value = "4h", value_parser = destination_host::parse_duration)]
     pub retry_for: Duration,
+    /// How long SIGTERM's drain may take (finishing and acknowledging the calls in flight,
+    /// handing the partitions back) before the worker exits anyway with status 1, e.g. when
+    /// NATS is gone; match the platform's grace period (Kubernetes: 30 s).
+    #[arg(long, default_value = "25s", value_parser = destination_host::parse_duration)]
+    pub drain_timeout: Duration,
     /// Serve /metrics (Prometheus) and /healthz on this address, e.g. 127.0.0.1:9100.
     #[arg(long)]
     pub metrics: Option<SocketAddr>,
@@ -225,6 +230,7 @@ fn worker(args: WorkerArgs, setup: Setup) -> Result<u8> {
         metrics: args.metrics,
         concurrency: args.concurrency as usize,
         per_tenant: args.per_tenant as usize,
+        drain_limit: args.drain_timeout,
         batching: args.batch.batching(),
         credential_key: destination_host::credentials::CredentialKey::from_env()?,
         token_path: crate::zendesk::TOKEN_PATH.to_string(),

@@ -51,6 +51,8 @@ pub struct WorkerOptions {
     pub per_tenant: usize,
     /// One event per plugin call, or batches per tenant (one event per key) by size and age.
     pub batching: Batching,
+    /// How long SIGTERM's drain may take before the worker exits anyway (status 1).
+    pub drain_limit: Duration,
     /// Seals OAuth tenants' tokens in the shared bucket; required when a tenant has a grant.
     pub credential_key: Option<CredentialKey>,
     /// Where a tenant's OAuth tokens come from, on its origin (Zendesk: `/oauth/tokens`).
@@ -150,61 +152,65 @@ async fn work(options: WorkerOptions) -> Result<u8> {
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
     // The loop never waits for deliveries: leases must be renewed on time whatever they do.
+    // A signal stops it even inside a NATS operation that waits for a lost server.
     loop {
-        let (claimed, lost) = match leases.renew().await {
-            Ok(renewed) => renewed,
-            Err(error) => {
-                // Ownership cannot be proven (NATS unreachable?): stop delivering everything
-                // until the leases are renewed again; the leases expire for the others anyway.
-                tracing::error!("cannot renew the leases: {error:#}; stopping deliveries");
-                for (_, delivering) in partitions.drain().chain(handing_back.drain()) {
+        let round = async {
+            let (claimed, lost) = match leases.renew().await {
+                Ok(renewed) => renewed,
+                Err(error) => {
+                    // Ownership cannot be proven (NATS unreachable?): stop delivering everything
+                    // until the leases are renewed again; the leases expire for the others anyway.
+                    tracing::error!("cannot renew the leases: {error:#}; stopping deliveries");
+                    for (_, delivering) in partitions.drain().chain(handing_back.drain()) {
+                        delivering.stop();
+                    }
+                    leases.forget();
+                    return;
+                }
+            };
+            for partition in lost {
+                tracing::warn!("partition {partition}: lease lost, stopping");
+                for delivering in [
+                    partitions.remove(&partition),
+                    handing_back.remove(&partition),
+                ]
+                .into_iter()
+                .flatten()
+                {
                     delivering.stop();
                 }
-                leases.forget();
-                tokio::select! {
-                    _ = tokio::time::sleep(RENEW_EVERY) => continue,
-                    _ = terminate.recv() => break,
-                    _ = interrupt.recv() => break,
+            }
+            for (partition, claim) in claimed {
+                partitions.insert(partition, Delivering::start(&context, partition, claim));
+            }
+            for partition in leases.surplus().await.unwrap_or_default() {
+                if let Some(delivering) = partitions.remove(&partition) {
+                    delivering.stop();
+                    handing_back.insert(partition, delivering);
                 }
             }
+            let finished: Vec<u32> = handing_back
+                .iter()
+                .filter(|(_, delivering)| delivering.task.is_finished())
+                .map(|(partition, _)| *partition)
+                .collect();
+            for partition in finished {
+                handing_back.remove(&partition);
+                leases.release(partition).await;
+            }
+            workers.store(live_workers(&leases).await, Ordering::Relaxed);
+            metrics.partitions.set(partitions.len() as i64);
+            // Idle tenants give back what the runtime derived from their configs.
+            for tenant in context.tenants.values() {
+                tenant.evict_if_idle(IDLE_TENANT);
+            }
+            update_lag(&context, &leases.held()).await;
         };
-        for partition in lost {
-            tracing::warn!("partition {partition}: lease lost, stopping");
-            for delivering in [
-                partitions.remove(&partition),
-                handing_back.remove(&partition),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                delivering.stop();
-            }
+        tokio::select! {
+            () = round => {}
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
         }
-        for (partition, claim) in claimed {
-            partitions.insert(partition, Delivering::start(&context, partition, claim));
-        }
-        for partition in leases.surplus().await.unwrap_or_default() {
-            if let Some(delivering) = partitions.remove(&partition) {
-                delivering.stop();
-                handing_back.insert(partition, delivering);
-            }
-        }
-        let finished: Vec<u32> = handing_back
-            .iter()
-            .filter(|(_, delivering)| delivering.task.is_finished())
-            .map(|(partition, _)| *partition)
-            .collect();
-        for partition in finished {
-            handing_back.remove(&partition);
-            leases.release(partition).await;
-        }
-        workers.store(live_workers(&leases).await, Ordering::Relaxed);
-        metrics.partitions.set(partitions.len() as i64);
-        // Idle tenants give back what the runtime derived from their configs.
-        for tenant in context.tenants.values() {
-            tenant.evict_if_idle(IDLE_TENANT);
-        }
-        update_lag(&context, &leases.held()).await;
         tokio::select! {
             _ = tokio::time::sleep(RENEW_EVERY) => {}
             _ = terminate.recv() => break,
@@ -217,7 +223,6 @@ async fn work(options: WorkerOptions) -> Result<u8> {
     tracing::info!("draining");
     metrics.healthy.store(false, Ordering::Relaxed);
     let _ = stop_router.send(true);
-    let _ = router.await;
     let mut all: Vec<Delivering> = partitions
         .into_values()
         .chain(handing_back.into_values())
@@ -225,16 +230,34 @@ async fn work(options: WorkerOptions) -> Result<u8> {
     for delivering in &all {
         delivering.stop();
     }
-    while !all.iter().all(|delivering| delivering.task.is_finished()) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        if leases_due(&mut all) {
-            let _ = leases.renew_held().await;
+    let drain = async {
+        let _ = router.await;
+        while !all.iter().all(|delivering| delivering.task.is_finished()) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if leases_due(&mut all) {
+                let _ = leases.renew_held().await;
+            }
+        }
+        leases.leave().await;
+        fleet.client.flush().await.context("cannot flush to NATS")
+    };
+    // NATS may be gone (what would be acknowledged or handed back then waits for it forever):
+    // the drain has a deadline, and what it leaves unacknowledged JetStream redelivers.
+    match tokio::time::timeout(options.drain_limit, drain).await {
+        Ok(flushed) => {
+            flushed?;
+            tracing::info!("drained");
+            Ok(0)
+        }
+        Err(_) => {
+            tracing::error!(
+                "could not drain within {:?} (is NATS reachable?): exiting; the events not \
+                 acknowledged are redelivered to the partitions' next owners",
+                options.drain_limit
+            );
+            Ok(1)
         }
     }
-    leases.leave().await;
-    fleet.client.flush().await.context("cannot flush to NATS")?;
-    tracing::info!("drained");
-    Ok(0)
 }
 
 /// A tenant without a call for this long gives back what the runtime derived from its config

@@ -101,6 +101,10 @@ fn a_tenant_keeps_to_its_share_of_calls_in_run_and_in_the_worker() {
     std::fs::write(&tenants_path, tenants().to_string()).unwrap();
     let events = dir.path().join("events.jsonl");
     std::fs::write(&events, lines.join("\n")).unwrap();
+    // Published before the worker starts: its first pull of each partition holds both tenants'
+    // events there, as a worker's backlog would.
+    let (status, stderr) = produce(&nats.url, &events);
+    assert_eq!(status, 0, "{stderr}");
     let _worker = Worker::start(
         &nats.url,
         &tenants_path,
@@ -108,8 +112,6 @@ fn a_tenant_keeps_to_its_share_of_calls_in_run_and_in_the_worker() {
         &["--per-tenant", "2"],
         dir.path().join("worker.log"),
     );
-    let (status, stderr) = produce(&nats.url, &events);
-    assert_eq!(status, 0, "{stderr}");
     let big_then = big_users_when_small_is_done(&mock);
     wait_until(Duration::from_secs(60), "the big tenant's users", || {
         users(&mock, "big") == BIG

@@ -566,6 +566,36 @@ fn an_unreachable_nats_fails_within_ten_seconds_naming_the_address() {
     );
 }
 
+/// A worker whose NATS went away still stops on SIGTERM: its drain (acknowledging, handing the
+/// partitions back) cannot finish, so it exits at `--drain-timeout` with status 1, saying why.
+#[test]
+fn a_worker_whose_nats_is_gone_exits_at_its_drain_timeout() {
+    let Some(nats) = start_nats() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("tenants.json");
+    let config = json!({"tenants": {"t1": config("t1", "token-1")}});
+    std::fs::write(&tenants, config.to_string()).unwrap();
+    let worker = Worker::start(
+        &nats.url,
+        &tenants,
+        "http://127.0.0.1:9",
+        &["--drain-timeout", "3s"],
+        dir.path().join("worker.log"),
+    );
+    let log = worker.log.clone();
+    wait_until(Duration::from_secs(30), "the worker to start", || {
+        std::fs::read_to_string(&log).is_ok_and(|log| log.contains("started"))
+    });
+    drop(nats);
+    std::thread::sleep(Duration::from_millis(500));
+    let status = worker.terminate(Duration::from_secs(20));
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status, 1, "{log}");
+    assert!(log.contains("could not drain within 3s"), "{log}");
+}
+
 /// The shared tenant cache: each worker reads a local copy kept current by a watch. A writer
 /// reads its own write at once; another worker (started before or after) sees it within a
 /// moment; removals travel the same way; entries stay scoped by tenant and expire.
