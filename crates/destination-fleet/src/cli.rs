@@ -19,7 +19,7 @@ use crate::{Fleet, dead_letters, produce};
 
 /// Calls in flight by default, for `worker` and `run`: a real account answers in 50 to 300 ms,
 /// so a host is bounded by what it keeps in flight. A call waiting on Zendesk holds no thread,
-/// only its sandbox's memory (about 340 KiB), so the bound is memory: 512 calls keep `run`
+/// only its sandbox's memory (about 250 KiB), so the bound is memory: 512 calls keep `run`
 /// under 300 MiB. The accounts' rate limits and [`DEFAULT_PER_TENANT`] still bound each account.
 pub const DEFAULT_CONCURRENCY: u32 = 512;
 

@@ -277,8 +277,8 @@ pub fn run(options: RunOptions) -> Result<Summary> {
         let read = read_events(reader, &known, &context, &queue, &interrupt);
         // Close even after a read error, so the workers finish what they hold and stop.
         queue.close();
-        while queue.held() > 0 && !interrupt.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(50));
+        // Woken by the last event's end (checking for an interrupt every 50 ms).
+        while !queue.wait_drained(Duration::from_millis(50)) && !interrupt.load(Ordering::Relaxed) {
         }
         if interrupt.load(Ordering::Relaxed) {
             drain();

@@ -322,7 +322,8 @@ impl<T> KeyedQueue<T> {
         } else {
             state.keys.remove(&key);
         }
-        self.make_room(&state, false);
+        // The last one out wakes everyone waiting for room, and whoever waits for the drain.
+        self.make_room(&state, state.held == 0);
         if state.closed && state.held == 0 {
             // Drained after `close`: every waiting worker may stop.
             self.wake_all(&state);
@@ -353,6 +354,26 @@ impl<T> KeyedQueue<T> {
     /// Events held: queued, parked or in flight.
     pub fn held(&self) -> usize {
         self.lock().held
+    }
+
+    /// Waits until nothing is held, at most `timeout`; whether nothing is held.
+    pub fn wait_drained(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        while state.held > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            state.sleeping_readers += 1;
+            state = self
+                .room
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+            state.sleeping_readers -= 1;
+        }
+        true
     }
 }
 
@@ -775,5 +796,30 @@ mod tests {
         queue.done(k);
         reader.join().unwrap();
         assert_eq!(queue.held(), 2);
+    }
+
+    #[test]
+    fn the_drain_is_waited_for_until_the_last_event_ends() {
+        let queue = Arc::new(KeyedQueue::new(4));
+        queue.push(key("a"), 1);
+        assert!(
+            !queue.wait_drained(Duration::from_millis(20)),
+            "one is held"
+        );
+        let (k, _) = queue.next().unwrap();
+        let finisher = {
+            let queue = Arc::clone(&queue);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                queue.done(k);
+            })
+        };
+        let started = Instant::now();
+        assert!(queue.wait_drained(Duration::from_secs(10)));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "woken, not timed out"
+        );
+        finisher.join().unwrap();
     }
 }
