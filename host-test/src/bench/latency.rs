@@ -66,8 +66,9 @@ pub fn run(options: &LatencyOptions) -> Result<Vec<LatencyRow>> {
     let tenants_path = dir.path().join("tenants.json");
     let events_path = dir.path().join("events.jsonl");
     std::fs::write(&tenants_path, tenants(options.tenants).to_string())?;
-    let count = std::fs::write(&events_path, events(options))
-        .map(|()| (options.tenants * options.events_per_tenant) as u64)?;
+    let lines = events(options);
+    let count = lines.lines().count() as u64;
+    std::fs::write(&events_path, lines)?;
     let exe = std::env::current_exe().context("cannot find this binary")?;
     let mut rows = Vec::new();
     for &latency_ms in &options.latencies_ms {
