@@ -9,6 +9,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::{AckKind, Message};
 use futures_util::{FutureExt, StreamExt};
 use serde_json::Value;
@@ -83,37 +84,29 @@ pub(super) async fn deliver_partition(
             // The lease lapsed or moved: deliver nothing more (the worker's loop notices too).
             break;
         }
-        // In batch mode a pull is a batch's size and age: it returns when it is full or old.
-        let (pull, expires) = match context.batching.is_on() {
-            true => (
-                context.batching.size.max(BATCH),
-                context.batching.wait.max(PULL_FLOOR),
-            ),
-            false => (BATCH, Duration::from_millis(500)),
+        let pulled = match context.batching.is_on() {
+            // In batch mode a pull is a batch's size and age: it returns when it is full or old.
+            true => {
+                let size = context.batching.size.max(BATCH);
+                let wait = context.batching.wait.max(PULL_FLOOR);
+                pull(&consumer, size, Some(wait)).await
+            }
+            false => pull_ready(&consumer).await,
         };
-        let batch = consumer
-            .batch()
-            .max_messages(pull)
-            .expires(expires)
-            .messages()
-            .await;
-        let mut batch = match batch {
-            Ok(batch) => batch,
+        let pulled = match pulled {
+            Ok(pulled) => pulled,
             Err(error) => {
                 tracing::warn!("partition {partition}: cannot pull: {error}");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
         };
-        // The batch's messages by order key, each key's in stream order; each one is kept
+        // The pull's messages by order key, each key's in stream order; each one is kept
         // alive (progress acks) from now until it is settled, so none is redelivered elsewhere
         // while it waits its turn here.
         let mut keys: Vec<(String, Vec<Pulled>)> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
-        while let Some(message) = batch.next().await {
-            let Ok(message) = message else {
-                continue;
-            };
+        for message in pulled {
             let pulled = Pulled::new(message, &context.fleet.client);
             let key = match &pulled.decoded {
                 Ok((tenant, event)) => key_of(tenant, event).as_str().to_string(),
@@ -154,6 +147,48 @@ pub(super) async fn deliver_partition(
         }
         while running.join_next().await.is_some() {}
     }
+}
+
+/// How long a pull waits for a partition's first message when it holds none.
+const IDLE_PULL: Duration = Duration::from_millis(500);
+
+/// The messages a partition holds now, up to [`BATCH`], without waiting for a pull to fill (a
+/// quiet partition's events would each wait out the pull); when it holds none, the first to
+/// arrive within [`IDLE_PULL`], with what came in meanwhile. Every request here ends on the
+/// server before the next is made, so no message is sent to a pull no longer read.
+async fn pull_ready(consumer: &PullConsumer) -> anyhow::Result<Vec<Message>> {
+    let mut messages = pull(consumer, BATCH, None).await?;
+    if messages.is_empty() {
+        messages = pull(consumer, 1, Some(IDLE_PULL)).await?;
+        if !messages.is_empty() {
+            messages.extend(pull(consumer, BATCH - 1, None).await?);
+        }
+    }
+    Ok(messages)
+}
+
+/// One pull request of up to `max` messages: waiting up to `wait` for them, or (`None`) only
+/// what the partition holds now.
+async fn pull(
+    consumer: &PullConsumer,
+    max: usize,
+    wait: Option<Duration>,
+) -> anyhow::Result<Vec<Message>> {
+    let mut stream = match wait {
+        Some(wait) => {
+            let request = consumer.batch().max_messages(max).expires(wait);
+            request.messages().await?
+        }
+        None => consumer.fetch().max_messages(max).messages().await?,
+    };
+    let mut messages = Vec::new();
+    while let Some(message) = stream.next().await {
+        // A status or a broken message ends nothing: what arrives is read to the end.
+        if let Ok(message) = message {
+            messages.push(message);
+        }
+    }
+    Ok(messages)
 }
 
 /// A pulled message, decoded once, kept alive (progress acks) until it is settled.

@@ -566,6 +566,47 @@ fn an_unreachable_nats_fails_within_ten_seconds_naming_the_address() {
     );
 }
 
+/// A quiet partition delivers an event as soon as it arrives: a pull does not wait to fill (it
+/// used to wait out its 500 ms, whatever the load).
+#[test]
+fn a_quiet_worker_delivers_an_event_without_waiting_for_a_pull_to_fill() {
+    let Some(nats) = start_nats() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("tenants.json");
+    let config = json!({"tenants": {"t1": config("t1", "token-1")}});
+    std::fs::write(&tenants, config.to_string()).unwrap();
+    let mock = MockZendesk::new();
+    let server = serve(mock.clone(), ([127, 0, 0, 1], 0).into()).unwrap();
+    let worker = Worker::start(
+        &nats.url,
+        &tenants,
+        &format!("http://{}", server.addr()),
+        &[],
+        dir.path().join("worker.log"),
+    );
+    let log = worker.log.clone();
+    wait_until(Duration::from_secs(30), "the worker to start", || {
+        std::fs::read_to_string(&log).is_ok_and(|log| log.contains("started"))
+    });
+    let mut waits = Vec::new();
+    for user in 0..10 {
+        let events = dir.path().join(format!("event-{user}.jsonl"));
+        write_lines(&events, &[identify("t1", user, 0)]);
+        let (status, stderr) = produce(&nats.url, &events);
+        assert_eq!(status, 0, "{stderr}");
+        waits.push(wait_until(Duration::from_secs(10), "the user", || {
+            mock.account("t1").users.len() == user + 1
+        }));
+    }
+    // Each one alone in its partition: a pull that waits to fill ends 0 to 500 ms after the
+    // event arrives (its 500 ms started earlier), 250 ms on average; now it is the delivery.
+    let mean = waits.iter().sum::<Duration>() / 10;
+    println!("a quiet worker: {mean:?} on average: {waits:?}");
+    assert!(mean < Duration::from_millis(200), "{mean:?}: {waits:?}");
+}
+
 /// A worker whose NATS went away still stops on SIGTERM: its drain (acknowledging, handing the
 /// partitions back) cannot finish, so it exits at `--drain-timeout` with status 1, saying why.
 #[test]
