@@ -39,21 +39,29 @@ impl Drop for Workers {
     }
 }
 
+type Sums = HashMap<String, f64>;
+
 impl Workers {
-    /// The workers' metrics, each name summed over the workers and its labels, and
-    /// `cdp_events_total` also per `outcome`, as `cdp_events_total{outcome}`.
-    fn metrics(&self) -> Result<HashMap<String, f64>> {
-        let mut sums = HashMap::new();
-        for (_, port) in &self.0 {
-            for (name, labels, value) in scrape(*port)? {
-                *sums.entry(name.clone()).or_default() += value;
-                if let Some(outcome) = label(&labels, "outcome") {
-                    *sums.entry(format!("{name}{{{outcome}}}")).or_default() += value;
-                }
+    /// Each worker's metrics: each name summed over its labels, and `cdp_events_total` also
+    /// per `outcome`, as `cdp_events_total{outcome}`.
+    fn each(&self) -> Result<Vec<Sums>> {
+        self.0.iter().map(|(_, port)| sums(*port)).collect()
+    }
+
+    /// [`Workers::each`], summed over the workers.
+    fn metrics(&self) -> Result<Sums> {
+        let mut total = Sums::new();
+        for sums in self.each()? {
+            for (name, value) in sums {
+                *total.entry(name).or_default() += value;
             }
         }
-        Ok(sums)
+        Ok(total)
     }
+}
+
+fn get(sums: &Sums, name: &str) -> f64 {
+    sums.get(name).copied().unwrap_or(0.0)
 }
 
 /// Delivers `events` (a JSON-lines file of `count` lines) for `tenants` through `workers`
@@ -90,20 +98,14 @@ pub fn deliver(
         Duration::from_secs(60),
         "the workers to share the partitions",
         || {
-            let owned: Vec<f64> = children
-                .0
+            // A worker not listening yet owns nothing.
+            let each = children.each().unwrap_or_default();
+            let owned: Vec<f64> = each
                 .iter()
-                .map(|(_, port)| {
-                    scrape(*port).map_or(0.0, |samples| {
-                        samples
-                            .iter()
-                            .filter(|(name, ..)| name == "cdp_partitions_owned")
-                            .map(|(.., value)| value)
-                            .sum()
-                    })
-                })
+                .map(|m| get(m, "cdp_partitions_owned"))
                 .collect();
-            Ok(owned.iter().all(|&n| n > 0.0)
+            Ok(owned.len() == workers
+                && owned.iter().all(|&n| n > 0.0)
                 && owned.iter().sum::<f64>() == f64::from(destination_fleet::PARTITIONS))
         },
     )?;
@@ -115,9 +117,7 @@ pub fn deliver(
         .status()
         .context("cannot start `produce`")?;
     ensure!(produced.success(), "`produce` ended with {produced}");
-    let finished = |metrics: &HashMap<String, f64>| {
-        metrics.get("cdp_events_total").copied().unwrap_or(0.0) >= count as f64
-    };
+    let finished = |metrics: &Sums| get(metrics, "cdp_events_total") >= count as f64;
     wait_for(Duration::from_secs(600), "the workers to finish", || {
         Ok(finished(&children.metrics()?))
     })?;
@@ -128,13 +128,13 @@ pub fn deliver(
         .iter()
         .map(|(child, _)| peak_rss_mib_of(&child.id().to_string()))
         .fold(0.0, f64::max);
-    let get = |name: &str| metrics.get(name).copied().unwrap_or(0.0) as u64;
+    let total = |name: &str| get(&metrics, name) as u64;
     Ok(FleetRun {
-        events: get("cdp_events_total"),
+        events: total("cdp_events_total"),
         seconds,
-        zendesk_calls: get("cdp_zendesk_calls_total"),
-        retries: get("cdp_retries_total"),
-        dead_lettered: get("cdp_events_total{dead_lettered}"),
+        zendesk_calls: total("cdp_zendesk_calls_total"),
+        retries: total("cdp_retries_total"),
+        dead_lettered: total("cdp_events_total{dead_lettered}"),
         peak_rss_mib,
     })
 }
@@ -148,6 +148,18 @@ fn wait_for(limit: Duration, what: &str, mut done: impl FnMut() -> Result<bool>)
         std::thread::sleep(Duration::from_millis(20));
     }
     Ok(())
+}
+
+/// One worker's metrics (see [`Workers::each`]).
+fn sums(port: u16) -> Result<Sums> {
+    let mut sums = Sums::new();
+    for (name, labels, value) in scrape(port)? {
+        *sums.entry(name.clone()).or_default() += value;
+        if let Some(outcome) = label(&labels, "outcome") {
+            *sums.entry(format!("{name}{{{outcome}}}")).or_default() += value;
+        }
+    }
+    Ok(sums)
 }
 
 /// The Prometheus text on `127.0.0.1:port/metrics`, as (name, labels, value) samples.

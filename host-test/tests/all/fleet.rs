@@ -566,6 +566,18 @@ fn an_unreachable_nats_fails_within_ten_seconds_naming_the_address() {
     );
 }
 
+/// A worker for tenant `t1` (routed to `origin`), once it has started.
+fn one_tenant_worker(nats: &str, dir: &Path, origin: &str, extra: &[&str]) -> Worker {
+    let tenants = dir.join("tenants.json");
+    let config = json!({"tenants": {"t1": config("t1", "token-1")}});
+    std::fs::write(&tenants, config.to_string()).unwrap();
+    let worker = Worker::start(nats, &tenants, origin, extra, dir.join("worker.log"));
+    wait_until(Duration::from_secs(30), "the worker to start", || {
+        std::fs::read_to_string(&worker.log).is_ok_and(|log| log.contains("started"))
+    });
+    worker
+}
+
 /// A quiet partition delivers an event as soon as it arrives: a pull does not wait to fill (it
 /// used to wait out its 500 ms, whatever the load).
 #[test]
@@ -574,22 +586,10 @@ fn a_quiet_worker_delivers_an_event_without_waiting_for_a_pull_to_fill() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let tenants = dir.path().join("tenants.json");
-    let config = json!({"tenants": {"t1": config("t1", "token-1")}});
-    std::fs::write(&tenants, config.to_string()).unwrap();
     let mock = MockZendesk::new();
     let server = serve(mock.clone(), ([127, 0, 0, 1], 0).into()).unwrap();
-    let worker = Worker::start(
-        &nats.url,
-        &tenants,
-        &format!("http://{}", server.addr()),
-        &[],
-        dir.path().join("worker.log"),
-    );
-    let log = worker.log.clone();
-    wait_until(Duration::from_secs(30), "the worker to start", || {
-        std::fs::read_to_string(&log).is_ok_and(|log| log.contains("started"))
-    });
+    let origin = format!("http://{}", server.addr());
+    let _worker = one_tenant_worker(&nats.url, dir.path(), &origin, &[]);
     let mut waits = Vec::new();
     for user in 0..10 {
         let events = dir.path().join(format!("event-{user}.jsonl"));
@@ -615,20 +615,9 @@ fn a_worker_whose_nats_is_gone_exits_at_its_drain_timeout() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let tenants = dir.path().join("tenants.json");
-    let config = json!({"tenants": {"t1": config("t1", "token-1")}});
-    std::fs::write(&tenants, config.to_string()).unwrap();
-    let worker = Worker::start(
-        &nats.url,
-        &tenants,
-        "http://127.0.0.1:9",
-        &["--drain-timeout", "3s"],
-        dir.path().join("worker.log"),
-    );
+    let origin = "http://127.0.0.1:9";
+    let worker = one_tenant_worker(&nats.url, dir.path(), origin, &["--drain-timeout", "3s"]);
     let log = worker.log.clone();
-    wait_until(Duration::from_secs(30), "the worker to start", || {
-        std::fs::read_to_string(&log).is_ok_and(|log| log.contains("started"))
-    });
     drop(nats);
     std::thread::sleep(Duration::from_millis(500));
     let status = worker.terminate(Duration::from_secs(20));
