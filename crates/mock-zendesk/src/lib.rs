@@ -195,7 +195,6 @@ impl MockZendesk {
         mock
     }
 
-    /// Replaces the fault settings and restarts the deterministic fault sequence.
     /// Whether a request may stall (slow faults are on): a server then answers it on a thread
     /// of its own.
     pub fn may_stall(&self) -> bool {
@@ -203,6 +202,7 @@ impl MockZendesk {
         inner.faults.rate > 0.0 && inner.faults.kinds.contains(&FaultKind::Slow)
     }
 
+    /// Replaces the fault settings and restarts the deterministic fault sequence.
     pub fn set_faults(&self, faults: Faults) {
         let mut inner = self.lock();
         inner.faults = faults;

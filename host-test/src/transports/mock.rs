@@ -30,13 +30,23 @@ impl Transport for MockTransport {
         timeout: Duration,
         max_response_bytes: u64,
     ) -> Sending<'a> {
-        // The mock answers at once (an injected slow fault blocks this thread, as a slow
-        // server's answer would hold it in a blocking client).
-        Box::pin(std::future::ready(self.answer(
-            request,
-            timeout,
-            max_response_bytes,
-        )))
+        // The mock answers at once, unless an injected slow fault may sleep: that answer waits
+        // on tokio's blocking pool, so a slow call holds no runtime thread, as over a network.
+        if !self.mock.may_stall() {
+            return Box::pin(std::future::ready(self.answer(
+                request,
+                timeout,
+                max_response_bytes,
+            )));
+        }
+        let (transport, request) = (self.clone(), request.clone());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                transport.answer(&request, timeout, max_response_bytes)
+            })
+            .await
+            .unwrap_or_else(|joined| std::panic::resume_unwind(joined.into_panic()))
+        })
     }
 }
 

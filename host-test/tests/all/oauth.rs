@@ -459,6 +459,96 @@ fn run_keeps_oauth_tenants_logged_in_across_expiries_and_restarts() {
     }
 }
 
+/// A token that expires while the destination is slow is an expiry, not a refusal: the 401 is
+/// answered with a new token and the event sent again, and when that token too expires before
+/// the destination reads it (calls of 1.3 s, tokens of 1 s), the event waits for a retry; it is
+/// never a dead letter, and the grant is never declared dead.
+#[test]
+fn a_token_that_expires_during_a_slow_call_is_retried_not_dead_lettered() {
+    use destination_host::delivery::{Attempt, Attempted, Engine, Settlement};
+    use destination_host::{Limits, PluginSlot, RetryPolicy, Runtime, RuntimeOptions};
+
+    let mock = MockZendesk::with_faults("rate=1,kinds=slow,slow_ms=1300".parse().unwrap());
+    mock.register_oauth_client(
+        "acme",
+        OAuthClient {
+            id: "cdp".into(),
+            secret: "client-secret-9f2".into(),
+            access_ttl: Duration::from_secs(1),
+            refresh_ttl: Duration::from_secs(3600),
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let first = mock.grant_refresh_token("acme", "cdp").unwrap();
+    let config = json!({"subdomain": "acme", "oauth": refresh_grant(&first)});
+    let tokens = source(
+        &mock,
+        grant(config["oauth"].clone()),
+        store(&dir.path().join("c.json")),
+    );
+    let transport = Arc::new(MockTransport::new(mock.clone()));
+    let tenant =
+        host_test::zendesk_tenant("acme", config.to_string(), Limits::default(), transport)
+            .with_token_source(Arc::new(tokens));
+    let runtime = Arc::new(Runtime::new(RuntimeOptions::default()).unwrap());
+    let plugin = runtime
+        .load_plugin_file(Path::new(env!("ZENDESK_WASM")))
+        .unwrap();
+    let engine = Engine::new(
+        runtime,
+        Arc::new(PluginSlot::new(plugin)),
+        RetryPolicy::default(),
+    );
+    let identify = Attempt {
+        event: json!({"type": "identify", "userId": "u1",
+            "traits": {"name": "Ada", "email": "ada@example.com"}})
+        .to_string(),
+        earlier_attempts: 0,
+        elapsed: Duration::ZERO,
+    };
+    let Attempted::Called(call) = engine.attempt(&tenant, &[identify]) else {
+        panic!("not paced");
+    };
+    let result = &call.results[0];
+    assert!(
+        matches!(result.settlement, Settlement::RetryAfter(_)),
+        "{:?}: {:?}",
+        result.settlement,
+        result.failure
+    );
+    // Two API calls, each refused for its expired token; two grants, none refused.
+    let statuses: Vec<(String, u16)> = mock
+        .requests_for("acme")
+        .into_iter()
+        .map(|r| {
+            (
+                r.path.split('?').next().unwrap_or_default().to_string(),
+                r.status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|(path, _)| path != "/oauth/tokens")
+            .count(),
+        2,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|(path, status)| (path == "/oauth/tokens") == (*status == 200)),
+        "{statuses:?}"
+    );
+    let stats = mock.oauth_stats("acme");
+    assert_eq!(
+        (stats.refreshes, stats.invalid_grants, stats.invalid_tokens),
+        (2, 0, 2)
+    );
+    assert!(mock.account("acme").users.is_empty());
+}
+
 /// A plugin gets the access token and nothing else of the grant: a guest that sends its whole
 /// config out carries no client secret and no refresh token.
 #[test]

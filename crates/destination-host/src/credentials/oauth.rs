@@ -219,6 +219,17 @@ impl TokenSource {
         self.token(Some(refused))
     }
 
+    /// Whether `token` is no longer the live token in hand: it expired (a second of slack) or
+    /// a refresh replaced it. A 401 for such a token is its expiry, not a refusal of the grant.
+    pub fn outlived(&self, token: &str) -> bool {
+        let state = self.lock();
+        let current = state.seen.as_ref().map(|seen| &seen.tokens);
+        current
+            .and_then(|tokens| unexpired(tokens, None))
+            .as_deref()
+            != Some(token)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -446,6 +457,9 @@ pub(crate) fn request_tokens(
         headers: vec![("Content-Type".into(), "application/json".into())],
         body: Some(body.to_string().into_bytes()),
     };
+    // A token's life is counted from the request, not the answer: never later than the
+    // server's own clock, however slow the answer.
+    let asked_ms = now_ms();
     // Token requests block (the token source is shared across threads under one lock); async
     // callers reach it through `spawn_blocking` (see `Tenant::authorized_async`).
     let response = crate::bridge::block_on(transport.send(&request, TOKEN_TIMEOUT, 64 * 1024))
@@ -468,7 +482,7 @@ pub(crate) fn request_tokens(
                     .map(str::to_string)
                     .or_else(|| previous_refresh.map(str::to_string)),
                 access_token: Some(access.to_string()),
-                expires_at_ms: now_ms().saturating_add(lifetime.saturating_mul(1000)),
+                expires_at_ms: asked_ms.saturating_add(lifetime.saturating_mul(1000)),
                 lifetime_ms: lifetime.saturating_mul(1000),
                 ..StoredTokens::default()
             })

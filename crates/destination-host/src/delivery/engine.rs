@@ -240,7 +240,17 @@ impl Engine {
                         Err(error) => vec![Err(error); again.len()],
                     };
                     for (&n, result) in refused.iter().zip(results) {
-                        outcomes[n] = result;
+                        outcomes[n] =
+                            match result {
+                                // The new token, too, expired before the destination read it (a
+                                // slow call): the grant is fine, the event waits for a retry.
+                                Err(CallError::Guest(GuestError::Rejected {
+                                    status: 401, ..
+                                })) if source.outlived(&fresh) => Err(CallError::AuthUnavailable(
+                                    "the access token expired during the call".into(),
+                                )),
+                                other => other,
+                            };
                     }
                     report.fetches.extend(retried.fetches);
                     report.logs.extend(retried.logs);
