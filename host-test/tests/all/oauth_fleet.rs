@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::common::fleet::{Worker, binary, dead_letters, produce, start_nats, wait_until};
+use crate::common::fleet::{Worker, binary, dead_letters, produce, start_nats};
 use destination_host::HttpTransport;
 use host_test::transports::RoutingTransport;
 use mock_zendesk::server::serve;
@@ -267,19 +267,39 @@ fn workers_share_refreshes_survive_a_kill_and_name_a_revoked_grant() {
 
     // A tenant is settled when each event is delivered or dead-lettered (the dead letters of
     // other tenants would show in the checks below).
-    let settled = |id: &str| {
-        let delivered = user_ids(&mock, id).len();
-        let letters = dead_letters(&nats.url, false)
-            .iter()
-            .filter(|l| l["tenant"] == id)
-            .count();
-        delivered + letters == ROUNDS
+    let unsettled = || -> Vec<(String, usize, usize)> {
+        let letters = dead_letters(&nats.url, false);
+        ids.iter()
+            .map(|id| {
+                let dead = letters.iter().filter(|l| l["tenant"] == **id).count();
+                (id.clone(), user_ids(&mock, id).len(), dead)
+            })
+            .filter(|(_, delivered, dead)| delivered + dead != ROUNDS)
+            .collect()
     };
-    wait_until(
-        Duration::from_secs(120),
-        "every event delivered or dead-lettered",
-        || ids.iter().all(|id| settled(id)),
-    );
+    let waiting = Instant::now();
+    while !unsettled().is_empty() {
+        if waiting.elapsed() > Duration::from_secs(120) {
+            let logs: Vec<String> = [1, 3]
+                .map(|n| std::fs::read_to_string(log(n)).unwrap_or_default())
+                .into_iter()
+                .flat_map(|log| {
+                    log.lines()
+                        .rev()
+                        .take(30)
+                        .map(str::to_string)
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            panic!(
+                "not every event delivered or dead-lettered in 120 s \
+                 (tenant, delivered, dead letters): {:?}\n{}",
+                unsettled(),
+                logs.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let took = started.elapsed();
     let expiries = took.as_secs().div_ceil(5);
 
