@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::credentials::TokenSource;
 use crate::hot_swap::PluginSlot;
 use crate::plugin::Plugin;
 use crate::redact::Redactor;
@@ -240,17 +241,7 @@ impl Engine {
                         Err(error) => vec![Err(error); again.len()],
                     };
                     for (&n, result) in refused.iter().zip(results) {
-                        outcomes[n] =
-                            match result {
-                                // The new token, too, expired before the destination read it (a
-                                // slow call): the grant is fine, the event waits for a retry.
-                                Err(CallError::Guest(GuestError::Rejected {
-                                    status: 401, ..
-                                })) if source.outlived(&fresh) => Err(CallError::AuthUnavailable(
-                                    "the access token expired during the call".into(),
-                                )),
-                                other => other,
-                            };
+                        outcomes[n] = expired_meanwhile(result, source, &fresh);
                     }
                     report.fetches.extend(retried.fetches);
                     report.logs.extend(retried.logs);
@@ -272,5 +263,24 @@ impl Engine {
                 Err(error) => error.scrub(&redactor),
             }
         }
+    }
+}
+
+/// A second 401, for a token that expired before the destination read it (a slow call), is the
+/// token's expiry, not a refusal: the grant is fine, and the event waits for a retry.
+fn expired_meanwhile(
+    result: Result<Outcome, CallError>,
+    source: &TokenSource,
+    token: &str,
+) -> Result<Outcome, CallError> {
+    match result {
+        Err(CallError::Guest(GuestError::Rejected { status: 401, .. }))
+            if source.outlived(token) =>
+        {
+            Err(CallError::AuthUnavailable(
+                "the access token expired during the call".into(),
+            ))
+        }
+        other => other,
     }
 }
