@@ -78,6 +78,44 @@ fn call(mock: &MockZendesk, token: &str) -> u16 {
     .status
 }
 
+/// Tenant acme on its first refresh token (returned too), with its tokens in a store at
+/// `store_path`, over the mock in process.
+fn acme_tenant(mock: &MockZendesk, store_path: &Path) -> (destination_host::Tenant, String) {
+    let first = mock.grant_refresh_token("acme", "cdp").unwrap();
+    let config = json!({"subdomain": "acme", "oauth": refresh_grant(&first)});
+    let tokens = source(mock, grant(config["oauth"].clone()), store(store_path));
+    let transport = Arc::new(MockTransport::new(mock.clone()));
+    let tenant = host_test::zendesk_tenant(
+        "acme",
+        config.to_string(),
+        destination_host::Limits::default(),
+        transport,
+    )
+    .with_token_source(Arc::new(tokens));
+    (tenant, first)
+}
+
+/// A delivery engine on the component at `wasm`.
+fn engine(wasm: &str) -> destination_host::delivery::Engine {
+    use destination_host::{PluginSlot, RetryPolicy, Runtime, RuntimeOptions};
+    let runtime = Arc::new(Runtime::new(RuntimeOptions::default()).unwrap());
+    let plugin = runtime.load_plugin_file(Path::new(wasm)).unwrap();
+    destination_host::delivery::Engine::new(
+        runtime,
+        Arc::new(PluginSlot::new(plugin)),
+        RetryPolicy::default(),
+    )
+}
+
+/// The first attempt at `event`.
+fn first_attempt(event: Value) -> destination_host::delivery::Attempt {
+    destination_host::delivery::Attempt {
+        event: event.to_string(),
+        earlier_attempts: 0,
+        elapsed: Duration::ZERO,
+    }
+}
+
 #[test]
 fn tokens_that_expire_are_refreshed_ahead_and_rotation_is_stored_first() {
     let mock = mock(1000);
@@ -465,48 +503,15 @@ fn run_keeps_oauth_tenants_logged_in_across_expiries_and_restarts() {
 /// never a dead letter, and the grant is never declared dead.
 #[test]
 fn a_token_that_expires_during_a_slow_call_is_retried_not_dead_lettered() {
-    use destination_host::delivery::{Attempt, Attempted, Engine, Settlement};
-    use destination_host::{Limits, PluginSlot, RetryPolicy, Runtime, RuntimeOptions};
+    use destination_host::delivery::{Attempted, Settlement};
 
-    let mock = MockZendesk::with_faults("rate=1,kinds=slow,slow_ms=1300".parse().unwrap());
-    mock.register_oauth_client(
-        "acme",
-        OAuthClient {
-            id: "cdp".into(),
-            secret: "client-secret-9f2".into(),
-            access_ttl: Duration::from_secs(1),
-            refresh_ttl: Duration::from_secs(3600),
-        },
-    );
+    let mock = mock(1_000);
+    mock.set_faults("rate=1,kinds=slow,slow_ms=1300".parse().unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let first = mock.grant_refresh_token("acme", "cdp").unwrap();
-    let config = json!({"subdomain": "acme", "oauth": refresh_grant(&first)});
-    let tokens = source(
-        &mock,
-        grant(config["oauth"].clone()),
-        store(&dir.path().join("c.json")),
-    );
-    let transport = Arc::new(MockTransport::new(mock.clone()));
-    let tenant =
-        host_test::zendesk_tenant("acme", config.to_string(), Limits::default(), transport)
-            .with_token_source(Arc::new(tokens));
-    let runtime = Arc::new(Runtime::new(RuntimeOptions::default()).unwrap());
-    let plugin = runtime
-        .load_plugin_file(Path::new(env!("ZENDESK_WASM")))
-        .unwrap();
-    let engine = Engine::new(
-        runtime,
-        Arc::new(PluginSlot::new(plugin)),
-        RetryPolicy::default(),
-    );
-    let identify = Attempt {
-        event: json!({"type": "identify", "userId": "u1",
-            "traits": {"name": "Ada", "email": "ada@example.com"}})
-        .to_string(),
-        earlier_attempts: 0,
-        elapsed: Duration::ZERO,
-    };
-    let Attempted::Called(call) = engine.attempt(&tenant, &[identify]) else {
+    let (tenant, _) = acme_tenant(&mock, &dir.path().join("c.json"));
+    let identify = first_attempt(json!({"type": "identify", "userId": "u1",
+        "traits": {"name": "Ada", "email": "ada@example.com"}}));
+    let Attempted::Called(call) = engine(env!("ZENDESK_WASM")).attempt(&tenant, &[identify]) else {
         panic!("not paced");
     };
     let result = &call.results[0];
@@ -553,38 +558,13 @@ fn a_token_that_expires_during_a_slow_call_is_retried_not_dead_lettered() {
 /// config out carries no client secret and no refresh token.
 #[test]
 fn a_plugin_never_sees_the_grants_secrets() {
-    use destination_host::delivery::{Attempt, Attempted, Engine};
-    use destination_host::{Limits, PluginSlot, RetryPolicy, Runtime, RuntimeOptions};
+    use destination_host::delivery::Attempted;
 
     let mock = mock(60_000);
     let dir = tempfile::tempdir().unwrap();
-    let first = mock.grant_refresh_token("acme", "cdp").unwrap();
-    let config = json!({"subdomain": "acme",
-        "oauth": {"clientId": "cdp", "clientSecret": "client-secret-9f2", "refreshToken": first}});
-    let tokens = source(
-        &mock,
-        grant(config["oauth"].clone()),
-        store(&dir.path().join("c.json")),
-    );
-    let transport = Arc::new(MockTransport::new(mock.clone()));
-    let tenant =
-        host_test::zendesk_tenant("acme", config.to_string(), Limits::default(), transport)
-            .with_token_source(Arc::new(tokens));
-    let runtime = Arc::new(Runtime::new(RuntimeOptions::default()).unwrap());
-    let adversary = runtime
-        .load_plugin_file(Path::new(env!("ADVERSARY_WASM")))
-        .unwrap();
-    let engine = Engine::new(
-        runtime,
-        Arc::new(PluginSlot::new(adversary)),
-        RetryPolicy::default(),
-    );
-    let leak = Attempt {
-        event: json!({"type": "leak", "url": "https://acme.zendesk.com/api/v2/x"}).to_string(),
-        earlier_attempts: 0,
-        elapsed: Duration::ZERO,
-    };
-    let Attempted::Called(call) = engine.attempt(&tenant, &[leak]) else {
+    let (tenant, first) = acme_tenant(&mock, &dir.path().join("c.json"));
+    let leak = first_attempt(json!({"type": "leak", "url": "https://acme.zendesk.com/api/v2/x"}));
+    let Attempted::Called(call) = engine(env!("ADVERSARY_WASM")).attempt(&tenant, &[leak]) else {
         panic!("not paced");
     };
     // What the plugin sent (the host's own token request aside).
@@ -613,8 +593,8 @@ fn a_plugin_never_sees_the_grants_secrets() {
 /// tenant. Beta's stored tokens and account are untouched.
 #[test]
 fn the_adversary_cannot_reach_another_tenants_tokens() {
-    use destination_host::delivery::{Attempt, Attempted, Engine};
-    use destination_host::{Limits, PluginSlot, RetryPolicy, Runtime, RuntimeOptions};
+    use destination_host::Limits;
+    use destination_host::delivery::Attempted;
 
     let mock = mock(60_000);
     mock.register_oauth_client(
@@ -655,27 +635,14 @@ fn the_adversary_cannot_reach_another_tenants_tokens() {
     let beta_before = shared.load("beta").unwrap().unwrap();
     let beta_requests = mock.requests_for("beta").len();
 
-    let runtime = Arc::new(Runtime::new(RuntimeOptions::default()).unwrap());
-    let adversary = runtime
-        .load_plugin_file(Path::new(env!("ADVERSARY_WASM")))
-        .unwrap();
-    let engine = Engine::new(
-        runtime,
-        Arc::new(PluginSlot::new(adversary)),
-        RetryPolicy::default(),
-    );
+    let engine = engine(env!("ADVERSARY_WASM"));
     let attacks = [
         json!({"type": "fetch", "url": "https://beta.zendesk.com/oauth/tokens"}),
         json!({"type": "fetch", "url": "https://beta.zendesk.com/api/v2/users/me"}),
         json!({"type": "leak", "url": "https://acme.zendesk.com/api/v2/x"}),
     ];
     for attack in attacks {
-        let attempt = Attempt {
-            event: attack.to_string(),
-            earlier_attempts: 0,
-            elapsed: Duration::ZERO,
-        };
-        let Attempted::Called(call) = engine.attempt(&acme, &[attempt]) else {
+        let Attempted::Called(call) = engine.attempt(&acme, &[first_attempt(attack)]) else {
             panic!("not paced");
         };
         let seen = format!("{call:?}");

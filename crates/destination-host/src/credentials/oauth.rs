@@ -221,8 +221,12 @@ impl TokenSource {
 
     /// Whether `token` is no longer the live token in hand: it expired (a second of slack) or
     /// a refresh replaced it. A 401 for such a token is its expiry, not a refusal of the grant.
+    /// Never waits (async callers ask): while another caller holds the source, it is refreshing,
+    /// so the token is on its way out and the event's retry will see the outcome.
     pub fn outlived(&self, token: &str) -> bool {
-        let state = self.lock();
+        let Ok(state) = self.state.try_lock() else {
+            return true;
+        };
         let current = state.seen.as_ref().map(|seen| &seen.tokens);
         current
             .and_then(|tokens| unexpired(tokens, None))
