@@ -41,8 +41,10 @@ pub struct KeyedQueue<T> {
     state: Mutex<State<T>>,
     /// A key became ready, a parked key came due, or the queue was closed.
     work: Condvar,
-    /// An event finished: there is room for another.
+    /// Events finished: a full queue has room again.
     room: Condvar,
+    /// Nothing is held any more.
+    drained: Condvar,
     /// `work`, for async workers.
     changed: Notify,
     capacity: usize,
@@ -70,10 +72,11 @@ struct State<T> {
     closed: bool,
     /// Stopped: nothing more is handed out, even what is still held.
     stopped: bool,
-    /// Threads blocked on `work` and on `room`: a condvar is notified only when someone waits
+    /// Threads blocked on `work`, `room` and `drained`: a condvar is notified only when someone waits
     /// (std's notify is a syscall either way, several per event otherwise).
     sleeping_workers: usize,
     sleeping_readers: usize,
+    sleeping_drainers: usize,
 }
 
 impl<T> KeyedQueue<T> {
@@ -102,9 +105,11 @@ impl<T> KeyedQueue<T> {
                 stopped: false,
                 sleeping_workers: 0,
                 sleeping_readers: 0,
+                sleeping_drainers: 0,
             }),
             work: Condvar::new(),
             room: Condvar::new(),
+            drained: Condvar::new(),
             changed: Notify::new(),
             capacity: capacity.max(1),
         }
@@ -133,13 +138,21 @@ impl<T> KeyedQueue<T> {
         self.changed.notify_waiters();
     }
 
-    /// An event finished or was taken out: a blocked reader may push.
+    /// An event finished or was taken out: a blocked reader may push once the queue has
+    /// drained to the refill mark (or at once, with `all`).
     fn make_room(&self, state: &State<T>, all: bool) {
-        match (state.sleeping_readers > 0, all) {
-            (false, _) => {}
-            (true, false) => self.room.notify_one(),
-            (true, true) => self.room.notify_all(),
+        if state.sleeping_readers > 0 && (all || state.held <= self.refill_mark()) {
+            self.room.notify_all();
         }
+        if state.sleeping_drainers > 0 && state.held == 0 {
+            self.drained.notify_all();
+        }
+    }
+
+    /// A full queue takes pushes again at this many events held: a blocked reader then pushes
+    /// a quarter of the capacity in one go, instead of waking for every event that finishes.
+    fn refill_mark(&self) -> usize {
+        self.capacity - (self.capacity / 4).max(1)
     }
 
     /// Blocks on `work` (at most `timeout`), counted as a sleeping worker.
@@ -174,12 +187,14 @@ impl<T> KeyedQueue<T> {
     /// Adds an event behind the earlier ones of its key; blocks while the queue is full.
     pub fn push(&self, key: OrderKey, job: T) {
         let mut state = self.lock();
-        while state.held >= self.capacity {
+        if state.held >= self.capacity {
             state.sleeping_readers += 1;
-            state = self
-                .room
-                .wait(state)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            while state.held > self.refill_mark() {
+                state = self
+                    .room
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
             state.sleeping_readers -= 1;
         }
         state.held += 1;
@@ -365,13 +380,13 @@ impl<T> KeyedQueue<T> {
             if now >= deadline {
                 return false;
             }
-            state.sleeping_readers += 1;
+            state.sleeping_drainers += 1;
             state = self
-                .room
+                .drained
                 .wait_timeout(state, deadline - now)
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .0;
-            state.sleeping_readers -= 1;
+            state.sleeping_drainers -= 1;
         }
         true
     }
@@ -536,6 +551,30 @@ mod tests {
 
     fn key(user: &str) -> OrderKey {
         OrderKey::of("t", &json!({ "userId": user }))
+    }
+
+    #[test]
+    fn a_reader_blocked_on_a_full_queue_resumes_at_the_refill_mark() {
+        let queue = Arc::new(KeyedQueue::new(8));
+        for user in 0..8 {
+            queue.push(key(&user.to_string()), user);
+        }
+        let reader = {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.push(key("late"), 8))
+        };
+        while queue.lock().sleeping_readers == 0 {
+            std::thread::yield_now();
+        }
+        let taken: Vec<_> = (0..2).map(|_| queue.next().unwrap()).collect();
+        // One slot free is not enough: the reader sleeps on until a quarter is free.
+        queue.done(taken[0].0.clone());
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(queue.held(), 7);
+        assert!(!reader.is_finished());
+        queue.done(taken[1].0.clone());
+        reader.join().unwrap();
+        assert_eq!(queue.held(), 7);
     }
 
     #[test]
