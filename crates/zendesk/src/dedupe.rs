@@ -9,7 +9,6 @@
 
 use crate::event::{Event, EventType};
 use crate::host::Host;
-use serde_json::json;
 
 /// The identity of an event's content, as a cache key.
 pub struct Fingerprint {
@@ -39,18 +38,21 @@ impl Fingerprint {
         }
         let kind = event.kind.name();
         // What the flows read; volatile fields (messageId, timestamps, page context) are left out.
-        // The plugin version is in: a new version may map the same event differently.
-        let content = json!([
+        // The plugin version is in: a new version may map the same event differently. Written
+        // straight into the hash as a JSON array: no copy of the traits, no text kept.
+        let content = (
             crate::VERSION,
             stable_config(config_text),
             kind,
-            event.user_id,
-            event.group_id,
-            event.traits,
-            event.context_traits,
-        ]);
+            &event.user_id,
+            &event.group_id,
+            &event.traits,
+            &event.context_traits,
+        );
+        let mut hash = Fnv1a::default();
+        serde_json::to_writer(&mut hash, &content).ok()?;
         Some(Fingerprint {
-            key: format!("sent:{kind}:{:016x}", fnv1a(content.to_string().as_bytes())),
+            key: format!("sent:{kind}:{:016x}", hash.0),
             window_seconds,
         })
     }
@@ -83,20 +85,39 @@ pub fn unchanged(kind: EventType, window_seconds: u32) -> crate::Outcome {
 
 /// A cache key naming `content` under this plugin version: `{prefix}:{hash}`.
 pub fn content_key(prefix: &str, content: &serde_json::Value) -> String {
-    let versioned = json!([crate::VERSION, content]);
-    format!("{prefix}:{:016x}", fnv1a(versioned.to_string().as_bytes()))
+    let mut hash = Fnv1a::default();
+    // Writing to a hash cannot fail, nor can serialising a `Value`.
+    let _ = serde_json::to_writer(&mut hash, &(crate::VERSION, content));
+    format!("{prefix}:{:016x}", hash.0)
 }
 
-/// 64-bit FNV-1a: small, stable across builds and platforms (unlike std's randomised hasher).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+/// 64-bit FNV-1a over everything written to it: small, stable across builds and platforms
+/// (unlike std's randomised hasher).
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::io::Write for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 = bytes.iter().fold(self.0, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn event(text: serde_json::Value) -> Event {
         Event::parse(&text.to_string()).unwrap()
@@ -141,9 +162,29 @@ mod tests {
         assert!(Fingerprint::of("{}", 60, &track).is_none());
     }
 
+    fn fnv1a(bytes: &[u8]) -> u64 {
+        let mut hash = Fnv1a::default();
+        std::io::Write::write_all(&mut hash, bytes).unwrap();
+        hash.0
+    }
+
     #[test]
     fn fnv1a_matches_the_reference_values() {
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn the_key_hashes_the_content_as_one_json_array() {
+        // The same keys as before the content was streamed: an upgrade skips what it should.
+        let a = event(json!({"type": "group", "userId": "u", "groupId": "g",
+            "traits": {"name": "A", "plan": 2}, "context": {"traits": {"email": "u@x.io"}}}));
+        let text = json!([crate::VERSION, {"subdomain": "x"}, "group", "u", "g",
+            {"name": "A", "plan": 2}, {"email": "u@x.io"}])
+        .to_string();
+        let key = Fingerprint::of(r#"{"subdomain":"x","oauthToken":"at"}"#, 60, &a)
+            .unwrap()
+            .key;
+        assert_eq!(key, format!("sent:group:{:016x}", fnv1a(text.as_bytes())));
     }
 }

@@ -92,7 +92,9 @@ pub(crate) fn existing_key<'k>(known: &'k BTreeSet<String>, name: &str) -> Optio
 pub fn normalize_key(name: &str) -> Option<String> {
     let mut ascii = String::with_capacity(name.len() + 4);
     for c in name.chars() {
-        for c in fold_to_ascii(c).chars() {
+        let mut buffer = [0; 4];
+        let folded = fold_to_ascii(c).unwrap_or_else(|| c.encode_utf8(&mut buffer));
+        for c in folded.chars() {
             // Compatibility with the keys created before heck: an uppercase letter after a digit
             // always starts a word (`2FA` -> `2_fa`, `A2B` -> `a2_b`); heck alone joins them
             // (`2fa`, `a2b`) unless a lowercase letter came before the digit.
@@ -108,8 +110,12 @@ pub fn normalize_key(name: &str) -> Option<String> {
 }
 
 /// Latin letters with diacritics as their ASCII base (`ö` -> `o`, `ß` -> `ss`), so that `größe`
-/// and `grüße` do not both collapse to `gr_e`. Other characters are returned unchanged.
-fn fold_to_ascii(c: char) -> String {
+/// and `grüße` do not both collapse to `gr_e`. `None` for every other character (kept as it is).
+fn fold_to_ascii(c: char) -> Option<&'static str> {
+    if c.is_ascii() {
+        // The common case, on every event's trait names: no table lookup.
+        return None;
+    }
     const FOLDS: &[(&str, &str)] = &[
         ("àáâãäåāăą", "a"),
         ("ÀÁÂÃÄÅĀĂĄ", "A"),
@@ -150,7 +156,7 @@ fn fold_to_ascii(c: char) -> String {
     FOLDS
         .iter()
         .find(|(from, _)| from.contains(c))
-        .map_or_else(|| c.to_string(), |(_, to)| (*to).to_string())
+        .map(|(_, to)| *to)
 }
 
 /// Maps every trait of `values` (see [`custom_field_values`]) to a field key, reusing an

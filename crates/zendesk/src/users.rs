@@ -46,14 +46,15 @@ pub fn create_or_update(client: &mut Client, user: Map<String, Value>) -> Result
         .get("email")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let answer = client.call(
+    let mut answer = client.call(
         "POST",
         "/api/v2/users/create_or_update",
         Some(&json!({ "user": user })),
     )?;
     let id = id_in(&answer, "user")?;
-    let user = answer.get("user").cloned().unwrap_or(Value::Null);
-    // Zendesk matched (or created) this user by what we sent, so both keys lead to it.
+    let user = answer.get_mut("user").map_or(Value::Null, Value::take);
+    // Zendesk matched (or created) this user by what we sent, so both keys lead to it; so do
+    // the user's own keys where they differ from what was sent.
     remember(
         client,
         id,
@@ -63,8 +64,12 @@ pub fn create_or_update(client: &mut Client, user: Map<String, Value>) -> Result
     remember(
         client,
         id,
-        user.get("external_id").and_then(Value::as_str),
-        user.get("email").and_then(Value::as_str),
+        user.get("external_id")
+            .and_then(Value::as_str)
+            .filter(|answered| Some(*answered) != sent_external_id.as_deref()),
+        user.get("email")
+            .and_then(Value::as_str)
+            .filter(|answered| Some(*answered) != sent_email.as_deref()),
     );
     Ok(user)
 }
