@@ -1,8 +1,9 @@
 //! The blocking API's bridge to the async one: a future run to completion on the calling thread.
 //!
-//! Inside a tokio runtime (a `spawn_blocking` thread, or a multi-threaded runtime's worker) the
-//! future runs on that runtime, whose threads drive its sockets and timers. Elsewhere (a plain
-//! thread) one small process-wide runtime drives them; it starts on first use, so a purely async
+//! On a multi-threaded runtime's thread (a worker or a `spawn_blocking` thread) the future runs
+//! on that runtime, whose threads drive its sockets and timers. Elsewhere (a plain thread, or a
+//! current-thread runtime's `spawn_blocking` thread, whose runtime only its own thread drives)
+//! one small process-wide runtime drives them; it starts on first use, so a purely async
 //! embedder never has it.
 
 use std::future::Future;
@@ -14,18 +15,15 @@ use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 ///
 /// # Panics
 ///
-/// On a current-thread runtime's own thread (e.g. inside `#[tokio::test]`'s test body): there
-/// blocking would stop the only thread that drives the future. Use the async API there.
+/// Inside async code on a current-thread runtime's own thread (e.g. in `#[tokio::test]`'s test
+/// body), where blocking would stop the only thread that drives the future (tokio refuses to
+/// start a runtime there). Use the async API there.
 pub fn block_on<F: Future>(future: F) -> F::Output {
     match Handle::try_current() {
         Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(|| handle.block_on(future))
         }
-        Ok(_) => panic!(
-            "destination-host's blocking API was called on a current-thread tokio runtime: use \
-             the async API (`*_async`) there"
-        ),
-        Err(_) => bridge().block_on(future),
+        _ => bridge().block_on(future),
     }
 }
 

@@ -232,26 +232,32 @@ pub fn run(options: RunOptions) -> Result<Summary> {
         }
         context.dead_letter_interrupted(queue.stop());
     };
-    // The lanes are futures, not threads: one thread per core polls its share of them, and
-    // a small runtime drives their sockets and timers.
-    let io = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("run-io")
-        .enable_all()
-        .build()
-        .context("cannot start the run's async runtime")?;
+    // The lanes are futures, not threads: one thread per core polls its share of them on a
+    // runtime of its own, which also drives their sockets and timers (the HTTP transport keeps
+    // a connection pool per thread), so a call wakes no other thread.
     let threads = std::thread::available_parallelism()
         .map_or(2, usize::from)
         .min(options.concurrency);
+    let runtimes = (0..threads)
+        .map(|_| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .context("cannot start the run's async runtimes")?;
     let read = std::thread::scope(|scope| {
-        for thread in 0..threads {
+        for (thread, lane_runtime) in runtimes.into_iter().enumerate() {
             let lanes = (thread..options.concurrency).step_by(threads).count();
-            let (io, context, queue) = (&io, &context, &queue);
-            scope.spawn(move || {
-                io.block_on(futures_util::future::join_all(
-                    (0..lanes).map(|_| context.work(queue)),
-                ))
-            });
+            let (context, queue) = (&context, &queue);
+            std::thread::Builder::new()
+                .name(format!("run-lanes-{thread}"))
+                .spawn_scoped(scope, move || {
+                    lane_runtime.block_on(futures_util::future::join_all(
+                        (0..lanes).map(|_| context.work(queue)),
+                    ))
+                })
+                .expect("a lane thread starts");
         }
         // Shows what the run waits for, and drains at an interrupt even while the reader is
         // blocked on a full queue.
@@ -286,7 +292,6 @@ pub fn run(options: RunOptions) -> Result<Summary> {
         finished.store(true, Ordering::Relaxed);
         read
     });
-    io.shutdown_background();
     // Events whose retry was decided after the stop.
     context.dead_letter_interrupted(queue.stop());
     context.console.finish();

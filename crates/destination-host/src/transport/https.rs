@@ -12,6 +12,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
+use thread_local::ThreadLocal;
 
 use super::{FetchFailure, InboundResponse, OutboundRequest, Sending, Transport};
 
@@ -24,7 +25,11 @@ const IDLE_PER_ORIGIN: usize = 256;
 /// decides where requests go. Server certificates are always verified (chain, validity period
 /// and host name); only the set of trusted roots can be chosen.
 pub struct HttpTransport {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    connector: HttpsConnector<HttpConnector>,
+    /// One connection pool per thread. A connection's task runs on the runtime of the thread
+    /// that opened it, so a thread driving its own runtime (each of `run`'s lane threads) keeps
+    /// its sockets to itself: no other thread is woken to write a request or read an answer.
+    clients: ThreadLocal<Client<HttpsConnector<HttpConnector>, Full<Bytes>>>,
 }
 
 impl HttpTransport {
@@ -63,11 +68,20 @@ impl HttpTransport {
             .https_or_http()
             .enable_http1()
             .build();
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(IDLE_PER_ORIGIN)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
-        HttpTransport { client }
+        HttpTransport {
+            connector,
+            clients: ThreadLocal::new(),
+        }
+    }
+
+    /// This thread's client.
+    fn client(&self) -> &Client<HttpsConnector<HttpConnector>, Full<Bytes>> {
+        self.clients.get_or(|| {
+            Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(IDLE_PER_ORIGIN)
+                .pool_idle_timeout(Duration::from_secs(60))
+                .build(self.connector.clone())
+        })
     }
 
     async fn exchange(
@@ -77,7 +91,7 @@ impl HttpTransport {
     ) -> Result<InboundResponse, FetchFailure> {
         let http_request = build_request(request)?;
         let response = self
-            .client
+            .client()
             .request(http_request)
             .await
             .map_err(|e| failure(&e, request))?;
