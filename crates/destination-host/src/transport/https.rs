@@ -1,5 +1,5 @@
-//! Real HTTP(S) through one pooled hyper client shared by every tenant: a request waiting on
-//! the network holds no thread.
+//! Real HTTP(S) through pooled hyper clients, one per thread, shared by every tenant: a request
+//! waiting on the network holds no thread.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +16,8 @@ use thread_local::ThreadLocal;
 
 use super::{FetchFailure, InboundResponse, OutboundRequest, Sending, Transport};
 
-/// Idle connections kept per origin: enough for the calls a process keeps in flight to one
-/// account without a handshake each.
+/// Idle connections a thread's pool keeps per origin: enough for the calls a process keeps in
+/// flight to one account without a handshake each.
 const IDLE_PER_ORIGIN: usize = 256;
 
 /// HTTPS (rustls) client. Redirects are not followed (the policy checked only the first URL),
