@@ -49,10 +49,8 @@ impl Fingerprint {
             &event.traits,
             &event.context_traits,
         );
-        let mut hash = Fnv1a::default();
-        serde_json::to_writer(&mut hash, &content).ok()?;
         Some(Fingerprint {
-            key: format!("sent:{kind}:{:016x}", hash.0),
+            key: format!("sent:{kind}:{:016x}", json_hash(&content)),
             window_seconds,
         })
     }
@@ -85,10 +83,15 @@ pub fn unchanged(kind: EventType, window_seconds: u32) -> crate::Outcome {
 
 /// A cache key naming `content` under this plugin version: `{prefix}:{hash}`.
 pub fn content_key(prefix: &str, content: &serde_json::Value) -> String {
+    format!("{prefix}:{:016x}", json_hash(&(crate::VERSION, content)))
+}
+
+/// FNV-1a of `value`'s compact JSON text, written straight into the hash (no text kept).
+fn json_hash(value: &impl serde::Serialize) -> u64 {
     let mut hash = Fnv1a::default();
-    // Writing to a hash cannot fail, nor can serialising a `Value`.
-    let _ = serde_json::to_writer(&mut hash, &(crate::VERSION, content));
-    format!("{prefix}:{:016x}", hash.0)
+    // Writing to a hash cannot fail, nor can serialising JSON values, strings and maps.
+    let _ = serde_json::to_writer(&mut hash, value);
+    hash.0
 }
 
 /// 64-bit FNV-1a over everything written to it: small, stable across builds and platforms

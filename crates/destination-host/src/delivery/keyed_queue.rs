@@ -72,8 +72,8 @@ struct State<T> {
     closed: bool,
     /// Stopped: nothing more is handed out, even what is still held.
     stopped: bool,
-    /// Threads blocked on `work`, `room` and `drained`: a condvar is notified only when someone waits
-    /// (std's notify is a syscall either way, several per event otherwise).
+    /// Threads blocked on `work`, `room` and `drained`: a condvar is notified only when someone
+    /// waits (std's notify is a syscall either way, several per event otherwise).
     sleeping_workers: usize,
     sleeping_readers: usize,
     sleeping_drainers: usize,
